@@ -1,0 +1,3 @@
+from fakerek.cli import main
+
+raise SystemExit(main())

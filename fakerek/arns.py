@@ -1,0 +1,47 @@
+"""Custom Labels ARNs: how they are built and which resource kind one names.
+
+`arn:{partition}:rekognition:{region}:{account}:project/{name}/{ms}` for a project, with
+`/dataset/{train|test}/{ms}` or `/version/{version}/{ms}` after the project name for its children.
+Kinds are recognised with the model's own ProjectArn / DatasetArn / ProjectVersionArn patterns.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from fakerek.protocol.model import service
+from fakerek.protocol.validate import compile_pattern
+
+_KIND_SHAPES = (("project", "ProjectArn"), ("dataset", "DatasetArn"),
+                ("version", "ProjectVersionArn"))
+
+
+class Arn(NamedTuple):
+    kind: str  # project | dataset | version
+    partition: str
+    region: str
+    account: str
+    project: str
+
+
+def partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def project_arn(region: str, account: str, name: str, created_ms: int) -> str:
+    return f"arn:{partition(region)}:rekognition:{region}:{account}:project/{name}/{created_ms}"
+
+
+def parse(arn: str) -> Arn | None:
+    """The kind and scope of a Custom Labels ARN, or None when it names no such resource."""
+    for kind, shape_name in _KIND_SHAPES:
+        pattern = service().shape(shape_name).metadata["pattern"]
+        if compile_pattern(pattern).fullmatch(arn):
+            head, _, path = arn.partition(":project/")
+            _, part, _, region, account = head.split(":")
+            return Arn(kind, part, region, account, path.split("/", 1)[0])
+    return None

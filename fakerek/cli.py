@@ -1,0 +1,41 @@
+"""The `fakerek` command line. Flags of `serve` are generated from `config.Settings`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from fakerek import __version__, config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fakerek", description="Local emulator of Amazon Rekognition Custom Labels.")
+    parser.add_argument("--version", action="version", version=f"fakerek {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve", help="run the server",
+        description="Run the server. Every flag can also be set as FAKEREK_<FLAG> in the "
+                    "environment; flags win.")
+    for name, field in config.FIELDS.items():
+        default = getattr(config.Settings(), name)
+        serve.add_argument(config.flag_name(name), dest=name, default=None, metavar=name.upper(),
+                           choices=field.metadata["choices"] or None,
+                           help=f"{field.metadata['help']} [{config.env_name(name)}; "
+                                f"default {default}]")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        try:
+            settings = config.from_sources(vars(args), dict(os.environ))
+        except config.SettingError as error:
+            print(f"fakerek: {error}", file=sys.stderr)
+            return 2
+        from fakerek.server import run
+
+        return run(settings)
+    return 2

@@ -1,0 +1,210 @@
+"""Every setting in one place: CLI flags > FAKEREK_* environment variables > defaults.
+
+Each field of `Settings` is at once a `fakerek serve --flag`, a `FAKEREK_FLAG` variable and, when
+marked `runtime`, a key of `GET/POST /_fakerek/config` (delays are grouped there under `delays`).
+The CLI, the environment reader, the control API and the README table are all derived from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+TIMINGS = ("instant", "realistic")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+DELAY_KEYS = ("training", "starting", "stopping", "deleting", "dataset", "copying")
+ENV_PREFIX = "FAKEREK_"
+
+
+class SettingError(ValueError):
+    """A setting has a value it cannot take; the message names the setting."""
+
+
+def _default_data_dir() -> str:
+    home = os.path.expanduser("~")
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
+    return os.path.join(base, "fakerek")
+
+
+def _setting(default: Any, help: str, *, runtime: bool = False, choices: tuple = ()) -> Any:
+    meta = {"help": help, "runtime": runtime, "choices": choices}
+    if callable(default):
+        return field(default_factory=default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class Settings:
+    host: str = _setting("127.0.0.1", "Address to bind (the Docker image uses 0.0.0.0).")
+    port: int = _setting(4567, "TCP port; 0 picks a free one (the ready line prints it).")
+    data_dir: str = _setting(_default_data_dir, "Directory holding the SQLite state and artefacts.")
+    account_id: str = _setting(
+        "123456789012", "Account of callers whose access key id is not exactly 12 digits."
+    )
+    region: str = _setting("us-east-1", "Region used when a request carries no SigV4 scope.")
+    threads: int = _setting(8, "Worker threads serving requests.")
+    max_body_bytes: int = _setting(
+        16 * 1024 * 1024, "Largest Rekognition request body accepted; larger ones get HTTP 413."
+    )
+    log_level: str = _setting("info", "Logging level; info logs one line per request.",
+                              choices=LOG_LEVELS)
+    timing: str = _setting(
+        "instant",
+        "instant: asynchronous work is finished by the next read; realistic: intermediate "
+        "statuses last for the delays below.",
+        runtime=True, choices=TIMINGS,
+    )
+    delay_training: float = _setting(60.0, "Seconds a training takes in realistic timing.",
+                                     runtime=True)
+    delay_starting: float = _setting(30.0, "Seconds STARTING lasts in realistic timing.",
+                                     runtime=True)
+    delay_stopping: float = _setting(10.0, "Seconds STOPPING lasts in realistic timing.",
+                                     runtime=True)
+    delay_deleting: float = _setting(5.0, "Seconds DELETING / DELETE_IN_PROGRESS last in "
+                                     "realistic timing.", runtime=True)
+    delay_dataset: float = _setting(5.0, "Seconds a dataset create/update/distribute takes in "
+                                    "realistic timing.", runtime=True)
+    delay_copying: float = _setting(30.0, "Seconds COPYING_IN_PROGRESS lasts in realistic timing.",
+                                    runtime=True)
+    max_projects: int = _setting(
+        0, "Projects per account and region; 0 = unlimited (LimitExceededException above).",
+        runtime=True)
+    max_tags_per_resource: int = _setting(
+        200, "Tags per resource (ServiceQuotaExceededException above).", runtime=True)
+    max_policies_per_project: int = _setting(
+        5, "Project policies per project (ServiceQuotaExceededException above).", runtime=True)
+
+    def delay(self, key: str) -> float:
+        """Seconds the transition `key` lasts now: zero in instant timing."""
+        if self.timing != "realistic":
+            return 0.0
+        return float(getattr(self, f"delay_{key}"))
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def coerce(name: str, value: Any) -> Any:
+    """Convert `value` (text of a flag or variable, or JSON) to the setting's type; check it."""
+    f = FIELDS[name]
+    kind = f.type if isinstance(f.type, type) else {"str": str, "int": int, "float": float}[f.type]
+    try:
+        if kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            out: Any = int(value)
+        elif kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            out = float(value)
+            if out != out or out in (float("inf"), float("-inf")):
+                raise ValueError
+        else:
+            if not isinstance(value, str):
+                raise ValueError
+            out = value
+    except (TypeError, ValueError):
+        raise SettingError(f"{name}: {value!r} is not a valid {kind.__name__}") from None
+    _check(name, out)
+    return out
+
+
+def _check(name: str, value: Any) -> None:
+    choices = FIELDS[name].metadata["choices"]
+    if choices and value not in choices:
+        raise SettingError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+    if name.startswith("delay_") and value < 0:
+        raise SettingError(f"{name}: must be >= 0 seconds")
+    if name == "port" and not 0 <= value <= 65535:
+        raise SettingError("port: must be between 0 and 65535")
+    if name == "account_id" and not re.fullmatch(r"[0-9]{12}", value):
+        raise SettingError("account_id: must be exactly 12 digits")
+    if name == "region" and not re.fullmatch(r"[a-z]{2,}(-[a-z]+)+-[0-9]+", value):
+        raise SettingError(f"region: {value!r} is not a region name such as us-east-1")
+    if name in ("threads", "max_body_bytes") and value < 1:
+        raise SettingError(f"{name}: must be >= 1")
+    if name.startswith("max_") and value < 0:
+        raise SettingError(f"{name}: must be >= 0")
+
+
+def from_sources(flags: dict[str, Any], environ: dict[str, str]) -> Settings:
+    """Settings from parsed CLI flags (None = not given) over environment over defaults."""
+    values: dict[str, Any] = {}
+    for name in FIELDS:
+        if flags.get(name) is not None:
+            values[name] = coerce(name, flags[name])
+        elif env_name(name) in environ:
+            values[name] = coerce(name, environ[env_name(name)])
+    return Settings(**values)
+
+
+class RuntimeConfig:
+    """The live settings: start-up values plus changes made through `/_fakerek/config`.
+
+    Readers take a `snapshot()` once per request so that one request sees one consistent set.
+    """
+
+    def __init__(self, initial: Settings):
+        self._initial = initial
+        self._current = dataclasses.replace(initial)
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> Settings:
+        return self._current  # replaced wholesale on change, never mutated in place
+
+    def reset(self) -> None:
+        with self._lock:
+            self._current = dataclasses.replace(self._initial)
+
+    def as_json(self) -> dict[str, Any]:
+        s = self._current
+        out: dict[str, Any] = {"delays": {}}
+        for name, f in FIELDS.items():
+            if not f.metadata["runtime"]:
+                continue
+            if name.startswith("delay_"):
+                out["delays"][name.removeprefix("delay_")] = getattr(s, name)
+            else:
+                out[name] = getattr(s, name)
+        return out
+
+    def update(self, patch: Any) -> dict[str, Any]:
+        """Apply a JSON patch such as `{"timing": "realistic", "delays": {"training": 2}}`.
+
+        Only the keys named change; an unknown key or a bad value changes nothing.
+        """
+        if not isinstance(patch, dict):
+            raise SettingError("the body must be a JSON object")
+        changes: dict[str, Any] = {}
+        for key, value in patch.items():
+            if key == "delays":
+                if not isinstance(value, dict):
+                    raise SettingError("delays: must be an object keyed by "
+                                       + ", ".join(DELAY_KEYS))
+                for dkey, dvalue in value.items():
+                    if dkey not in DELAY_KEYS:
+                        raise SettingError(f"delays: unknown key {dkey!r}; known: "
+                                           + ", ".join(DELAY_KEYS))
+                    changes[f"delay_{dkey}"] = coerce(f"delay_{dkey}", dvalue)
+            elif key in FIELDS and FIELDS[key].metadata["runtime"] and not key.startswith("delay_"):
+                changes[key] = coerce(key, value)
+            else:
+                known = [n for n, f in FIELDS.items()
+                         if f.metadata["runtime"] and not n.startswith("delay_")] + ["delays"]
+                raise SettingError(f"unknown or start-up-only setting {key!r}; settable here: "
+                                   + ", ".join(known))
+        with self._lock:
+            self._current = dataclasses.replace(self._current, **changes)
+        return self.as_json()

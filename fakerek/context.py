@@ -1,0 +1,19 @@
+"""What an operation knows about the request it serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fakerek.config import Settings
+from fakerek.store.db import Store
+
+
+@dataclass(frozen=True)
+class Ctx:
+    store: Store
+    settings: Settings  # the live settings as they were when the request arrived
+    account: str
+    region: str
+    now_ms: int
+    operation: str
+    request_id: str

@@ -1,0 +1,27 @@
+"""Every Rekognition operation fakerek serves, by its wire name.
+
+Each is a plain function `(ctx, params) -> output dict` in the module named for its resource.
+An operation of Custom Labels missing here is answered with a clear UnknownOperationException.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fakerek.context import Ctx
+from fakerek.operations import policies, projects, tags
+
+Operation = Callable[[Ctx, dict[str, Any]], dict[str, Any]]
+
+OPERATIONS: dict[str, Operation] = {
+    "CreateProject": projects.create_project,
+    "DescribeProjects": projects.describe_projects,
+    "DeleteProject": projects.delete_project,
+    "PutProjectPolicy": policies.put_project_policy,
+    "ListProjectPolicies": policies.list_project_policies,
+    "DeleteProjectPolicy": policies.delete_project_policy,
+    "TagResource": tags.tag_resource,
+    "UntagResource": tags.untag_resource,
+    "ListTagsForResource": tags.list_tags_for_resource,
+}

@@ -1,0 +1,85 @@
+"""PutProjectPolicy, ListProjectPolicies, DeleteProjectPolicy."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fakerek import arns, policy_documents
+from fakerek.context import Ctx
+from fakerek.operations.projects import require, require_custom_labels, require_not_deleting
+from fakerek.protocol import pagination
+from fakerek.protocol.errors import (
+    InvalidPolicyRevisionId,
+    ResourceAlreadyExists,
+    ResourceNotFound,
+    ServiceQuotaExceeded,
+)
+from fakerek.protocol.model import service
+from fakerek.store import policies
+
+
+def put_project_policy(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    project_arn, name = params["ProjectArn"], params["PolicyName"]
+    given = params.get("PolicyRevisionId")
+    policy_documents.parse(params["PolicyDocument"], arns.parse(project_arn).project)
+    revision = uuid.uuid4().hex
+    with ctx.store.write() as tx:
+        project = require(tx, ctx, project_arn)
+        require_custom_labels(project)
+        require_not_deleting(project)
+        current = policies.get(tx, project["id"], name)
+        if current is None:
+            if given is not None:
+                raise InvalidPolicyRevisionId(
+                    f"The project has no policy named {name}, so it has no revision {given}.")
+            limit = ctx.settings.max_policies_per_project
+            if policies.count(tx, project["id"]) >= limit:
+                raise ServiceQuotaExceeded(f"A project can have at most {limit} policies.")
+            policies.insert(tx, project["id"], name, revision, params["PolicyDocument"],
+                            ctx.store.next_ms(tx, ctx.now_ms))
+        else:
+            if given is None:
+                raise ResourceAlreadyExists(
+                    f"The project already has a policy named {name}; pass its current "
+                    "PolicyRevisionId to replace it.")
+            if given.lower() != current["revision"]:
+                raise InvalidPolicyRevisionId(
+                    f"{given} is not the current revision of policy {name}.")
+            policies.replace(tx, project["id"], name, revision, params["PolicyDocument"],
+                             ctx.now_ms)
+    return {"PolicyRevisionId": revision}
+
+
+def list_project_policies(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    limit = params.get("MaxResults", service().default_page_size(ctx.operation))
+    after = pagination.decode(ctx.operation, params, int)
+    with ctx.store.read() as conn:
+        project = require(conn, ctx, params["ProjectArn"])
+        require_custom_labels(project)
+        rows = policies.page(conn, project["id"], after, limit + 1)
+    out: dict[str, Any] = {"ProjectPolicies": [{
+        "ProjectArn": project["arn"],
+        "PolicyName": row["name"],
+        "PolicyRevisionId": row["revision"],
+        "PolicyDocument": row["document"],
+        "CreationTimestamp": row["created_ms"] / 1000,
+        "LastUpdatedTimestamp": row["updated_ms"] / 1000,
+    } for row in rows[:limit]]}
+    if len(rows) > limit:
+        out["NextToken"] = pagination.encode(ctx.operation, params, rows[limit - 1]["created_ms"])
+    return out
+
+
+def delete_project_policy(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    name, given = params["PolicyName"], params.get("PolicyRevisionId")
+    with ctx.store.write() as tx:
+        project = require(tx, ctx, params["ProjectArn"])
+        require_custom_labels(project)
+        current = policies.get(tx, project["id"], name)
+        if current is None:
+            raise ResourceNotFound(f"The project has no policy named {name}.")
+        if given is not None and given.lower() != current["revision"]:
+            raise InvalidPolicyRevisionId(f"{given} is not the current revision of policy {name}.")
+        policies.delete(tx, project["id"], name)
+    return {}

@@ -1,0 +1,106 @@
+"""CreateProject, DescribeProjects, DeleteProject, and the project lookups other operations use."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from fakerek import arns, lifecycle
+from fakerek.context import Ctx
+from fakerek.protocol import pagination
+from fakerek.protocol.errors import (
+    InvalidParameter,
+    LimitExceeded,
+    ResourceInUse,
+    ResourceNotFound,
+)
+from fakerek.protocol.model import service
+from fakerek.store import projects, tags
+
+CUSTOM_LABELS = "CUSTOM_LABELS"
+
+
+def require(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
+    """The live project named by `arn` in the caller's account and region."""
+    row = projects.by_arn(conn, ctx.account, ctx.region, arn, ctx.now_ms)
+    if row is None:
+        raise ResourceNotFound(f"The project {arn} does not exist.")
+    return row
+
+
+def require_custom_labels(row: sqlite3.Row) -> None:
+    """Refuse Custom-Labels-only operations on adapter (CONTENT_MODERATION) projects."""
+    if row["feature"] != CUSTOM_LABELS:
+        raise InvalidParameter(
+            f"The project {row['arn']} has Feature {row['feature']}; this operation applies "
+            "only to Custom Labels projects.")
+
+
+def require_not_deleting(row: sqlite3.Row) -> None:
+    if row["deleting_ms"] is not None:
+        raise InvalidParameter(f"The project {row['arn']} is being deleted.")
+
+
+def describe(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "ProjectArn": row["arn"],
+        "CreationTimestamp": row["created_ms"] / 1000,
+        "Status": lifecycle.project_status(row),
+        "Datasets": [],
+        "Feature": row["feature"],
+        "AutoUpdate": row["auto_update"],
+    }
+
+
+def create_project(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["ProjectName"]
+    feature = params.get("Feature", CUSTOM_LABELS)
+    auto_update = params.get("AutoUpdate")
+    if feature == "CONTENT_MODERATION" and auto_update is None:
+        raise InvalidParameter("AutoUpdate is required for projects with Feature "
+                               "CONTENT_MODERATION.")
+    if feature == CUSTOM_LABELS and auto_update is not None:
+        raise InvalidParameter("AutoUpdate applies only to projects with Feature "
+                               "CONTENT_MODERATION (custom adapters).")
+    new_tags = params.get("Tags", {})
+    if len(new_tags) > ctx.settings.max_tags_per_resource:
+        raise InvalidParameter(f"A resource can have at most {ctx.settings.max_tags_per_resource} "
+                               "tags.")
+    with ctx.store.write() as tx:
+        projects.purge_gone(tx, ctx.now_ms)
+        if projects.by_name(tx, ctx.account, ctx.region, name, ctx.now_ms) is not None:
+            raise ResourceInUse(f"A project named {name} already exists.")
+        limit = ctx.settings.max_projects
+        if limit and projects.count(tx, ctx.account, ctx.region, ctx.now_ms) >= limit:
+            raise LimitExceeded(f"The account already has the maximum of {limit} projects "
+                                "in this region.")
+        created_ms = ctx.store.next_ms(tx, ctx.now_ms)
+        arn = arns.project_arn(ctx.region, ctx.account, name, created_ms)
+        projects.insert(tx, account=ctx.account, region=ctx.region, name=name, arn=arn,
+                        created_ms=created_ms, feature=feature, auto_update=auto_update)
+        tags.put(tx, arn, new_tags)
+    return {"ProjectArn": arn}
+
+
+def describe_projects(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    limit = params.get("MaxResults", service().default_page_size(ctx.operation))
+    after = pagination.decode(ctx.operation, params, int)
+    with ctx.store.read() as conn:
+        rows = projects.page(conn, ctx.account, ctx.region, ctx.now_ms,
+                             names=params.get("ProjectNames"),
+                             features=params.get("Features") or [CUSTOM_LABELS],
+                             after_ms=after, limit=limit + 1)
+    out: dict[str, Any] = {"ProjectDescriptions": [describe(r) for r in rows[:limit]]}
+    if len(rows) > limit:
+        out["NextToken"] = pagination.encode(ctx.operation, params, rows[limit - 1]["created_ms"])
+    return out
+
+
+def delete_project(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    with ctx.store.write() as tx:
+        projects.purge_gone(tx, ctx.now_ms)
+        row = require(tx, ctx, params["ProjectArn"])
+        if row["deleting_ms"] is None:
+            projects.mark_deleting(tx, row["id"], ctx.now_ms,
+                                   lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms))
+    return {"Status": "DELETING"}

@@ -1,0 +1,60 @@
+"""TagResource, UntagResource, ListTagsForResource for every taggable Custom Labels resource."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from fakerek import arns
+from fakerek.context import Ctx
+from fakerek.operations import projects as project_ops
+from fakerek.protocol.errors import InvalidParameter, ResourceNotFound, ServiceQuotaExceeded
+from fakerek.store import tags
+
+# How to find a live resource of each taggable kind; kinds without an entry have no resources yet.
+_FINDERS: dict[str, Callable[[sqlite3.Connection, Ctx, str], sqlite3.Row]] = {
+    "project": project_ops.require,
+}
+
+
+def _require_resource(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
+    parsed = arns.parse(arn)
+    if parsed is None:
+        raise InvalidParameter(f"{arn} is not the ARN of a Custom Labels project, dataset or "
+                               "model version.")
+    finder = _FINDERS.get(parsed.kind)
+    if finder is None:
+        raise ResourceNotFound(f"The resource {arn} does not exist.")
+    return finder(conn, ctx, arn)
+
+
+def _require_mutable(row: sqlite3.Row) -> None:
+    if row["deleting_ms"] is not None:
+        raise InvalidParameter(f"The resource {row['arn']} is being deleted.")
+
+
+def tag_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    arn, new = params["ResourceArn"], params["Tags"]
+    with ctx.store.write() as tx:
+        _require_mutable(_require_resource(tx, ctx, arn))
+        limit = ctx.settings.max_tags_per_resource
+        if len(tags.keys_of(tx, arn) | new.keys()) > limit:
+            raise ServiceQuotaExceeded(f"A resource can have at most {limit} tags.")
+        tags.put(tx, arn, new)
+    return {}
+
+
+def untag_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    arn = params["ResourceArn"]
+    with ctx.store.write() as tx:
+        _require_mutable(_require_resource(tx, ctx, arn))
+        tags.remove(tx, arn, params["TagKeys"])
+    return {}
+
+
+def list_tags_for_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    arn = params["ResourceArn"]
+    with ctx.store.read() as conn:
+        _require_resource(conn, ctx, arn)
+        return {"Tags": tags.of(conn, arn)}

@@ -1,0 +1,105 @@
+"""AWS errors as Python exceptions: one class per error code an operation can answer.
+
+Raise them anywhere below the protocol layer; `protocol.responses` turns them into the JSON 1.1
+error body with the HTTP status the model implies (500 for fault shapes, 400 otherwise).
+"""
+
+from __future__ import annotations
+
+
+class AwsError(Exception):
+    """An error answered to the client as `{"__type": code, "Message": message}`."""
+
+    code = "InternalServerError"
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class ValidationError(AwsError):
+    """Protocol: a modeled constraint is violated."""
+
+    code = "ValidationException"
+
+
+class SerializationError(AwsError):
+    """Protocol: the body or a member has the wrong JSON type."""
+
+    code = "SerializationException"
+
+
+class UnknownOperation(AwsError):
+    """Protocol: X-Amz-Target names no operation served here."""
+
+    code = "UnknownOperationException"
+
+
+class AccessDenied(AwsError):
+    code = "AccessDeniedException"
+
+
+class ImageTooLarge(AwsError):
+    code = "ImageTooLargeException"
+
+
+class InternalServerError(AwsError):
+    code = "InternalServerError"
+
+
+class InvalidImageFormat(AwsError):
+    code = "InvalidImageFormatException"
+
+
+class InvalidPaginationToken(AwsError):
+    code = "InvalidPaginationTokenException"
+
+
+class InvalidParameter(AwsError):
+    code = "InvalidParameterException"
+
+
+class InvalidPolicyRevisionId(AwsError):
+    code = "InvalidPolicyRevisionIdException"
+
+
+class InvalidS3Object(AwsError):
+    code = "InvalidS3ObjectException"
+
+
+class LimitExceeded(AwsError):
+    code = "LimitExceededException"
+
+
+class MalformedPolicyDocument(AwsError):
+    code = "MalformedPolicyDocumentException"
+
+
+class ProvisionedThroughputExceeded(AwsError):
+    code = "ProvisionedThroughputExceededException"
+
+
+class ResourceAlreadyExists(AwsError):
+    code = "ResourceAlreadyExistsException"
+
+
+class ResourceInUse(AwsError):
+    code = "ResourceInUseException"
+
+
+class ResourceNotFound(AwsError):
+    code = "ResourceNotFoundException"
+
+
+class ResourceNotReady(AwsError):
+    code = "ResourceNotReadyException"
+
+
+class ServiceQuotaExceeded(AwsError):
+    code = "ServiceQuotaExceededException"
+
+
+class Throttling(AwsError):
+    code = "ThrottlingException"

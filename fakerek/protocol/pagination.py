@@ -1,0 +1,47 @@
+"""Opaque NextToken values: the sort key of the last item returned, bound to op and filters.
+
+A token remembers where the previous page ended (not an offset), so pages stay stable while items
+are added or removed. Resending it with other filters, to another operation, or after tampering
+answers InvalidPaginationTokenException, as AWS does.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from fakerek.protocol.errors import InvalidPaginationToken
+
+_PAGING_MEMBERS = ("NextToken", "MaxResults")
+
+
+def _filters_digest(params: dict[str, Any]) -> str:
+    filters = {k: v for k, v in params.items() if k not in _PAGING_MEMBERS}
+    canonical = json.dumps(filters, sort_keys=True, default=str).encode()
+    return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+def encode(operation: str, params: dict[str, Any], key: Any) -> str:
+    data = {"o": operation, "k": key, "f": _filters_digest(params)}
+    raw = json.dumps(data, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode("ascii")
+
+
+def decode(operation: str, params: dict[str, Any], key_type: type) -> Any:
+    """The sort key after which the requested page starts, or None for the first page."""
+    token = params.get("NextToken")
+    if not token:  # absent and "" both mean the first page
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+        if not isinstance(data, dict):
+            raise ValueError
+        valid = (data["o"] == operation and data["f"] == _filters_digest(params)
+                 and type(data["k"]) is key_type)
+    except (ValueError, KeyError, TypeError, UnicodeError):
+        valid = False
+    if not valid:
+        raise InvalidPaginationToken("Invalid pagination token.")
+    return data["k"]
