@@ -11,6 +11,7 @@ import waitress
 from fakerek import __version__
 from fakerek.app import App
 from fakerek.config import Settings
+from fakerek.protocol.model import service
 from fakerek.store.db import DataDirInUse, SchemaTooNew, Store
 
 log = logging.getLogger("fakerek")
@@ -27,6 +28,7 @@ def run(settings: Settings) -> int:
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("waitress").setLevel(logging.WARNING)
+    service()  # load the wire model now, not on the first request
     try:
         store = Store(settings.data_dir)
     except (DataDirInUse, SchemaTooNew, OSError) as error:

@@ -37,8 +37,9 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 def handle(app: App, environ: dict[str, Any]) -> Response:
     request_id = str(uuid.uuid4())
     operation = ""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
     try:
-        operation = _operation(environ.get("HTTP_X_AMZ_TARGET", ""))
+        operation = _operation(target)
         fault = app.faults.take(operation)
         if fault is not None:
             raise fault
@@ -57,7 +58,7 @@ def handle(app: App, environ: dict[str, Any]) -> Response:
     except AwsError as error:
         if operation and error.code not in service().errors_of(operation):
             log.error("%s answered %s, which its model does not list", operation, error.code)
-        return error_response(error, request_id, operation)
+        return error_response(error, request_id, operation or target)
     except BodyTooLarge as error:
         return _error_body(413, "RequestEntityTooLargeException", str(error), request_id,
                            operation)

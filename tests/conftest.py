@@ -1,0 +1,60 @@
+"""Shared helpers for the suite. The server fixtures come from fakerek's own pytest plugin."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+
+def error_of(excinfo: pytest.ExceptionInfo) -> dict[str, Any]:
+    """`{'Code', 'Message', 'Status'}` of a boto3 ClientError."""
+    error: ClientError = excinfo.value
+    return {**error.response["Error"], "Status": error.response["ResponseMetadata"]["HTTPStatusCode"]}
+
+
+def raw_call(endpoint: str, target: str | None, body: bytes | str,
+             headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+    """POST a hand-made request; return (status, headers, decoded JSON body)."""
+    data = body.encode() if isinstance(body, str) else body
+    request = urllib.request.Request(endpoint + "/", data=data, method="POST")
+    request.add_header("Content-Type", "application/x-amz-json-1.1")
+    if target is not None:
+        request.add_header("X-Amz-Target", target)
+    for k, v in (headers or {}).items():
+        request.add_header(k, v)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, _lower(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, _lower(error.headers), json.loads(error.read())
+
+
+@pytest.fixture
+def unvalidated(fakerek):
+    """A client that sends what it is given, so server-side checks of min/required are reached."""
+    return fakerek.client("rekognition", config_options={"parameter_validation": False})
+
+
+@pytest.fixture
+def project(rekognition) -> str:
+    return rekognition.create_project(ProjectName="proj")["ProjectArn"]
+
+
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+        "Action": "rekognition:CopyProjectVersion",
+        "Resource": "arn:aws:rekognition:us-east-1:123456789012:project/proj/version/*",
+    }],
+}
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
