@@ -14,7 +14,8 @@ from botocore.exceptions import ClientError
 def error_of(excinfo: pytest.ExceptionInfo) -> dict[str, Any]:
     """`{'Code', 'Message', 'Status'}` of a boto3 ClientError."""
     error: ClientError = excinfo.value
-    return {**error.response["Error"], "Status": error.response["ResponseMetadata"]["HTTPStatusCode"]}
+    status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+    return {**error.response["Error"], "Status": status}
 
 
 def raw_call(endpoint: str, target: str | None, body: bytes | str,
