@@ -132,7 +132,7 @@ class FakerekServer:
         import boto3
         from botocore.config import Config
 
-        config = Config(retries={"max_attempts": max_attempts, "mode": "standard"},
+        config = Config(retries={"total_max_attempts": max_attempts, "mode": "standard"},
                         **kwargs.pop("config_options", {}))
         return boto3.client(service, endpoint_url=self.endpoint, region_name=region,
                             aws_access_key_id=account or "testing",
