@@ -134,9 +134,11 @@ class FakerekServer:
 
         config = Config(retries={"total_max_attempts": max_attempts, "mode": "standard"},
                         **kwargs.pop("config_options", {}))
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=region,
-                            aws_access_key_id=account or "testing",
-                            aws_secret_access_key="testing", config=config, **kwargs)
+        # a session of its own: boto3's default session is not safe to share between threads
+        session = boto3.session.Session()
+        return session.client(service, endpoint_url=self.endpoint, region_name=region,
+                              aws_access_key_id=account or "testing",
+                              aws_secret_access_key="testing", config=config, **kwargs)
 
     def control(self, method: str, name: str, body: Any = None) -> Any:
         """Call `/_fakerek/<name>` and return its JSON answer."""
