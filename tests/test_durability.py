@@ -92,68 +92,54 @@ def test_sigkill_loses_nothing_acknowledged_and_shows_nothing_half_written(own_s
         assert tags == {"name": name, **{f"k{j}": "v" for j in range(20)}}
 
 
-def test_twenty_racing_creators_one_winner(fakerek):
-    results: list[str] = []
-    barrier = threading.Barrier(20)
-    client = fakerek.client(config_options={"max_pool_connections": 20})  # clients are thread-safe
-
-    def create() -> None:
-        barrier.wait()
-        try:
-            client.create_project(ProjectName="race")
-            results.append("won")
-        except ClientError as error:
-            results.append(error.response["Error"]["Code"])
-
-    threads = [threading.Thread(target=create) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert sorted(results) == ["ResourceInUseException"] * 19 + ["won"]
-    assert len(fakerek.client().describe_projects()["ProjectDescriptions"]) == 1
-
-
-def test_parallel_updates_are_not_lost(fakerek, project):
-    barrier = threading.Barrier(20)
-    client = fakerek.client(config_options={"max_pool_connections": 20})
-
-    def tag(i: int) -> None:
-        barrier.wait()
-        client.tag_resource(ResourceArn=project, Tags={f"key{i}": str(i)})
-
-    threads = [threading.Thread(target=tag, args=(i,)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    tags = fakerek.client().list_tags_for_resource(ResourceArn=project)["Tags"]
-    assert tags == {f"key{i}": str(i) for i in range(20)}
-
-
-def test_racing_policy_updates_with_one_revision_one_winner(fakerek, project):
-    client = fakerek.client()
-    document = json.dumps(POLICY)
-    revision = client.put_project_policy(ProjectArn=project, PolicyName="p",
-                                         PolicyDocument=document)["PolicyRevisionId"]
+def race(count: int, call) -> list[str]:
+    """Run `call(i)` in `count` threads released at once; each outcome is "ok" or an error code."""
+    barrier = threading.Barrier(count)
     outcomes: list[str] = []
-    barrier = threading.Barrier(10)
 
-    def update() -> None:
+    def run(i: int) -> None:
         barrier.wait()
         try:
-            client.put_project_policy(ProjectArn=project, PolicyName="p", PolicyDocument=document,
-                                   PolicyRevisionId=revision)
+            call(i)
             outcomes.append("ok")
         except ClientError as error:
             outcomes.append(error.response["Error"]["Code"])
 
-    threads = [threading.Thread(target=update) for _ in range(10)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert sorted(outcomes) == ["InvalidPolicyRevisionIdException"] * 9 + ["ok"]
+    return sorted(outcomes)
+
+
+@pytest.fixture
+def shared_client(fakerek):
+    """One client for many threads: boto3 clients are thread-safe."""
+    return fakerek.client(config_options={"max_pool_connections": 20})
+
+
+def test_twenty_racing_creators_one_winner(fakerek, shared_client):
+    outcomes = race(20, lambda i: shared_client.create_project(ProjectName="race"))
+    assert outcomes == ["ResourceInUseException"] * 19 + ["ok"]
+    assert len(shared_client.describe_projects()["ProjectDescriptions"]) == 1
+
+
+def test_parallel_updates_are_not_lost(shared_client, project):
+    outcomes = race(20, lambda i: shared_client.tag_resource(ResourceArn=project,
+                                                             Tags={f"key{i}": str(i)}))
+    assert outcomes == ["ok"] * 20
+    tags = shared_client.list_tags_for_resource(ResourceArn=project)["Tags"]
+    assert tags == {f"key{i}": str(i) for i in range(20)}
+
+
+def test_racing_policy_updates_with_one_revision_one_winner(shared_client, project):
+    document = json.dumps(POLICY)
+    revision = shared_client.put_project_policy(ProjectArn=project, PolicyName="p",
+                                                PolicyDocument=document)["PolicyRevisionId"]
+    outcomes = race(10, lambda i: shared_client.put_project_policy(
+        ProjectArn=project, PolicyName="p", PolicyDocument=document, PolicyRevisionId=revision))
+    assert outcomes == ["InvalidPolicyRevisionIdException"] * 9 + ["ok"]
 
 
 def test_a_second_server_on_the_same_data_dir_is_refused(own_server):
