@@ -9,6 +9,7 @@ from typing import Any
 from fakerek import control
 from fakerek.config import RuntimeConfig, Settings
 from fakerek.faults import Faults
+from fakerek.http import json_response
 from fakerek.protocol import handler
 from fakerek.store.db import Store
 
@@ -31,10 +32,15 @@ class App:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         started = time.perf_counter()
-        if environ.get("PATH_INFO", "").startswith(control.PREFIX):
-            response = control.handle(self, environ)
-        else:
-            response = handler.handle(self, environ)
+        try:
+            if environ.get("PATH_INFO", "").startswith(control.PREFIX):
+                response = control.handle(self, environ)
+            else:
+                response = handler.handle(self, environ)
+        except Exception:  # a bug below: log it, answer without leaking a stack trace
+            log.exception("unexpected error serving %s", environ.get("PATH_INFO"))
+            response = json_response(500, {"error": "internal error; see the fakerek log"},
+                                     label=environ.get("PATH_INFO", "?"))
         elapsed_ms = (time.perf_counter() - started) * 1000
         headers = [("Content-Type", response.content_type),
                    ("Content-Length", str(len(response.body))),
