@@ -1,9 +1,14 @@
-"""The WSGI application: one router in front of the control API and the Rekognition protocol."""
+"""The WSGI application: one router in front of the control API, Rekognition and S3.
+
+`/_fakerek/…` goes to the control API; a request carrying `X-Amz-Target` (or the JSON 1.1
+content type) to the Rekognition protocol; anything else is an S3 request.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from fakerek import control
@@ -11,6 +16,7 @@ from fakerek.config import RuntimeConfig, Settings
 from fakerek.faults import Faults
 from fakerek.http import json_response
 from fakerek.protocol import handler
+from fakerek.s3.embedded import EmbeddedS3
 from fakerek.store.db import Store
 
 log = logging.getLogger("fakerek")
@@ -19,21 +25,31 @@ log = logging.getLogger("fakerek")
 class App:
     """Everything a request may touch: live settings, the store, pending faults."""
 
-    def __init__(self, settings: Settings, store: Store):
+    def __init__(self, settings: Settings, store: Store, s3: EmbeddedS3 | None = None):
         self.config = RuntimeConfig(settings)
         self.store = store
         self.faults = Faults()
+        self.s3 = s3
 
     def reset(self) -> None:
         """Back to a fresh server: no resources in any account, start-up settings, no faults."""
         self.store.reset()
+        if self.s3 is not None:
+            self.s3.reset()
         self.faults.clear()
         self.config.reset()
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         started = time.perf_counter()
+        path = environ.get("PATH_INFO", "")
+        is_control = path.startswith(control.PREFIX)
+        if not is_control and self.s3 is not None and not _is_rekognition(environ):
+            body = self.s3(environ, start_response)
+            log.info("S3 %s %s %.2fms", environ.get("REQUEST_METHOD"), _text(path),
+                     (time.perf_counter() - started) * 1000)
+            return body
         try:
-            if environ.get("PATH_INFO", "").startswith(control.PREFIX):
+            if is_control:
                 response = control.handle(self, environ)
             else:
                 response = handler.handle(self, environ)
@@ -48,3 +64,16 @@ class App:
         log.info("%s %d %.2fms", response.label, response.status, elapsed_ms)
         start_response(response.status_line, headers)
         return [response.body]
+
+
+def _is_rekognition(environ: dict[str, Any]) -> bool:
+    return ("HTTP_X_AMZ_TARGET" in environ
+            or environ.get("CONTENT_TYPE", "").startswith("application/x-amz-json"))
+
+
+def _text(path: str) -> str:
+    """PATH_INFO carries UTF-8 bytes as latin-1 characters (PEP 3333)."""
+    try:
+        return path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return path

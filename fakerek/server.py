@@ -12,10 +12,11 @@ from fakerek import __version__
 from fakerek.app import App
 from fakerek.config import Settings
 from fakerek.protocol.model import service
+from fakerek.s3.embedded import EmbeddedS3
 from fakerek.store.db import DataDirInUse, SchemaTooNew, Store
 
 log = logging.getLogger("fakerek")
-# S3 uploads (served on the same port later) can be large; Rekognition bodies have their own,
+# S3 uploads (served on the same port) can be large; Rekognition bodies have their own,
 # smaller limit (max_body_bytes) checked by the protocol layer.
 TRANSPORT_BODY_LIMIT = 5 * 1024**3
 
@@ -36,7 +37,7 @@ def run(settings: Settings) -> int:
         return 1
     try:
         server = waitress.create_server(
-            App(settings, store), host=settings.host, port=settings.port,
+            App(settings, store, EmbeddedS3(store)), host=settings.host, port=settings.port,
             threads=settings.threads, ident="fakerek",
             max_request_body_size=max(TRANSPORT_BODY_LIMIT, settings.max_body_bytes))
     except OSError as error:

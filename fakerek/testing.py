@@ -136,7 +136,8 @@ class FakerekServer:
                         **kwargs.pop("config_options", {}))
         # a session of its own: boto3's default session is not safe to share between threads
         session = boto3.session.Session()
-        return session.client(service, endpoint_url=self.endpoint, region_name=region,
+        kwargs.setdefault("endpoint_url", self.endpoint)
+        return session.client(service, region_name=region,
                               aws_access_key_id=account or "testing",
                               aws_secret_access_key="testing", config=config, **kwargs)
 

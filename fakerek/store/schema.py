@@ -41,7 +41,25 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (project_id, name)
         )""",
     ],
+    # 2: the index of the embedded S3 (object bytes live in content-addressed files)
+    [
+        """CREATE TABLE s3_buckets (
+            name TEXT PRIMARY KEY,
+            region TEXT NOT NULL,
+            created_ms INTEGER NOT NULL
+        )""",
+        """CREATE TABLE s3_objects (
+            bucket TEXT NOT NULL,
+            key TEXT NOT NULL,
+            blob TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            etag TEXT NOT NULL,
+            metadata TEXT NOT NULL,
+            PRIMARY KEY (bucket, key)
+        )""",
+        "CREATE INDEX s3_objects_by_blob ON s3_objects (blob)",
+    ],
 ]
 
 # Tables emptied by a reset; the clock is kept so that ARNs stay unique across resets.
-TABLES = ["tags", "project_policies", "projects"]
+TABLES = ["tags", "project_policies", "projects", "s3_objects", "s3_buckets"]

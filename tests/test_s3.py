@@ -1,0 +1,90 @@
+"""The embedded S3: both addressing styles, durability across restarts, reset."""
+
+from __future__ import annotations
+
+import io
+import urllib.parse
+
+import pytest
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from fakerek.testing import FakerekServer
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    server = FakerekServer(str(tmp_path / "data")).start()
+    yield server
+    server.close()
+
+
+def test_path_style_round_trip_with_rekognition_on_the_same_port(fakerek):
+    s3 = fakerek.client("s3")
+    s3.create_bucket(Bucket="images")
+    s3.put_object(Bucket="images", Key="cats/é 1.jpg", Body=b"\xff\xd8\xff data")
+    assert s3.get_object(Bucket="images", Key="cats/é 1.jpg")["Body"].read() == b"\xff\xd8\xff data"
+    assert fakerek.client().describe_projects()["ProjectDescriptions"] == []
+    with pytest.raises(ClientError) as excinfo:
+        s3.get_object(Bucket="images", Key="missing.jpg")
+    assert excinfo.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+def test_virtual_host_style(fakerek):
+    port = urllib.parse.urlparse(fakerek.endpoint).port
+    s3 = fakerek.client("s3", endpoint_url=f"http://localhost:{port}",
+                        config_options={"s3": {"addressing_style": "virtual"}})
+
+    def to_loopback(request, **_):
+        # bucket.localhost does not resolve here: send to 127.0.0.1, keep the virtual Host header
+        url = urllib.parse.urlsplit(request.url)
+        request.headers["Host"] = url.netloc
+        request.url = urllib.parse.urlunsplit(url._replace(netloc=f"127.0.0.1:{port}"))
+
+    s3.meta.events.register("before-send.s3", to_loopback)
+    s3.create_bucket(Bucket="vhost-bucket")
+    s3.put_object(Bucket="vhost-bucket", Key="k.txt", Body=b"virtual")
+    plain = fakerek.client("s3")
+    assert plain.get_object(Bucket="vhost-bucket", Key="k.txt")["Body"].read() == b"virtual"
+    assert s3.get_object(Bucket="vhost-bucket", Key="k.txt")["Body"].read() == b"virtual"
+
+
+def test_objects_survive_restarts_and_deletions_too(own_server):
+    s3 = own_server.client("s3")
+    s3.create_bucket(Bucket="keep")
+    s3.create_bucket(Bucket="drop")
+    s3.put_object(Bucket="keep", Key="a.txt", Body=b"A", Metadata={"owner": "me"},
+                  ContentType="text/plain")
+    s3.put_object(Bucket="keep", Key="b.txt", Body=b"A")  # same bytes, one blob
+    s3.put_object(Bucket="keep", Key="c.txt", Body=b"C")
+    big = bytes(range(256)) * 40_000  # 10 MB through a multipart upload
+    s3.upload_fileobj(io.BytesIO(big), "keep", "big.bin",
+                      Config=TransferConfig(multipart_threshold=5 * 1024 * 1024))
+    s3.delete_object(Bucket="keep", Key="b.txt")
+    s3.delete_objects(Bucket="keep", Delete={"Objects": [{"Key": "c.txt"}]})
+    s3.delete_bucket(Bucket="drop")
+    own_server.restart()
+    s3 = own_server.client("s3")
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["keep"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="keep")["Contents"]] == ["a.txt",
+                                                                               "big.bin"]
+    a = s3.get_object(Bucket="keep", Key="a.txt")
+    metadata = {k.lower(): v for k, v in a["Metadata"].items()}  # moto's server title-cases keys
+    assert (a["Body"].read(), metadata, a["ContentType"]) == (b"A", {"owner": "me"}, "text/plain")
+    assert s3.get_object(Bucket="keep", Key="big.bin")["Body"].read() == big
+
+
+def test_reset_empties_s3(fakerek):
+    s3 = fakerek.client("s3")
+    s3.create_bucket(Bucket="gone")
+    s3.put_object(Bucket="gone", Key="x", Body=b"x")
+    fakerek.reset()
+    assert fakerek.client("s3").list_buckets()["Buckets"] == []
+
+
+def test_missing_target_with_json_content_type_is_rekognition(fakerek):
+    from conftest import raw_call
+
+    status, _, body = raw_call(fakerek.endpoint, None, "{}")
+    assert (status, body["__type"]) == (400, "UnknownOperationException")
+
