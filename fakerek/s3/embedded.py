@@ -9,6 +9,7 @@ configuration are served by moto but not persisted: only the latest bytes and us
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -162,10 +163,8 @@ class EmbeddedS3:
 
     def _remove_blobs(self, blobs: Iterable[str]) -> None:
         for digest in blobs:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.remove(self._blob_path(digest))
-            except FileNotFoundError:
-                pass
 
     def _blob_path(self, digest: str) -> str:
         return os.path.join(self.blob_dir, digest[:2], digest)
