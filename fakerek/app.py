@@ -15,6 +15,9 @@ from fakerek import control
 from fakerek.config import RuntimeConfig, Settings
 from fakerek.faults import Faults
 from fakerek.http import json_response
+from fakerek.jobs import Jobs
+from fakerek.objects import EmbeddedObjects, ExternalObjects, Objects
+from fakerek.operations import datasets
 from fakerek.protocol import handler
 from fakerek.s3.embedded import EmbeddedS3
 from fakerek.store.db import Store
@@ -30,9 +33,26 @@ class App:
         self.store = store
         self.faults = Faults()
         self.s3 = s3
+        self.jobs = Jobs()
+        self._objects: dict[tuple, Objects] = {}
+        datasets.recover(store)
+
+    def objects(self, settings: Settings) -> Objects:
+        """Access to users' S3 objects under the current settings (kept while they hold)."""
+        key = (settings.s3_endpoint_url, settings.denied_buckets, settings.region)
+        found = self._objects.get(key)
+        if found is None:
+            if settings.s3_endpoint_url:
+                found = ExternalObjects(settings.s3_endpoint_url, settings.region,
+                                        settings.denied_buckets)
+            else:
+                found = EmbeddedObjects(self.s3, settings.denied_buckets)
+            self._objects[key] = found
+        return found
 
     def reset(self) -> None:
         """Back to a fresh server: no resources in any account, start-up settings, no faults."""
+        self.jobs.wait_all(self.config.snapshot().max_wait_seconds)
         self.store.reset()
         if self.s3 is not None:
             self.s3.reset()

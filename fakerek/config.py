@@ -70,6 +70,20 @@ class Settings:
                                     "realistic timing.", runtime=True)
     delay_copying: float = _setting(30.0, "Seconds COPYING_IN_PROGRESS lasts in realistic timing.",
                                     runtime=True)
+    max_wait_seconds: float = _setting(
+        300.0, "In instant timing, longest a read waits for running work (an import) to end.",
+        runtime=True)
+    manifest_max_bytes: int = _setting(1024**3, "Largest manifest accepted, in bytes.",
+                                       runtime=True)
+    manifest_max_rows: int = _setting(250_000, "Most lines in a manifest or entries in a dataset.",
+                                      runtime=True)
+    manifest_max_labels: int = _setting(250, "Most distinct labels in a dataset.", runtime=True)
+    s3_endpoint_url: str = _setting(
+        "", "Read and write users' objects on this S3-compatible endpoint instead of serving "
+            "S3 on fakerek's own port.")
+    s3_denied_buckets: str = _setting(
+        "", "Comma-separated buckets whose objects fakerek may not read (to test permission "
+            "errors).", runtime=True)
     max_projects: int = _setting(
         0, "Projects per account and region; 0 = unlimited (LimitExceededException above).",
         runtime=True)
@@ -77,6 +91,10 @@ class Settings:
         200, "Tags per resource (ServiceQuotaExceededException above).", runtime=True)
     max_policies_per_project: int = _setting(
         5, "Project policies per project (ServiceQuotaExceededException above).", runtime=True)
+
+    @property
+    def denied_buckets(self) -> frozenset[str]:
+        return frozenset(b.strip() for b in self.s3_denied_buckets.split(",") if b.strip())
 
     def delay(self, key: str) -> float:
         """Seconds the transition `key` lasts now: zero in instant timing."""
@@ -127,13 +145,16 @@ def _check(name: str, value: Any) -> None:
         raise SettingError(f"{name}: {value!r} is not one of {', '.join(choices)}")
     if name.startswith("delay_") and value < 0:
         raise SettingError(f"{name}: must be >= 0 seconds")
+    if name == "s3_endpoint_url" and value and not re.match(r"https?://", value):
+        raise SettingError("s3_endpoint_url: must start with http:// or https://")
     if name == "port" and not 0 <= value <= 65535:
         raise SettingError("port: must be between 0 and 65535")
     if name == "account_id" and not re.fullmatch(r"[0-9]{12}", value):
         raise SettingError("account_id: must be exactly 12 digits")
     if name == "region" and not re.fullmatch(r"[a-z]{2,}(-[a-z]+)+-[0-9]+", value):
         raise SettingError(f"region: {value!r} is not a region name such as us-east-1")
-    if name in ("threads", "max_body_bytes") and value < 1:
+    if name in ("threads", "max_body_bytes", "manifest_max_bytes", "manifest_max_rows",
+                "manifest_max_labels") and value < 1:
         raise SettingError(f"{name}: must be >= 1")
     if name.startswith("max_") and value < 0:
         raise SettingError(f"{name}: must be >= 0")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fakerek.config import Settings
+from fakerek.jobs import Jobs
+from fakerek.objects import Objects
 from fakerek.store.db import Store
 
 
@@ -17,3 +19,5 @@ class Ctx:
     now_ms: int
     operation: str
     request_id: str
+    jobs: Jobs
+    objects: Objects  # users' S3 objects

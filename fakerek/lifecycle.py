@@ -20,3 +20,36 @@ def ends_at(settings: Settings, transition: str, start_ms: int) -> int:
 
 def project_status(row: sqlite3.Row) -> str:
     return "DELETING" if row["deleting_ms"] is not None else "CREATED"
+
+
+DATASET_MESSAGES = {
+    "CREATE_IN_PROGRESS": "The dataset is being created.",
+    "CREATE_COMPLETE": "The dataset was successfully created.",
+    "UPDATE_IN_PROGRESS": "The dataset is being updated.",
+    "UPDATE_COMPLETE": "The dataset was successfully updated.",
+    "DELETE_IN_PROGRESS": "The dataset is being deleted.",
+}
+
+
+def dataset_done(row: sqlite3.Row, now_ms: int) -> bool:
+    """The running create/update/distribute has finished and its delay has passed."""
+    return row["outcome"] is not None and now_ms >= row["ready_ms"]
+
+
+def dataset_status(row: sqlite3.Row, now_ms: int) -> tuple[str, str, str]:
+    """(Status, StatusMessage, StatusMessageCode) of a dataset row at `now_ms`."""
+    if row["deleting_ms"] is not None:
+        status = "DELETE_IN_PROGRESS"
+    elif not dataset_done(row, now_ms):
+        status = f"{row['phase']}_IN_PROGRESS"
+    else:
+        status = f"{row['phase']}_{row['outcome']}"
+        if row["outcome"] == "FAILED":
+            return status, row["message"], row["message_code"]
+    return status, DATASET_MESSAGES[status], "SUCCESS"
+
+
+def dataset_last_update_ms(row: sqlite3.Row, now_ms: int) -> int:
+    if row["deleting_ms"] is None and dataset_done(row, now_ms):
+        return max(row["finished_ms"], row["ready_ms"])
+    return row["previous_update_ms"]

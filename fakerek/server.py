@@ -36,8 +36,9 @@ def run(settings: Settings) -> int:
         print(f"fakerek: {error}", file=sys.stderr)
         return 1
     try:
+        app = App(settings, store, None if settings.s3_endpoint_url else EmbeddedS3(store))
         server = waitress.create_server(
-            App(settings, store, EmbeddedS3(store)), host=settings.host, port=settings.port,
+            app, host=settings.host, port=settings.port,
             threads=settings.threads, ident="fakerek",
             max_request_body_size=max(TRANSPORT_BODY_LIMIT, settings.max_body_bytes))
     except OSError as error:
@@ -53,6 +54,7 @@ def run(settings: Settings) -> int:
     except KeyboardInterrupt:
         server.close()
     finally:
+        app.jobs.shutdown()
         store.close()
         log.info("fakerek stopped")
     return 0

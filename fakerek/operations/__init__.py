@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fakerek.context import Ctx
-from fakerek.operations import policies, projects, tags
+from fakerek.operations import datasets, policies, projects, tags
 
 Operation = Callable[[Ctx, dict[str, Any]], dict[str, Any]]
 
@@ -18,6 +18,13 @@ OPERATIONS: dict[str, Operation] = {
     "CreateProject": projects.create_project,
     "DescribeProjects": projects.describe_projects,
     "DeleteProject": projects.delete_project,
+    "CreateDataset": datasets.create_dataset,
+    "DescribeDataset": datasets.describe_dataset,
+    "ListDatasetEntries": datasets.list_dataset_entries,
+    "ListDatasetLabels": datasets.list_dataset_labels,
+    "UpdateDatasetEntries": datasets.update_dataset_entries,
+    "DistributeDatasetEntries": datasets.distribute_dataset_entries,
+    "DeleteDataset": datasets.delete_dataset,
     "PutProjectPolicy": policies.put_project_policy,
     "ListProjectPolicies": policies.list_project_policies,
     "DeleteProjectPolicy": policies.delete_project_policy,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
+import time
 from typing import Any
 
 from fakerek import arns, lifecycle
@@ -15,7 +17,7 @@ from fakerek.protocol.errors import (
     ResourceNotFound,
 )
 from fakerek.protocol.model import service
-from fakerek.store import projects, tags
+from fakerek.store import datasets, projects, tags
 
 CUSTOM_LABELS = "CUSTOM_LABELS"
 
@@ -41,12 +43,12 @@ def require_not_deleting(row: sqlite3.Row) -> None:
         raise InvalidParameter(f"The project {row['arn']} is being deleted.")
 
 
-def describe(row: sqlite3.Row) -> dict[str, Any]:
+def describe(row: sqlite3.Row, dataset_metadata: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "ProjectArn": row["arn"],
         "CreationTimestamp": row["created_ms"] / 1000,
         "Status": lifecycle.project_status(row),
-        "Datasets": [],
+        "Datasets": dataset_metadata,
         "Feature": row["feature"],
         "AutoUpdate": row["auto_update"],
     }
@@ -90,7 +92,20 @@ def describe_projects(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
                              names=params.get("ProjectNames"),
                              features=params.get("Features") or [CUSTOM_LABELS],
                              after_ms=after, limit=limit + 1)
-    out: dict[str, Any] = {"ProjectDescriptions": [describe(r) for r in rows[:limit]]}
+        children = datasets.of_projects(conn, [r["id"] for r in rows[:limit]], ctx.now_ms)
+    running = [d["arn"] for d in children if not lifecycle.dataset_done(d, ctx.now_ms)]
+    if running and ctx.settings.timing == "instant":
+        for arn in running:
+            ctx.jobs.wait(arn, ctx.settings.max_wait_seconds)
+        now_ms = time.time_ns() // 1_000_000
+        with ctx.store.read() as conn:
+            children = datasets.of_projects(conn, [r["id"] for r in rows[:limit]], now_ms)
+        ctx = dataclasses.replace(ctx, now_ms=now_ms)
+    by_project: dict[int, list[dict[str, Any]]] = {}
+    for child in children:
+        by_project.setdefault(child["project_id"], []).append(dataset_metadata(child, ctx.now_ms))
+    out: dict[str, Any] = {"ProjectDescriptions": [describe(r, by_project.get(r["id"], []))
+                                                   for r in rows[:limit]]}
     if len(rows) > limit:
         out["NextToken"] = pagination.encode(ctx.operation, params, rows[limit - 1]["created_ms"])
     return out
@@ -100,7 +115,19 @@ def delete_project(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.write() as tx:
         projects.purge_gone(tx, ctx.now_ms)
         row = require(tx, ctx, params["ProjectArn"])
+        datasets.purge_gone(tx, ctx.now_ms)
+        if datasets.of_projects(tx, [row["id"]], ctx.now_ms):
+            raise ResourceInUse(f"The project {row['arn']} still has datasets; delete them "
+                                "first.")
         if row["deleting_ms"] is None:
             projects.mark_deleting(tx, row["id"], ctx.now_ms,
                                    lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms))
     return {"Status": "DELETING"}
+
+
+def dataset_metadata(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
+    """DatasetMetadata, one item of a project's `Datasets`."""
+    status, message, code = lifecycle.dataset_status(row, now_ms)
+    return {"CreationTimestamp": row["created_ms"] / 1000, "DatasetType": row["type"],
+            "DatasetArn": row["arn"], "Status": status, "StatusMessage": message,
+            "StatusMessageCode": code}

@@ -8,6 +8,7 @@ from typing import Any
 
 from fakerek import arns
 from fakerek.context import Ctx
+from fakerek.operations import datasets as dataset_ops
 from fakerek.operations import projects as project_ops
 from fakerek.protocol.errors import InvalidParameter, ResourceNotFound, ServiceQuotaExceeded
 from fakerek.store import tags
@@ -15,6 +16,7 @@ from fakerek.store import tags
 # How to find a live resource of each taggable kind; kinds without an entry have no resources yet.
 _FINDERS: dict[str, Callable[[sqlite3.Connection, Ctx, str], sqlite3.Row]] = {
     "project": project_ops.require,
+    "dataset": dataset_ops.require,
 }
 
 

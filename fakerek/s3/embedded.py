@@ -115,6 +115,13 @@ class EmbeddedS3:
 
     # -- mirroring -------------------------------------------------------------------------------
 
+    def put_object(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        """Write an object from inside fakerek (training outputs), durably like a PUT would."""
+        fake = self.backend.put_object(bucket, key, data)
+        fake.set_metadata({"content-type": content_type})
+        with self._lock:
+            self._sync_object(bucket, key)
+
     def _sync_bucket(self, name: str, keys: bool = False) -> None:
         bucket = self.backend.buckets.get(name)
         with self.store.write() as tx:

@@ -59,7 +59,51 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX s3_objects_by_blob ON s3_objects (blob)",
     ],
+    # 3: datasets and their entries
+    [
+        """CREATE TABLE datasets (
+            id INTEGER PRIMARY KEY,
+            project_id INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+            type TEXT NOT NULL,
+            arn TEXT NOT NULL UNIQUE,
+            created_ms INTEGER NOT NULL,
+            phase TEXT NOT NULL,
+            outcome TEXT,
+            ready_ms INTEGER NOT NULL,
+            finished_ms INTEGER,
+            previous_update_ms INTEGER NOT NULL,
+            message TEXT,
+            message_code TEXT,
+            total INTEGER NOT NULL DEFAULT 0,
+            labeled INTEGER NOT NULL DEFAULT 0,
+            labels INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            deleting_ms INTEGER,
+            gone_ms INTEGER,
+            UNIQUE (project_id, type)
+        )""",
+        "CREATE INDEX datasets_gone ON datasets (gone_ms) WHERE gone_ms IS NOT NULL",
+        """CREATE TABLE dataset_entries (
+            dataset_id INTEGER NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            source_ref TEXT NOT NULL,
+            entry TEXT NOT NULL,
+            is_labeled INTEGER NOT NULL,
+            has_errors INTEGER NOT NULL,
+            PRIMARY KEY (dataset_id, position)
+        ) WITHOUT ROWID""",
+        "CREATE UNIQUE INDEX dataset_entries_by_ref ON dataset_entries (dataset_id, source_ref)",
+        """CREATE TABLE dataset_labels (
+            dataset_id INTEGER NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,
+            label TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            on_box INTEGER NOT NULL,
+            PRIMARY KEY (dataset_id, label, position)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX dataset_labels_by_position ON dataset_labels (dataset_id, position)",
+    ],
 ]
 
 # Tables emptied by a reset; the clock is kept so that ARNs stay unique across resets.
-TABLES = ["tags", "project_policies", "projects", "s3_objects", "s3_buckets"]
+TABLES = ["tags", "dataset_labels", "dataset_entries", "datasets", "project_policies",
+          "projects", "s3_objects", "s3_buckets"]

@@ -1,0 +1,143 @@
+"""Reading and writing users' S3 objects (manifests, images, training outputs).
+
+Two back ends with one interface: the embedded S3 (moto's backend in this process) and an
+external S3-compatible endpoint (`--s3-endpoint-url`). Failures are reduced to three kinds that
+the callers map to the AWS error each operation documents.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any, Protocol
+
+CHUNK = 1024 * 1024
+
+
+class ObjectError(Exception):
+    """Reading or writing an object failed; `kind` is missing | denied | failed."""
+
+    def __init__(self, kind: str, detail: str):
+        super().__init__(detail)
+        self.kind = kind
+
+
+class Objects(Protocol):
+    def size(self, bucket: str, key: str, version: str | None = None) -> int: ...
+
+    def open(self, bucket: str, key: str, version: str | None = None) -> IO[bytes]: ...
+
+    def read(self, bucket: str, key: str, version: str | None = None) -> bytes: ...
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
+
+    def bucket_exists(self, bucket: str) -> bool: ...
+
+
+def iter_chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    while chunk := stream.read(CHUNK):
+        yield chunk
+
+
+class EmbeddedObjects:
+    """Objects of the S3 served on fakerek's own port."""
+
+    def __init__(self, s3: Any, denied: frozenset[str] = frozenset()):
+        self.s3 = s3
+        self.denied = denied
+
+    def _key(self, bucket: str, key: str, version: str | None) -> Any:
+        if bucket in self.denied:
+            raise ObjectError("denied", f"access to bucket {bucket} is denied")
+        if bucket not in self.s3.backend.buckets:
+            raise ObjectError("missing", f"bucket {bucket} does not exist")
+        try:
+            fake = self.s3.backend.get_object(bucket, key, version_id=version)
+        except Exception as error:  # moto raises its own S3 errors for bad versions
+            raise ObjectError("missing", f"s3://{bucket}/{key}: {error}") from None
+        if fake is None:
+            raise ObjectError("missing", f"s3://{bucket}/{key} does not exist")
+        return fake
+
+    def size(self, bucket: str, key: str, version: str | None = None) -> int:
+        return self._key(bucket, key, version).size
+
+    def open(self, bucket: str, key: str, version: str | None = None) -> IO[bytes]:
+        """A private copy of the object's bytes, read without loading them all at once."""
+        fake = self._key(bucket, key, version)
+        copy = tempfile.SpooledTemporaryFile(max_size=8 * CHUNK)  # noqa: SIM115 - returned
+        with fake.lock:
+            fake._value_buffer.seek(0)
+            for chunk in iter_chunks(fake._value_buffer):
+                copy.write(chunk)
+        copy.seek(0)
+        return copy
+
+    def read(self, bucket: str, key: str, version: str | None = None) -> bytes:
+        return self._key(bucket, key, version).value
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        if bucket in self.denied or bucket not in self.s3.backend.buckets:
+            raise ObjectError("missing", f"cannot write to bucket {bucket}")
+        self.s3.put_object(bucket, key, data, content_type)
+
+    def bucket_exists(self, bucket: str) -> bool:
+        return bucket not in self.denied and bucket in self.s3.backend.buckets
+
+
+class ExternalObjects:
+    """Objects of an S3-compatible endpoint, reached with botocore."""
+
+    def __init__(self, endpoint_url: str, region: str, denied: frozenset[str] = frozenset()):
+        import botocore.session
+        from botocore.config import Config
+
+        session = botocore.session.get_session()
+        credentials = session.get_credentials()
+        self.client = session.create_client(
+            "s3", endpoint_url=endpoint_url, region_name=region,
+            aws_access_key_id=None if credentials else "fakerek",
+            aws_secret_access_key=None if credentials else "fakerek",
+            config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 2}))
+        self.denied = denied
+
+    def _call(self, bucket: str, name: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if bucket in self.denied:
+            raise ObjectError("denied", f"access to bucket {bucket} is denied")
+        try:
+            return getattr(self.client, name)(Bucket=bucket, **kwargs)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            kind = "denied" if code in ("AccessDenied", "403") else (
+                "missing" if code in ("NoSuchKey", "NoSuchBucket", "404", "NoSuchVersion")
+                else "failed")
+            raise ObjectError(kind, f"s3://{bucket}/{kwargs.get('Key', '')}: {code}") from None
+        except BotoCoreError as error:
+            raise ObjectError("failed", str(error)) from None
+
+    @staticmethod
+    def _version(version: str | None) -> dict[str, str]:
+        return {"VersionId": version} if version else {}
+
+    def size(self, bucket: str, key: str, version: str | None = None) -> int:
+        return self._call(bucket, "head_object", Key=key, **self._version(version))[
+            "ContentLength"]
+
+    def open(self, bucket: str, key: str, version: str | None = None) -> IO[bytes]:
+        return self._call(bucket, "get_object", Key=key, **self._version(version))["Body"]
+
+    def read(self, bucket: str, key: str, version: str | None = None) -> bytes:
+        return self.open(bucket, key, version).read()
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        self._call(bucket, "put_object", Key=key, Body=io.BytesIO(data), ContentType=content_type)
+
+    def bucket_exists(self, bucket: str) -> bool:
+        try:
+            self._call(bucket, "head_bucket")
+            return True
+        except ObjectError:
+            return False

@@ -1,0 +1,357 @@
+"""CreateDataset, DescribeDataset, ListDatasetEntries, ListDatasetLabels, UpdateDatasetEntries,
+DistributeDatasetEntries, DeleteDataset.
+
+Imports, updates and splits run as background jobs (`jobs`); their status is derived from stored
+times (`lifecycle`). In instant timing a read of a dataset first waits for its job to finish.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sqlite3
+import time
+from typing import Any
+
+from fakerek import lifecycle
+from fakerek.context import Ctx
+from fakerek.manifests import importer, split
+from fakerek.manifests.codes import status_message
+from fakerek.operations.projects import require as require_project
+from fakerek.operations.projects import require_custom_labels, require_not_deleting
+from fakerek.protocol import pagination
+from fakerek.protocol.errors import (
+    InvalidParameter,
+    LimitExceeded,
+    ResourceAlreadyExists,
+    ResourceInUse,
+    ResourceNotFound,
+    ResourceNotReady,
+)
+from fakerek.protocol.model import service
+from fakerek.store import datasets, tags
+from fakerek.store.db import Store
+
+log = logging.getLogger("fakerek.datasets")
+SERVICE_ISSUE = "Amazon Rekognition experienced a service issue."
+BATCH = 2000
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def dataset_arn(project_arn: str, kind: str, created_ms: int) -> str:
+    base = project_arn.rsplit("/", 1)[0]
+    return f"{base}/dataset/{kind.lower()}/{created_ms}"
+
+
+def import_limits(ctx: Ctx) -> importer.ImportLimits:
+    max_rows = ctx.settings.manifest_max_rows
+    return importer.ImportLimits(max_bytes=ctx.settings.manifest_max_bytes, max_rows=max_rows,
+                                 max_labels=ctx.settings.manifest_max_labels)
+
+
+def require(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
+    row = datasets.by_arn(conn, ctx.account, ctx.region, arn, ctx.now_ms)
+    if row is None:
+        raise ResourceNotFound(f"The dataset {arn} does not exist.")
+    return row
+
+
+def settle(ctx: Ctx, *arns: str) -> Ctx:
+    """In instant timing, wait for running work on these datasets; return a ctx with a fresh now."""
+    if ctx.settings.timing != "instant":
+        return ctx
+    for arn in arns:
+        ctx.jobs.wait(arn, ctx.settings.max_wait_seconds)
+    return dataclasses.replace(ctx, now_ms=max(ctx.now_ms, _now_ms()))
+
+
+def _status(row: sqlite3.Row, ctx: Ctx) -> str:
+    return lifecycle.dataset_status(row, ctx.now_ms)[0]
+
+
+# -- operations ---------------------------------------------------------------------------------
+
+def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    kind = params["DatasetType"]
+    source = params.get("DatasetSource") or {}
+    manifest, source_arn = source.get("GroundTruthManifest"), source.get("DatasetArn")
+    if manifest is not None and source_arn is not None:
+        raise InvalidParameter("Specify a value for DatasetArn or GroundTruthManifest, not both.")
+    s3_object = (manifest or {}).get("S3Object") or {}
+    if manifest is not None and not (s3_object.get("Bucket") and s3_object.get("Name")):
+        raise InvalidParameter("GroundTruthManifest needs an S3Object with a Bucket and a Name.")
+    new_tags = params.get("Tags", {})
+    if len(new_tags) > ctx.settings.max_tags_per_resource:
+        raise InvalidParameter(f"A resource can have at most {ctx.settings.max_tags_per_resource} "
+                               "tags.")
+    if source_arn is not None:
+        ctx = settle(ctx, source_arn)
+    with ctx.store.write() as tx:
+        datasets.purge_gone(tx, ctx.now_ms)
+        project = require_project(tx, ctx, params["ProjectArn"])
+        require_custom_labels(project)
+        require_not_deleting(project)
+        source_row = None
+        if source_arn is not None:
+            source_row = require(tx, ctx, source_arn)
+            if _status(source_row, ctx) not in ("CREATE_COMPLETE", "UPDATE_COMPLETE",
+                                                "UPDATE_FAILED"):
+                raise InvalidParameter(f"The dataset {source_arn} is {_status(source_row, ctx)}; "
+                                       "it can be copied once it is complete.")
+        taken = tx.execute("SELECT 1 FROM datasets WHERE project_id = ? AND type = ?",
+                           (project["id"], kind)).fetchone()
+        if taken:
+            raise ResourceAlreadyExists(f"The project already has a {kind} dataset; delete it "
+                                        "before creating another.")
+        created_ms = ctx.store.next_ms(tx, ctx.now_ms)
+        arn = dataset_arn(project["arn"], kind, created_ms)
+        dataset_id = datasets.insert(tx, project_id=project["id"], kind=kind, arn=arn,
+                                     created_ms=created_ms,
+                                     ready_ms=lifecycle.ends_at(ctx.settings, "dataset",
+                                                                created_ms))
+        tags.put(tx, arn, new_tags)
+        if manifest is None and source_row is None:
+            datasets.finish(tx, dataset_id, "COMPLETE", created_ms)
+        elif source_row is not None:
+            datasets.copy_entries(tx, source_row["id"], dataset_id)
+            datasets.finish(tx, dataset_id, "COMPLETE", created_ms)
+    if manifest is not None:
+        limits = import_limits(ctx)
+        objects, store = ctx.objects, ctx.store
+        ctx.jobs.submit([arn], lambda: _import(store, objects, dataset_id, s3_object, limits))
+    return {"DatasetArn": arn}
+
+
+def describe_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    ctx = settle(ctx, params["DatasetArn"])
+    with ctx.store.read() as conn:
+        row = require(conn, ctx, params["DatasetArn"])
+    status, message, code = lifecycle.dataset_status(row, ctx.now_ms)
+    return {"DatasetDescription": {
+        "CreationTimestamp": row["created_ms"] / 1000,
+        "LastUpdatedTimestamp": lifecycle.dataset_last_update_ms(row, ctx.now_ms) / 1000,
+        "Status": status, "StatusMessage": message, "StatusMessageCode": code,
+        "DatasetStats": {"LabeledEntries": row["labeled"], "TotalEntries": row["total"],
+                         "TotalLabels": row["labels"], "ErrorEntries": row["errors"]},
+    }}
+
+
+def _require_listable(ctx: Ctx, row: sqlite3.Row) -> None:
+    require_custom_labels(row)
+    status = _status(row, ctx)
+    if status in ("CREATE_IN_PROGRESS", "CREATE_FAILED"):
+        raise ResourceNotReady(f"The dataset {row['arn']} is {status}.")
+    if status in ("UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS"):
+        raise ResourceInUse(f"The dataset {row['arn']} is {status}.")
+
+
+def list_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    limit = params.get("MaxResults", service().default_page_size(ctx.operation))
+    after = pagination.decode(ctx.operation, params, int)
+    ctx = settle(ctx, params["DatasetArn"])
+    with ctx.store.read() as conn:
+        row = require(conn, ctx, params["DatasetArn"])
+        _require_listable(ctx, row)
+        rows = datasets.entry_page(conn, row["id"], after, limit + 1,
+                                   labels=params.get("ContainsLabels"),
+                                   labeled=params.get("Labeled"),
+                                   source_ref_contains=params.get("SourceRefContains"),
+                                   has_errors=params.get("HasErrors", False))
+    out: dict[str, Any] = {"DatasetEntries": [r["entry"] for r in rows[:limit]]}
+    if len(rows) > limit:
+        out["NextToken"] = pagination.encode(ctx.operation, params, rows[limit - 1]["position"])
+    return out
+
+
+def list_dataset_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    limit = params.get("MaxResults", service().default_page_size(ctx.operation))
+    after = pagination.decode(ctx.operation, params, str)
+    ctx = settle(ctx, params["DatasetArn"])
+    with ctx.store.read() as conn:
+        row = require(conn, ctx, params["DatasetArn"])
+        _require_listable(ctx, row)
+        rows = datasets.label_page(conn, row["id"], after, limit + 1)
+    out: dict[str, Any] = {"DatasetLabelDescriptions": [
+        {"LabelName": r["label"],
+         "LabelStats": {"EntryCount": r["entries"], "BoundingBoxCount": r["boxed"]}}
+        for r in rows[:limit]]}
+    if len(rows) > limit:
+        out["NextToken"] = pagination.encode(ctx.operation, params, rows[limit - 1]["label"])
+    return out
+
+
+def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    blob: bytes = params["Changes"]["GroundTruth"]
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidParameter("Changes.GroundTruth must be UTF-8 JSON Lines.") from None
+    if not text.strip():
+        raise InvalidParameter("Changes.GroundTruth holds no JSON line.")
+    ctx = settle(ctx, params["DatasetArn"])
+    with ctx.store.write() as tx:
+        row = require(tx, ctx, params["DatasetArn"])
+        require_custom_labels(row)
+        status = _status(row, ctx)
+        if status.endswith("_IN_PROGRESS"):
+            raise ResourceInUse(f"The dataset {row['arn']} is {status}.")
+        if status == "CREATE_FAILED":
+            raise InvalidParameter(f"The dataset {row['arn']} is CREATE_FAILED; delete it and "
+                                   "create it again.")
+        if row["total"] >= ctx.settings.manifest_max_rows:
+            raise LimitExceeded(f"The dataset already has the maximum of "
+                                f"{ctx.settings.manifest_max_rows} entries.")
+        datasets.start_phase(tx, row["id"], "UPDATE",
+                             lifecycle.ends_at(ctx.settings, "dataset", ctx.now_ms),
+                             lifecycle.dataset_last_update_ms(row, ctx.now_ms))
+    limits, store, dataset_id = import_limits(ctx), ctx.store, row["id"]
+    ctx.jobs.submit([row["arn"]], lambda: _update(store, dataset_id, text, limits))
+    return {}
+
+
+def distribute_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    arns = [item["Arn"] for item in params["Datasets"]]
+    if arns[0] == arns[1]:
+        raise InvalidParameter("The two datasets must be different.")
+    ctx = settle(ctx, *arns)
+    with ctx.store.write() as tx:
+        rows = [require(tx, ctx, arn) for arn in arns]
+        for row in rows:
+            require_custom_labels(row)
+        if rows[0]["project_id"] != rows[1]["project_id"]:
+            raise InvalidParameter("The datasets must belong to the same project.")
+        by_type = {row["type"]: row for row in rows}
+        if set(by_type) != {"TRAIN", "TEST"}:
+            raise InvalidParameter("Give the project's TRAIN dataset and its TEST dataset.")
+        for row in rows:
+            status = _status(row, ctx)
+            if status.endswith("_IN_PROGRESS") or status == "CREATE_FAILED":
+                raise ResourceNotReady(f"The dataset {row['arn']} is {status}.")
+        if datasets.count_entries(tx, by_type["TEST"]["id"]):
+            raise InvalidParameter("The test dataset must be empty.")
+        ready_ms = lifecycle.ends_at(ctx.settings, "dataset", ctx.now_ms)
+        for row in rows:
+            datasets.start_phase(tx, row["id"], "UPDATE", ready_ms,
+                                 lifecycle.dataset_last_update_ms(row, ctx.now_ms))
+    store, train_id, test_id = ctx.store, by_type["TRAIN"]["id"], by_type["TEST"]["id"]
+    ctx.jobs.submit(arns, lambda: _distribute(store, train_id, test_id))
+    return {}
+
+
+def delete_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    ctx = settle(ctx, params["DatasetArn"])
+    with ctx.store.write() as tx:
+        datasets.purge_gone(tx, ctx.now_ms)
+        row = require(tx, ctx, params["DatasetArn"])
+        require_custom_labels(row)
+        if row["deleting_ms"] is not None:
+            return {}
+        status = _status(row, ctx)
+        if status.endswith("_IN_PROGRESS"):
+            raise ResourceInUse(f"The dataset {row['arn']} is {status}.")
+        datasets.mark_deleting(tx, row["id"], ctx.now_ms,
+                               lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms))
+    return {}
+
+
+# -- background jobs ----------------------------------------------------------------------------
+
+def _fail(store: Store, dataset_ids: list[int], code: str | None) -> None:
+    message = status_message(code) if code else SERVICE_ISSUE
+    with store.write() as tx:
+        for dataset_id in dataset_ids:
+            datasets.finish(tx, dataset_id, "FAILED", _now_ms(), message,
+                            "CLIENT_ERROR" if code else "SERVICE_ERROR")
+
+
+def _import(store: Store, objects: Any, dataset_id: int, s3_object: dict[str, str],
+            limits: importer.ImportLimits) -> None:
+    """CreateDataset from a manifest: stream, validate and store its lines in batches."""
+    try:
+        tally = importer.Tally()
+        stream = importer.open_manifest(objects, s3_object["Bucket"], s3_object["Name"],
+                                        s3_object.get("Version"), limits)
+        lines = importer.validate(importer.text_lines(importer.manifest_chunks(stream), tally),
+                                  tally, limits)
+        batch: list[datasets.EntryRow] = []
+        for position, line in enumerate(lines, 1):
+            batch.append(importer.entry_row(line, position))
+            if len(batch) >= BATCH:
+                with store.write() as tx:
+                    datasets.add_entries(tx, dataset_id, batch, fresh=True)
+                batch = []
+        with store.write() as tx:
+            datasets.add_entries(tx, dataset_id, batch, fresh=True)
+        tally.check(limits)
+        with store.write() as tx:
+            if datasets.count_labels(tx, dataset_id) > limits.max_labels:
+                raise importer.ImportFailed("ERROR_MANIFEST_TOO_MANY_LABELS")
+            datasets.finish(tx, dataset_id, "COMPLETE", _now_ms())
+        log.info("dataset %d imported: %d lines, %d dropped", dataset_id, tally.lines,
+                 tally.dropped)
+    except importer.ImportFailed as failure:
+        with store.write() as tx:
+            datasets.delete_entries(tx, dataset_id)
+        _fail(store, [dataset_id], failure.code)
+    except Exception:
+        log.exception("import into dataset %d failed", dataset_id)
+        with store.write() as tx:
+            datasets.delete_entries(tx, dataset_id)
+        _fail(store, [dataset_id], None)
+
+
+def _update(store: Store, dataset_id: int, text: str, limits: importer.ImportLimits) -> None:
+    """UpdateDatasetEntries: validate the lines, then merge them in one transaction."""
+    try:
+        tally = importer.Tally()
+        lines = list(importer.validate(importer.text_lines([text.encode()], tally), tally,
+                                       limits))
+        with store.write() as tx:
+            start = datasets.next_position(tx, dataset_id)
+            datasets.add_entries(tx, dataset_id, [importer.entry_row(line, start + i)
+                                                  for i, line in enumerate(lines)])
+            tally.check(limits, rows=datasets.count_entries(tx, dataset_id))
+            if datasets.count_labels(tx, dataset_id) > limits.max_labels:
+                raise importer.ImportFailed("ERROR_MANIFEST_TOO_MANY_LABELS")
+            datasets.finish(tx, dataset_id, "COMPLETE", _now_ms())
+    except importer.ImportFailed as failure:
+        _fail(store, [dataset_id], failure.code)  # the merge was rolled back
+    except Exception:
+        log.exception("update of dataset %d failed", dataset_id)
+        _fail(store, [dataset_id], None)
+
+
+def _distribute(store: Store, train_id: int, test_id: int) -> None:
+    try:
+        with store.write() as tx:
+            entries = datasets.all_entries(tx, train_id)
+            labels = datasets.labels_by_position(tx, train_id)
+            chosen = split.choose([(e["position"], bool(e["is_labeled"]),
+                                    labels.get(e["position"], set())) for e in entries])
+            if not chosen:
+                raise importer.ImportFailed("ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE")
+            datasets.move_entries(tx, train_id, test_id, chosen)
+            now = _now_ms()
+            datasets.finish(tx, train_id, "COMPLETE", now)
+            datasets.finish(tx, test_id, "COMPLETE", now)
+    except importer.ImportFailed as failure:
+        _fail(store, [train_id, test_id], failure.code)
+    except Exception:
+        log.exception("distribution of datasets %d/%d failed", train_id, test_id)
+        _fail(store, [train_id, test_id], None)
+
+
+def recover(store: Store) -> None:
+    """At start-up: work that a crash interrupted ends as a service error, never in progress."""
+    with store.read() as conn:
+        stuck = datasets.unfinished(conn)
+    for row in stuck:
+        if row["phase"] == "CREATE":
+            with store.write() as tx:
+                datasets.delete_entries(tx, row["id"])
+        _fail(store, [row["id"]], None)
+        log.warning("dataset %s was interrupted by a restart: marked %s_FAILED", row["arn"],
+                    row["phase"])
