@@ -88,3 +88,12 @@ def test_missing_target_with_json_content_type_is_rekognition(fakerek):
     status, _, body = raw_call(fakerek.endpoint, None, "{}")
     assert (status, body["__type"]) == (400, "UnknownOperationException")
 
+
+
+def test_empty_objects_then_more_requests_on_the_same_connection(fakerek):
+    s3 = fakerek.client("s3", config_options={"read_timeout": 10})
+    s3.create_bucket(Bucket="empties")
+    s3.put_object(Bucket="empties", Key="empty", Body=b"")
+    s3.put_object(Bucket="empties", Key="full", Body=b"abc")
+    assert s3.get_object(Bucket="empties", Key="empty")["ContentLength"] == 0
+    assert s3.get_object(Bucket="empties", Key="full")["Body"].read() == b"abc"
