@@ -8,6 +8,7 @@ times (`lifecycle`). In instant timing a read of a dataset first waits for its j
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import sqlite3
 import time
@@ -130,12 +131,16 @@ def describe_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.read() as conn:
         row = require(conn, ctx, params["DatasetArn"])
     status, message, code = lifecycle.dataset_status(row, ctx.now_ms)
+    if lifecycle.dataset_done(row, ctx.now_ms):
+        total, labeled, labels, errors = row["total"], row["labeled"], row["labels"], row["errors"]
+    else:  # the running phase's results are not visible before it ends
+        total, labeled, labels, errors = json.loads(row["previous_stats"])
     return {"DatasetDescription": {
         "CreationTimestamp": row["created_ms"] / 1000,
         "LastUpdatedTimestamp": lifecycle.dataset_last_update_ms(row, ctx.now_ms) / 1000,
         "Status": status, "StatusMessage": message, "StatusMessageCode": code,
-        "DatasetStats": {"LabeledEntries": row["labeled"], "TotalEntries": row["total"],
-                         "TotalLabels": row["labels"], "ErrorEntries": row["errors"]},
+        "DatasetStats": {"LabeledEntries": labeled, "TotalEntries": total,
+                         "TotalLabels": labels, "ErrorEntries": errors},
     }}
 
 

@@ -65,8 +65,8 @@ def unfinished(conn: sqlite3.Connection) -> list[sqlite3.Row]:
 def start_phase(tx: sqlite3.Connection, dataset_id: int, phase: str, ready_ms: int,
                 previous_update_ms: int) -> None:
     tx.execute("UPDATE datasets SET phase = ?, outcome = NULL, ready_ms = ?, finished_ms = NULL, "
-               "previous_update_ms = ? WHERE id = ?",
-               (phase, ready_ms, previous_update_ms, dataset_id))
+               "previous_update_ms = ?, previous_stats = json_array(total, labeled, labels, "
+               "errors) WHERE id = ?", (phase, ready_ms, previous_update_ms, dataset_id))
 
 
 def finish(tx: sqlite3.Connection, dataset_id: int, outcome: str, finished_ms: int,

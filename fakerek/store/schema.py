@@ -78,6 +78,7 @@ MIGRATIONS: list[list[str]] = [
             labeled INTEGER NOT NULL DEFAULT 0,
             labels INTEGER NOT NULL DEFAULT 0,
             errors INTEGER NOT NULL DEFAULT 0,
+            previous_stats TEXT NOT NULL DEFAULT '[0, 0, 0, 0]',
             deleting_ms INTEGER,
             gone_ms INTEGER,
             UNIQUE (project_id, type)
