@@ -7,6 +7,7 @@ import os
 import sys
 
 from fakerek import __version__, config
+from fakerek.manifests import cli as manifest_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
                            choices=field.metadata["choices"] or None,
                            help=f"{field.metadata['help']} [{config.env_name(name)}; "
                                 f"default {default}]")
+    manifest_cli.add_parser(commands)
     return parser
 
 
@@ -38,4 +40,6 @@ def main(argv: list[str] | None = None) -> int:
         from fakerek.server import run
 
         return run(settings)
+    if args.command == "manifest":
+        return manifest_cli.run(args)
     return 2

@@ -89,7 +89,8 @@ class EmbeddedObjects:
 class ExternalObjects:
     """Objects of an S3-compatible endpoint, reached with botocore."""
 
-    def __init__(self, endpoint_url: str, region: str, denied: frozenset[str] = frozenset()):
+    def __init__(self, endpoint_url: str | None, region: str,
+                 denied: frozenset[str] = frozenset()):
         import botocore.session
         from botocore.config import Config
 
