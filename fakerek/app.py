@@ -63,7 +63,14 @@ class App:
         started = time.perf_counter()
         path = environ.get("PATH_INFO", "")
         is_control = path.startswith(control.PREFIX)
-        if not is_control and self.s3 is not None and not _is_rekognition(environ):
+        if not is_control and not _is_rekognition(environ):
+            if self.s3 is None:
+                external = self.config.snapshot().s3_endpoint_url
+                response = json_response(404, {"error": "this fakerek does not serve S3; it "
+                                                        f"uses the S3 at {external}"},
+                                         label=f"S3 {_text(path)}")
+                start_response(response.status_line, [("Content-Type", response.content_type)])
+                return [response.body]
             body = self.s3(environ, start_response)
             log.info("S3 %s %s %.2fms", environ.get("REQUEST_METHOD"), _text(path),
                      (time.perf_counter() - started) * 1000)
