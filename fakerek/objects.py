@@ -28,7 +28,8 @@ class Objects(Protocol):
 
     def open(self, bucket: str, key: str, version: str | None = None) -> IO[bytes]: ...
 
-    def read(self, bucket: str, key: str, version: str | None = None) -> bytes: ...
+    def read(self, bucket: str, key: str, version: str | None = None,
+             limit: int | None = None) -> bytes: ...
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
 
@@ -74,8 +75,9 @@ class EmbeddedObjects:
         copy.seek(0)
         return copy
 
-    def read(self, bucket: str, key: str, version: str | None = None) -> bytes:
-        return self._key(bucket, key, version).value
+    def read(self, bucket: str, key: str, version: str | None = None,
+             limit: int | None = None) -> bytes:
+        return self._key(bucket, key, version).value[:limit]
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
         if bucket in self.denied or bucket not in self.s3.backend.buckets:
@@ -130,8 +132,12 @@ class ExternalObjects:
     def open(self, bucket: str, key: str, version: str | None = None) -> IO[bytes]:
         return self._call(bucket, "get_object", Key=key, **self._version(version))["Body"]
 
-    def read(self, bucket: str, key: str, version: str | None = None) -> bytes:
-        return self.open(bucket, key, version).read()
+    def read(self, bucket: str, key: str, version: str | None = None,
+             limit: int | None = None) -> bytes:
+        """The object's bytes; with `limit`, at most that many (an HTTP range request)."""
+        extra = {"Range": f"bytes=0-{limit - 1}"} if limit else {}
+        return self._call(bucket, "get_object", Key=key, **self._version(version),
+                          **extra)["Body"].read()
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
         self._call(bucket, "put_object", Key=key, Body=io.BytesIO(data), ContentType=content_type)

@@ -181,8 +181,6 @@ def _fetch(objects: ExternalObjects | None, bucket: str, key: str) -> bytes | No
     if objects is None:
         return None
     try:
-        if objects.size(bucket, key) > report.images.ImageLimits().max_bytes:
-            return b""  # too big: reported as an invalid image without downloading it
-        return objects.read(bucket, key)
+        return objects.read(bucket, key, limit=report.images.ImageLimits().max_bytes + 1)
     except ObjectError:
         return None

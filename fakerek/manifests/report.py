@@ -7,6 +7,7 @@ included; IMPORT context is what CreateDataset will do with it (which lines it d
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from fakerek.manifests import images
@@ -15,6 +16,8 @@ from fakerek.manifests.lines import IMPORT, TRAINING, Line, check_line
 
 Fetch = Callable[[str, str], bytes | None]  # (bucket, key) -> bytes, or None when unreadable
 PROGRESS_EVERY = 50_000
+FETCH_BATCH = 256
+FETCH_THREADS = 8
 
 
 @dataclass
@@ -34,30 +37,27 @@ def build(texts: Iterable[str], tally: Tally, context: str, limits: ImportLimits
     report = Report(context)
     seen: set[str] = set()
     fetched: dict[tuple[str, str], bytes | None] = {}
-    for text in texts:
-        tally.lines += 1
-        if progress and tally.lines % PROGRESS_EVERY == 0:
-            progress(tally.lines)
-        line = check_line(text, tally.lines, context, limits.line)
-        duplicate = line.source_ref is not None and line.source_ref in seen
-        if context == IMPORT:
-            if line.dropped or duplicate:
-                report.dropped += 1
-                tally.dropped += 1
-                continue
-        elif duplicate:
-            line.add("ERROR_INVALID_JSON_LINE")
-        if line.source_ref:
-            seen.add(line.source_ref)
-        if context == TRAINING and fetch and line.bucket and not line.stopped:
-            location = (line.bucket, line.key or "")
-            if location not in fetched:
-                fetched[location] = fetch(*location)
-            boxed = any(a.kind == "box" for a in line.attributes)
-            code = images.check(fetched[location], boxed)
-            if code:
-                line.add(code)
-        report.lines.append(line.finish())
+    pending: list[Line] = []
+    with ThreadPoolExecutor(FETCH_THREADS) as pool:
+        for text in texts:
+            tally.lines += 1
+            if progress and tally.lines % PROGRESS_EVERY == 0:
+                progress(tally.lines)
+            line = check_line(text, tally.lines, context, limits.line)
+            duplicate = line.source_ref is not None and line.source_ref in seen
+            if context == IMPORT:
+                if line.dropped or duplicate:
+                    report.dropped += 1
+                    tally.dropped += 1
+                    continue
+            elif duplicate:
+                line.add("ERROR_INVALID_JSON_LINE")
+            if line.source_ref:
+                seen.add(line.source_ref)
+            pending.append(line)
+            if len(pending) >= FETCH_BATCH:
+                _finish(pending, report, context, fetch, fetched, pool)
+        _finish(pending, report, context, fetch, fetched, pool)
     try:
         tally.check(limits)
     except ImportFailed as failure:
@@ -68,6 +68,22 @@ def build(texts: Iterable[str], tally: Tally, context: str, limits: ImportLimits
     elif len(set().union(*(line.labels for line in report.lines))) > limits.max_labels:
         report.terminal.append("ERROR_MANIFEST_TOO_MANY_LABELS")
     return report
+
+
+def _finish(lines: list[Line], report: Report, context: str, fetch: Fetch | None,
+            fetched: dict[tuple[str, str], bytes | None], pool: ThreadPoolExecutor) -> None:
+    """Step 10 (images, fetched in parallel) and step 11 for a batch of lines."""
+    checked = [line for line in lines
+               if context == TRAINING and fetch and line.bucket and not line.stopped]
+    wanted = list({(line.bucket, line.key or "") for line in checked} - fetched.keys())
+    fetched.update(zip(wanted, pool.map(lambda where: fetch(*where), wanted), strict=True))
+    for line in checked:
+        code = images.check(fetched[(line.bucket, line.key or "")],
+                            any(a.kind == "box" for a in line.attributes))
+        if code:
+            line.add(code)
+    report.lines.extend(line.finish() for line in lines)
+    lines.clear()
 
 
 def _content_errors(report: Report, fetched: dict, checked_images: bool,
