@@ -1,0 +1,247 @@
+"""Validation of training and test data at CreateProjectVersion (manifests.md §2.7-2.8, §3).
+
+A pure function of the lines (and of image bytes and bucket facts given as callbacks): it runs the
+documented evaluation order, decides the use case, and yields the content errors, the manifest
+summary and the two validation-result manifests that training writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from fakerek.manifests import images, split
+from fakerek.manifests.codes import message
+from fakerek.manifests.lines import TRAINING, Limits, Line, check_line, render
+
+IMAGE_LEVEL_LABELS, OBJECT_LOCALIZATION, NOT_DETERMINED = (
+    "IMAGE_LEVEL_LABELS", "OBJECT_LOCALIZATION", "NOT_DETERMINED")
+Fetch = Callable[[str, str], bytes | None]
+
+
+@dataclass(frozen=True)
+class TrainingLimits:
+    min_labels_classification: int = 2
+    min_labels_detection: int = 1
+    max_labels: int = 250
+    invalid_row_threshold: float = 0.20
+    min_label_overlap: float = 0.50
+    line: Limits = Limits()
+    image: images.ImageLimits = images.ImageLimits()
+
+
+@dataclass
+class Side:
+    """The training or the testing half, after any split."""
+
+    name: str  # training | testing
+    lines: list[Line] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    use_case: str = NOT_DETERMINED
+    usable: list[Line] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for line in self.lines if line.outcome == outcome)
+
+    def labels(self) -> set[str]:
+        return set().union(*(line.labels for line in self.lines if line.outcome == "valid"))
+
+    def statistics(self) -> dict[str, Any]:
+        return {
+            "use_case": self.use_case,
+            "total_json_lines": len(self.lines),
+            "valid_json_lines": self.count("valid"),
+            "invalid_json_lines": self.count("invalid"),
+            "ignored_json_lines": self.count("ignored"),
+            "error_json_line_indices": [line.number for line in self.lines if line.has_errors],
+            "errors": [{"code": c, "message": message(c)} for c in self.errors],
+        }
+
+    def validation_manifest(self) -> str:
+        return "".join(json.dumps(render(line, "errors", "warnings"), ensure_ascii=False,
+                                  separators=(",", ":")) + "\n" for line in self.lines)
+
+
+@dataclass
+class Validation:
+    training: Side
+    testing: Side
+    errors: list[str] = field(default_factory=list)  # across both sides (C9, C10)
+    auto_split: bool = False
+
+    @property
+    def first_error(self) -> str | None:
+        ordered = self.training.errors + self.testing.errors + self.errors
+        return ordered[0] if ordered else None
+
+    def summary(self) -> dict[str, Any]:
+        return {"statistics": {"training": self.training.statistics(),
+                               "testing": self.testing.statistics()},
+                "errors": [{"code": c, "message": message(c)} for c in self.errors]}
+
+
+def _lines(texts: Sequence[str]) -> list[Line]:
+    out, seen = [], set()
+    for number, text in enumerate(texts, 1):
+        line = check_line(text, number, TRAINING)
+        if line.source_ref is not None:
+            if line.source_ref in seen:
+                line.add("ERROR_INVALID_JSON_LINE")
+            seen.add(line.source_ref)
+        out.append(line)
+    return out
+
+
+def validate(train_texts: Sequence[str], test_texts: Sequence[str] | None, *,
+             fetch: Fetch | None, denied: frozenset[str] = frozenset(),
+             owners: dict[str, str] | None = None, reference_owner: str = "",
+             limits: TrainingLimits = TrainingLimits()) -> Validation:
+    """Steps 2-7 of §2.8. `test_texts=None` asks for an auto-split of the training lines."""
+    train_lines = _lines(train_texts)
+    result = Validation(Side("training"), Side("testing"), auto_split=test_texts is None)
+    if test_texts is None:
+        chosen = set(split.choose([(line.number, line.is_labeled, line.labels)
+                                   for line in train_lines]))
+        if not chosen:
+            result.training.lines = [line.finish() for line in train_lines]
+            result.training.errors.append("ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_AUTOSPLIT")
+            return result
+        kept = [line for line in train_lines if line.number not in chosen]
+        moved = [line for line in train_lines if line.number in chosen]
+        for number, line in enumerate(kept, 1):
+            line.number = number
+        for number, line in enumerate(moved, 1):
+            line.number = number
+        result.training.lines, result.testing.lines = kept, moved
+    else:
+        result.training.lines, result.testing.lines = train_lines, _lines(test_texts)
+    sides = (result.training, result.testing)
+    for side in sides:
+        _bucket_checks(side, denied, owners or {}, reference_owner)
+        blocked = {"ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET",
+                   "ERROR_INVALID_IMAGES_S3_BUCKET_OWNER"} & set(side.errors)
+        fetched = None if blocked else _images(side, fetch, limits)
+        for line in side.lines:
+            line.finish()
+        if fetched is not None:
+            _rows_checks(side, fetched, limits)
+    if any(c in side.errors for side in sides for c in (
+            "ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST", "ERROR_FAILED_IMAGES_S3_COPY")):
+        return result
+    _use_case_and_labels(result, limits)
+    return result
+
+
+def _bucket_checks(side: Side, denied: frozenset[str], owners: dict[str, str],
+                   reference_owner: str) -> None:
+    buckets = {line.bucket for line in side.lines if line.bucket}
+    if len(buckets) > 1:
+        side.errors.append("ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS")
+    if buckets & denied:
+        side.errors.append("ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET")
+    elif reference_owner and any(owners.get(b, reference_owner) != reference_owner
+                                 for b in buckets):
+        side.errors.append("ERROR_INVALID_IMAGES_S3_BUCKET_OWNER")
+
+
+def _images(side: Side, fetch: Fetch | None,
+            limits: TrainingLimits) -> dict[tuple[str, str], bytes | None]:
+    """Step 10 for every line of one side; returns what was fetched, by location."""
+    wanted = [line for line in side.lines if line.bucket and not line.stopped]
+    if fetch is None:
+        return {}
+    locations = list({(line.bucket, line.key or "") for line in wanted})
+    with ThreadPoolExecutor(8) as pool:
+        fetched = dict(zip(locations, pool.map(lambda where: fetch(*where), locations),
+                           strict=True))
+    for line in wanted:
+        code = images.check(fetched[(line.bucket, line.key or "")],
+                            any(a.kind == "box" for a in line.attributes), limits.image)
+        if code:
+            line.add(code)
+    return fetched
+
+
+def _rows_checks(side: Side, fetched: dict, limits: TrainingLimits) -> None:
+    """C5, then C1."""
+    if fetched and all(data is None for data in fetched.values()):
+        side.errors.append("ERROR_FAILED_IMAGES_S3_COPY")
+        return
+    considered = len(side.lines) - side.count("ignored")
+    if considered and side.count("invalid") / considered > limits.invalid_row_threshold:
+        side.errors.append("ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST")
+
+
+def _kinds(side: Side) -> tuple[int, int]:
+    """(lines with a usable image-level label, lines with a usable box) among valid lines."""
+    valid = [line for line in side.lines if line.outcome == "valid"]
+    image_level = sum(1 for line in valid
+                      if any(a.usable and a.kind == "image" for a in line.attributes))
+    boxes = sum(1 for line in valid if any(a.usable and a.kind == "box" for a in line.attributes))
+    return image_level, boxes
+
+
+def _choose_use_case(training: Side, testing: Side) -> str:
+    rc, rd = _kinds(training)
+    tc, td = _kinds(testing)
+    if rd == 0 and rc > 0 and td > 0:
+        return OBJECT_LOCALIZATION  # brand detection: image-level training, boxes to test
+    if rc + rd > 0:
+        return OBJECT_LOCALIZATION if rd >= rc else IMAGE_LEVEL_LABELS
+    if tc + td > 0:
+        return OBJECT_LOCALIZATION if td >= tc else IMAGE_LEVEL_LABELS
+    return NOT_DETERMINED
+
+
+def _usable(side: Side, use_case: str) -> tuple[list[Line], set[str]]:
+    lines, labels = [], set()
+    for line in side.lines:
+        if line.outcome != "valid":
+            continue
+        image = set().union(*(a.labels for a in line.attributes if a.usable and a.kind == "image"))
+        boxes = line.box_labels
+        if use_case == IMAGE_LEVEL_LABELS and image:
+            lines.append(line)
+            labels |= image
+        elif use_case == OBJECT_LOCALIZATION and (boxes or (side.name == "training" and image)):
+            lines.append(line)
+            labels |= boxes or image
+    return lines, labels
+
+
+def _use_case_and_labels(result: Validation, limits: TrainingLimits) -> None:
+    """Step 7: the use case, then C7a/C7b and C8 per side, then C9/C10 across sides."""
+    use_case = _choose_use_case(result.training, result.testing)
+    minimum = (limits.min_labels_classification if use_case == IMAGE_LEVEL_LABELS
+               else limits.min_labels_detection)
+    labels: dict[str, set[str]] = {}
+    usable_labels: dict[str, set[str]] = {}
+    for side in (result.training, result.testing):
+        side.use_case = use_case
+        labels[side.name] = side.labels()
+        side.usable, usable_labels[side.name] = _usable(side, use_case)
+        usable = {id(line) for line in side.usable}
+        for line in side.lines:
+            if line.outcome == "valid" and id(line) not in usable:
+                line.outcome = "ignored"
+        too_few = len(labels[side.name]) < minimum
+        if too_few:
+            side.errors.append("ERROR_MANIFEST_TOO_FEW_LABELS")
+        if len(labels[side.name]) > limits.max_labels:
+            side.errors.append("ERROR_MANIFEST_TOO_MANY_LABELS")
+        if not too_few and len(usable_labels[side.name]) < minimum:
+            side.errors.append("ERROR_MANIFEST_TOO_FEW_USABLE_LABELS")
+    if not labels["training"]:
+        return
+    if _overlap(labels) < limits.min_label_overlap:
+        result.errors.append("ERROR_INSUFFICIENT_LABEL_OVERLAP")
+    elif usable_labels["training"] and _overlap(usable_labels) < limits.min_label_overlap:
+        result.errors.append("ERROR_INSUFFICIENT_USABLE_LABEL_OVERLAP")
+
+
+def _overlap(labels: dict[str, set[str]]) -> float:
+    """Share of the training labels that the test side also has."""
+    return len(labels["testing"] & labels["training"]) / len(labels["training"])
