@@ -148,7 +148,9 @@ def test_validate_an_s3_manifest_and_warnings(fakerek):
     s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key="a.png", Body=picture(100, 100))
     s3.put_object(Bucket=BUCKET, Key="b.png", Body=picture(100, 100))
-    lines = [image_line("a.png", "cat"), box_line("b.png", [], size=(100, 100))]
+    s3.put_object(Bucket=BUCKET, Key="c.png", Body=picture(100, 100))
+    lines = [image_line("a.png", "cat"), box_line("b.png", [], size=(100, 100)),
+             image_line("c.png", "dog")]
     s3.put_object(Bucket=BUCKET, Key="m/train.manifest", Body=manifest(lines))
     result = tool("validate", f"s3://{BUCKET}/m/train.manifest", endpoint=fakerek.endpoint)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -158,6 +160,17 @@ def test_validate_an_s3_manifest_and_warnings(fakerek):
     missing = tool("validate", f"s3://{BUCKET}/m/none.manifest", endpoint=fakerek.endpoint)
     assert missing.returncode == 1
     assert "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT" in missing.stdout
+
+
+def test_validate_reports_source_ref_errors_in_training_context(tmp_path):
+    path = tmp_path / "refs.manifest"
+    path.write_text(manifest([image_line("a.jpg", "cat"), image_line("b.jpg", "dog"),
+                              {"label": 1}, {**image_line("c.jpg", "cat"), "source-ref": "c.jpg"}]))
+    result = tool("validate", str(path), "--no-images")
+    assert "line 3: ERROR_MISSING_SOURCE_REF: The source-ref key is missing." in result.stdout
+    assert ("line 4: ERROR_INVALID_SOURCE_REF_FORMAT: The format of the source-ref value is "
+            "invalid.") in result.stdout
+    assert "terminal: ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST" in result.stdout
 
 
 def test_validate_in_import_context_counts_dropped_lines(tmp_path):

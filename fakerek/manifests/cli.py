@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any
 
-from fakerek.manifests import converters, report
+from fakerek.manifests import converters, images, report
 from fakerek.manifests.codes import message
 from fakerek.manifests.importer import ImportFailed, ImportLimits, Tally, open_manifest, text_lines
 from fakerek.manifests.lines import IMPORT, TRAINING, parse_source_ref
@@ -181,6 +181,6 @@ def _fetch(objects: ExternalObjects | None, bucket: str, key: str) -> bytes | No
     if objects is None:
         return None
     try:
-        return objects.read(bucket, key, limit=report.images.ImageLimits().max_bytes + 1)
+        return objects.read(bucket, key, limit=images.ImageLimits().max_bytes + 1)
     except ObjectError:
         return None

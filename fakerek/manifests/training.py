@@ -98,8 +98,9 @@ def _lines(texts: Sequence[str]) -> list[Line]:
 def validate(train_texts: Sequence[str], test_texts: Sequence[str] | None, *,
              fetch: Fetch | None, denied: frozenset[str] = frozenset(),
              owners: dict[str, str] | None = None, reference_owner: str = "",
-             limits: TrainingLimits = TrainingLimits()) -> Validation:
-    """Steps 2-7 of §2.8. `test_texts=None` asks for an auto-split of the training lines."""
+             limits: TrainingLimits = TrainingLimits(), across: bool = True) -> Validation:
+    """Steps 2-7 of §2.8. `test_texts=None` asks for an auto-split of the training lines;
+    `across=False` skips the checks that compare the two sides (for one manifest alone)."""
     train_lines = _lines(train_texts)
     result = Validation(Side("training"), Side("testing"), auto_split=test_texts is None)
     if test_texts is None:
@@ -131,7 +132,7 @@ def validate(train_texts: Sequence[str], test_texts: Sequence[str] | None, *,
     if any(c in side.errors for side in sides for c in (
             "ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST", "ERROR_FAILED_IMAGES_S3_COPY")):
         return result
-    _use_case_and_labels(result, limits)
+    _use_case_and_labels(result, limits, across)
     return result
 
 
@@ -212,7 +213,7 @@ def _usable(side: Side, use_case: str) -> tuple[list[Line], set[str]]:
     return lines, labels
 
 
-def _use_case_and_labels(result: Validation, limits: TrainingLimits) -> None:
+def _use_case_and_labels(result: Validation, limits: TrainingLimits, across: bool) -> None:
     """Step 7: the use case, then C7a/C7b and C8 per side, then C9/C10 across sides."""
     use_case = _choose_use_case(result.training, result.testing)
     minimum = (limits.min_labels_classification if use_case == IMAGE_LEVEL_LABELS
@@ -234,7 +235,7 @@ def _use_case_and_labels(result: Validation, limits: TrainingLimits) -> None:
             side.errors.append("ERROR_MANIFEST_TOO_MANY_LABELS")
         if not too_few and len(usable_labels[side.name]) < minimum:
             side.errors.append("ERROR_MANIFEST_TOO_FEW_USABLE_LABELS")
-    if not labels["training"]:
+    if not across or not labels["training"]:
         return
     if _overlap(labels) < limits.min_label_overlap:
         result.errors.append("ERROR_INSUFFICIENT_LABEL_OVERLAP")
