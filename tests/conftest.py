@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from fakerek.testing import FakerekServer
+
 
 def error_of(excinfo: pytest.ExceptionInfo) -> dict[str, Any]:
     """`{'Code', 'Message', 'Status'}` of a boto3 ClientError."""
@@ -33,6 +35,14 @@ def raw_call(endpoint: str, target: str | None, body: bytes | str,
             return response.status, _lower(response.headers), json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, _lower(error.headers), json.loads(error.read())
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    """A server of the test's own, for restarts and kills, on a data directory under tmp_path."""
+    server = FakerekServer(str(tmp_path / "data")).start()
+    yield server
+    server.close()
 
 
 @pytest.fixture

@@ -13,15 +13,6 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import POLICY
 
-from fakerek.testing import FakerekServer
-
-
-@pytest.fixture
-def own_server(tmp_path):
-    server = FakerekServer(str(tmp_path / "data")).start()
-    yield server
-    server.close()
-
 
 def test_everything_survives_a_restart(own_server):
     client = own_server.client()

@@ -12,13 +12,6 @@ from botocore.exceptions import ClientError
 from fakerek.testing import FakerekServer
 
 
-@pytest.fixture
-def own_server(tmp_path):
-    server = FakerekServer(str(tmp_path / "data")).start()
-    yield server
-    server.close()
-
-
 def test_path_style_round_trip_with_rekognition_on_the_same_port(fakerek):
     s3 = fakerek.client("s3")
     s3.create_bucket(Bucket="images")
