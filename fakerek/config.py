@@ -78,6 +78,12 @@ class Settings:
     manifest_max_rows: int = _setting(250_000, "Most lines in a manifest or entries in a dataset.",
                                       runtime=True)
     manifest_max_labels: int = _setting(250, "Most distinct labels in a dataset.", runtime=True)
+    manifest_max_line_chars: int = _setting(100_000, "Longest JSON line of a manifest.",
+                                            runtime=True)
+    max_boxes_per_image: int = _setting(50, "Most bounding boxes on one manifest line.",
+                                        runtime=True)
+    invalid_row_threshold: float = _setting(
+        0.20, "Share of bad lines above which an import (or a training) fails.", runtime=True)
     s3_endpoint_url: str = _setting(
         "", "Read and write users' objects on this S3-compatible endpoint instead of serving "
             "S3 on fakerek's own port.")
@@ -154,8 +160,10 @@ def _check(name: str, value: Any) -> None:
     if name == "region" and not re.fullmatch(r"[a-z]{2,}(-[a-z]+)+-[0-9]+", value):
         raise SettingError(f"region: {value!r} is not a region name such as us-east-1")
     if name in ("threads", "max_body_bytes", "manifest_max_bytes", "manifest_max_rows",
-                "manifest_max_labels") and value < 1:
+                "manifest_max_labels", "manifest_max_line_chars") and value < 1:
         raise SettingError(f"{name}: must be >= 1")
+    if name == "invalid_row_threshold" and not 0 <= value <= 1:
+        raise SettingError("invalid_row_threshold: must be between 0 and 1")
     if name.startswith("max_") and value < 0:
         raise SettingError(f"{name}: must be >= 0")
 

@@ -368,3 +368,27 @@ def test_an_import_cut_by_a_crash_fails_with_a_service_error(tmp_path):
             assert found["Status"] == "CREATE_FAILED"
             assert found["StatusMessageCode"] == "SERVICE_ERROR"
             assert found["DatasetStats"]["TotalEntries"] == 0
+
+
+def test_limits_are_settings(fakerek, rekognition, s3, project):
+    fakerek.configure(max_boxes_per_image=1, manifest_max_line_chars=800)
+    two_boxes = box_line("two.jpg", [("car", (1, 1, 10, 10)), ("car", (20, 20, 10, 10))])
+    long_line = {**image_line("long.jpg", "cat"), "note": "x" * 1000}
+    dataset = from_manifest(rekognition, s3, project, [*LINES, two_boxes, long_line])
+    assert refs(entries(rekognition, dataset, HasErrors=True)) == ["two.jpg"]
+    assert "long.jpg" not in refs(entries(rekognition, dataset))
+
+
+def test_small_regions_hold_fewer_entries(fakerek):
+    mumbai = fakerek.client(region="ap-south-1")
+    s3 = fakerek.client("s3", region="ap-south-1")
+    s3.create_bucket(Bucket="mumbai-images",
+                     CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
+    project = mumbai.create_project(ProjectName="p")["ProjectArn"]
+    lines = [image_line(f"i{i}.jpg", "cat", bucket="mumbai-images") for i in range(7_001)]
+    s3.put_object(Bucket="mumbai-images", Key="test.manifest", Body=manifest(lines))
+    dataset = mumbai.create_dataset(ProjectArn=project, DatasetType="TEST", DatasetSource={
+        "GroundTruthManifest": {"S3Object": {"Bucket": "mumbai-images",
+                                             "Name": "test.manifest"}}})["DatasetArn"]
+    found = mumbai.describe_dataset(DatasetArn=dataset)["DatasetDescription"]
+    assert found["StatusMessage"].startswith("ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM")

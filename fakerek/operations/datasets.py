@@ -18,6 +18,7 @@ from fakerek import lifecycle
 from fakerek.context import Ctx
 from fakerek.manifests import importer, split
 from fakerek.manifests.codes import status_message
+from fakerek.manifests.lines import Limits
 from fakerek.operations.projects import require as require_project
 from fakerek.operations.projects import require_custom_labels, require_not_deleting
 from fakerek.protocol import pagination
@@ -47,10 +48,21 @@ def dataset_arn(project_arn: str, kind: str, created_ms: int) -> str:
     return f"{base}/dataset/{kind.lower()}/{created_ms}"
 
 
-def import_limits(ctx: Ctx) -> importer.ImportLimits:
-    max_rows = ctx.settings.manifest_max_rows
-    return importer.ImportLimits(max_bytes=ctx.settings.manifest_max_bytes, max_rows=max_rows,
-                                 max_labels=ctx.settings.manifest_max_labels)
+# Regions where a dataset holds fewer images (quotas of the guide): TRAIN / TEST.
+SMALL_REGIONS = {"ap-south-1": (28_000, 7_000), "eu-west-2": (28_000, 7_000)}
+
+
+def import_limits(ctx: Ctx, kind: str) -> importer.ImportLimits:
+    settings = ctx.settings
+    max_rows = settings.manifest_max_rows
+    if ctx.region in SMALL_REGIONS:
+        max_rows = min(max_rows, SMALL_REGIONS[ctx.region][0 if kind == "TRAIN" else 1])
+    return importer.ImportLimits(
+        max_bytes=settings.manifest_max_bytes, max_rows=max_rows,
+        max_labels=settings.manifest_max_labels,
+        invalid_row_threshold=settings.invalid_row_threshold,
+        line=Limits(max_line_chars=settings.manifest_max_line_chars,
+                    max_boxes_per_image=settings.max_boxes_per_image))
 
 
 def require(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
@@ -120,7 +132,7 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             datasets.copy_entries(tx, source_row["id"], dataset_id)
             datasets.finish(tx, dataset_id, "COMPLETE", created_ms)
     if manifest is not None:
-        limits = import_limits(ctx)
+        limits = import_limits(ctx, kind)
         objects, store = ctx.objects, ctx.store
         ctx.jobs.submit([arn], lambda: _import(store, objects, dataset_id, s3_object, limits))
     return {"DatasetArn": arn}
@@ -206,13 +218,13 @@ def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if status == "CREATE_FAILED":
             raise InvalidParameter(f"The dataset {row['arn']} is CREATE_FAILED; delete it and "
                                    "create it again.")
-        if row["total"] >= ctx.settings.manifest_max_rows:
-            raise LimitExceeded(f"The dataset already has the maximum of "
-                                f"{ctx.settings.manifest_max_rows} entries.")
+        max_rows = import_limits(ctx, row["type"]).max_rows
+        if row["total"] >= max_rows:
+            raise LimitExceeded(f"The dataset already has the maximum of {max_rows} entries.")
         datasets.start_phase(tx, row["id"], "UPDATE",
                              lifecycle.ends_at(ctx.settings, "dataset", ctx.now_ms),
                              lifecycle.dataset_last_update_ms(row, ctx.now_ms))
-    limits, store, dataset_id = import_limits(ctx), ctx.store, row["id"]
+    limits, store, dataset_id = import_limits(ctx, row["type"]), ctx.store, row["id"]
     ctx.jobs.submit([row["arn"]], lambda: _update(store, dataset_id, text, limits))
     return {}
 
