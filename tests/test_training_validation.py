@@ -14,6 +14,8 @@ from manifests import BUCKET, box_line, changed, image_line
 from PIL import Image
 
 from fakerek.manifests import training
+from fakerek.manifests.importer import ImportFailed, ImportLimits
+from fakerek.objects import ExternalObjects
 
 PNG = io.BytesIO()
 Image.new("RGB", (100, 80), (1, 2, 3)).save(PNG, "PNG")
@@ -171,3 +173,32 @@ def test_image_rules(size, code):
                  fetch=lambda b, k: buffer.getvalue() if k == "tr0.png" else GOOD_IMAGE)
     first = json.loads(result.training.validation_manifest().splitlines()[0])
     assert first["errors"][0]["code"] == code
+
+
+def test_file_checks_of_a_training(fakerek):
+    s3 = fakerek.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="ok.manifest", Body="\n".join(texts(classification("a", 3))))
+    s3.put_object(Bucket=BUCKET, Key="blank.manifest", Body=" \n")
+    s3.put_object(Bucket=BUCKET, Key="noext", Body="{}")
+    objects = ExternalObjects(fakerek.endpoint, "us-east-1")
+    denied = ExternalObjects(fakerek.endpoint, "us-east-1", frozenset({BUCKET}))
+    training.check_output_bucket(objects, BUCKET)
+    assert len(training.read_manifest(objects, BUCKET, "ok.manifest", None)) == 3
+    cases = [(lambda: training.check_output_bucket(objects, "no-such-output"),
+              "ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET"),
+             (lambda: training.read_manifest(objects, BUCKET, "blank.manifest", None),
+              "ERROR_EMPTY_MANIFEST"),
+             (lambda: training.read_manifest(objects, BUCKET, "noext", None),
+              "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"),
+             (lambda: training.read_manifest(objects, BUCKET, "gone.manifest", None),
+              "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"),
+             (lambda: training.read_manifest(denied, BUCKET, "ok.manifest", None),
+              "ERROR_INVALID_PERMISSIONS_MANIFEST_S3_BUCKET"),
+             (lambda: training.read_manifest(objects, BUCKET, "ok.manifest", None,
+                                             ImportLimits(max_bytes=10)),
+              "ERROR_MANIFEST_SIZE_TOO_LARGE")]
+    for call, code in cases:
+        with pytest.raises(ImportFailed) as excinfo:
+            call()
+        assert excinfo.value.code == code

@@ -15,11 +15,21 @@ from typing import Any
 
 from fakerek.manifests import images, split
 from fakerek.manifests.codes import message
+from fakerek.manifests.importer import (
+    ImportFailed,
+    ImportLimits,
+    Tally,
+    manifest_chunks,
+    open_manifest,
+    text_lines,
+)
 from fakerek.manifests.lines import TRAINING, Limits, Line, check_line, render
+from fakerek.objects import Objects
 
 IMAGE_LEVEL_LABELS, OBJECT_LOCALIZATION, NOT_DETERMINED = (
     "IMAGE_LEVEL_LABELS", "OBJECT_LOCALIZATION", "NOT_DETERMINED")
 Fetch = Callable[[str, str], bytes | None]
+DEFAULT_FILE_LIMITS = ImportLimits()
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,23 @@ class Validation:
         return {"statistics": {"training": self.training.statistics(),
                                "testing": self.testing.statistics()},
                 "errors": [{"code": c, "message": message(c)} for c in self.errors]}
+
+
+def check_output_bucket(objects: Objects, bucket: str) -> None:
+    """F6, the first file check of a training: the results must have somewhere to go."""
+    if not objects.bucket_exists(bucket):
+        raise ImportFailed("ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET")
+
+
+def read_manifest(objects: Objects, bucket: str, key: str, version: str | None,
+                  limits: ImportLimits = DEFAULT_FILE_LIMITS) -> list[str]:
+    """An external training or test manifest after its file checks (F5, F1, F3, F1, F2)."""
+    tally = Tally()
+    stream = open_manifest(objects, bucket, key, version, limits)
+    lines = list(text_lines(manifest_chunks(stream), tally))
+    if not tally.seen_text:
+        raise ImportFailed("ERROR_EMPTY_MANIFEST")
+    return lines
 
 
 def _lines(texts: Sequence[str]) -> list[Line]:
