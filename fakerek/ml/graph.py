@@ -1,0 +1,130 @@
+"""ONNX graphs built with `onnx.helper`: the EfficientNet-Lite0 backbone and small heads.
+
+The backbone takes `image` (uint8, [N, H, W, 3], RGB as Pillow gives it) and outputs `features`
+[N, 2560]: global average and global max pooling of the 1280-channel head, side by side.
+Normalisation happens inside the graph ((x - 127) / 128, TF-lite convention), BatchNorm is folded
+into the convolutions (eps 1e-3), activations are ReLU6, padding is TF "SAME" (SAME_UPPER).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+BN_EPS = 1e-3
+OPSET = 17
+FEATURES = 2560
+# (kernel, stride, expansion, output channels, repeats): EfficientNet-B0 without squeeze-excite.
+LITE0_STAGES = [(3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
+                (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1)]
+
+
+class GraphBuilder:
+    """Nodes and initialisers with unique names, for one graph."""
+
+    def __init__(self, prefix: str = ""):
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self.prefix = prefix
+        self._count = 0
+
+    def name(self, base: str) -> str:
+        self._count += 1
+        return f"{self.prefix}{base}_{self._count}"
+
+    def const(self, array: np.ndarray | float, base: str = "c") -> str:
+        name = self.name(base)
+        self.initializers.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], base: str | None = None, **attrs) -> str:
+        out = self.name(base or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        return out
+
+    def output(self, source: str, name: str) -> None:
+        self.nodes.append(helper.make_node("Identity", [source], [name]))
+
+    def model(self, inputs: list[onnx.ValueInfoProto],
+              outputs: list[onnx.ValueInfoProto]) -> onnx.ModelProto:
+        graph = helper.make_graph(self.nodes, "fakerek", inputs, outputs, self.initializers)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                                  producer_name="fakerek")
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        return model
+
+
+def _fold_bn(weight: np.ndarray, state: dict[str, np.ndarray],
+             bn: str) -> tuple[np.ndarray, np.ndarray]:
+    scale = state[f"{bn}.weight"] / np.sqrt(state[f"{bn}.running_var"] + BN_EPS)
+    bias = state[f"{bn}.bias"] - state[f"{bn}.running_mean"] * scale
+    return (weight * scale[:, None, None, None]).astype(np.float32), bias.astype(np.float32)
+
+
+def _conv_bn(g: GraphBuilder, x: str, state: dict[str, np.ndarray], weight: str, bn: str,
+             stride: int = 1, groups: int = 1, relu6: bool = True) -> str:
+    w, b = _fold_bn(state[weight], state, bn)
+    k = w.shape[-1]
+    y = g.op("Conv", [x, g.const(w, "w"), g.const(b, "b")], "conv", kernel_shape=[k, k],
+             strides=[stride, stride], group=groups, auto_pad="SAME_UPPER")
+    if relu6:
+        y = g.op("Clip", [y, g.const(np.float32(0)), g.const(np.float32(6))], "relu6")
+    return y
+
+
+def backbone_maps(g: GraphBuilder, state: dict[str, np.ndarray], image: str) -> dict[str, str]:
+    """Feature maps of the backbone: `fmap16` (112 ch, stride 16), `fmap32` (1280, stride 32)."""
+    x = g.op("Cast", [image], to=TensorProto.FLOAT)
+    x = g.op("Transpose", [x], perm=[0, 3, 1, 2])
+    x = g.op("Mul", [g.op("Sub", [x, g.const(np.float32(127.0))]),
+                     g.const(np.float32(1 / 128))])
+    x = _conv_bn(g, x, state, "_conv_stem.weight", "_bn0", stride=2)
+    maps, index, channels = {}, 0, 32
+    for _kernel, stride, expand, out, repeats in LITE0_STAGES:  # kernel sizes come with weights
+        for repeat in range(repeats):
+            step = stride if repeat == 0 else 1
+            p = f"_blocks.{index}."
+            h = x
+            if expand != 1:
+                h = _conv_bn(g, h, state, p + "_expand_conv.weight", p + "_bn0")
+            h = _conv_bn(g, h, state, p + "_depthwise_conv.weight", p + "_bn1", stride=step,
+                         groups=channels * expand)
+            h = _conv_bn(g, h, state, p + "_project_conv.weight", p + "_bn2", relu6=False)
+            if step == 1 and channels == out:
+                h = g.op("Add", [h, x], "residual")
+            x, channels, index = h, out, index + 1
+        if out == 112:
+            maps["fmap16"] = x
+    maps["fmap32"] = _conv_bn(g, x, state, "_conv_head.weight", "_bn1")
+    return maps
+
+
+def backbone_model(state: dict[str, np.ndarray]) -> onnx.ModelProto:
+    """image → features [N, 2560] (average and max pooling of the 1280-channel head)."""
+    g = GraphBuilder("bb_")
+    head = backbone_maps(g, state, "image")["fmap32"]
+    average = g.op("Flatten", [g.op("GlobalAveragePool", [head])], axis=1)
+    maximum = g.op("Flatten", [g.op("GlobalMaxPool", [head])], axis=1)
+    g.output(g.op("Concat", [average, maximum], axis=1), "features")
+    image = helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", "H", "W", 3])
+    features = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", FEATURES])
+    return g.model([image], [features])
+
+
+def linear_head_model(weights: np.ndarray, bias: np.ndarray, activation: str,
+                      metadata: dict[str, str]) -> onnx.ModelProto:
+    """features [N, D] → scores [N, K]: one Gemm, then Softmax (single label) or Sigmoid."""
+    g = GraphBuilder("head_")
+    logits = g.op("Gemm", ["features", g.const(weights.astype(np.float32), "w"),
+                           g.const(bias.astype(np.float32), "b")])
+    attrs = {"axis": 1} if activation == "Softmax" else {}
+    g.output(g.op(activation, [logits], **attrs), "scores")
+    features = helper.make_tensor_value_info("features", TensorProto.FLOAT,
+                                             ["N", weights.shape[0]])
+    scores = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", weights.shape[1]])
+    model = g.model([features], [scores])
+    for key, value in sorted(metadata.items()):
+        model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
+    return model
