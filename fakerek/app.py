@@ -17,7 +17,7 @@ from fakerek.faults import Faults
 from fakerek.http import json_response
 from fakerek.jobs import Jobs
 from fakerek.objects import EmbeddedObjects, ExternalObjects, Objects
-from fakerek.operations import datasets
+from fakerek.operations import datasets, versions
 from fakerek.protocol import handler
 from fakerek.s3.embedded import EmbeddedS3
 from fakerek.store.db import Store
@@ -36,6 +36,7 @@ class App:
         self.jobs = Jobs()
         self._objects: dict[tuple, Objects] = {}
         datasets.recover(store)
+        versions.recover(store)
 
     def objects(self, settings: Settings) -> Objects:
         """Access to users' S3 objects under the current settings (kept while they hold)."""

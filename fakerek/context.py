@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fakerek.config import Settings
+from fakerek.faults import Faults
 from fakerek.jobs import Jobs
 from fakerek.objects import Objects
 from fakerek.store.db import Store
@@ -21,3 +22,4 @@ class Ctx:
     request_id: str
     jobs: Jobs
     objects: Objects  # users' S3 objects
+    faults: Faults

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from fakerek.manifests.codes import CONTENT_ERRORS, FILE_ERRORS
 from fakerek.protocol.errors import AwsError
 from fakerek.protocol.model import CUSTOM_LABELS_OPERATIONS, service
 
@@ -16,6 +17,9 @@ DEFAULT_MESSAGES = {
 }
 
 
+TRAINING_CODES = frozenset(FILE_ERRORS) | frozenset(CONTENT_ERRORS)
+
+
 class FaultError(ValueError):
     """A fault request that cannot be honoured; the message says why."""
 
@@ -24,10 +28,13 @@ class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
+        self._training: list[dict[str, Any]] = []
 
     def add(self, spec: Any) -> dict[str, Any]:
         if not isinstance(spec, dict):
             raise FaultError("the body must be a JSON object")
+        if "training" in spec:
+            return self._add_training(spec)
         unknown = spec.keys() - {"operation", "error", "message", "count"}
         if unknown:
             raise FaultError(f"unknown key(s): {', '.join(sorted(unknown))}")
@@ -48,6 +55,32 @@ class Faults:
             self._pending.append(fault)
         return fault
 
+    def _add_training(self, spec: dict[str, Any]) -> dict[str, Any]:
+        fault = spec["training"]
+        if len(spec) != 1 or not isinstance(fault, dict) or fault.keys() - {"code", "count"}:
+            raise FaultError('a training fault is {"training": {"code": ..., "count": N}}')
+        code, count = fault.get("code"), fault.get("count", 1)
+        if code != "SERVICE_ERROR" and code not in TRAINING_CODES:
+            raise FaultError(f"training code must be SERVICE_ERROR or one of "
+                             f"{', '.join(sorted(TRAINING_CODES))}")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise FaultError("count must be an integer >= 1")
+        entry = {"training": {"code": code, "count": count}}
+        with self._lock:
+            self._training.append(entry["training"])
+        return entry
+
+    def take_training(self) -> str | None:
+        """The failure code the next training must end with, if one was injected."""
+        with self._lock:
+            if not self._training:
+                return None
+            fault = self._training[0]
+            fault["count"] -= 1
+            if fault["count"] == 0:
+                self._training.pop(0)
+            return fault["code"]
+
     def take(self, operation: str) -> AwsError | None:
         """The error the next call of `operation` must answer, consuming one count."""
         with self._lock:
@@ -61,8 +94,10 @@ class Faults:
 
     def list(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [dict(f) for f in self._pending]
+            return [dict(f) for f in self._pending] + [{"training": dict(f)}
+                                                       for f in self._training]
 
     def clear(self) -> None:
         with self._lock:
             self._pending.clear()
+            self._training.clear()

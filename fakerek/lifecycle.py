@@ -53,3 +53,40 @@ def dataset_last_update_ms(row: sqlite3.Row, now_ms: int) -> int:
     if row["deleting_ms"] is None and dataset_done(row, now_ms):
         return max(row["finished_ms"], row["ready_ms"])
     return row["previous_update_ms"]
+
+
+# A model's phases: the status while the phase runs, and the status each outcome leads to.
+VERSION_PHASES = {
+    "TRAINING": ("TRAINING_IN_PROGRESS", "TRAINING_COMPLETED", "TRAINING_FAILED"),
+    "STARTING": ("STARTING", "RUNNING", "FAILED"),
+    "STOPPING": ("STOPPING", "STOPPED", "FAILED"),
+    "COPYING": ("COPYING_IN_PROGRESS", "COPYING_COMPLETED", "COPYING_FAILED"),
+}
+VERSION_MESSAGES = {
+    "TRAINING_IN_PROGRESS": "The model is being trained.",
+    "TRAINING_COMPLETED": "The model is ready to run.",
+    "STARTING": "The model is being started.",
+    "RUNNING": "The model is running.",
+    "FAILED": "The model failed to start.",
+    "STOPPING": "The model is being stopped.",
+    "STOPPED": "The model has stopped running.",
+    "DELETING": "The model is being deleted.",
+    "COPYING_IN_PROGRESS": "The model is being copied.",
+    "COPYING_COMPLETED": "The model has been copied and is ready to run.",
+}
+
+
+def version_done(row: sqlite3.Row, now_ms: int) -> bool:
+    return row["outcome"] is not None and now_ms >= row["ready_ms"]
+
+
+def version_status(row: sqlite3.Row, now_ms: int) -> tuple[str, str]:
+    """(Status, StatusMessage) of a model version row at `now_ms`."""
+    if row["deleting_ms"] is not None:
+        return "DELETING", VERSION_MESSAGES["DELETING"]
+    running, completed, failed = VERSION_PHASES[row["phase"]]
+    if not version_done(row, now_ms):
+        return running, VERSION_MESSAGES[running]
+    if row["outcome"] == "FAILED":
+        return failed, row["message"] or VERSION_MESSAGES.get(failed, "")
+    return completed, VERSION_MESSAGES[completed]

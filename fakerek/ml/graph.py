@@ -15,6 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 BN_EPS = 1e-3
 OPSET = 17
 FEATURES = 2560
+HEAD_WEIGHTS, HEAD_BIAS = "head_weights", "head_bias"
 # (kernel, stride, expansion, output channels, repeats): EfficientNet-B0 without squeeze-excite.
 LITE0_STAGES = [(3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
                 (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1)]
@@ -117,8 +118,9 @@ def linear_head_model(weights: np.ndarray, bias: np.ndarray, activation: str,
                       metadata: dict[str, str]) -> onnx.ModelProto:
     """features [N, D] → scores [N, K]: one Gemm, then Softmax (single label) or Sigmoid."""
     g = GraphBuilder("head_")
-    logits = g.op("Gemm", ["features", g.const(weights.astype(np.float32), "w"),
-                           g.const(bias.astype(np.float32), "b")])
+    g.initializers += [numpy_helper.from_array(weights.astype(np.float32), HEAD_WEIGHTS),
+                       numpy_helper.from_array(bias.astype(np.float32), HEAD_BIAS)]
+    logits = g.op("Gemm", ["features", HEAD_WEIGHTS, HEAD_BIAS])
     attrs = {"axis": 1} if activation == "Softmax" else {}
     g.output(g.op(activation, [logits], **attrs), "scores")
     features = helper.make_tensor_value_info("features", TensorProto.FLOAT,

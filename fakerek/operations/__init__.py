@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fakerek.context import Ctx
-from fakerek.operations import datasets, policies, projects, tags
+from fakerek.operations import datasets, policies, projects, tags, versions
 
 Operation = Callable[[Ctx, dict[str, Any]], dict[str, Any]]
 
@@ -25,6 +25,9 @@ OPERATIONS: dict[str, Operation] = {
     "UpdateDatasetEntries": datasets.update_dataset_entries,
     "DistributeDatasetEntries": datasets.distribute_dataset_entries,
     "DeleteDataset": datasets.delete_dataset,
+    "CreateProjectVersion": versions.create_project_version,
+    "DescribeProjectVersions": versions.describe_project_versions,
+    "DeleteProjectVersion": versions.delete_project_version,
     "PutProjectPolicy": policies.put_project_policy,
     "ListProjectPolicies": policies.list_project_policies,
     "DeleteProjectPolicy": policies.delete_project_policy,

@@ -31,7 +31,7 @@ from fakerek.protocol.errors import (
     ResourceNotReady,
 )
 from fakerek.protocol.model import service
-from fakerek.store import datasets, tags
+from fakerek.store import datasets, tags, versions
 from fakerek.store.db import Store
 
 log = logging.getLogger("fakerek.datasets")
@@ -269,6 +269,8 @@ def delete_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         status = _status(row, ctx)
         if status.endswith("_IN_PROGRESS"):
             raise ResourceInUse(f"The dataset {row['arn']} is {status}.")
+        if versions.training(tx, row["project_id"], ctx.now_ms):
+            raise ResourceInUse("A model of the project is training from this dataset.")
         datasets.mark_deleting(tx, row["id"], ctx.now_ms,
                                lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms))
     return {}

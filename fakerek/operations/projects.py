@@ -17,7 +17,7 @@ from fakerek.protocol.errors import (
     ResourceNotFound,
 )
 from fakerek.protocol.model import service
-from fakerek.store import datasets, projects, tags
+from fakerek.store import datasets, projects, tags, versions
 
 CUSTOM_LABELS = "CUSTOM_LABELS"
 
@@ -116,9 +116,11 @@ def delete_project(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         projects.purge_gone(tx, ctx.now_ms)
         row = require(tx, ctx, params["ProjectArn"])
         datasets.purge_gone(tx, ctx.now_ms)
-        if datasets.of_projects(tx, [row["id"]], ctx.now_ms):
-            raise ResourceInUse(f"The project {row['arn']} still has datasets; delete them "
-                                "first.")
+        versions.purge_gone(tx, ctx.now_ms)
+        if datasets.of_projects(tx, [row["id"]], ctx.now_ms) or versions.count_live(
+                tx, row["id"], ctx.now_ms):
+            raise ResourceInUse(f"The project {row['arn']} still has models or datasets; "
+                                "delete them first.")
         if row["deleting_ms"] is None:
             projects.mark_deleting(tx, row["id"], ctx.now_ms,
                                    lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms))

@@ -10,6 +10,7 @@ from fakerek import arns
 from fakerek.context import Ctx
 from fakerek.operations import datasets as dataset_ops
 from fakerek.operations import projects as project_ops
+from fakerek.operations import versions as version_ops
 from fakerek.protocol.errors import InvalidParameter, ResourceNotFound, ServiceQuotaExceeded
 from fakerek.store import tags
 
@@ -17,6 +18,7 @@ from fakerek.store import tags
 _FINDERS: dict[str, Callable[[sqlite3.Connection, Ctx, str], sqlite3.Row]] = {
     "project": project_ops.require,
     "dataset": dataset_ops.require,
+    "version": version_ops.require,
 }
 
 

@@ -121,6 +121,11 @@ class Store:
         self._lock_file.close()
 
 
+def placeholders(prefix: str, count: int) -> str:
+    """Named SQL parameters `:p0, :p1, ...` for an IN list."""
+    return ", ".join(f":{prefix}{i}" for i in range(count))
+
+
 def _lock_data_dir(data_dir: str):
     handle = open(os.path.join(data_dir, "fakerek.lock"), "a+")  # noqa: SIM115 - held until close
     try:

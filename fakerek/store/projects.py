@@ -5,11 +5,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from fakerek.store.db import placeholders
+
 LIVE = "(gone_ms IS NULL OR gone_ms > :now)"
-
-
-def _placeholders(prefix: str, count: int) -> str:
-    return ", ".join(f":{prefix}{i}" for i in range(count))
 
 
 def purge_gone(tx: sqlite3.Connection, now_ms: int) -> None:
@@ -57,10 +55,10 @@ def page(conn: sqlite3.Connection, account: str, region: str, now_ms: int, *,
     params: dict = {"account": account, "region": region, "now": now_ms,
                     "after": -1 if after_ms is None else after_ms, "limit": limit}
     where = [f"account = :account AND region = :region AND {LIVE} AND created_ms > :after"]
-    where.append(f"feature IN ({_placeholders('f', len(features))})")
+    where.append(f"feature IN ({placeholders('f', len(features))})")
     params.update({f"f{i}": f for i, f in enumerate(features)})
     if names is not None:
-        where.append(f"name IN ({_placeholders('n', len(names))})")
+        where.append(f"name IN ({placeholders('n', len(names))})")
         params.update({f"n{i}": n for i, n in enumerate(names)})
     return conn.execute(
         f"SELECT * FROM projects WHERE {' AND '.join(where)} ORDER BY created_ms LIMIT :limit",

@@ -103,8 +103,30 @@ MIGRATIONS: list[list[str]] = [
         ) WITHOUT ROWID""",
         "CREATE INDEX dataset_labels_by_position ON dataset_labels (dataset_id, position)",
     ],
+    # 4: project versions (models)
+    [
+        """CREATE TABLE versions (
+            id INTEGER PRIMARY KEY,
+            project_id INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            arn TEXT NOT NULL UNIQUE,
+            created_ms INTEGER NOT NULL,
+            phase TEXT NOT NULL,
+            outcome TEXT,
+            ready_ms INTEGER NOT NULL,
+            finished_ms INTEGER,
+            message TEXT,
+            training_end_ms INTEGER,
+            request TEXT NOT NULL,
+            results TEXT NOT NULL DEFAULT '{}',
+            deleting_ms INTEGER,
+            gone_ms INTEGER,
+            UNIQUE (project_id, name)
+        )""",
+        "CREATE INDEX versions_gone ON versions (gone_ms) WHERE gone_ms IS NOT NULL",
+    ],
 ]
 
 # Tables emptied by a reset; the clock is kept so that ARNs stay unique across resets.
-TABLES = ["tags", "dataset_labels", "dataset_entries", "datasets", "project_policies",
-          "projects", "s3_objects", "s3_buckets"]
+TABLES = ["tags", "dataset_labels", "dataset_entries", "datasets", "versions",
+          "project_policies", "projects", "s3_objects", "s3_buckets"]

@@ -1,0 +1,221 @@
+"""CreateProjectVersion, DescribeProjectVersions, DeleteProjectVersion.
+
+Training runs in the background (`training_job`); a version's status is derived from its phase,
+outcome and times (`lifecycle`), and in instant timing a read waits for the running training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import time
+from typing import Any
+
+from fakerek import lifecycle, training_job
+from fakerek.context import Ctx
+from fakerek.operations import datasets as dataset_ops
+from fakerek.operations.projects import CUSTOM_LABELS
+from fakerek.operations.projects import require as require_project
+from fakerek.protocol import pagination
+from fakerek.protocol.errors import (
+    InvalidParameter,
+    ResourceInUse,
+    ResourceNotFound,
+)
+from fakerek.protocol.model import service
+from fakerek.store import datasets, tags, versions
+
+DELETABLE = {"TRAINING_COMPLETED", "TRAINING_FAILED", "COPYING_COMPLETED", "COPYING_FAILED",
+             "STOPPED", "FAILED", "DEPRECATED", "EXPIRED"}
+
+
+def version_arn(project_arn: str, name: str, created_ms: int) -> str:
+    return f"{project_arn.rsplit('/', 1)[0]}/version/{name}/{created_ms}"
+
+
+def require(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
+    row = versions.by_arn(conn, ctx.account, ctx.region, arn, ctx.now_ms)
+    if row is None:
+        raise ResourceNotFound(f"The model {arn} does not exist.")
+    return row
+
+
+def settle(ctx: Ctx, arns_: list[str]) -> Ctx:
+    """In instant timing, wait for the trainings of these versions; then a fresh `now`."""
+    if ctx.settings.timing != "instant":
+        return ctx
+    for arn in arns_:
+        ctx.jobs.wait(arn, ctx.settings.max_wait_seconds)
+    return dataclasses.replace(ctx, now_ms=max(ctx.now_ms, time.time_ns() // 1_000_000))
+
+
+def _check_request(params: dict[str, Any]) -> None:
+    """The cross-member rules the model cannot express."""
+    if params.get("FeatureConfig"):
+        raise InvalidParameter("FeatureConfig applies only to Custom Moderation projects.")
+    if not params["OutputConfig"].get("S3Bucket"):
+        raise InvalidParameter("OutputConfig needs an S3Bucket.")
+    training, testing = params.get("TrainingData"), params.get("TestingData")
+    if (training is None) != (testing is None):
+        raise InvalidParameter("Give both TrainingData and TestingData, or neither.")
+    if training is None:
+        return
+    if len(training.get("Assets", [])) != 1:
+        raise InvalidParameter("TrainingData must have exactly one asset.")
+    auto, assets = testing.get("AutoCreate", False), testing.get("Assets")
+    if auto == bool(assets):
+        raise InvalidParameter("TestingData needs either one asset or AutoCreate true.")
+    if assets and len(assets) != 1:
+        raise InvalidParameter("TestingData must have at most one asset.")
+    for asset in [*training["Assets"], *(assets or [])]:
+        s3 = (asset.get("GroundTruthManifest") or {}).get("S3Object") or {}
+        if not (s3.get("Bucket") and s3.get("Name")):
+            raise InvalidParameter("Each asset needs GroundTruthManifest.S3Object with a Bucket "
+                                   "and a Name.")
+
+
+def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    _check_request(params)
+    new_tags = params.get("Tags", {})
+    if len(new_tags) > ctx.settings.max_tags_per_resource:
+        raise InvalidParameter(f"A resource can have at most {ctx.settings.max_tags_per_resource} "
+                               "tags.")
+    with ctx.store.write() as tx:
+        _purge(ctx, tx)
+        project = require_project(tx, ctx, params["ProjectArn"])
+        if project["feature"] != CUSTOM_LABELS:
+            raise InvalidParameter("fakerek trains Custom Labels models only.")
+        if project["deleting_ms"] is not None:
+            raise ResourceInUse(f"The project {project['arn']} is being deleted.")
+        if versions.by_name(tx, project["id"], params["VersionName"]) is not None:
+            raise ResourceInUse(f"The project already has a model named {params['VersionName']}.")
+        project_datasets = {d["type"]: d for d in datasets.of_projects(tx, [project["id"]],
+                                                                        ctx.now_ms)}
+        request = {k: params[k] for k in ("OutputConfig", "TrainingData", "TestingData",
+                                          "KmsKeyId", "VersionDescription") if k in params}
+        if "TrainingData" in params:
+            if project_datasets:
+                raise InvalidParameter("The project has datasets: train from them, not from "
+                                       "TrainingData and TestingData.")
+            request["AutoCreate"] = bool(params["TestingData"].get("AutoCreate"))
+        else:
+            _require_datasets(ctx, project_datasets)
+            request["AutoCreate"] = "TEST" not in project_datasets
+        created_ms = ctx.store.next_ms(tx, ctx.now_ms)
+        arn = version_arn(project["arn"], params["VersionName"], created_ms)
+        version_id = versions.insert(tx, project_id=project["id"], name=params["VersionName"],
+                                     arn=arn, created_ms=created_ms,
+                                     ready_ms=lifecycle.ends_at(ctx.settings, "training",
+                                                                created_ms),
+                                     request=request)
+        tags.put(tx, arn, new_tags)
+    settings = ctx.settings
+    options = training_job.Options(
+        denied=settings.denied_buckets, limits=dataset_ops.import_limits(ctx, "TRAIN"),
+        invalid_row_threshold=settings.invalid_row_threshold,
+        fault=ctx.faults.take_training())
+    store, objects = ctx.store, ctx.objects
+    ctx.jobs.submit([arn], lambda: training_job.run(store, objects, version_id, options))
+    return {"ProjectVersionArn": arn}
+
+
+def _require_datasets(ctx: Ctx, found: dict[str, sqlite3.Row]) -> None:
+    if "TRAIN" not in found:
+        raise InvalidParameter("The project has no training dataset: create one before "
+                               "training.")
+    for row in found.values():
+        status = lifecycle.dataset_status(row, ctx.now_ms)[0]
+        if status.endswith("_IN_PROGRESS"):
+            raise ResourceInUse(f"The dataset {row['arn']} is {status}.")
+        if status == "CREATE_FAILED":
+            raise InvalidParameter(f"The dataset {row['arn']} is CREATE_FAILED.")
+
+
+def describe(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
+    """ProjectVersionDescription: what has happened so far, as of `now_ms`."""
+    status, message = lifecycle.version_status(row, now_ms)
+    request = json.loads(row["request"])
+    done = lifecycle.version_done(row, now_ms)
+    results = json.loads(row["results"]) if done else {}
+    output = {"S3Bucket": request["OutputConfig"]["S3Bucket"],
+              "S3KeyPrefix": request["OutputConfig"].get("S3KeyPrefix", "")}
+    training = {"Input": request.get("TrainingData", {})}
+    testing = {"Input": request.get("TestingData", {"AutoCreate": request["AutoCreate"]})}
+    if "TrainingValidation" in results:
+        training["Validation"] = training_job.asset(results["TrainingValidation"])
+        testing["Validation"] = training_job.asset(results["TestingValidation"])
+    if "TrainingOutput" in results:
+        training["Output"] = training_job.asset(results["TrainingOutput"])
+        testing["Output"] = {**training_job.asset(results["TestingOutput"]),
+                             "AutoCreate": request["AutoCreate"]}
+    ended = row["training_end_ms"] if done and row["training_end_ms"] else None
+    return {
+        "ProjectVersionArn": row["arn"],
+        "CreationTimestamp": row["created_ms"] / 1000,
+        "Status": status,
+        "StatusMessage": message,
+        "BillableTrainingTimeInSeconds": results.get("BillableTrainingTimeInSeconds"),
+        "TrainingEndTimestamp": ended / 1000 if ended else None,
+        "OutputConfig": output,
+        "TrainingDataResult": training,
+        "TestingDataResult": testing,
+        "EvaluationResult": results.get("EvaluationResult"),
+        "ManifestSummary": results.get("ManifestSummary"),
+        "KmsKeyId": request.get("KmsKeyId"),
+        "VersionDescription": request.get("VersionDescription"),
+        "Feature": row["feature"],
+    }
+
+
+def describe_project_versions(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    limit = params.get("MaxResults", service().default_page_size(ctx.operation))
+    before = pagination.decode(ctx.operation, params, int)
+    with ctx.store.read() as conn:
+        project = require_project(conn, ctx, params["ProjectArn"])
+        rows = versions.page(conn, project["id"], ctx.now_ms, names=params.get("VersionNames"),
+                             before_ms=before, limit=limit + 1)
+    waiting = [r["arn"] for r in rows[:limit] if not lifecycle.version_done(r, ctx.now_ms)]
+    if waiting and ctx.settings.timing == "instant":
+        ctx = settle(ctx, waiting)
+        with ctx.store.read() as conn:
+            rows = versions.page(conn, project["id"], ctx.now_ms,
+                                 names=params.get("VersionNames"), before_ms=before,
+                                 limit=limit + 1)
+    out: dict[str, Any] = {"ProjectVersionDescriptions": [describe(r, ctx.now_ms)
+                                                          for r in rows[:limit]]}
+    if len(rows) > limit:
+        out["NextToken"] = pagination.encode(ctx.operation, params, rows[limit - 1]["created_ms"])
+    return out
+
+
+def delete_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    ctx = settle(ctx, [params["ProjectVersionArn"]])
+    with ctx.store.write() as tx:
+        _purge(ctx, tx)
+        row = require(tx, ctx, params["ProjectVersionArn"])
+        status = lifecycle.version_status(row, ctx.now_ms)[0]
+        if status == "DELETING":
+            return {"Status": "DELETING"}
+        if status not in DELETABLE:
+            raise ResourceInUse(f"The model {row['arn']} is {status}; it can be deleted once "
+                                "it is neither training, starting, running nor stopping.")
+        versions.mark_deleting(tx, row["id"], ctx.now_ms,
+                               lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms))
+    return {"Status": "DELETING"}
+
+
+def _purge(ctx: Ctx, tx: sqlite3.Connection) -> None:
+    for version_id in versions.purge_gone(tx, ctx.now_ms):
+        training_job.remove_model(ctx.store, version_id)
+
+
+def recover(store: Any) -> None:
+    """At start-up: a training a crash interrupted ends as a service error."""
+    with store.read() as conn:
+        stuck = versions.unfinished(conn)
+    for row in stuck:
+        training_job.remove_model(store, row["id"])
+        with store.write() as tx:
+            versions.finish(tx, row["id"], "FAILED", time.time_ns() // 1_000_000,
+                            training_job.SERVICE_ISSUE, {})

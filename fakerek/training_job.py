@@ -1,0 +1,278 @@
+"""One training, from CreateProjectVersion's request to TRAINING_COMPLETED or TRAINING_FAILED.
+
+Runs in the background (`jobs`). Order (training-and-inference.md §1.3, manifests.md §2.8): file
+checks → line and content validation (artefacts written whatever the outcome) → training →
+evaluation on the test set → evaluation summary and snapshots → the model's files. Every failure
+ends the version with `"<CODE>: <message>"`, or the service-issue message for anything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fakerek.manifests import images, training
+from fakerek.manifests.codes import message
+from fakerek.manifests.importer import ImportFailed, ImportLimits
+from fakerek.manifests.lines import Line, render
+from fakerek.objects import ObjectError, Objects
+from fakerek.store import datasets, versions
+from fakerek.store.db import Store
+
+log = logging.getLogger("fakerek.training")
+SERVICE_ISSUE = "Amazon Rekognition experienced a service issue."
+CONTENT_TYPE = "application/json"
+
+
+class TrainingFailed(Exception):
+    """Ends the training; `code` None means a service error."""
+
+    def __init__(self, code: str | None, detail: str = ""):
+        super().__init__(code or detail)
+        self.code = code
+        self.detail = detail
+
+    @property
+    def status_message(self) -> str:
+        if self.code is None:
+            return SERVICE_ISSUE
+        if self.code.startswith(("ERROR_", "WARNING_")):
+            return f"{self.code}: {message(self.code)}"
+        return self.detail or self.code
+
+
+@dataclass(frozen=True)
+class Options:
+    denied: frozenset[str]
+    limits: ImportLimits
+    invalid_row_threshold: float
+    fault: str | None = None  # an injected failure code, or SERVICE_ERROR
+
+
+def model_folder(store: Store, version_id: int) -> str:
+    return os.path.join(store.data_dir, "models", str(version_id))
+
+
+def remove_model(store: Store, version_id: int) -> None:
+    shutil.rmtree(model_folder(store, version_id), ignore_errors=True)
+
+
+class _Outputs:
+    """Where a training writes, under OutputConfig (bucket + prefix without its trailing '/')."""
+
+    def __init__(self, objects: Objects, request: dict[str, Any], project: str, version: str):
+        config = request["OutputConfig"]
+        self.objects = objects
+        self.bucket = config["S3Bucket"]
+        prefix = config.get("S3KeyPrefix", "").rstrip("/")
+        self.base = f"{prefix}/" if prefix else ""
+        self.version = version
+        self.summary_key = f"{self.base}EvaluationResultSummary-{project}-{version}.json"
+
+    def key(self, name: str) -> str:
+        return f"{self.base}{self.version}/{name}"
+
+    def put(self, key: str, body: str) -> dict[str, Any]:
+        try:
+            self.objects.put(self.bucket, key, body.encode("utf-8"), CONTENT_TYPE)
+        except ObjectError:
+            raise TrainingFailed("ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET") from None
+        return {"S3Object": {"Bucket": self.bucket, "Name": key}}
+
+
+def asset(location: dict[str, Any]) -> dict[str, Any]:
+    return {"Assets": [{"GroundTruthManifest": location}]}
+
+
+def run(store: Store, objects: Objects, version_id: int, options: Options) -> None:
+    with store.read() as conn:
+        row = versions.by_id(conn, version_id)
+    if row is None:
+        return
+    request = json.loads(row["request"])
+    results: dict[str, Any] = {}
+    started = time.monotonic()
+    try:
+        _train(store, objects, row, request, options, results)
+        outcome, status_message = "COMPLETED", None
+        results["BillableTrainingTimeInSeconds"] = max(
+            1, round(time.time() - row["created_ms"] / 1000))
+    except TrainingFailed as failure:
+        outcome, status_message = "FAILED", failure.status_message
+        log.info("training of %s failed: %s", row["arn"], status_message)
+    except Exception:
+        log.exception("training of %s failed", row["arn"])
+        outcome, status_message = "FAILED", SERVICE_ISSUE
+        for key in ("TrainingValidation", "TestingValidation", "ManifestSummary"):
+            results.pop(key, None)  # a late service error hides the validation locations
+    if outcome == "FAILED":
+        remove_model(store, version_id)
+    with store.write() as tx:
+        versions.finish(tx, version_id, outcome, time.time_ns() // 1_000_000, status_message,
+                        results)
+    log.info("training of %s ended %s after %.1f s", row["arn"], outcome,
+             time.monotonic() - started)
+
+
+def _train(store: Store, objects: Objects, row: Any, request: dict[str, Any], options: Options,
+           results: dict[str, Any]) -> None:
+    if options.fault == "SERVICE_ERROR":
+        raise TrainingFailed(None, "injected service error")
+    if options.fault:
+        raise TrainingFailed(options.fault)
+    outputs = _Outputs(objects, request, row["project_name"], row["name"])
+    try:
+        training.check_output_bucket(objects, outputs.bucket)
+        train_texts, test_texts = _inputs(store, objects, row, request, options)
+    except ImportFailed as failure:
+        raise TrainingFailed(failure.code) from None
+
+    def fetch(bucket: str, key: str) -> bytes | None:
+        try:
+            return objects.read(bucket, key, limit=images.ImageLimits().max_bytes + 1)
+        except ObjectError:
+            return None
+
+    limits = training.TrainingLimits(max_labels=options.limits.max_labels,
+                                     invalid_row_threshold=options.invalid_row_threshold,
+                                     line=options.limits.line)
+    checked = training.validate(train_texts, test_texts, fetch=fetch, denied=options.denied,
+                                limits=limits)
+    results["ManifestSummary"] = outputs.put(outputs.key("manifest_summary.json"),
+                                             json.dumps(checked.summary(), indent=1))
+    results["TrainingValidation"] = outputs.put(
+        outputs.key("training_manifest_with_validation.json"),
+        checked.training.validation_manifest())
+    results["TestingValidation"] = outputs.put(
+        outputs.key("testing_manifest_with_validation.json"),
+        checked.testing.validation_manifest())
+    results["AutoCreate"] = checked.auto_split
+    if checked.first_error:
+        raise TrainingFailed(checked.first_error)
+    if checked.training.use_case != training.IMAGE_LEVEL_LABELS:
+        raise TrainingFailed("NOT_SUPPORTED", "This fakerek cannot train object localisation "
+                                              "models yet (use case OBJECT_LOCALIZATION).")
+    _train_classifier(store, row, checked, fetch, outputs, results)
+
+
+def _inputs(store: Store, objects: Objects, row: Any, request: dict[str, Any],
+            options: Options) -> tuple[list[str], list[str] | None]:
+    """Training and test lines: external manifests, or the project's datasets."""
+    if "TrainingData" in request:
+        def read(location: dict[str, Any]) -> list[str]:
+            s3 = location["GroundTruthManifest"]["S3Object"]
+            return training.read_manifest(objects, s3["Bucket"], s3["Name"], s3.get("Version"),
+                                          options.limits)
+
+        train = read(request["TrainingData"]["Assets"][0])
+        testing = request["TestingData"]
+        test = read(testing["Assets"][0]) if testing.get("Assets") else None
+        return train, test
+    with store.read() as conn:
+        found = {d["type"]: d for d in datasets.of_projects(conn, [row["project_id"]],
+                                                            row["created_ms"])}
+        train = [e["entry"] for e in datasets.all_entries(conn, found["TRAIN"]["id"])]
+        test = ([e["entry"] for e in datasets.all_entries(conn, found["TEST"]["id"])]
+                if "TEST" in found else None)
+    if not train:
+        raise ImportFailed("ERROR_EMPTY_MANIFEST")
+    return train, test
+
+
+def _image_labels(line: Line) -> set[str]:
+    return set().union(*(a.labels for a in line.attributes if a.usable and a.kind == "image"))
+
+
+def _train_classifier(store: Store, row: Any, checked: training.Validation, fetch: Any,
+                      outputs: _Outputs, results: dict[str, Any]) -> None:
+    from fakerek.ml import classifier, evaluation
+
+    def load(line: Line) -> bytes:
+        data = fetch(line.bucket, line.key)
+        if data is None:
+            raise TrainingFailed(None, f"image {line.source_ref} disappeared during training")
+        return data
+
+    train_lines, test_lines = checked.training.usable, checked.testing.usable
+    loaded = {id(line): line for line in train_lines}
+    model = classifier.train([classifier.Example(str(id(line)), _image_labels(line))
+                              for line in train_lines],
+                             lambda ref: load(loaded[int(ref)]))
+    truth = np.array([[label in _image_labels(line) for label in model.labels]
+                      for line in test_lines], dtype=bool).reshape(len(test_lines),
+                                                                   len(model.labels))
+    scores = (model.scores([load(line) for line in test_lines]) if test_lines
+              else np.zeros((0, len(model.labels)), np.float32))
+    per_label = evaluation.evaluate(model.labels, scores, truth)
+    model.thresholds = {r.label: r.threshold for r in per_label}
+    totals = evaluation.aggregate(per_label)
+    summary = {
+        "Version": 1,
+        "AggregatedEvaluationResults": {
+            **totals, "ConfusionMatrix": evaluation.confusion_matrix(model.labels, scores, truth)},
+        "EvaluationDetails": {
+            "EvaluationEndTimestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"),
+            "Labels": model.labels,
+            "NumberOfTestingImages": len(test_lines),
+            "NumberOfTrainingImages": len(train_lines),
+            "ProjectVersionArn": row["arn"],
+        },
+        "LabelEvaluationResults": [
+            {"Label": r.label, "NumberOfTestingImages": r.test_images,
+             "Metrics": {"Threshold": r.threshold, "Precision": r.precision,
+                         "Recall": r.recall, "F1Score": r.f1}} for r in per_label],
+    }
+    location = outputs.put(outputs.summary_key, json.dumps(summary, indent=1))
+    results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
+    results["TrainingOutput"] = outputs.put(outputs.key("training_output.manifest"),
+                                            _snapshot(train_lines))
+    results["TestingOutput"] = outputs.put(
+        outputs.key("testing_output.manifest"),
+        _evaluation_snapshot(test_lines, model, scores, truth))
+    model.save(model_folder(store, row["id"]))
+
+
+def _snapshot(lines: list[Line]) -> str:
+    return "".join(json.dumps(render(line, "errors", None), ensure_ascii=False) + "\n"
+                   for line in lines)
+
+
+def _evaluation_snapshot(lines: list[Line], model: Any, scores: np.ndarray,
+                         truth: np.ndarray) -> str:
+    """The test images with their ground truth and the model's scores (§2.7)."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    out = []
+    for row_index, line in enumerate(lines):
+        record: dict[str, Any] = {"source-ref": line.source_ref}
+        for k, label in enumerate(sorted(_image_labels(line))):
+            record[f"rekognition-custom-labels-training-{k}"] = model.labels.index(label)
+            record[f"rekognition-custom-labels-training-{k}-metadata"] = {
+                "confidence": 1.0, "job-name": "rekognition-custom-labels-training-job",
+                "class-name": label, "human-annotated": "yes", "creation-date": now,
+                "type": "groundtruth/image-classification"}
+        for k, label in enumerate(model.labels):
+            confidence = float(scores[row_index, k])
+            present, positive = bool(truth[row_index, k]), confidence >= model.thresholds[label]
+            record[f"rekognition-custom-labels-evaluation-{k}"] = k
+            record[f"rekognition-custom-labels-evaluation-{k}-metadata"] = {
+                "confidence": confidence, "job-name": "rekognition-custom-labels-evaluation-job",
+                "class-name": label, "human-annotated": "no", "creation-date": now,
+                "type": "groundtruth/image-classification",
+                "rekognition-custom-labels-evaluation-details": {
+                    "version": 1,
+                    "ground-truth-labelling-jobs": ["rekognition-custom-labels-training-job"],
+                    "is-true-positive": positive and present,
+                    "is-true-negative": not positive and not present,
+                    "is-false-positive": positive and not present,
+                    "is-false-negative": not positive and present,
+                    "is-present-in-ground-truth": present}}
+        out.append(json.dumps(record, ensure_ascii=False) + "\n")
+    return "".join(out)
