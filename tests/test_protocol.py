@@ -144,8 +144,8 @@ def test_unknown_operations(fakerek, target, fragment):
 
 def test_unbuilt_custom_labels_operation_says_so(rekognition):
     with pytest.raises(ClientError) as excinfo:
-        rekognition.describe_project_versions(
-            ProjectArn="arn:aws:rekognition:us-east-1:123456789012:project/p/1")
+        rekognition.stop_project_version(
+            ProjectVersionArn="arn:aws:rekognition:us-east-1:123456789012:project/p/version/v/1")
     error = error_of(excinfo)
     assert error["Code"] == "UnknownOperationException"
     assert "not implemented by fakerek" in error["Message"]
