@@ -114,6 +114,19 @@ def backbone_model(state: dict[str, np.ndarray]) -> onnx.ModelProto:
     return g.model([image], [features])
 
 
+def backbone_maps_model(state: dict[str, np.ndarray]) -> onnx.ModelProto:
+    """image → fmap16 [N, 112, H/16, W/16] and fmap32 [N, 1280, H/32, W/32], for localisation."""
+    g = GraphBuilder("bb_")
+    maps = backbone_maps(g, state, "image")
+    outputs = []
+    for name, channels in (("fmap16", 112), ("fmap32", 1280)):
+        g.output(maps[name], name)
+        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT,
+                                                     ["N", channels, f"h_{name}", f"w_{name}"]))
+    image = helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", "H", "W", 3])
+    return g.model([image], outputs)
+
+
 def linear_head_model(weights: np.ndarray, bias: np.ndarray, activation: str,
                       metadata: dict[str, str]) -> onnx.ModelProto:
     """features [N, D] → scores [N, K]: one Gemm, then Softmax (single label) or Sigmoid."""
