@@ -157,10 +157,10 @@ def _train(store: Store, objects: Objects, row: Any, request: dict[str, Any], op
     results["AutoCreate"] = checked.auto_split
     if checked.first_error:
         raise TrainingFailed(checked.first_error)
-    if checked.training.use_case != training.IMAGE_LEVEL_LABELS:
-        raise TrainingFailed("NOT_SUPPORTED", "This fakerek cannot train object localisation "
-                                              "models yet (use case OBJECT_LOCALIZATION).")
-    _train_classifier(store, row, checked, fetch, outputs, results)
+    if checked.training.use_case == training.OBJECT_LOCALIZATION:
+        _train_detector(store, row, checked, fetch, outputs, results)
+    else:
+        _train_classifier(store, row, checked, fetch, outputs, results)
 
 
 def _inputs(store: Store, objects: Objects, row: Any, request: dict[str, Any],
@@ -188,19 +188,137 @@ def _inputs(store: Store, objects: Objects, row: Any, request: dict[str, Any],
 
 
 def _image_labels(line: Line) -> set[str]:
-    return set().union(*(a.labels for a in line.attributes if a.usable and a.kind == "image"))
+    return line.image_labels()
+
+
+def _loader(fetch: Any) -> Any:
+    def load(line: Line) -> bytes:
+        data = fetch(line.bucket, line.key)
+        if data is None:
+            raise TrainingFailed(None, f"image {line.source_ref} disappeared during training")
+        return data
+    return load
+
+
+def _summary(row: Any, labels: list[str], per_label: list[Any], aggregated: dict[str, Any],
+             tested: int, trained: int) -> dict[str, Any]:
+    return {
+        "Version": 1,
+        "AggregatedEvaluationResults": aggregated,
+        "EvaluationDetails": {
+            "EvaluationEndTimestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"),
+            "Labels": labels,
+            "NumberOfTestingImages": tested,
+            "NumberOfTrainingImages": trained,
+            "ProjectVersionArn": row["arn"],
+        },
+        "LabelEvaluationResults": [
+            {"Label": r.label, "NumberOfTestingImages": r.test_images,
+             "Metrics": {"Threshold": r.threshold, "Precision": r.precision,
+                         "Recall": r.recall, "F1Score": r.f1}} for r in per_label],
+    }
+
+
+def _train_detector(store: Store, row: Any, checked: training.Validation, fetch: Any,
+                    outputs: _Outputs, results: dict[str, Any]) -> None:
+    from fakerek.ml import detector, evaluation
+
+    load = _loader(fetch)
+    whole = (0.0, 0.0, 1.0, 1.0)
+    examples = []
+    for line in checked.training.usable:
+        boxes = line.boxes() or [(label, whole) for label in sorted(line.image_labels())]
+        examples.append(detector.BoxExample(load(line), np.array([b for _, b in boxes],
+                                                                 np.float32),
+                                            [label for label, _ in boxes]))
+    model = detector.train(examples)
+    test_lines = checked.testing.usable
+    truth = [[(label, np.array(box, np.float32)) for label, box in line.boxes()]
+             for line in test_lines]
+    predicted = [[(d.label, d.score, d.box) for d in model.detect(load(line))]
+                 for line in test_lines]
+    scored = evaluation.evaluate_boxes(model.labels, predicted, truth)
+    model.thresholds = {r.label: r.threshold for r in scored.results}
+    totals = evaluation.aggregate(scored.results)
+    aggregated = {**totals, "AveragePrecision": scored.average_precision,
+                  "AverageRecall": scored.average_recall}
+    summary = _summary(row, model.labels, scored.results, aggregated, len(test_lines),
+                       len(examples))
+    location = outputs.put(outputs.summary_key, json.dumps(summary, indent=1))
+    results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
+    results["TrainingOutput"] = outputs.put(outputs.key("training_output.manifest"),
+                                            _snapshot(checked.training.usable))
+    results["TestingOutput"] = outputs.put(
+        outputs.key("testing_output.manifest"),
+        _box_snapshot(test_lines, model, predicted, scored.hits))
+    model.save(model_folder(store, row["id"]))
+
+
+def _details(positive: bool, present: bool, right: bool) -> dict[str, Any]:
+    return {"version": 1,
+            "ground-truth-labelling-jobs": ["rekognition-custom-labels-training-job"],
+            "is-true-positive": positive and right,
+            "is-true-negative": not positive and not present,
+            "is-false-positive": positive and not right,
+            "is-false-negative": not positive and present,
+            "is-present-in-ground-truth": present}
+
+
+def _box_snapshot(lines: list[Line], model: Any, predicted: list[list[Any]],
+                  hits: list[list[bool]]) -> str:
+    """Test images with their true boxes and the model's boxes, in pixels (§2.7)."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    out = []
+    for line, found, right in zip(lines, predicted, hits, strict=True):
+        width, height = next(a.image_size for a in line.attributes
+                             if a.kind == "box" and a.image_size)
+        classes = {label: i for i, label in enumerate(model.labels)}
+
+        def pixels(box: Any, width: int = width, height: int = height) -> dict[str, float]:
+            return {"left": round(float(box[0]) * width, 1),
+                    "top": round(float(box[1]) * height, 1),
+                    "width": round(float(box[2] - box[0]) * width, 1),
+                    "height": round(float(box[3] - box[1]) * height, 1)}
+
+        image_size = [{"width": width, "height": height, "depth": 3}]
+        truth = line.boxes()
+        true_labels = {label for label, _ in truth}
+        objects = []
+        for (label, score, _), hit in zip(found, right, strict=True):
+            positive = score >= model.thresholds.get(label, 0.5)
+            objects.append({"confidence": score,
+                            "rekognition-custom-labels-evaluation-details":
+                                _details(positive, label in true_labels, hit)})
+        record = {
+            "source-ref": line.source_ref,
+            "rekognition-custom-labels-training-0": {
+                "image_size": image_size,
+                "annotations": [{**pixels(box), "class_id": classes[label]}
+                                for label, box in truth]},
+            "rekognition-custom-labels-training-0-metadata": {
+                "objects": [{"confidence": 1} for _ in truth],
+                "class-map": {str(i): label for label, i in classes.items()},
+                "type": "groundtruth/object-detection", "human-annotated": "yes",
+                "creation-date": now, "job-name": "rekognition-custom-labels-training-job"},
+            "rekognition-custom-labels-evaluation": {
+                "image_size": image_size,
+                "annotations": [{**pixels(box), "class_id": classes[label]}
+                                for label, _, box in found]},
+            "rekognition-custom-labels-evaluation-metadata": {
+                "objects": objects,
+                "class-map": {str(i): label for label, i in classes.items()},
+                "type": "groundtruth/object-detection", "human-annotated": "no",
+                "creation-date": now, "job-name": "rekognition-custom-labels-evaluation-job"},
+        }
+        out.append(json.dumps(record, ensure_ascii=False) + "\n")
+    return "".join(out)
 
 
 def _train_classifier(store: Store, row: Any, checked: training.Validation, fetch: Any,
                       outputs: _Outputs, results: dict[str, Any]) -> None:
     from fakerek.ml import classifier, evaluation
 
-    def load(line: Line) -> bytes:
-        data = fetch(line.bucket, line.key)
-        if data is None:
-            raise TrainingFailed(None, f"image {line.source_ref} disappeared during training")
-        return data
-
+    load = _loader(fetch)
     train_lines, test_lines = checked.training.usable, checked.testing.usable
     loaded = {id(line): line for line in train_lines}
     model = classifier.train([classifier.Example(str(id(line)), _image_labels(line))
@@ -214,22 +332,10 @@ def _train_classifier(store: Store, row: Any, checked: training.Validation, fetc
     per_label = evaluation.evaluate(model.labels, scores, truth)
     model.thresholds = {r.label: r.threshold for r in per_label}
     totals = evaluation.aggregate(per_label)
-    summary = {
-        "Version": 1,
-        "AggregatedEvaluationResults": {
-            **totals, "ConfusionMatrix": evaluation.confusion_matrix(model.labels, scores, truth)},
-        "EvaluationDetails": {
-            "EvaluationEndTimestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"),
-            "Labels": model.labels,
-            "NumberOfTestingImages": len(test_lines),
-            "NumberOfTrainingImages": len(train_lines),
-            "ProjectVersionArn": row["arn"],
-        },
-        "LabelEvaluationResults": [
-            {"Label": r.label, "NumberOfTestingImages": r.test_images,
-             "Metrics": {"Threshold": r.threshold, "Precision": r.precision,
-                         "Recall": r.recall, "F1Score": r.f1}} for r in per_label],
-    }
+    aggregated = {**totals, "ConfusionMatrix": evaluation.confusion_matrix(model.labels, scores,
+                                                                          truth)}
+    summary = _summary(row, model.labels, per_label, aggregated, len(test_lines),
+                       len(train_lines))
     location = outputs.put(outputs.summary_key, json.dumps(summary, indent=1))
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
     results["TrainingOutput"] = outputs.put(outputs.key("training_output.manifest"),

@@ -99,6 +99,27 @@ class Line:
     def box_labels(self) -> set[str]:
         return set().union(*(a.labels for a in self.attributes if a.valid and a.kind == "box"))
 
+    def image_labels(self) -> set[str]:
+        return set().union(*(a.labels for a in self.attributes if a.valid and a.kind == "image"))
+
+    def boxes(self) -> list[tuple[str, tuple[float, float, float, float]]]:
+        """(label, (x1, y1, x2, y2) as ratios of the declared image size) of every valid box."""
+        dropped = {(p.attribute, p.index) for p in self.problems if p.where == "annotation"}
+        out = []
+        for attribute in self.attributes:
+            if attribute.kind != "box" or not attribute.valid or self.obj is None:
+                continue
+            width, height = attribute.image_size
+            value, meta = self.obj[attribute.name], self.obj[f"{attribute.name}-metadata"]
+            for index, box in enumerate(value.get("annotations", [])):
+                if (attribute.name, index) in dropped:
+                    continue
+                left, top = box["left"] / width, box["top"] / height
+                out.append((meta["class-map"][str(box["class_id"])],
+                            (left, top, left + box["width"] / width,
+                             top + box["height"] / height)))
+        return out
+
     def finish(self) -> Line:
         """Step 11: decide whether the line is valid, invalid or ignored."""
         if self.obj is None or self.stopped or any(

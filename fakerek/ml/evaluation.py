@@ -22,9 +22,14 @@ class LabelResult:
     f1: float
 
 
-def best_threshold(scores: np.ndarray, truth: np.ndarray) -> tuple[float, float, float, float]:
-    """(threshold, precision, recall, F1) for one label; positive means score >= threshold."""
-    positives = int(truth.sum())
+def best_threshold(scores: np.ndarray, truth: np.ndarray,
+                   positives: int | None = None) -> tuple[float, float, float, float]:
+    """(threshold, precision, recall, F1) for one label; positive means score >= threshold.
+
+    `truth[i]`: prediction i is right. `positives`: how many things there were to find (for
+    classification, the images carrying the label: the default; for boxes, the true boxes).
+    """
+    positives = int(truth.sum()) if positives is None else positives
     if len(scores) == 0 or positives == 0:
         return 0.5, 0.0, 0.0, 0.0
     order = np.argsort(-scores, kind="stable")
@@ -71,3 +76,74 @@ def confusion_matrix(labels: list[str], scores: np.ndarray,
             cells.append({"GroundTruthLabel": ground, "PredictedLabel": predicted,
                           "Value": value})
     return cells
+
+
+def match_boxes(predicted: list[tuple[str, float, np.ndarray]],
+                truth: list[tuple[str, np.ndarray]]) -> list[bool]:
+    """For one image: whether each prediction (best first) hits a true box of its label with
+    IoU >= 0.5; each true box is matched once, by the best-scoring prediction that reaches it."""
+    used = [False] * len(truth)
+    hits = []
+    for label, _, box in predicted:
+        best, best_iou = -1, 0.5
+        for index, (true_label, true_box) in enumerate(truth):
+            if used[index] or true_label != label:
+                continue
+            overlap = _iou(box, true_box)
+            if overlap >= best_iou:
+                best, best_iou = index, overlap
+        if best >= 0:
+            used[best] = True
+        hits.append(best >= 0)
+    return hits
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def average_precision(scores: np.ndarray, hits: np.ndarray, positives: int) -> float:
+    """Area under the precision/recall curve, all-point interpolation, predictions by score."""
+    if positives == 0 or len(scores) == 0:
+        return 0.0
+    order = np.argsort(-scores, kind="stable")
+    true_pos = np.cumsum(hits[order])
+    recall = np.concatenate([[0.0], true_pos / positives, [1.0]])
+    precision = np.concatenate([[0.0], true_pos / np.arange(1, len(order) + 1), [0.0]])
+    for i in range(len(precision) - 2, -1, -1):
+        precision[i] = max(precision[i], precision[i + 1])
+    steps = np.flatnonzero(recall[1:] != recall[:-1])
+    return float(((recall[steps + 1] - recall[steps]) * precision[steps + 1]).sum())
+
+
+@dataclass
+class BoxEvaluation:
+    results: list[LabelResult]
+    average_precision: float
+    average_recall: float
+    hits: list[list[bool]]  # per image, per prediction
+
+
+def evaluate_boxes(labels: list[str], predicted: list[list[tuple[str, float, np.ndarray]]],
+                   truth: list[list[tuple[str, np.ndarray]]]) -> BoxEvaluation:
+    """Per-label thresholds and metrics over every box of every test image (§2.1-2.4)."""
+    hits = [match_boxes(p, t) for p, t in zip(predicted, truth, strict=True)]
+    results, aps, ars = [], [], []
+    for label in labels:
+        scores = np.array([s for p in predicted for (lab, s, _) in p if lab == label])
+        right = np.array([h for p, hs in zip(predicted, hits, strict=True)
+                          for (lab, _, _), h in zip(p, hs, strict=True) if lab == label], bool)
+        positives = sum(1 for t in truth for (lab, _) in t if lab == label)
+        threshold, precision, recall, f1 = best_threshold(scores, right, positives)
+        images = sum(1 for t in truth if any(lab == label for lab, _ in t))
+        results.append(LabelResult(label, images, threshold, precision, recall, f1))
+        if positives:
+            aps.append(average_precision(scores, right, positives))
+            ars.append(float(right.sum()) / positives)
+    results.sort(key=lambda r: (-r.f1, r.label))
+    return BoxEvaluation(results, float(np.mean(aps)) if aps else 0.0,
+                         float(np.mean(ars)) if ars else 0.0, hits)
