@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 from conftest import error_of
 from images import SHAPES, scene
-from manifests import BUCKET, image_line, manifest
+from manifests import BUCKET, box_line, image_line, manifest
 
 OUT = "results"
 
@@ -278,3 +278,55 @@ def test_versions_survive_a_restart(own_server):
     own_server.restart()
     after = describe(own_server.client(), project)
     assert after == before
+
+
+def upload_boxes(s3, count: int, seed: int = 2000):
+    lines = []
+    for i in range(count):
+        shapes = [SHAPES[(i + k) % 3] for k in range(1 + i % 2)]
+        data, boxes = scene(seed + i, shapes, size=(320, 240))
+        s3.put_object(Bucket=BUCKET, Key=f"box{i}.jpg", Body=data)
+        lines.append(box_line(f"box{i}.jpg", [(label, (b[0], b[1], b[2] - b[0], b[3] - b[1]))
+                                             for label, b in boxes], size=(320, 240)))
+    return lines
+
+
+def test_object_localisation(rekognition, s3):
+    s3.put_object(Bucket=BUCKET, Key="boxes.manifest", Body=manifest(upload_boxes(s3, 40)))
+    project = rekognition.create_project(ProjectName="boxes")["ProjectArn"]
+    rekognition.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
+        "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": "boxes.manifest"}}})
+    train(rekognition, project)
+    found = describe(rekognition, project)
+    assert found["Status"] == "TRAINING_COMPLETED", found["StatusMessage"]
+    summary = read_json(s3, found["EvaluationResult"]["Summary"])
+    aggregated = summary["AggregatedEvaluationResults"]
+    assert "ConfusionMatrix" not in aggregated
+    assert aggregated["AveragePrecision"] >= 0.6  # real boxes, found again on held-out images
+    assert set(summary["EvaluationDetails"]["Labels"]) == set(SHAPES)
+    manifest_summary = read_json(s3, found["ManifestSummary"])
+    assert manifest_summary["statistics"]["training"]["use_case"] == "OBJECT_LOCALIZATION"
+    snapshot = s3.get_object(Bucket=OUT, Key="runs/v1/testing_output.manifest")["Body"].read()
+    first = json.loads(snapshot.decode().splitlines()[0])
+    predicted = first["rekognition-custom-labels-evaluation"]["annotations"]
+    objects = first["rekognition-custom-labels-evaluation-metadata"]["objects"]
+    assert len(predicted) == len(objects) >= 1
+
+
+def test_multi_label_classification(rekognition, s3):
+    lines = []
+    for i in range(24):
+        pair = [SHAPES[i % 3], SHAPES[(i + 1) % 3]][: 1 + i % 2]
+        data, _ = scene(3000 + i, pair)
+        s3.put_object(Bucket=BUCKET, Key=f"multi{i}.jpg", Body=data)
+        lines.append(image_line(f"multi{i}.jpg", *pair))
+    s3.put_object(Bucket=BUCKET, Key="multi.manifest", Body=manifest(lines))
+    project = rekognition.create_project(ProjectName="multi")["ProjectArn"]
+    rekognition.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
+        "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": "multi.manifest"}}})
+    train(rekognition, project)
+    found = describe(rekognition, project)
+    assert found["Status"] == "TRAINING_COMPLETED", found["StatusMessage"]
+    summary = read_json(s3, found["EvaluationResult"]["Summary"])
+    assert sorted(r["Label"] for r in summary["LabelEvaluationResults"]) == sorted(SHAPES)
+    assert summary["AggregatedEvaluationResults"]["F1Score"] > 0.5
