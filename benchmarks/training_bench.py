@@ -1,0 +1,199 @@
+"""Training benchmark: fakerek's models on held-out tasks built from images that ship in a wheel.
+
+Objects (cat, cup, rocket, face, motorcycle, horse, logo) are cut from scikit-image's sample
+images and pasted at random size, position, flip and colour onto background crops; the test
+images use backgrounds the training never saw. Each task runs in its own process so that its peak
+RSS is its own. Prints, per task: training seconds, peak RSS, held-out quality, model bytes.
+
+Goals (issue 4): classification ≤ 10 s and ≥ 95 %; localisation ≤ 30 s, peak RSS ≤ 1 GB,
+mAP@0.5 ≥ 0.9.
+Run: pip install -e ".[bench]" && python benchmarks/training_bench.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageFilter
+
+OBJECTS = {  # file, crop (relative), masked on white
+    "cat": ("chelsea.png", (0.05, 0.03, 0.80, 0.97), False),
+    "cup": ("coffee.png", (0.12, 0.00, 0.80, 0.92), False),
+    "rocket": ("rocket.jpg", (0.42, 0.28, 0.58, 1.00), False),
+    "face": ("astronaut.png", (0.27, 0.02, 0.59, 0.31), False),
+    "motorcycle": ("motorcycle_left.png", (0.08, 0.14, 0.93, 0.93), False),
+    "horse": ("horse.png", (0.0, 0.0, 1.0, 1.0), True),
+    "logo": ("logo.png", (0.0, 0.0, 1.0, 1.0), True),
+}
+CLASSES = list(OBJECTS)
+BACKGROUNDS = {"train": ["brick.png", "grass.png", "moon.png", "hubble_deep_field.jpg", "ihc.png",
+                         "retina.jpg", "camera.png", "color.png"],
+               "test": ["gravel.png", "page.png", "cell.png", "coins.png"]}
+
+
+def _folder() -> str:
+    from skimage import data
+
+    return os.path.dirname(data.__file__)
+
+
+def _sprite(name: str, rng: np.random.Generator) -> tuple[Image.Image, Image.Image | None]:
+    file, (x0, y0, x1, y1), masked = OBJECTS[name]
+    image = Image.open(os.path.join(_folder(), file))
+    w, h = image.size
+    jx, jy = 0.06 * (x1 - x0), 0.06 * (y1 - y0)
+    box = [min(max(v, 0.0), 1.0) for v in (x0 + rng.uniform(-jx, jx), y0 + rng.uniform(-jy, jy),
+                                           x1 + rng.uniform(-jx, jx), y1 + rng.uniform(-jy, jy))]
+    image = image.crop((int(box[0] * w), int(box[1] * h), int(box[2] * w), int(box[3] * h)))
+    mask = None
+    if masked:
+        rgba = image.convert("RGBA")
+        alpha = np.where(np.asarray(rgba)[..., :3].min(axis=2) < 235, 255, 0).astype(np.uint8)
+        if name == "horse":
+            colour = rng.integers(0, 120, size=3).astype(np.uint8)
+            image = Image.fromarray(np.zeros(alpha.shape + (3,), np.uint8) + colour)
+        else:
+            image = rgba.convert("RGB")
+        ys, xs = np.nonzero(alpha > 10)
+        crop = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+        image, mask = image.crop(crop), Image.fromarray(alpha).crop(crop)
+    image = image.convert("RGB")
+    if rng.random() < 0.5:
+        image = image.transpose(Image.FLIP_LEFT_RIGHT)
+        mask = mask.transpose(Image.FLIP_LEFT_RIGHT) if mask is not None else None
+    for enhancer, low, high in ((ImageEnhance.Brightness, 0.7, 1.3),
+                                (ImageEnhance.Contrast, 0.7, 1.3),
+                                (ImageEnhance.Color, 0.6, 1.4)):
+        image = enhancer(image).enhance(rng.uniform(low, high))
+    return image, mask
+
+
+def _overlap(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def composite(rng, split: str, count: int, size=(320, 320)) -> tuple[bytes, list]:
+    """A JPEG with `count` objects; returns (bytes, [(label, (x1, y1, x2, y2) ratios)])."""
+    names = BACKGROUNDS[split]
+    background = Image.open(os.path.join(_folder(), names[rng.integers(len(names))]))
+    background = background.convert("RGB")
+    w, h = background.size
+    side = rng.uniform(0.5, 1.0) * min(w, h)
+    x, y = rng.uniform(0, w - side), rng.uniform(0, h - side)
+    canvas = background.crop((int(x), int(y), int(x + side), int(y + side))).resize(size)
+    boxes = []
+    for _ in range(count):
+        name = CLASSES[rng.integers(len(CLASSES))]
+        sprite, mask = _sprite(name, rng)
+        fraction = rng.uniform(0.18, 0.55)
+        aspect = sprite.size[0] / sprite.size[1] * rng.uniform(0.85, 1.15)
+        sw, sh = ((fraction * size[0], fraction * size[0] / aspect) if aspect >= 1
+                  else (fraction * size[1] * aspect, fraction * size[1]))
+        sw, sh = max(int(sw), 8), max(int(sh), 8)
+        for _attempt in range(30):
+            px, py = int(rng.uniform(0, size[0] - sw)), int(rng.uniform(0, size[1] - sh))
+            box = (px / size[0], py / size[1], (px + sw) / size[0], (py + sh) / size[1])
+            if all(_overlap(box, other) < 0.15 for _, other in boxes):
+                break
+        canvas.paste(sprite.resize((sw, sh)), (px, py),
+                     mask.resize((sw, sh)) if mask is not None else None)
+        boxes.append((name, box))
+    if rng.random() < 0.2:
+        canvas = canvas.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.2)))
+    out = io.BytesIO()
+    canvas.save(out, "JPEG", quality=90)
+    return out.getvalue(), boxes
+
+
+def _folder_bytes(folder: str) -> int:
+    return sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
+
+
+def run_task(task: str) -> dict:
+    from fakerek.ml import classifier, detector, evaluation, features
+
+    features.backbone()  # built once per process, outside the training time like the server
+    rng_train, rng_test = np.random.default_rng(1), np.random.default_rng(2)
+    result: dict = {"task": task}
+    with tempfile.TemporaryDirectory() as folder:
+        if task in ("classification", "multi-label"):
+            single = task == "classification"
+            n_train, n_test = (210, 140) if single else (300, 200)
+
+            def sample(rng, split):
+                return composite(rng, split, 1 if single else int(rng.integers(1, 4)))
+
+            train = [sample(rng_train, "train") for _ in range(n_train)]
+            test = [sample(rng_test, "test") for _ in range(n_test)]
+            images = {str(i): data for i, (data, _) in enumerate(train)}
+            examples = [classifier.Example(str(i), {name for name, _ in boxes})
+                        for i, (_, boxes) in enumerate(train)]
+            started = time.perf_counter()
+            model = classifier.train(examples, images.__getitem__)
+            result["train_s"] = round(time.perf_counter() - started, 2)
+            scores = model.scores([data for data, _ in test])
+            truth = np.array([[label in {n for n, _ in boxes} for label in model.labels]
+                              for _, boxes in test])
+            if single:
+                result["accuracy"] = round(float(np.mean(truth[np.arange(len(test)),
+                                                               scores.argmax(1)])), 4)
+            else:
+                aps = [evaluation.average_precision(scores[:, k], truth[:, k],
+                                                    int(truth[:, k].sum()))
+                       for k in range(len(model.labels))]
+                result["mAP"] = round(float(np.mean(aps)), 4)
+            model.save(folder)
+        else:
+            train = [composite(rng_train, "train", int(rng_train.integers(1, 4)))
+                     for _ in range(300)]
+            test = [composite(rng_test, "test", int(rng_test.integers(1, 4))) for _ in range(200)]
+            examples = [detector.BoxExample(data, np.array([b for _, b in boxes], np.float32),
+                                            [n for n, _ in boxes]) for data, boxes in train]
+            started = time.perf_counter()
+            model = detector.train(examples)
+            result["train_s"] = round(time.perf_counter() - started, 2)
+            predicted = [[(d.label, d.score, d.box) for d in model.detect(data)]
+                         for data, _ in test]
+            truth = [[(n, np.array(b, np.float32)) for n, b in boxes] for _, boxes in test]
+            scored = evaluation.evaluate_boxes(model.labels, predicted, truth)
+            result["mAP@0.5"] = round(scored.average_precision, 4)
+            result["F1_at_thresholds"] = round(evaluation.aggregate(scored.results)["F1Score"], 4)
+            model.save(folder)
+        result["model_bytes"] = _folder_bytes(folder)
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=("classification", "multi-label", "localisation"))
+    args = parser.parse_args()
+    if args.task:
+        print(json.dumps(run_task(args.task)))
+        return
+    print(f"machine: {os.cpu_count()} cores; held-out backgrounds; one process per task")
+    for task in ("classification", "multi-label", "localisation"):
+        out = subprocess.run([sys.executable, __file__, "--task", task], capture_output=True,
+                             text=True, check=True)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        quality = {k: v for k, v in result.items()
+                   if k not in ("task", "train_s", "peak_rss_mb", "model_bytes")}
+        print(f"{task:15} train {result['train_s']:6.2f} s   peak RSS "
+              f"{result['peak_rss_mb']:7.1f} MB   model {result['model_bytes'] / 1e6:6.2f} MB   "
+              f"{quality}")
+
+
+if __name__ == "__main__":
+    main()
