@@ -34,6 +34,7 @@ NMS_IOU = 0.3
 CONTAIN = 0.7
 MAX_DETECTIONS = 100
 MIN_SCORE = 0.05
+PCA_IMAGES = 60
 
 
 def anchors(scales=(0.1, 0.14, 0.2, 0.28, 0.4, 0.56, 0.8), aspects=(1 / 3, 1 / 2, 1, 2),
@@ -297,7 +298,8 @@ class BoxExample:
 def _softmax_minibatch(x: np.ndarray, y: np.ndarray, classes: int, seed: int, l2: float = 1e-4,
                        epochs: int = 8, batch: int = 512,
                        rate: float = 3e-3) -> tuple[np.ndarray, np.ndarray]:
-    mean, scale = x.mean(0), x.std(0) + 1e-3
+    mean = x.mean(0, dtype=np.float64).astype(np.float32)
+    scale = np.sqrt(_variance(x, mean)) + 1e-3
     n, d = x.shape
     w = np.zeros((d, classes), np.float32)
     b = np.log(np.bincount(y, minlength=classes) / n + 1e-6).astype(np.float32)
@@ -329,69 +331,125 @@ def _softmax_minibatch(x: np.ndarray, y: np.ndarray, classes: int, seed: int, l2
     return (w / scale[:, None]).astype(np.float32), (b - (mean / scale) @ w).astype(np.float32)
 
 
-def _ridge(x: np.ndarray, t: np.ndarray, strength: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    mean, scale = x.mean(0), x.std(0) + 1e-3
-    z = (x - mean) / scale
-    a = z.T @ z + strength * len(z) * np.eye(z.shape[1], dtype=np.float32)
-    wz = np.linalg.solve(a, z.T @ (t - t.mean(0)))
+def _variance(x: np.ndarray, mean: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Column variance in chunks, without a temporary as large as `x`."""
+    total = np.zeros(x.shape[1], np.float64)
+    for start in range(0, len(x), chunk):
+        total += ((x[start:start + chunk] - mean) ** 2).sum(0)
+    return (total / len(x)).astype(np.float32)
+
+
+def _ridge(x: np.ndarray, rows: np.ndarray, t: np.ndarray, strength: float = 0.1,
+           chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge regression of `t` on the rows `rows` of `x` (standardised, closed form), built in
+    chunks so that no standardised copy of the rows exists at once."""
+    total = np.zeros(x.shape[1], np.float64)
+    for i in range(0, len(rows), chunk):
+        total += x[rows[i:i + chunk]].sum(0, dtype=np.float64)
+    mean = (total / len(rows)).astype(np.float32)
+    variance = np.zeros(x.shape[1], np.float64)
+    for i in range(0, len(rows), chunk):
+        variance += ((x[rows[i:i + chunk]] - mean) ** 2).sum(0)
+    scale = (np.sqrt(variance / len(rows)) + 1e-3).astype(np.float32)
+    centred_t = (t - t.mean(0)).astype(np.float32)
+    gram = np.zeros((x.shape[1], x.shape[1]), np.float64)
+    cross = np.zeros((x.shape[1], t.shape[1]), np.float64)
+    for i in range(0, len(rows), chunk):
+        z = (x[rows[i:i + chunk]] - mean) / scale
+        gram += z.T @ z
+        cross += z.T @ centred_t[i:i + chunk]
+    gram += strength * len(rows) * np.eye(x.shape[1])
+    wz = np.linalg.solve(gram, cross).astype(np.float32)
     return (wz / scale[:, None]).astype(np.float32), (t.mean(0) - (mean / scale) @ wz).astype(
         np.float32)
 
 
+def _view_boxes(example: BoxExample, mirrored: bool) -> np.ndarray:
+    boxes = example.boxes.astype(np.float32)
+    if mirrored:
+        boxes = np.stack([1 - boxes[:, 2], boxes[:, 1], 1 - boxes[:, 0], boxes[:, 3]], 1)
+    return boxes
+
+
+def _sample_rois(boxes: np.ndarray, rng: np.random.Generator,
+                 negatives: int) -> tuple[np.ndarray, int]:
+    """The boxes one view trains on: matching anchors, background anchors (half of them near an
+    object), jittered copies of the true boxes. Returns (rois, number of matching anchors)."""
+    overlap = iou(ANCHORS, boxes)
+    best = overlap.max(1)
+    forced = overlap.argmax(0)
+    positives = np.union1d(np.flatnonzero(best >= 0.5),
+                           forced[overlap[forced, np.arange(len(boxes))] >= 0.3])
+    background = np.flatnonzero(best < 0.5)
+    hard = background[best[background] >= 0.1]
+    chosen = np.concatenate([
+        rng.choice(hard, min(len(hard), negatives // 2), replace=False),
+        rng.choice(background, min(len(background), negatives // 2), replace=False)])
+    jitter = np.repeat(boxes, 4, 0)
+    size = np.repeat(boxes[:, 2:] - boxes[:, :2], 4, 0)
+    jitter = np.clip(jitter + rng.uniform(-0.15, 0.15, jitter.shape)
+                     * np.concatenate([size, size], 1), 0, 1)
+    jitter = jitter[(jitter[:, 2] - jitter[:, 0] > 0.02) & (jitter[:, 3] - jitter[:, 1] > 0.02)]
+    rois = np.concatenate([ANCHORS[positives], ANCHORS[chosen], jitter]).astype(np.float32)
+    return rois, len(positives)
+
+
 def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) -> DetectorModel:
+    """Fit a detector on every image as it is and mirrored.
+
+    The training boxes of every view are drawn first, so the sample matrix is allocated once at
+    its final size and filled view by view: peak memory is one copy of it plus one view's maps.
+    """
     started = time.perf_counter()
     labels = sorted({label for e in examples for label in e.labels})
     rng = np.random.default_rng(seed)
-    views = []
-    for example in examples:
-        image = features.decode(example.image)
-        classes = np.array([labels.index(label) for label in example.labels], np.int64)
-        for mirrored, array in enumerate(features.views(image, SIZE)):
-            boxes = example.boxes.copy()
-            if mirrored:
-                boxes = np.stack([1 - boxes[:, 2], boxes[:, 1], 1 - boxes[:, 0], boxes[:, 3]], 1)
-            views.append((feature_maps(array), boxes.astype(np.float32), classes))
-    pixels = np.concatenate([v[0]["fmap32"][0].reshape(1280, -1).T for v in views[:120:2]])
+    views = [(example, mirrored, *_sample_rois(_view_boxes(example, mirrored), rng, negatives))
+             for example in examples for mirrored in (False, True)]
+    # PCA of the stride-32 map, from the first images
+    pixels = np.concatenate([
+        feature_maps(features.to_array(features.decode(e.image), SIZE))["fmap32"][0]
+        .reshape(1280, -1).T for e in examples[:PCA_IMAGES]])
     pca_mean = pixels.mean(0)
-    _, _, vt = np.linalg.svd(pixels - pca_mean, full_matrices=False)
-    pca_w = vt[:PCA_DIM].T.astype(np.float32)
-    roi_session = features.session(roi_feature_model(pca_w, pca_mean).SerializeToString(), 2)
-    xs, ys, xr, tr = [], [], [], []
-    for maps, boxes, classes in views:
-        overlap = iou(ANCHORS, boxes)
-        best = overlap.max(1)
-        positives = np.flatnonzero(best >= 0.5)
-        forced = overlap.argmax(0)
-        positives = np.union1d(positives,
-                               forced[overlap[forced, np.arange(len(boxes))] >= 0.3])
-        background = np.flatnonzero(best < 0.5)
-        hard = background[best[background] >= 0.1]
-        chosen = np.concatenate([
-            rng.choice(hard, min(len(hard), negatives // 2), replace=False),
-            rng.choice(background, min(len(background), negatives // 2), replace=False)])
-        jitter = np.repeat(boxes, 4, 0)
-        size = np.repeat(boxes[:, 2:] - boxes[:, :2], 4, 0)
-        jitter = np.clip(jitter + rng.uniform(-0.15, 0.15, jitter.shape)
-                         * np.concatenate([size, size], 1), 0, 1)
-        jitter = jitter[(jitter[:, 2] - jitter[:, 0] > 0.02) & (jitter[:, 3] - jitter[:, 1] > 0.02)]
-        rois = np.concatenate([ANCHORS[positives], ANCHORS[chosen], jitter]).astype(np.float32)
-        pooled = roi_session.run(["roi_features"], {**maps, "rois": rois,
+    centred = pixels - pca_mean
+    _, vectors = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
+    pca_w = np.ascontiguousarray(vectors[:, ::-1][:, :PCA_DIM]).astype(np.float32)
+    del pixels, centred
+    roi_session = features.session(roi_feature_model(pca_w, pca_mean).SerializeToString(), 2,
+                                   arena=False)
+    width = 5 * PCA_DIM + 4 * C16 + 4
+    samples = np.empty((sum(len(v[2]) for v in views), width), np.float32)
+    targets = np.empty(len(samples), np.int64)
+    regression_rows, regression_targets = [], []
+    row = 0
+    maps: dict[str, np.ndarray] = {}
+    for example, mirrored, rois, matched in views:
+        boxes = _view_boxes(example, mirrored)
+        classes = np.array([labels.index(label) for label in example.labels], np.int64)
+        if not mirrored:  # both views of an image go through the backbone in one batch
+            pair = np.stack(features.views(features.decode(example.image), SIZE))
+            maps = dict(zip(("fmap16", "fmap32"),
+                            maps_session().run(["fmap16", "fmap32"], {"image": pair}),
+                            strict=True))
+        view = {name: value[int(mirrored)][None] for name, value in maps.items()}
+        pooled = roi_session.run(["roi_features"], {**view, "rois": rois,
                                                     "context": context(rois)})[0]
-        x = np.concatenate([pooled, geometry(rois)], 1)
+        end = row + len(rois)
+        samples[row:end, :-4], samples[row:end, -4:] = pooled, geometry(rois)
         match = iou(rois, boxes)
-        best_roi, which = match.max(1), match.argmax(1)
-        target = np.where(best_roi >= 0.5, classes[which] + 1, 0)
-        target[:len(positives)] = classes[which[:len(positives)]] + 1  # forced matches too
-        xs.append(x)
-        ys.append(target)
-        regress = best_roi >= 0.5
-        xr.append(x[regress])
-        tr.append(encode(rois[regress], boxes[which[regress]]))
-    log.info("pooled %d training samples from %d views in %.1f s", sum(map(len, xs)), len(views),
+        best, which = match.max(1), match.argmax(1)
+        target = np.where(best >= 0.5, classes[which] + 1, 0)
+        target[:matched] = classes[which[:matched]] + 1  # forced matches too
+        targets[row:end] = target
+        regress = np.flatnonzero(best >= 0.5)
+        regression_rows.append(row + regress)
+        regression_targets.append(encode(rois[regress], boxes[which[regress]]))
+        row = end
+    log.info("pooled %d training samples from %d views in %.1f s", len(samples), len(views),
              time.perf_counter() - started)
-    class_w, class_b = _softmax_minibatch(np.concatenate(xs), np.concatenate(ys),
-                                          len(labels) + 1, seed)
-    box_w, box_b = _ridge(np.concatenate(xr), np.concatenate(tr))
+    class_w, class_b = _softmax_minibatch(samples, targets, len(labels) + 1, seed)
+    box_w, box_b = _ridge(samples, np.concatenate(regression_rows),
+                          np.concatenate(regression_targets))
+    del samples
     log.info("trained a detector on %d labels in %.1f s", len(labels),
              time.perf_counter() - started)
     return DetectorModel(labels, pca_w, pca_mean, class_w, class_b, box_w, box_b)

@@ -36,10 +36,13 @@ def views(image: Image.Image, size: int = SIZE) -> list[np.ndarray]:
     return [to_array(image, size), to_array(ImageOps.mirror(image), size)]
 
 
-def session(model: bytes, threads: int) -> ort.InferenceSession:
+def session(model: bytes, threads: int, arena: bool = True) -> ort.InferenceSession:
+    """`arena=False` for graphs whose shapes vary from run to run: onnxruntime's memory arena
+    would otherwise keep the largest allocation of every shape it has seen."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = arena
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
