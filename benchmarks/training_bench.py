@@ -3,7 +3,8 @@
 Objects (cat, cup, rocket, face, motorcycle, horse, logo) are cut from scikit-image's sample
 images and pasted at random size, position, flip and colour onto background crops, as in the
 research prototype; the test images use backgrounds the training never saw. Each task runs in
-its own process so that its peak RSS is its own. Prints, per task: training seconds, peak RSS, held-out quality, model bytes.
+its own process so that its peak RSS is its own. Prints, per task: training seconds, peak RSS,
+held-out quality, model bytes.
 
 Goals (issue 4): classification ≤ 10 s and ≥ 95 %; localisation ≤ 30 s, peak RSS ≤ 1 GB,
 mAP@0.5 ≥ 0.9.
