@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from botocore.exceptions import ClientError, WaiterError
@@ -330,3 +331,47 @@ def test_multi_label_classification(rekognition, s3):
     summary = read_json(s3, found["EvaluationResult"]["Summary"])
     assert sorted(r["Label"] for r in summary["LabelEvaluationResults"]) == sorted(SHAPES)
     assert summary["AggregatedEvaluationResults"]["F1Score"] > 0.5
+
+
+def test_external_manifest_with_auto_split(rekognition, s3):
+    s3.put_object(Bucket=BUCKET, Key="all.manifest", Body=manifest(upload_shapes(s3, 20)))
+    project = rekognition.create_project(ProjectName="auto")["ProjectArn"]
+    location = {"GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": "all.manifest"}}}
+    train(rekognition, project, TrainingData={"Assets": [location]},
+          TestingData={"AutoCreate": True})
+    found = describe(rekognition, project)
+    assert found["Status"] == "TRAINING_COMPLETED", found["StatusMessage"]
+    assert found["TestingDataResult"]["Input"] == {"AutoCreate": True}
+    summary = read_json(s3, found["ManifestSummary"])
+    assert summary["statistics"]["testing"]["total_json_lines"] == 4
+
+
+def test_datasets_stay_while_a_model_trains(fakerek, rekognition, trained_project):
+    fakerek.configure(timing="realistic", delays={"training": 30})
+    train(rekognition, trained_project)
+    dataset = rekognition.describe_projects()["ProjectDescriptions"][0]["Datasets"][0]
+    with pytest.raises(ClientError) as excinfo:
+        rekognition.delete_dataset(DatasetArn=dataset["DatasetArn"])
+    assert error_of(excinfo)["Code"] == "ResourceInUseException"
+
+
+def test_a_training_cut_by_a_crash_fails_with_a_service_error(own_server):
+    s3 = own_server.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.create_bucket(Bucket=OUT)
+    client = own_server.client()
+    s3.put_object(Bucket=BUCKET, Key="train.manifest", Body=manifest(upload_shapes(s3, 60)))
+    project = client.create_project(ProjectName="p")["ProjectArn"]
+    client.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
+        "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": "train.manifest"}}})
+    own_server.configure(timing="realistic", delays={"training": 0})
+    train(client, project)
+    time.sleep(0.2)  # the first training of a process spends longer than this building models
+    own_server.kill()
+    own_server.start()
+    found = describe(own_server.client(), project)
+    if found["Status"] == "TRAINING_FAILED":
+        assert found["StatusMessage"] == "Amazon Rekognition experienced a service issue."
+        assert "EvaluationResult" not in found
+    else:  # the machine finished first: a completed training must be whole
+        assert found["Status"] == "TRAINING_COMPLETED" and "EvaluationResult" in found
