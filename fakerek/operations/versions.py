@@ -81,6 +81,10 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if len(new_tags) > ctx.settings.max_tags_per_resource:
         raise InvalidParameter(f"A resource can have at most {ctx.settings.max_tags_per_resource} "
                                "tags.")
+    with ctx.store.read() as conn:  # in instant timing, imports into the datasets finish first
+        project = require_project(conn, ctx, params["ProjectArn"])
+        pending = [d["arn"] for d in datasets.of_projects(conn, [project["id"]], ctx.now_ms)]
+    ctx = dataset_ops.settle(ctx, *pending)
     with ctx.store.write() as tx:
         _purge(ctx, tx)
         project = require_project(tx, ctx, params["ProjectArn"])
