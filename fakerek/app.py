@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from fakerek import control
+from fakerek import control, serving
 from fakerek.config import RuntimeConfig, Settings
 from fakerek.faults import Faults
 from fakerek.http import json_response
@@ -19,6 +19,7 @@ from fakerek.jobs import Jobs
 from fakerek.objects import EmbeddedObjects, ExternalObjects, Objects
 from fakerek.operations import datasets, versions
 from fakerek.protocol import handler
+from fakerek.rules import Rules
 from fakerek.s3.embedded import EmbeddedS3
 from fakerek.store.db import Store
 
@@ -34,6 +35,8 @@ class App:
         self.faults = Faults()
         self.s3 = s3
         self.jobs = Jobs()
+        self.models = serving.Models()
+        self.rules = Rules()
         self._objects: dict[tuple, Objects] = {}
         datasets.recover(store)
         versions.recover(store)
@@ -58,6 +61,8 @@ class App:
         if self.s3 is not None:
             self.s3.reset()
         self.faults.clear()
+        self.rules.clear()
+        self.models.clear()
         self.config.reset()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

@@ -90,6 +90,9 @@ class Settings:
     s3_denied_buckets: str = _setting(
         "", "Comma-separated buckets whose objects fakerek may not read (to test permission "
             "errors).", runtime=True)
+    max_inference_units: int = _setting(
+        10, "Most inference units a model may be started with (LimitExceededException above).",
+        runtime=True)
     max_projects: int = _setting(
         0, "Projects per account and region; 0 = unlimited (LimitExceededException above).",
         runtime=True)

@@ -8,6 +8,8 @@ from fakerek.config import Settings
 from fakerek.faults import Faults
 from fakerek.jobs import Jobs
 from fakerek.objects import Objects
+from fakerek.rules import Rules
+from fakerek.serving import Models
 from fakerek.store.db import Store
 
 
@@ -23,3 +25,5 @@ class Ctx:
     jobs: Jobs
     objects: Objects  # users' S3 objects
     faults: Faults
+    models: Models  # loaded models of running versions
+    rules: Rules

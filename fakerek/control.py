@@ -13,6 +13,7 @@ from fakerek import __version__
 from fakerek.config import SettingError
 from fakerek.faults import FaultError
 from fakerek.http import BodyTooLarge, Response, json_response, read_body
+from fakerek.rules import RuleError
 
 if TYPE_CHECKING:
     from fakerek.app import App
@@ -55,11 +56,25 @@ def clear_faults(app: App, body: Any) -> Any:
     return {"faults": []}
 
 
+def get_rules(app: App, body: Any) -> Any:
+    return {"rules": app.rules.list()}
+
+
+def post_rule(app: App, body: Any) -> Any:
+    return app.rules.add(body)
+
+
+def clear_rules(app: App, body: Any) -> Any:
+    app.rules.clear()
+    return {"rules": []}
+
+
 ROUTES: dict[str, dict[str, Callable[[App, Any], Any]]] = {
     "health": {"GET": health},
     "reset": {"POST": reset},
     "config": {"GET": get_config, "POST": post_config},
     "faults": {"GET": get_faults, "POST": post_fault, "DELETE": clear_faults},
+    "rules": {"GET": get_rules, "POST": post_rule, "DELETE": clear_rules},
 }
 
 
@@ -78,7 +93,7 @@ def handle(app: App, environ: dict[str, Any]) -> Response:
     try:
         body = _body(environ) if method == "POST" else None
         return json_response(200, handler(app, body), label=f"{method} {path}")
-    except (BadRequest, SettingError, FaultError, BodyTooLarge) as error:
+    except (BadRequest, SettingError, FaultError, RuleError, BodyTooLarge) as error:
         return json_response(400, {"error": str(error)}, label=f"{method} {path}")
 
 

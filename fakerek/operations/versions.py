@@ -15,11 +15,12 @@ from typing import Any
 from fakerek import lifecycle, training_job
 from fakerek.context import Ctx
 from fakerek.operations import datasets as dataset_ops
-from fakerek.operations.projects import CUSTOM_LABELS
+from fakerek.operations.projects import CUSTOM_LABELS, require_custom_labels
 from fakerek.operations.projects import require as require_project
 from fakerek.protocol import pagination
 from fakerek.protocol.errors import (
     InvalidParameter,
+    LimitExceeded,
     ResourceInUse,
     ResourceNotFound,
 )
@@ -140,8 +141,8 @@ def describe(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
     """ProjectVersionDescription: what has happened so far, as of `now_ms`."""
     status, message = lifecycle.version_status(row, now_ms)
     request = json.loads(row["request"])
-    done = lifecycle.version_done(row, now_ms)
-    results = json.loads(row["results"]) if done else {}
+    trained = row["phase"] != "TRAINING" or lifecycle.version_done(row, now_ms)
+    results = json.loads(row["results"]) if trained else {}
     output = {"S3Bucket": request["OutputConfig"]["S3Bucket"],
               "S3KeyPrefix": request["OutputConfig"].get("S3KeyPrefix", "")}
     training = {"Input": request.get("TrainingData", {})}
@@ -153,7 +154,7 @@ def describe(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
         training["Output"] = training_job.asset(results["TrainingOutput"])
         testing["Output"] = {**training_job.asset(results["TestingOutput"]),
                              "AutoCreate": request["AutoCreate"]}
-    ended = row["training_end_ms"] if done and row["training_end_ms"] else None
+    ended = row["training_end_ms"] if trained and row["training_end_ms"] else None
     return {
         "ProjectVersionArn": row["arn"],
         "CreationTimestamp": row["created_ms"] / 1000,
@@ -166,6 +167,8 @@ def describe(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
         "TestingDataResult": testing,
         "EvaluationResult": results.get("EvaluationResult"),
         "ManifestSummary": results.get("ManifestSummary"),
+        "MinInferenceUnits": row["min_units"],
+        "MaxInferenceUnits": row["max_units"],
         "KmsKeyId": request.get("KmsKeyId"),
         "VersionDescription": request.get("VersionDescription"),
         "Feature": row["feature"],
@@ -211,6 +214,7 @@ def delete_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 def _purge(ctx: Ctx, tx: sqlite3.Connection) -> None:
     for version_id in versions.purge_gone(tx, ctx.now_ms):
+        ctx.models.drop(version_id)
         training_job.remove_model(ctx.store, version_id)
 
 
@@ -223,3 +227,47 @@ def recover(store: Any) -> None:
         with store.write() as tx:
             versions.finish(tx, row["id"], "FAILED", time.time_ns() // 1_000_000,
                             training_job.SERVICE_ISSUE, {})
+
+
+STARTABLE = {"TRAINING_COMPLETED", "STOPPED", "COPYING_COMPLETED", "FAILED"}
+
+
+def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    minimum, maximum = params["MinInferenceUnits"], params.get("MaxInferenceUnits")
+    if maximum is not None and maximum < minimum:
+        raise InvalidParameter("MaxInferenceUnits must be greater than or equal to "
+                               "MinInferenceUnits.")
+    limit = ctx.settings.max_inference_units
+    if max(minimum, maximum or 0) > limit:
+        raise LimitExceeded(f"A model can run on at most {limit} inference units "
+                            "(setting max_inference_units).")
+    ctx = settle(ctx, [params["ProjectVersionArn"]])
+    with ctx.store.write() as tx:
+        row = require(tx, ctx, params["ProjectVersionArn"])
+        require_custom_labels(row)
+        status = lifecycle.version_status(row, ctx.now_ms)[0]
+        if status not in STARTABLE:
+            raise ResourceInUse(f"The model {row['arn']} is {status}; it can be started when "
+                                "it is " + ", ".join(sorted(STARTABLE)) + ".")
+        versions.change_phase(tx, row["id"], "STARTING", ctx.now_ms,
+                              lifecycle.ends_at(ctx.settings, "starting", ctx.now_ms))
+        versions.set_units(tx, row["id"], minimum, maximum)
+    models, store, version_id = ctx.models, ctx.store, row["id"]
+    ctx.jobs.submit([row["arn"]], lambda: models.get(
+        version_id, training_job.model_folder(store, version_id)))
+    return {"Status": "STARTING"}
+
+
+def stop_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    ctx = settle(ctx, [params["ProjectVersionArn"]])
+    with ctx.store.write() as tx:
+        row = require(tx, ctx, params["ProjectVersionArn"])
+        require_custom_labels(row)
+        status = lifecycle.version_status(row, ctx.now_ms)[0]
+        if status not in ("RUNNING", "STARTING"):
+            raise ResourceInUse(f"The model {row['arn']} is {status}; only a running or "
+                                "starting model can be stopped.")
+        versions.change_phase(tx, row["id"], "STOPPING", ctx.now_ms,
+                              lifecycle.ends_at(ctx.settings, "stopping", ctx.now_ms))
+    ctx.models.drop(row["id"])
+    return {"Status": "STOPPING"}

@@ -119,6 +119,8 @@ MIGRATIONS: list[list[str]] = [
             training_end_ms INTEGER,
             request TEXT NOT NULL,
             results TEXT NOT NULL DEFAULT '{}',
+            min_units INTEGER,
+            max_units INTEGER,
             deleting_ms INTEGER,
             gone_ms INTEGER,
             UNIQUE (project_id, name)

@@ -91,3 +91,15 @@ def training(conn: sqlite3.Connection, project_id: int, now_ms: int) -> bool:
         f"SELECT 1 FROM versions v WHERE v.project_id = :p AND {LIVE} AND v.phase = 'TRAINING' "
         "AND (v.outcome IS NULL OR v.ready_ms > :now) LIMIT 1",
         {"p": project_id, "now": now_ms}).fetchone() is not None
+
+
+def change_phase(tx: sqlite3.Connection, version_id: int, phase: str, now_ms: int,
+                 ready_ms: int) -> None:
+    """Start a phase whose work is done at once (starting, stopping); it shows until ready_ms."""
+    tx.execute("UPDATE versions SET phase = ?, outcome = 'COMPLETED', finished_ms = ?, "
+               "ready_ms = ?, message = NULL WHERE id = ?", (phase, now_ms, ready_ms, version_id))
+
+
+def set_units(tx: sqlite3.Connection, version_id: int, minimum: int, maximum: int | None) -> None:
+    tx.execute("UPDATE versions SET min_units = ?, max_units = ? WHERE id = ?",
+               (minimum, maximum, version_id))

@@ -1,0 +1,91 @@
+"""DetectCustomLabels: a running model's labels for one image (training-and-inference.md §4)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from fakerek import lifecycle, serving, training_job
+from fakerek.context import Ctx
+from fakerek.manifests import images
+from fakerek.objects import ObjectError
+from fakerek.operations.projects import require_custom_labels
+from fakerek.operations.versions import require, settle
+from fakerek.protocol.errors import (
+    ImageTooLarge,
+    InvalidImageFormat,
+    InvalidParameter,
+    InvalidS3Object,
+    ResourceNotReady,
+)
+
+MAX_BYTES = 4 * 1024 * 1024
+LIMITS = images.ImageLimits()
+
+
+def _image(ctx: Ctx, image: dict[str, Any]) -> tuple[bytes, str | None]:
+    """The image's bytes and, for an S3 image, its `bucket/key`."""
+    if "Bytes" in image:
+        if len(image["Bytes"]) > MAX_BYTES:
+            raise ImageTooLarge("Image size is too large.")
+        return image["Bytes"], None
+    s3 = image["S3Object"]
+    if not s3.get("Bucket") or not s3.get("Name"):
+        raise InvalidParameter("Request has invalid parameters: S3Object needs a Bucket and a "
+                               "Name.")
+    unreadable = InvalidS3Object("Unable to get object metadata from S3. Check object key, "
+                                 "region and/or access permissions.")
+    try:
+        if ctx.objects.size(s3["Bucket"], s3["Name"], s3.get("Version")) > LIMITS.max_bytes:
+            raise ImageTooLarge("Image size is too large.")
+        data = ctx.objects.read(s3["Bucket"], s3["Name"], s3.get("Version"))
+    except ObjectError:
+        raise unreadable from None
+    return data, f"{s3['Bucket']}/{s3['Name']}"
+
+
+def _check(data: bytes) -> None:
+    size = images.dimensions(data) if images.image_format(data) else None
+    if size is None:
+        raise InvalidImageFormat("Request has unsupported image format")
+    if max(size) > LIMITS.max_side:
+        raise ImageTooLarge("Image resolution is too large.")
+    if min(size) < LIMITS.min_side or max(size) > LIMITS.max_aspect * min(size):
+        raise InvalidParameter("Image dimensions are outside the supported range.")
+
+
+def _as_label(label: serving.Label) -> dict[str, Any]:
+    out: dict[str, Any] = {"Name": label.name, "Confidence": label.confidence}
+    if label.box is not None:
+        x1, y1, x2, y2 = (min(max(v, 0.0), 1.0) for v in label.box)
+        out["Geometry"] = {"BoundingBox": {"Width": x2 - x1, "Height": y2 - y1,
+                                           "Left": x1, "Top": y1}}
+    return out
+
+
+def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    image = params["Image"]
+    if ("Bytes" in image) == ("S3Object" in image):
+        raise InvalidParameter("Request has invalid parameters: give Image.Bytes or "
+                               "Image.S3Object.")
+    ctx = settle(ctx, [params["ProjectVersionArn"]])
+    with ctx.store.read() as conn:
+        row = require(conn, ctx, params["ProjectVersionArn"])
+    require_custom_labels(row)
+    if lifecycle.version_status(row, ctx.now_ms)[0] != "RUNNING":
+        raise ResourceNotReady(f"ProjectVersion {row['arn']} is not ready")
+    data, s3_key = _image(ctx, image)
+    _check(data)
+    minimum = params.get("MinConfidence")
+    ruled = ctx.rules.find(hashlib.sha256(data).hexdigest(), s3_key)
+    if ruled is not None:
+        labels = [label for label in ruled if minimum is None or label["Confidence"] >= minimum]
+    else:
+        model = ctx.models.get(row["id"], training_job.model_folder(ctx.store, row["id"]))
+        found = serving.predict(model, data)
+        labels = [_as_label(label) for label in found
+                  if label.confidence >= (label.threshold if minimum is None else minimum)]
+    labels.sort(key=lambda label: -label["Confidence"])
+    if "MaxResults" in params:
+        labels = labels[:params["MaxResults"]]
+    return {"CustomLabels": labels}

@@ -1,0 +1,66 @@
+"""Running models: the loaded model of each running version, and what they predict.
+
+A model is loaded when its version starts (or, after a restart of fakerek, at its first
+detection) and dropped when it stops or is deleted. Classification and localisation models share
+the backbone sessions of `ml.features` and `ml.detector`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from fakerek.ml import classifier, detector
+
+
+@dataclass
+class Label:
+    name: str
+    confidence: float  # percent
+    box: tuple[float, float, float, float] | None = None  # x1, y1, x2, y2 ratios
+    threshold: float = 50.0  # the label's assumed threshold, in percent
+
+
+class Models:
+    def __init__(self) -> None:
+        self._loaded: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, version_id: int, folder: str) -> Any:
+        with self._lock:
+            model = self._loaded.get(version_id)
+        if model is None:
+            model = load(folder)
+            with self._lock:
+                model = self._loaded.setdefault(version_id, model)
+        return model
+
+    def drop(self, version_id: int) -> None:
+        with self._lock:
+            self._loaded.pop(version_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._loaded.clear()
+
+
+def load(folder: str) -> Any:
+    with open(os.path.join(folder, "model.json"), encoding="utf-8") as handle:
+        task = json.load(handle)["task"]
+    if task == "localization":
+        return detector.DetectorModel.load(folder)
+    return classifier.Model.load(folder)
+
+
+def predict(model: Any, image: bytes) -> list[Label]:
+    """Every label the model gives the image, with its confidence in percent."""
+    thresholds = {label: 100 * t for label, t in model.thresholds.items()}
+    if isinstance(model, detector.DetectorModel):
+        return [Label(d.label, 100 * d.score, tuple(float(v) for v in d.box),
+                      thresholds.get(d.label, 50.0)) for d in model.detect(image)]
+    scores = model.scores([image])[0]
+    return [Label(label, 100 * float(score), None, thresholds.get(label, 50.0))
+            for label, score in zip(model.labels, scores, strict=True)]
