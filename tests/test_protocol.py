@@ -144,8 +144,11 @@ def test_unknown_operations(fakerek, target, fragment):
 
 def test_unbuilt_custom_labels_operation_says_so(rekognition):
     with pytest.raises(ClientError) as excinfo:
-        rekognition.stop_project_version(
-            ProjectVersionArn="arn:aws:rekognition:us-east-1:123456789012:project/p/version/v/1")
+        arn = "arn:aws:rekognition:us-east-1:123456789012:project/p/1"
+        rekognition.copy_project_version(
+            SourceProjectArn=arn, DestinationProjectArn=arn, VersionName="copy",
+            SourceProjectVersionArn=arn.replace("/1", "/version/v/1"),
+            OutputConfig={"S3Bucket": "out"})
     error = error_of(excinfo)
     assert error["Code"] == "UnknownOperationException"
     assert "not implemented by fakerek" in error["Message"]
