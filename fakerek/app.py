@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from fakerek import control, serving
+from fakerek.capacity import Capacity, Clock
 from fakerek.config import RuntimeConfig, Settings
 from fakerek.faults import Faults
 from fakerek.http import json_response
@@ -36,6 +37,7 @@ class App:
         self.s3 = s3
         self.jobs = Jobs()
         self.models = serving.Models()
+        self.capacity = Capacity(Clock())
         self.rules = Rules()
         self._objects: dict[tuple, Objects] = {}
         datasets.recover(store)
@@ -63,6 +65,7 @@ class App:
         self.faults.clear()
         self.rules.clear()
         self.models.clear()
+        self.capacity.reset()
         self.config.reset()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

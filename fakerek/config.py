@@ -30,8 +30,9 @@ def _default_data_dir() -> str:
     return os.path.join(base, "fakerek")
 
 
-def _setting(default: Any, help: str, *, runtime: bool = False, choices: tuple = ()) -> Any:
-    meta = {"help": help, "runtime": runtime, "choices": choices}
+def _setting(default: Any, help: str, *, runtime: bool = False, choices: tuple = (),
+             nullable: bool = False) -> Any:
+    meta = {"help": help, "runtime": runtime, "choices": choices, "nullable": nullable}
     if callable(default):
         return field(default_factory=default, metadata=meta)
     return field(default=default, metadata=meta)
@@ -93,6 +94,15 @@ class Settings:
     max_inference_units: int = _setting(
         10, "Most inference units a model may be started with (LimitExceededException above).",
         runtime=True)
+    tps_per_inference_unit: float | None = _setting(
+        None, "Calls per second one inference unit serves; empty / none / JSON null = "
+              "unlimited (ProvisionedThroughputExceededException above).",
+        runtime=True, nullable=True)
+    autoscale_idle_seconds: float = _setting(
+        300.0, "Seconds without throttling after which autoscaling removes a unit.", runtime=True)
+    autoscale_delay_seconds: float = _setting(
+        0.0, "Seconds before a unit autoscaling adds or removes is in (or out of) service.",
+        runtime=True)
     max_projects: int = _setting(
         0, "Projects per account and region; 0 = unlimited (LimitExceededException above).",
         runtime=True)
@@ -126,7 +136,11 @@ def flag_name(name: str) -> str:
 def coerce(name: str, value: Any) -> Any:
     """Convert `value` (text of a flag or variable, or JSON) to the setting's type; check it."""
     f = FIELDS[name]
-    kind = f.type if isinstance(f.type, type) else {"str": str, "int": int, "float": float}[f.type]
+    if f.metadata["nullable"] and (value is None or (
+            isinstance(value, str) and value.strip().lower() in ("", "none", "null", "unlimited"))):
+        return None
+    type_name = f.type.removesuffix(" | None") if isinstance(f.type, str) else f.type.__name__
+    kind = {"str": str, "int": int, "float": float}[type_name]
     try:
         if kind is int:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
@@ -152,8 +166,9 @@ def _check(name: str, value: Any) -> None:
     choices = FIELDS[name].metadata["choices"]
     if choices and value not in choices:
         raise SettingError(f"{name}: {value!r} is not one of {', '.join(choices)}")
-    if name.startswith("delay_") and value < 0:
-        raise SettingError(f"{name}: must be >= 0 seconds")
+    if (name.startswith(("delay_", "autoscale_")) or name == "tps_per_inference_unit") and (
+            value < 0):
+        raise SettingError(f"{name}: must be >= 0")
     if name == "s3_endpoint_url" and value and not re.match(r"https?://", value):
         raise SettingError("s3_endpoint_url: must start with http:// or https://")
     if name == "port" and not 0 <= value <= 65535:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fakerek.capacity import Capacity
 from fakerek.config import Settings
 from fakerek.faults import Faults
 from fakerek.jobs import Jobs
@@ -27,3 +28,4 @@ class Ctx:
     faults: Faults
     models: Models  # loaded models of running versions
     rules: Rules
+    capacity: Capacity  # inference units of running models

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from fakerek import __version__
 from fakerek.config import SettingError
@@ -48,7 +49,45 @@ def get_faults(app: App, body: Any) -> Any:
 
 
 def post_fault(app: App, body: Any) -> Any:
+    if isinstance(body, dict) and "units_lost" in body:
+        return _lose_units(app, body)
     return app.faults.add(body)
+
+
+def _lose_units(app: App, body: dict[str, Any]) -> Any:
+    spec = body["units_lost"]
+    if len(body) != 1 or not isinstance(spec, dict) or set(spec) != {"model", "units",
+                                                                     "seconds"}:
+        raise BadRequest('a unit loss is {"units_lost": {"model": "<version ARN>", '
+                         '"units": N, "seconds": T}}')
+    units, seconds = spec["units"], spec["seconds"]
+    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+        raise BadRequest("units must be an integer >= 1")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        raise BadRequest("seconds must be a number > 0")
+    if not app.capacity.running(spec["model"]):
+        raise BadRequest(f"no running model {spec['model']!r}")
+    app.capacity.lose_units(spec["model"], units, float(seconds))
+    return body
+
+
+def get_usage(app: App, query: Any) -> Any:
+    """Every running model, or one: `?model=<version ARN>`."""
+    models = app.capacity.usage()
+    wanted = (query or {}).get("model")
+    if wanted is not None:
+        models = [m for m in models if m["ProjectVersionArn"] == wanted]
+        if not models:
+            raise BadRequest(f"no running model {wanted!r}")
+    return {"models": models}
+
+
+def post_clock(app: App, body: Any) -> Any:
+    seconds = body.get("advance") if isinstance(body, dict) else None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0 or (
+            len(body) != 1):
+        raise BadRequest('the body is {"advance": <seconds >= 0>}')
+    return {"offset_seconds": app.capacity.clock.advance(float(seconds))}
 
 
 def clear_faults(app: App, body: Any) -> Any:
@@ -75,6 +114,8 @@ ROUTES: dict[str, dict[str, Callable[[App, Any], Any]]] = {
     "config": {"GET": get_config, "POST": post_config},
     "faults": {"GET": get_faults, "POST": post_fault, "DELETE": clear_faults},
     "rules": {"GET": get_rules, "POST": post_rule, "DELETE": clear_rules},
+    "usage": {"GET": get_usage},
+    "clock": {"POST": post_clock},
 }
 
 
@@ -91,7 +132,10 @@ def handle(app: App, environ: dict[str, Any]) -> Response:
         return json_response(405, {"error": f"{path} accepts {', '.join(methods)}"}, label=path,
                              headers=[("Allow", ", ".join(methods))])
     try:
-        body = _body(environ) if method == "POST" else None
+        if method == "POST":
+            body = _body(environ)
+        else:  # GET and DELETE take their arguments from the query string
+            body = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         return json_response(200, handler(app, body), label=f"{method} {path}")
     except (BadRequest, SettingError, FaultError, RuleError, BodyTooLarge) as error:
         return json_response(400, {"error": str(error)}, label=f"{method} {path}")

@@ -205,3 +205,50 @@ def test_stop_restart_and_persistence(models):
                                          Image={"Bytes": image})["CustomLabels"]
     assert "square" in [label["Name"] for label in labels]
     assert json.dumps(labels)
+
+
+def test_throughput_autoscaling_unit_loss_and_usage(models):
+    server, client = models["server"], models["client"]
+    project, version = models["classifier"]
+    image, _ = scene(7300, ["circle"])
+    client.stop_project_version(ProjectVersionArn=version)
+    client.start_project_version(ProjectVersionArn=version, MinInferenceUnits=1,
+                                 MaxInferenceUnits=2)
+    server.configure(tps_per_inference_unit=2, autoscale_idle_seconds=60)
+    server.control("POST", "clock", {"advance": 5})  # a full bucket: 2 calls for 1 unit
+
+    def call() -> str:
+        try:
+            client.detect_custom_labels(ProjectVersionArn=version, Image={"Bytes": image})
+            return "ok"
+        except ClientError as error:
+            return error.response["Error"]["Code"]
+
+    try:
+        first = [call() for _ in range(3)]
+        assert first[:2] == ["ok", "ok"]
+        assert first[2] == "ProvisionedThroughputExceededException"
+        [usage] = [m for m in server.control("GET", "usage")["models"]
+                   if m["ProjectVersionArn"] == version]
+        assert (usage["DesiredInferenceUnits"], usage["InServiceInferenceUnits"]) == (2, 2)
+        assert (usage["Requests"], usage["ThrottledRequests"]) == (2, 1)
+        server.control("POST", "clock", {"advance": 1})  # 2 units refill 4 calls per second
+        assert [call() for _ in range(4)] == ["ok"] * 4
+        server.control("POST", "faults", {"units_lost": {"model": version, "units": 1,
+                                                         "seconds": 30}})
+        server.control("POST", "clock", {"advance": 1})
+        assert [call() for _ in range(3)] == ["ok", "ok",
+                                               "ProvisionedThroughputExceededException"]
+        [found] = client.describe_project_versions(
+            ProjectArn=project)["ProjectVersionDescriptions"]
+        assert found["Status"] == "RUNNING"
+        server.control("POST", "clock", {"advance": 3600})  # an idle hour: back to the minimum
+        assert call() == "ok"
+        usage = server.control("GET", f"usage?model={version}")["models"][0]
+        assert usage["DesiredInferenceUnits"] == 1
+        assert usage["RunningHours"] >= 1
+        # two units for the hour, less one unit for the 30 s it was lost
+        assert 1.95 < usage["InferenceUnitHours"] < 2.05
+    finally:
+        server.configure(tps_per_inference_unit=None)
+    assert server.control("GET", "config")["tps_per_inference_unit"] is None

@@ -16,6 +16,7 @@ from fakerek.protocol.errors import (
     InvalidImageFormat,
     InvalidParameter,
     InvalidS3Object,
+    ProvisionedThroughputExceeded,
     ResourceNotReady,
 )
 
@@ -74,6 +75,9 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     require_custom_labels(row)
     if lifecycle.version_status(row, ctx.now_ms)[0] != "RUNNING":
         raise ResourceNotReady(f"ProjectVersion {row['arn']} is not ready")
+    ctx.capacity.ensure(row["arn"], row["min_units"] or 1, row["max_units"])
+    if not ctx.capacity.admit(row["arn"], ctx.settings):
+        raise ProvisionedThroughputExceeded("Provisioned Rate exceeded")
     data, s3_key = _image(ctx, image)
     _check(data)
     minimum = params.get("MinConfidence")

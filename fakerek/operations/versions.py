@@ -252,6 +252,7 @@ def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         versions.change_phase(tx, row["id"], "STARTING", ctx.now_ms,
                               lifecycle.ends_at(ctx.settings, "starting", ctx.now_ms))
         versions.set_units(tx, row["id"], minimum, maximum)
+    ctx.capacity.start(row["arn"], minimum, maximum)
     models, store, version_id = ctx.models, ctx.store, row["id"]
     ctx.jobs.submit([row["arn"]], lambda: models.get(
         version_id, training_job.model_folder(store, version_id)))
@@ -270,4 +271,5 @@ def stop_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         versions.change_phase(tx, row["id"], "STOPPING", ctx.now_ms,
                               lifecycle.ends_at(ctx.settings, "stopping", ctx.now_ms))
     ctx.models.drop(row["id"])
+    ctx.capacity.stop(row["arn"])
     return {"Status": "STOPPING"}

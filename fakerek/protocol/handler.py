@@ -52,7 +52,7 @@ def handle(app: App, environ: dict[str, Any]) -> Response:
                   region=caller.region, now_ms=time.time_ns() // 1_000_000,
                   operation=operation, request_id=request_id, jobs=app.jobs,
                   objects=app.objects(settings), faults=app.faults, models=app.models,
-                  rules=app.rules)
+                  rules=app.rules, capacity=app.capacity)
         output = OPERATIONS[operation](ctx, params)
         return json_response(200, serialize(model.output_shape, output),
                              content_type=CONTENT_TYPE, label=operation,
