@@ -65,7 +65,7 @@ def remove_model(store: Store, version_id: int) -> None:
     shutil.rmtree(model_folder(store, version_id), ignore_errors=True)
 
 
-class _Outputs:
+class Outputs:
     """Where a training writes, under OutputConfig (bucket + prefix without its trailing '/')."""
 
     def __init__(self, objects: Objects, request: dict[str, Any], project: str, version: str):
@@ -128,7 +128,7 @@ def _train(store: Store, objects: Objects, row: Any, request: dict[str, Any], op
         raise TrainingFailed(None, "injected service error")
     if options.fault:
         raise TrainingFailed(options.fault)
-    outputs = _Outputs(objects, request, row["project_name"], row["name"])
+    outputs = Outputs(objects, request, row["project_name"], row["name"])
     try:
         training.check_output_bucket(objects, outputs.bucket)
         train_texts, test_texts = _inputs(store, objects, row, request, options)
@@ -220,7 +220,7 @@ def _summary(row: Any, labels: list[str], per_label: list[Any], aggregated: dict
 
 
 def _train_detector(store: Store, row: Any, checked: training.Validation, fetch: Any,
-                    outputs: _Outputs, results: dict[str, Any]) -> None:
+                    outputs: Outputs, results: dict[str, Any]) -> None:
     from fakerek.ml import detector, evaluation
 
     load = _loader(fetch)
@@ -315,7 +315,7 @@ def _box_snapshot(lines: list[Line], model: Any, predicted: list[list[Any]],
 
 
 def _train_classifier(store: Store, row: Any, checked: training.Validation, fetch: Any,
-                      outputs: _Outputs, results: dict[str, Any]) -> None:
+                      outputs: Outputs, results: dict[str, Any]) -> None:
     from fakerek.ml import classifier, evaluation
 
     load = _loader(fetch)

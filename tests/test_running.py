@@ -252,3 +252,80 @@ def test_throughput_autoscaling_unit_loss_and_usage(models):
     finally:
         server.configure(tps_per_inference_unit=None)
     assert server.control("GET", "config")["tps_per_inference_unit"] is None
+
+
+def _policy(project_name: str, principal: str, effect: str = "Allow") -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": effect, "Principal": {"AWS": principal},
+        "Action": "rekognition:CopyProjectVersion",
+        "Resource": f"arn:aws:rekognition:us-east-1:123456789012:project/{project_name}/"
+                    "version/*"}]})
+
+
+def test_copy_within_the_account(models):
+    client = models["client"]
+    source_project, source = models["classifier"]
+    destination = client.create_project(ProjectName="copies")["ProjectArn"]
+    arn = client.copy_project_version(
+        SourceProjectArn=source_project, SourceProjectVersionArn=source,
+        DestinationProjectArn=destination, VersionName="copied",
+        OutputConfig={"S3Bucket": "out", "S3KeyPrefix": "copies"},
+        Tags={"copy": "yes"})["ProjectVersionArn"]
+    assert arn.startswith(destination.rsplit("/", 1)[0] + "/version/copied/")
+    [found] = client.describe_project_versions(ProjectArn=destination)[
+        "ProjectVersionDescriptions"]
+    assert (found["Status"], found["StatusMessage"]) == (
+        "COPYING_COMPLETED", "The model has been copied and is ready to run.")
+    assert found["SourceProjectVersionArn"] == source
+    assert "BillableTrainingTimeInSeconds" not in found
+    assert found["EvaluationResult"]["Summary"]["S3Object"]["Name"] == (
+        "copies/EvaluationResultSummary-copies-copied.json")
+    models["s3"].head_object(Bucket="out", Key="copies/EvaluationResultSummary-copies-copied.json")
+    assert client.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"copy": "yes"}
+    client.start_project_version(ProjectVersionArn=arn, MinInferenceUnits=1)
+    image, _ = scene(7400, ["triangle"])
+    labels = client.detect_custom_labels(ProjectVersionArn=arn, Image={"Bytes": image},
+                                         MinConfidence=0)["CustomLabels"]
+    assert labels[0]["Name"] == "triangle"
+    client.stop_project_version(ProjectVersionArn=arn)
+    for kwargs, code in (({"VersionName": "copied"}, "ResourceInUseException"),
+                         ({"DestinationProjectArn": destination.rsplit("/", 1)[0]
+                           + "/1000000000000"}, "ResourceNotFoundException"),
+                         ({"SourceProjectArn": destination}, "InvalidParameterException")):
+        request = {"SourceProjectArn": source_project, "SourceProjectVersionArn": source,
+                   "DestinationProjectArn": destination, "VersionName": "again",
+                   "OutputConfig": {"S3Bucket": "out"}, **kwargs}
+        with pytest.raises(ClientError) as excinfo:
+            client.copy_project_version(**request)
+        assert error_of(excinfo)["Code"] == code
+
+
+def test_copy_across_accounts_needs_a_policy(models):
+    server, client = models["server"], models["client"]
+    source_project, source = models["classifier"]
+    other = server.client(account="111122223333")
+    destination = other.create_project(ProjectName="theirs")["ProjectArn"]
+    request = {"SourceProjectArn": source_project, "SourceProjectVersionArn": source,
+               "DestinationProjectArn": destination, "VersionName": "borrowed",
+               "OutputConfig": {"S3Bucket": "out", "S3KeyPrefix": "theirs"}}
+    with pytest.raises(ClientError) as excinfo:
+        other.copy_project_version(**request)
+    assert error_of(excinfo)["Code"] == "AccessDeniedException"
+    revision = client.put_project_policy(
+        ProjectArn=source_project, PolicyName="share",
+        PolicyDocument=_policy("shapes", "arn:aws:iam::111122223333:root"))["PolicyRevisionId"]
+    try:
+        arn = other.copy_project_version(**request)["ProjectVersionArn"]
+        assert ":111122223333:project/theirs/version/borrowed/" in arn
+        [found] = other.describe_project_versions(ProjectArn=destination)[
+            "ProjectVersionDescriptions"]
+        assert found["Status"] == "COPYING_COMPLETED"
+        client.put_project_policy(ProjectArn=source_project, PolicyName="share",
+                                  PolicyRevisionId=revision,
+                                  PolicyDocument=_policy("shapes", "123456789012", "Deny"))
+        same = client.create_project(ProjectName="mine")["ProjectArn"]
+        with pytest.raises(ClientError) as excinfo:  # a Deny binds the owner too
+            client.copy_project_version(**{**request, "DestinationProjectArn": same})
+        assert error_of(excinfo)["Code"] == "AccessDeniedException"
+    finally:
+        client.delete_project_policy(ProjectArn=source_project, PolicyName="share")

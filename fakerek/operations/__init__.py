@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fakerek.context import Ctx
-from fakerek.operations import datasets, detect, policies, projects, tags, versions
+from fakerek.operations import copy, datasets, detect, policies, projects, tags, versions
 
 Operation = Callable[[Ctx, dict[str, Any]], dict[str, Any]]
 
@@ -31,6 +31,7 @@ OPERATIONS: dict[str, Operation] = {
     "StartProjectVersion": versions.start_project_version,
     "StopProjectVersion": versions.stop_project_version,
     "DetectCustomLabels": detect.detect_custom_labels,
+    "CopyProjectVersion": copy.copy_project_version,
     "PutProjectPolicy": policies.put_project_policy,
     "ListProjectPolicies": policies.list_project_policies,
     "DeleteProjectPolicy": policies.delete_project_policy,

@@ -87,7 +87,7 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         pending = [d["arn"] for d in datasets.of_projects(conn, [project["id"]], ctx.now_ms)]
     ctx = dataset_ops.settle(ctx, *pending)
     with ctx.store.write() as tx:
-        _purge(ctx, tx)
+        purge_deleted(ctx, tx)
         project = require_project(tx, ctx, params["ProjectArn"])
         if project["feature"] != CUSTOM_LABELS:
             raise InvalidParameter("fakerek trains Custom Labels models only.")
@@ -141,7 +141,8 @@ def describe(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
     """ProjectVersionDescription: what has happened so far, as of `now_ms`."""
     status, message = lifecycle.version_status(row, now_ms)
     request = json.loads(row["request"])
-    trained = row["phase"] != "TRAINING" or lifecycle.version_done(row, now_ms)
+    trained = (row["phase"] not in ("TRAINING", "COPYING")
+               or lifecycle.version_done(row, now_ms))
     results = json.loads(row["results"]) if trained else {}
     output = {"S3Bucket": request["OutputConfig"]["S3Bucket"],
               "S3KeyPrefix": request["OutputConfig"].get("S3KeyPrefix", "")}
@@ -167,6 +168,7 @@ def describe(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
         "TestingDataResult": testing,
         "EvaluationResult": results.get("EvaluationResult"),
         "ManifestSummary": results.get("ManifestSummary"),
+        "SourceProjectVersionArn": request.get("SourceProjectVersionArn"),
         "MinInferenceUnits": row["min_units"],
         "MaxInferenceUnits": row["max_units"],
         "KmsKeyId": request.get("KmsKeyId"),
@@ -199,7 +201,7 @@ def describe_project_versions(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any
 def delete_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     ctx = settle(ctx, [params["ProjectVersionArn"]])
     with ctx.store.write() as tx:
-        _purge(ctx, tx)
+        purge_deleted(ctx, tx)
         row = require(tx, ctx, params["ProjectVersionArn"])
         status = lifecycle.version_status(row, ctx.now_ms)[0]
         if status == "DELETING":
@@ -212,7 +214,7 @@ def delete_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {"Status": "DELETING"}
 
 
-def _purge(ctx: Ctx, tx: sqlite3.Connection) -> None:
+def purge_deleted(ctx: Ctx, tx: sqlite3.Connection) -> None:
     for version_id in versions.purge_gone(tx, ctx.now_ms):
         ctx.models.drop(version_id)
         training_job.remove_model(ctx.store, version_id)

@@ -25,11 +25,11 @@ def purge_gone(tx: sqlite3.Connection, now_ms: int) -> list[int]:
 
 
 def insert(tx: sqlite3.Connection, *, project_id: int, name: str, arn: str, created_ms: int,
-           ready_ms: int, request: dict[str, Any]) -> int:
+           ready_ms: int, request: dict[str, Any], phase: str = "TRAINING") -> int:
     return tx.execute(
         "INSERT INTO versions (project_id, name, arn, created_ms, phase, ready_ms, request) "
-        "VALUES (?, ?, ?, ?, 'TRAINING', ?, ?)",
-        (project_id, name, arn, created_ms, ready_ms, json.dumps(request))).lastrowid
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (project_id, name, arn, created_ms, phase, ready_ms, json.dumps(request))).lastrowid
 
 
 def by_arn(conn: sqlite3.Connection, account: str, region: str, arn: str,

@@ -1,0 +1,193 @@
+"""CopyProjectVersion: a trained model copied into another (or the same) project and account.
+
+A cross-account copy is allowed only by an Allow statement of a policy on the source project that
+names the caller's account (or `*`) and matches the source version; any matching Deny refuses a
+copy, in one account or across two (training-and-inference.md §6.1). The copy gets the model and
+the training results (re-written under its own OutputConfig), not the datasets.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import shutil
+import sqlite3
+import time
+from typing import Any
+
+from fakerek import arns, lifecycle, policy_documents, training_job
+from fakerek.context import Ctx
+from fakerek.objects import ObjectError, Objects
+from fakerek.operations.projects import CUSTOM_LABELS
+from fakerek.operations.versions import purge_deleted, settle, version_arn
+from fakerek.protocol.errors import (
+    AccessDenied,
+    InvalidParameter,
+    LimitExceeded,
+    ResourceInUse,
+    ResourceNotFound,
+)
+from fakerek.store import policies, projects, tags, versions
+from fakerek.store.db import Store
+
+log = logging.getLogger("fakerek.copy")
+COPYABLE = {"TRAINING_COMPLETED", "STARTING", "RUNNING", "FAILED", "STOPPING", "STOPPED",
+            "COPYING_COMPLETED"}
+MAX_CONCURRENT_COPIES = 5
+MAX_POLICIES = 1000  # every policy of the project (the quota keeps them few)
+ARTEFACTS = ("ManifestSummary", "TrainingValidation", "TestingValidation", "TrainingOutput",
+             "TestingOutput")
+
+
+def _principals(statement: dict[str, Any]) -> list[str]:
+    principal = statement["Principal"]
+    if principal == "*":
+        return ["*"]
+    out = []
+    for value in principal.values():
+        out += [value] if isinstance(value, str) else value
+    return out
+
+
+def _names_caller(principal: str, account: str) -> bool:
+    return principal == "*" or principal == account or principal.startswith(
+        f"arn:aws:iam::{account}:")
+
+
+def _listify(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def allowed(documents: list[str], project_name: str, caller: str, version: str,
+            same_account: bool) -> bool:
+    """Policy evaluation for a copy: a matching Deny refuses; across accounts an Allow is needed."""
+    allow = False
+    for document in documents:
+        parsed = policy_documents.parse(document, project_name)
+        statements = parsed["Statement"]
+        for statement in statements if isinstance(statements, list) else [statements]:
+            if not any(_names_caller(p, caller) for p in _principals(statement)):
+                continue
+            if not any(fnmatch.fnmatchcase(version, r) for r in _listify(statement["Resource"])):
+                continue
+            if statement["Effect"].lower() == "deny":
+                return False
+            allow = True
+    return same_account or allow
+
+
+def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    source_project_arn = params["SourceProjectArn"]
+    source_arn = params["SourceProjectVersionArn"]
+    destination_arn = params["DestinationProjectArn"]
+    if not params["OutputConfig"].get("S3Bucket"):
+        raise InvalidParameter("OutputConfig needs an S3Bucket.")
+    source_project_parsed = arns.parse(source_project_arn)
+    source_parsed = arns.parse(source_arn)
+    if (source_parsed.project, source_parsed.account, source_parsed.region) != (
+            source_project_parsed.project, source_project_parsed.account,
+            source_project_parsed.region):
+        raise InvalidParameter("SourceProjectVersionArn does not belong to SourceProjectArn.")
+    if ctx.region != source_parsed.region or arns.parse(destination_arn).region != ctx.region:
+        raise InvalidParameter("A model can be copied only within one region.")
+    same_account = source_parsed.account == ctx.account
+    ctx = settle(ctx, [source_arn])
+    with ctx.store.write() as tx:
+        purge_deleted(ctx, tx)
+        source_project = projects.by_arn(tx, source_parsed.account, ctx.region,
+                                         source_project_arn, ctx.now_ms)
+        denied = AccessDenied("The policies of the source project do not allow this account "
+                              "to copy the model.")
+        if source_project is None:  # another account's projects are not even visible
+            raise ResourceNotFound(f"The project {source_project_arn} does not exist.") if (
+                same_account) else denied
+        documents = [row["document"] for row in policies.page(tx, source_project["id"], None,
+                                                              MAX_POLICIES)]
+        if not allowed(documents, source_project["name"], ctx.account, source_arn,
+                       same_account):
+            raise denied
+        source = versions.by_arn(tx, source_parsed.account, ctx.region, source_arn, ctx.now_ms)
+        if source is None:
+            raise ResourceNotFound(f"The model {source_arn} does not exist.")
+        destination = projects.by_arn(tx, ctx.account, ctx.region, destination_arn, ctx.now_ms)
+        if destination is None:
+            raise ResourceNotFound(f"The project {destination_arn} does not exist.")
+        if CUSTOM_LABELS not in (source_project["feature"], destination["feature"]) or (
+                source_project["feature"] != destination["feature"]):
+            raise InvalidParameter("Copying is supported only for Custom Labels models.")
+        status = lifecycle.version_status(source, ctx.now_ms)[0]
+        if status not in COPYABLE:
+            raise ResourceInUse(f"The model {source_arn} is {status}; it cannot be copied.")
+        if versions.by_name(tx, destination["id"], params["VersionName"]) is not None:
+            raise ResourceInUse(f"The destination project already has a model named "
+                                f"{params['VersionName']}.")
+        if _copies_in_progress(tx, destination["id"], ctx.now_ms) >= MAX_CONCURRENT_COPIES:
+            raise LimitExceeded(f"At most {MAX_CONCURRENT_COPIES} copies may run into one "
+                                "project at once.")
+        created_ms = ctx.store.next_ms(tx, ctx.now_ms)
+        arn = version_arn(destination["arn"], params["VersionName"], created_ms)
+        source_request = json.loads(source["request"])
+        request = {"OutputConfig": params["OutputConfig"], "SourceProjectVersionArn": source_arn,
+                   "AutoCreate": source_request["AutoCreate"]}
+        for key in ("TrainingData", "TestingData"):
+            if key in source_request:
+                request[key] = source_request[key]
+        if "KmsKeyId" in params:
+            request["KmsKeyId"] = params["KmsKeyId"]
+        copy_id = versions.insert(tx, project_id=destination["id"], name=params["VersionName"],
+                                  arn=arn, created_ms=created_ms,
+                                  ready_ms=lifecycle.ends_at(ctx.settings, "copying",
+                                                             created_ms), request=request,
+                                  phase="COPYING")
+        tags.put(tx, arn, params.get("Tags", {}))
+    store, objects, source_id = ctx.store, ctx.objects, source["id"]
+    ctx.jobs.submit([arn], lambda: _copy(store, objects, source_id, copy_id))
+    return {"ProjectVersionArn": arn}
+
+
+def _copies_in_progress(conn: sqlite3.Connection, project_id: int, now_ms: int) -> int:
+    return conn.execute("SELECT count(*) FROM versions WHERE project_id = ? AND phase = 'COPYING'"
+                        " AND (outcome IS NULL OR ready_ms > ?) AND deleting_ms IS NULL",
+                        (project_id, now_ms)).fetchone()[0]
+
+
+def _copy(store: Store, objects: Objects, source_id: int, copy_id: int) -> None:
+    """Copy the model's files and its training results; the copy ends COMPLETED or FAILED."""
+    with store.read() as conn:
+        source, copy = versions.by_id(conn, source_id), versions.by_id(conn, copy_id)
+    if source is None or copy is None:
+        return
+    request = json.loads(copy["request"])
+    results: dict[str, Any] = {}
+    try:
+        outputs = training_job.Outputs(objects, request, copy["project_name"], copy["name"])
+        old = json.loads(source["results"])
+        for key in ARTEFACTS:
+            if key in old:
+                name = old[key]["S3Object"]["Name"].rsplit("/", 1)[-1]
+                results[key] = outputs.put(outputs.key(name), _read(objects, old[key]))
+        if "EvaluationResult" in old:
+            summary = old["EvaluationResult"]["Summary"]
+            results["EvaluationResult"] = {
+                "F1Score": old["EvaluationResult"]["F1Score"],
+                "Summary": outputs.put(outputs.summary_key, _read(objects, summary))}
+        folder = training_job.model_folder(store, copy_id)
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(training_job.model_folder(store, source_id), folder)
+        outcome, message = "COMPLETED", None
+    except (training_job.TrainingFailed, ObjectError, OSError) as failure:
+        log.info("copy into %s failed: %s", copy["arn"], failure)
+        outcome = "FAILED"
+        message = ("The model could not be copied: its training results could not be written "
+                   "to the output bucket." if isinstance(failure, training_job.TrainingFailed)
+                   else f"The model could not be copied: {failure}")
+        training_job.remove_model(store, copy_id)
+    with store.write() as tx:
+        versions.finish(tx, copy_id, outcome, time.time_ns() // 1_000_000, message, results,
+                        training_end=False)
+
+
+def _read(objects: Objects, location: dict[str, Any]) -> str:
+    s3 = location["S3Object"]
+    return objects.read(s3["Bucket"], s3["Name"]).decode("utf-8")
