@@ -10,7 +10,8 @@ from conftest import error_of, raw_call
 
 from fakerek.config import Settings
 from fakerek.protocol.errors import SerializationError, ValidationError
-from fakerek.protocol.model import service
+from fakerek.operations import OPERATIONS
+from fakerek.protocol.model import CUSTOM_LABELS_OPERATIONS, service
 from fakerek.protocol.validate import parse_input
 
 TARGET = "RekognitionService."
@@ -142,16 +143,9 @@ def test_unknown_operations(fakerek, target, fragment):
     assert fragment in body["Message"]
 
 
-def test_unbuilt_custom_labels_operation_says_so(rekognition):
-    with pytest.raises(ClientError) as excinfo:
-        arn = "arn:aws:rekognition:us-east-1:123456789012:project/p/1"
-        rekognition.copy_project_version(
-            SourceProjectArn=arn, DestinationProjectArn=arn, VersionName="copy",
-            SourceProjectVersionArn=arn.replace("/1", "/version/v/1"),
-            OutputConfig={"S3Bucket": "out"})
-    error = error_of(excinfo)
-    assert error["Code"] == "UnknownOperationException"
-    assert "not implemented by fakerek" in error["Message"]
+def test_every_custom_labels_operation_is_served():
+    assert set(OPERATIONS) == CUSTOM_LABELS_OPERATIONS
+    assert all(service().has_operation(name) for name in OPERATIONS)
 
 
 def test_oversized_body_is_refused_cleanly(fakerek):
