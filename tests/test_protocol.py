@@ -9,8 +9,8 @@ from botocore.exceptions import ClientError
 from conftest import error_of, raw_call
 
 from fakerek.config import Settings
-from fakerek.protocol.errors import SerializationError, ValidationError
 from fakerek.operations import OPERATIONS
+from fakerek.protocol.errors import SerializationError, ValidationError
 from fakerek.protocol.model import CUSTOM_LABELS_OPERATIONS, service
 from fakerek.protocol.validate import parse_input
 
