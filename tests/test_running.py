@@ -195,9 +195,9 @@ def test_stop_restart_and_persistence(models):
     assert error_of(excinfo)["Code"] == "ResourceNotReadyException"
     assert client.start_project_version(ProjectVersionArn=version, MinInferenceUnits=2,
                                         MaxInferenceUnits=3)["Status"] == "STARTING"
-    server.restart()
+    server.restart()  # a new port: the module's clients follow
     client = server.client()
-    models["client"] = client
+    models["client"], models["s3"] = client, server.client("s3")
     [found] = client.describe_project_versions(ProjectArn=project)["ProjectVersionDescriptions"]
     assert (found["Status"], found["MinInferenceUnits"], found["MaxInferenceUnits"]) == (
         "RUNNING", 2, 3)

@@ -226,7 +226,7 @@ class DetectorModel:
         return self._session
 
     def detect(self, data: bytes) -> list[Detection]:
-        array = features.to_array(features.decode(data), SIZE)
+        array = features.to_array(features.decode(data, SIZE), SIZE)
         scores, boxes = self.session().run(["det_scores", "det_boxes"], feature_maps(array))
         return [Detection(self.labels[c], s, b) for c, s, b in postprocess(scores, boxes)]
 
@@ -407,7 +407,7 @@ def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) ->
              for example in examples for mirrored in (False, True)]
     # PCA of the stride-32 map, from the first images
     pixels = np.concatenate([
-        feature_maps(features.to_array(features.decode(e.image), SIZE))["fmap32"][0]
+        feature_maps(features.to_array(features.decode(e.image, SIZE), SIZE))["fmap32"][0]
         .reshape(1280, -1).T for e in examples[:PCA_IMAGES]])
     pca_mean = pixels.mean(0)
     centred = pixels - pca_mean
@@ -426,7 +426,7 @@ def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) ->
         boxes = _view_boxes(example, mirrored)
         classes = np.array([labels.index(label) for label in example.labels], np.int64)
         if not mirrored:  # both views of an image go through the backbone in one batch
-            pair = np.stack(features.views(features.decode(example.image), SIZE))
+            pair = np.stack(features.views(features.decode(example.image, SIZE), SIZE))
             maps = dict(zip(("fmap16", "fmap32"),
                             maps_session().run(["fmap16", "fmap32"], {"image": pair}),
                             strict=True))

@@ -25,8 +25,11 @@ def to_array(image: Image.Image, size: int = SIZE) -> np.ndarray:
     return np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.uint8)
 
 
-def decode(data: bytes) -> Image.Image:
+def decode(data: bytes, size: int = SIZE) -> Image.Image:
+    """The image, decoded no larger than needed for a `size`×`size` input: JPEG decoding can
+    scale down by powers of two for free (the same at training and inference)."""
     image = Image.open(io.BytesIO(data))
+    image.draft("RGB", (size, size))
     image.load()
     return image
 
