@@ -42,7 +42,7 @@ class Model:
 
     def scores(self, images: Sequence[bytes]) -> np.ndarray:
         arrays = [features.to_array(features.decode(data)) for data in images]
-        return self.head.scores(features.backbone().embed(arrays))
+        return self.head.scores(features.backbone(features.SERVING_THREADS).embed(arrays))
 
     def save(self, folder: str) -> None:
         os.makedirs(folder, exist_ok=True)

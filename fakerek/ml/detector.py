@@ -188,13 +188,14 @@ def head_model(model: DetectorModel) -> onnx.ModelProto:
 
 
 @functools.cache
-def maps_session(threads: int = 2):
+def maps_session(threads: int = features.TRAINING_THREADS):
     model = graph.backbone_maps_model(weights.backbone_weights())
     return features.session(model.SerializeToString(), threads)
 
 
-def feature_maps(array: np.ndarray) -> dict[str, np.ndarray]:
-    fmap16, fmap32 = maps_session().run(["fmap16", "fmap32"], {"image": array[None]})
+def feature_maps(array: np.ndarray, threads: int = features.TRAINING_THREADS
+                 ) -> dict[str, np.ndarray]:
+    fmap16, fmap32 = maps_session(threads).run(["fmap16", "fmap32"], {"image": array[None]})
     return {"fmap16": fmap16, "fmap32": fmap32}
 
 
@@ -222,12 +223,14 @@ class DetectorModel:
 
     def session(self):
         if self._session is None:
-            self._session = features.session(head_model(self).SerializeToString(), 2)
+            self._session = features.session(head_model(self).SerializeToString(),
+                                             features.SERVING_THREADS)
         return self._session
 
     def detect(self, data: bytes) -> list[Detection]:
         array = features.to_array(features.decode(data, SIZE), SIZE)
-        scores, boxes = self.session().run(["det_scores", "det_boxes"], feature_maps(array))
+        maps = feature_maps(array, features.SERVING_THREADS)
+        scores, boxes = self.session().run(["det_scores", "det_boxes"], maps)
         return [Detection(self.labels[c], s, b) for c, s, b in postprocess(scores, boxes)]
 
     def save(self, folder: str) -> None:
@@ -249,7 +252,8 @@ class DetectorModel:
         model = cls(meta["labels"], **{k: arrays[k] for k in arrays.files},
                     thresholds=meta["thresholds"])
         model._session = features.session(
-            onnx.load(os.path.join(folder, "head.onnx")).SerializeToString(), 2)
+            onnx.load(os.path.join(folder, "head.onnx")).SerializeToString(),
+            features.SERVING_THREADS)
         return model
 
 

