@@ -24,6 +24,16 @@ def upload_shapes(s3, count: int, labels=SHAPES, prefix: str = "img", seed: int 
     return lines
 
 
+def project_from(client, s3, name: str, lines: list, key: str | None = None) -> str:
+    """A project whose TRAIN dataset is imported from `lines` (a manifest uploaded to S3)."""
+    key = key or f"{name}.manifest"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=manifest(lines))
+    project = client.create_project(ProjectName=name)["ProjectArn"]
+    client.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
+        "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": key}}})
+    return project
+
+
 @pytest.fixture
 def s3(fakerek):
     client = fakerek.client("s3")
@@ -35,10 +45,7 @@ def s3(fakerek):
 @pytest.fixture
 def trained_project(rekognition, s3):
     """A project whose TRAIN dataset holds 30 labelled shapes (no TEST dataset)."""
-    s3.put_object(Bucket=BUCKET, Key="train.manifest", Body=manifest(upload_shapes(s3, 30)))
-    project = rekognition.create_project(ProjectName="shapes")["ProjectArn"]
-    rekognition.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
-        "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": "train.manifest"}}})
+    project = project_from(rekognition, s3, "shapes", upload_shapes(s3, 30), "train.manifest")
     return project
 
 
@@ -166,10 +173,7 @@ def test_project_state_errors(fakerek, rekognition, s3, trained_project):
 
 def test_content_errors_fail_the_training_with_artefacts(rekognition, s3):
     lines = upload_shapes(s3, 10, labels=("circle",))
-    s3.put_object(Bucket=BUCKET, Key="one.manifest", Body=manifest(lines))
-    project = rekognition.create_project(ProjectName="one-label")["ProjectArn"]
-    rekognition.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
-        "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": "one.manifest"}}})
+    project = project_from(rekognition, s3, "one-label", lines, "one.manifest")
     train(rekognition, project)
     with pytest.raises(WaiterError):
         rekognition.get_waiter("project_version_training_completed").wait(
@@ -270,10 +274,7 @@ def test_versions_survive_a_restart(own_server):
     s3.create_bucket(Bucket=BUCKET)
     s3.create_bucket(Bucket=OUT)
     client = own_server.client()
-    s3.put_object(Bucket=BUCKET, Key="train.manifest", Body=manifest(upload_shapes(s3, 15)))
-    project = client.create_project(ProjectName="p")["ProjectArn"]
-    client.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
-        "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": "train.manifest"}}})
+    project = project_from(client, s3, "p", upload_shapes(s3, 15), "train.manifest")
     train(client, project)
     before = describe(client, project)
     own_server.restart()
@@ -293,10 +294,7 @@ def upload_boxes(s3, count: int, seed: int = 2000):
 
 
 def test_object_localisation(rekognition, s3):
-    s3.put_object(Bucket=BUCKET, Key="boxes.manifest", Body=manifest(upload_boxes(s3, 40)))
-    project = rekognition.create_project(ProjectName="boxes")["ProjectArn"]
-    rekognition.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
-        "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": "boxes.manifest"}}})
+    project = project_from(rekognition, s3, "boxes", upload_boxes(s3, 40), "boxes.manifest")
     train(rekognition, project)
     found = describe(rekognition, project)
     assert found["Status"] == "TRAINING_COMPLETED", found["StatusMessage"]
@@ -321,10 +319,7 @@ def test_multi_label_classification(rekognition, s3):
         data, _ = scene(3000 + i, pair)
         s3.put_object(Bucket=BUCKET, Key=f"multi{i}.jpg", Body=data)
         lines.append(image_line(f"multi{i}.jpg", *pair))
-    s3.put_object(Bucket=BUCKET, Key="multi.manifest", Body=manifest(lines))
-    project = rekognition.create_project(ProjectName="multi")["ProjectArn"]
-    rekognition.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
-        "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": "multi.manifest"}}})
+    project = project_from(rekognition, s3, "multi", lines, "multi.manifest")
     train(rekognition, project)
     found = describe(rekognition, project)
     assert found["Status"] == "TRAINING_COMPLETED", found["StatusMessage"]
@@ -360,10 +355,7 @@ def test_a_training_cut_by_a_crash_fails_with_a_service_error(own_server):
     s3.create_bucket(Bucket=BUCKET)
     s3.create_bucket(Bucket=OUT)
     client = own_server.client()
-    s3.put_object(Bucket=BUCKET, Key="train.manifest", Body=manifest(upload_shapes(s3, 60)))
-    project = client.create_project(ProjectName="p")["ProjectArn"]
-    client.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
-        "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": "train.manifest"}}})
+    project = project_from(client, s3, "p", upload_shapes(s3, 60), "train.manifest")
     own_server.configure(timing="realistic", delays={"training": 0})
     train(client, project)
     time.sleep(0.2)  # the first training of a process spends longer than this building models
