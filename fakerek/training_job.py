@@ -23,6 +23,7 @@ from fakerek.manifests import images, training
 from fakerek.manifests.codes import message
 from fakerek.manifests.importer import ImportFailed, ImportLimits
 from fakerek.manifests.lines import Line, render
+from fakerek.ml import classifier, detector, evaluation, features
 from fakerek.objects import ObjectError, Objects
 from fakerek.store import datasets, versions
 from fakerek.store.db import Store
@@ -221,8 +222,6 @@ def _summary(row: Any, labels: list[str], per_label: list[Any], aggregated: dict
 
 def _train_detector(store: Store, row: Any, checked: training.Validation, fetch: Any,
                     outputs: Outputs, results: dict[str, Any]) -> None:
-    from fakerek.ml import detector, evaluation, features
-
     load = _loader(fetch)
     whole = (0.0, 0.0, 1.0, 1.0)
     examples = []
@@ -317,8 +316,6 @@ def _box_snapshot(lines: list[Line], model: Any, predicted: list[list[Any]],
 
 def _train_classifier(store: Store, row: Any, checked: training.Validation, fetch: Any,
                       outputs: Outputs, results: dict[str, Any]) -> None:
-    from fakerek.ml import classifier, evaluation, features
-
     load = _loader(fetch)
     train_lines, test_lines = checked.training.usable, checked.testing.usable
     loaded = {id(line): line for line in train_lines}
