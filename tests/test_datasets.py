@@ -293,7 +293,7 @@ def test_delete_and_project_deletion_guard(rekognition, s3, project):
 
 
 def test_realistic_timing_shows_every_phase(fakerek, rekognition, s3, project):
-    fakerek.configure(timing="realistic", delays={"dataset": 0.8, "deleting": 0.8})
+    fakerek.configure(timing="realistic", delays={"dataset": 2.5, "deleting": 2.5})
     dataset = from_manifest(rekognition, s3, project, LINES)
 
     def status():

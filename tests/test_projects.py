@@ -135,7 +135,7 @@ def test_delete_unknown_and_foreign_projects(rekognition, project):
 
 
 def test_realistic_timing_shows_deleting(fakerek, rekognition, project):
-    fakerek.configure(timing="realistic", delays={"deleting": 0.6})
+    fakerek.configure(timing="realistic", delays={"deleting": 2})
     assert rekognition.delete_project(ProjectArn=project)["Status"] == "DELETING"
     [shown] = rekognition.describe_projects()["ProjectDescriptions"]
     assert shown["Status"] == "DELETING"

@@ -218,7 +218,7 @@ def test_injected_training_failures(fakerek, rekognition, trained_project):
 
 
 def test_realistic_timing_and_deletion(fakerek, rekognition, trained_project):
-    fakerek.configure(timing="realistic", delays={"training": 1.5, "deleting": 30})
+    fakerek.configure(timing="realistic", delays={"training": 3, "deleting": 30})
     arn = train(rekognition, trained_project)
     found = describe(rekognition, trained_project)
     assert (found["Status"], found["StatusMessage"]) == ("TRAINING_IN_PROGRESS",

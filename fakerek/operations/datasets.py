@@ -30,7 +30,6 @@ from fakerek.protocol.errors import (
     ResourceNotFound,
     ResourceNotReady,
 )
-from fakerek.protocol.model import service
 from fakerek.store import datasets, tags, versions
 from fakerek.store.db import Store
 
@@ -166,38 +165,31 @@ def _require_listable(ctx: Ctx, row: sqlite3.Row) -> None:
 
 
 def list_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    limit = params.get("MaxResults", service().default_page_size(ctx.operation))
-    after = pagination.decode(ctx.operation, params, int)
+    page = pagination.start(ctx.operation, params, int)
     ctx = settle(ctx, params["DatasetArn"])
     with ctx.store.read() as conn:
         row = require(conn, ctx, params["DatasetArn"])
         _require_listable(ctx, row)
-        rows = datasets.entry_page(conn, row["id"], after, limit + 1,
+        rows = datasets.entry_page(conn, row["id"], page.after, page.limit + 1,
                                    labels=params.get("ContainsLabels"),
                                    labeled=params.get("Labeled"),
                                    source_ref_contains=params.get("SourceRefContains"),
                                    has_errors=params.get("HasErrors", False))
-    out: dict[str, Any] = {"DatasetEntries": [r["entry"] for r in rows[:limit]]}
-    if len(rows) > limit:
-        out["NextToken"] = pagination.encode(ctx.operation, params, rows[limit - 1]["position"])
-    return out
+    return {"DatasetEntries": [r["entry"] for r in page.rows(rows)],
+            **page.token(rows, "position")}
 
 
 def list_dataset_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    limit = params.get("MaxResults", service().default_page_size(ctx.operation))
-    after = pagination.decode(ctx.operation, params, str)
+    page = pagination.start(ctx.operation, params, str)
     ctx = settle(ctx, params["DatasetArn"])
     with ctx.store.read() as conn:
         row = require(conn, ctx, params["DatasetArn"])
         _require_listable(ctx, row)
-        rows = datasets.label_page(conn, row["id"], after, limit + 1)
-    out: dict[str, Any] = {"DatasetLabelDescriptions": [
+        rows = datasets.label_page(conn, row["id"], page.after, page.limit + 1)
+    return {"DatasetLabelDescriptions": [
         {"LabelName": r["label"],
          "LabelStats": {"EntryCount": r["entries"], "BoundingBoxCount": r["boxed"]}}
-        for r in rows[:limit]]}
-    if len(rows) > limit:
-        out["NextToken"] = pagination.encode(ctx.operation, params, rows[limit - 1]["label"])
-    return out
+        for r in page.rows(rows)], **page.token(rows, "label")}
 
 
 def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:

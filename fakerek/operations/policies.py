@@ -15,7 +15,6 @@ from fakerek.protocol.errors import (
     ResourceNotFound,
     ServiceQuotaExceeded,
 )
-from fakerek.protocol.model import service
 from fakerek.store import policies
 
 
@@ -52,23 +51,19 @@ def put_project_policy(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_project_policies(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    limit = params.get("MaxResults", service().default_page_size(ctx.operation))
-    after = pagination.decode(ctx.operation, params, int)
+    page = pagination.start(ctx.operation, params, int)
     with ctx.store.read() as conn:
         project = require(conn, ctx, params["ProjectArn"])
         require_custom_labels(project)
-        rows = policies.page(conn, project["id"], after, limit + 1)
-    out: dict[str, Any] = {"ProjectPolicies": [{
+        rows = policies.page(conn, project["id"], page.after, page.limit + 1)
+    return {"ProjectPolicies": [{
         "ProjectArn": project["arn"],
         "PolicyName": row["name"],
         "PolicyRevisionId": row["revision"],
         "PolicyDocument": row["document"],
         "CreationTimestamp": row["created_ms"] / 1000,
         "LastUpdatedTimestamp": row["updated_ms"] / 1000,
-    } for row in rows[:limit]]}
-    if len(rows) > limit:
-        out["NextToken"] = pagination.encode(ctx.operation, params, rows[limit - 1]["created_ms"])
-    return out
+    } for row in page.rows(rows)], **page.token(rows, "created_ms")}
 
 
 def delete_project_policy(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from fakerek.protocol.errors import (
     ResourceInUse,
     ResourceNotFound,
 )
-from fakerek.protocol.model import service
 from fakerek.store import datasets, projects, tags, versions
 
 CUSTOM_LABELS = "CUSTOM_LABELS"
@@ -85,30 +84,27 @@ def create_project(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def describe_projects(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    limit = params.get("MaxResults", service().default_page_size(ctx.operation))
-    after = pagination.decode(ctx.operation, params, int)
+    page = pagination.start(ctx.operation, params, int)
     with ctx.store.read() as conn:
         rows = projects.page(conn, ctx.account, ctx.region, ctx.now_ms,
                              names=params.get("ProjectNames"),
                              features=params.get("Features") or [CUSTOM_LABELS],
-                             after_ms=after, limit=limit + 1)
-        children = datasets.of_projects(conn, [r["id"] for r in rows[:limit]], ctx.now_ms)
+                             after_ms=page.after, limit=page.limit + 1)
+        children = datasets.of_projects(conn, [r["id"] for r in page.rows(rows)], ctx.now_ms)
     running = [d["arn"] for d in children if not lifecycle.dataset_done(d, ctx.now_ms)]
     if running and ctx.settings.timing == "instant":
         for arn in running:
             ctx.jobs.wait(arn, ctx.settings.max_wait_seconds)
         now_ms = time.time_ns() // 1_000_000
         with ctx.store.read() as conn:
-            children = datasets.of_projects(conn, [r["id"] for r in rows[:limit]], now_ms)
+            children = datasets.of_projects(conn, [r["id"] for r in page.rows(rows)], now_ms)
         ctx = dataclasses.replace(ctx, now_ms=now_ms)
     by_project: dict[int, list[dict[str, Any]]] = {}
     for child in children:
         by_project.setdefault(child["project_id"], []).append(dataset_metadata(child, ctx.now_ms))
-    out: dict[str, Any] = {"ProjectDescriptions": [describe(r, by_project.get(r["id"], []))
-                                                   for r in rows[:limit]]}
-    if len(rows) > limit:
-        out["NextToken"] = pagination.encode(ctx.operation, params, rows[limit - 1]["created_ms"])
-    return out
+    return {"ProjectDescriptions": [describe(r, by_project.get(r["id"], []))
+                                    for r in page.rows(rows)],
+            **page.token(rows, "created_ms")}
 
 
 def delete_project(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:

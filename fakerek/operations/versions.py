@@ -24,7 +24,6 @@ from fakerek.protocol.errors import (
     ResourceInUse,
     ResourceNotFound,
 )
-from fakerek.protocol.model import service
 from fakerek.store import datasets, tags, versions
 
 DELETABLE = {"TRAINING_COMPLETED", "TRAINING_FAILED", "COPYING_COMPLETED", "COPYING_FAILED",
@@ -178,24 +177,20 @@ def describe(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
 
 
 def describe_project_versions(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    limit = params.get("MaxResults", service().default_page_size(ctx.operation))
-    before = pagination.decode(ctx.operation, params, int)
+    page = pagination.start(ctx.operation, params, int)
     with ctx.store.read() as conn:
         project = require_project(conn, ctx, params["ProjectArn"])
         rows = versions.page(conn, project["id"], ctx.now_ms, names=params.get("VersionNames"),
-                             before_ms=before, limit=limit + 1)
-    waiting = [r["arn"] for r in rows[:limit] if not lifecycle.version_done(r, ctx.now_ms)]
+                             before_ms=page.after, limit=page.limit + 1)
+    waiting = [r["arn"] for r in page.rows(rows) if not lifecycle.version_done(r, ctx.now_ms)]
     if waiting and ctx.settings.timing == "instant":
         ctx = settle(ctx, waiting)
         with ctx.store.read() as conn:
             rows = versions.page(conn, project["id"], ctx.now_ms,
-                                 names=params.get("VersionNames"), before_ms=before,
-                                 limit=limit + 1)
-    out: dict[str, Any] = {"ProjectVersionDescriptions": [describe(r, ctx.now_ms)
-                                                          for r in rows[:limit]]}
-    if len(rows) > limit:
-        out["NextToken"] = pagination.encode(ctx.operation, params, rows[limit - 1]["created_ms"])
-    return out
+                                 names=params.get("VersionNames"), before_ms=page.after,
+                                 limit=page.limit + 1)
+    return {"ProjectVersionDescriptions": [describe(r, ctx.now_ms) for r in page.rows(rows)],
+            **page.token(rows, "created_ms")}
 
 
 def delete_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from fakerek.protocol.errors import InvalidPaginationToken
+from fakerek.protocol.model import service
 
 _PAGING_MEMBERS = ("NextToken", "MaxResults")
 
@@ -45,3 +47,27 @@ def decode(operation: str, params: dict[str, Any], key_type: type) -> Any:
     if not valid:
         raise InvalidPaginationToken("Invalid pagination token.")
     return data["k"]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One requested page: fetch `limit + 1` rows after `after`, then answer with these."""
+
+    operation: str
+    params: dict[str, Any]
+    limit: int
+    after: Any
+
+    def rows(self, fetched: list) -> list:
+        return fetched[:self.limit]
+
+    def token(self, fetched: list, key: str) -> dict[str, str]:
+        """`{"NextToken": …}` when rows remain beyond this page (sort key `key`), else `{}`."""
+        if len(fetched) <= self.limit:
+            return {}
+        return {"NextToken": encode(self.operation, self.params, fetched[self.limit - 1][key])}
+
+
+def start(operation: str, params: dict[str, Any], key_type: type) -> Page:
+    limit = params.get("MaxResults", service().default_page_size(operation))
+    return Page(operation, params, limit, decode(operation, params, key_type))
