@@ -21,20 +21,33 @@ from typing import Any
 
 
 class Clock:
-    """Monotonic seconds, which a test may push forward."""
+    """Monotonic seconds, which a test may stop and push forward."""
 
     def __init__(self) -> None:
         self._offset = 0.0
+        self._frozen: float | None = None
 
     def now(self) -> float:
-        return time.monotonic() + self._offset
+        return self._frozen if self._frozen is not None else time.monotonic() + self._offset
 
     def advance(self, seconds: float) -> float:
-        self._offset += seconds
-        return self._offset
+        if self._frozen is not None:
+            self._frozen += seconds
+        else:
+            self._offset += seconds
+        return seconds
+
+    def freeze(self, frozen: bool) -> None:
+        """Stop the clock (only `advance` moves it), or let it run on from where it stands."""
+        if frozen and self._frozen is None:
+            self._frozen = self.now()
+        elif not frozen and self._frozen is not None:
+            self._offset = self._frozen - time.monotonic()
+            self._frozen = None
 
     def reset(self) -> None:
         self._offset = 0.0
+        self._frozen = None
 
 
 @dataclass
@@ -113,7 +126,8 @@ class Capacity:
                 model.requests += 1
                 return True
             rate = model.serving(now) * tps
-            model.tokens = min(rate, model.tokens + (now - model.refilled) * rate)
+            burst = max(1.0, rate)  # a second's worth of calls, and at least one
+            model.tokens = min(burst, model.tokens + (now - model.refilled) * rate)
             model.refilled = now
             if model.tokens >= 1:
                 model.tokens -= 1

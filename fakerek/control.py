@@ -83,11 +83,18 @@ def get_usage(app: App, query: Any) -> Any:
 
 
 def post_clock(app: App, body: Any) -> Any:
-    seconds = body.get("advance") if isinstance(body, dict) else None
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0 or (
-            len(body) != 1):
-        raise BadRequest('the body is {"advance": <seconds >= 0>}')
-    return {"offset_seconds": app.capacity.clock.advance(float(seconds))}
+    """`{"freeze": true|false}` stops or restarts the clock; `{"advance": s}` moves it on."""
+    if not isinstance(body, dict) or not body or body.keys() - {"freeze", "advance"}:
+        raise BadRequest('the body is {"freeze": true|false} and/or {"advance": <seconds>}')
+    seconds = body.get("advance", 0)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise BadRequest("advance must be a number of seconds >= 0")
+    if "freeze" in body:
+        if not isinstance(body["freeze"], bool):
+            raise BadRequest("freeze must be true or false")
+        app.capacity.clock.freeze(body["freeze"])
+    app.capacity.clock.advance(float(seconds))
+    return {"advanced_seconds": seconds, "frozen": body.get("freeze")}
 
 
 def clear_faults(app: App, body: Any) -> Any:

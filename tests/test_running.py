@@ -215,7 +215,8 @@ def test_throughput_autoscaling_unit_loss_and_usage(models):
     client.start_project_version(ProjectVersionArn=version, MinInferenceUnits=1,
                                  MaxInferenceUnits=2)
     server.configure(tps_per_inference_unit=2, autoscale_idle_seconds=60)
-    server.control("POST", "clock", {"advance": 5})  # a full bucket: 2 calls for 1 unit
+    # a stopped clock: only the test moves it, however slow the machine
+    server.control("POST", "clock", {"freeze": True, "advance": 5})  # a full bucket: 2 calls
 
     def call() -> str:
         try:
@@ -251,6 +252,7 @@ def test_throughput_autoscaling_unit_loss_and_usage(models):
         assert 1.95 < usage["InferenceUnitHours"] < 2.05
     finally:
         server.configure(tps_per_inference_unit=None)
+        server.control("POST", "clock", {"freeze": False})
     assert server.control("GET", "config")["tps_per_inference_unit"] is None
 
 
