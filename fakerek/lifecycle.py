@@ -9,8 +9,17 @@ sees the final state; the call that starts the transition still answers the inte
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from fakerek.config import Settings
+
+# What a failure without an error code says (a service error, as AWS words it).
+SERVICE_ISSUE = "Amazon Rekognition experienced a service issue."
+
+
+def now_ms() -> int:
+    """Wall-clock epoch milliseconds: the time every stored timestamp uses."""
+    return time.time_ns() // 1_000_000
 
 
 def ends_at(settings: Settings, transition: str, start_ms: int) -> int:

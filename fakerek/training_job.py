@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from fakerek import lifecycle
 from fakerek.manifests import images, training
 from fakerek.manifests.codes import message
 from fakerek.manifests.importer import ImportFailed, ImportLimits
@@ -29,7 +30,6 @@ from fakerek.store import datasets, versions
 from fakerek.store.db import Store
 
 log = logging.getLogger("fakerek.training")
-SERVICE_ISSUE = "Amazon Rekognition experienced a service issue."
 CONTENT_TYPE = "application/json"
 
 
@@ -44,7 +44,7 @@ class TrainingFailed(Exception):
     @property
     def status_message(self) -> str:
         if self.code is None:
-            return SERVICE_ISSUE
+            return lifecycle.SERVICE_ISSUE
         if self.code.startswith(("ERROR_", "WARNING_")):
             return f"{self.code}: {message(self.code)}"
         return self.detail or self.code
@@ -111,14 +111,13 @@ def run(store: Store, objects: Objects, version_id: int, options: Options) -> No
         log.info("training of %s failed: %s", row["arn"], status_message)
     except Exception:
         log.exception("training of %s failed", row["arn"])
-        outcome, status_message = "FAILED", SERVICE_ISSUE
+        outcome, status_message = "FAILED", lifecycle.SERVICE_ISSUE
         for key in ("TrainingValidation", "TestingValidation", "ManifestSummary"):
             results.pop(key, None)  # a late service error hides the validation locations
     if outcome == "FAILED":
         remove_model(store, version_id)
     with store.write() as tx:
-        versions.finish(tx, version_id, outcome, time.time_ns() // 1_000_000, status_message,
-                        results)
+        versions.finish(tx, version_id, outcome, lifecycle.now_ms(), status_message, results)
     log.info("training of %s ended %s after %.1f s", row["arn"], outcome,
              time.monotonic() - started)
 

@@ -13,14 +13,13 @@ import json
 import logging
 import shutil
 import sqlite3
-import time
 from typing import Any
 
 from fakerek import arns, lifecycle, policy_documents, training_job
 from fakerek.context import Ctx
 from fakerek.objects import ObjectError, Objects
 from fakerek.operations.projects import CUSTOM_LABELS
-from fakerek.operations.versions import purge_deleted, settle, version_arn
+from fakerek.operations.versions import purge_deleted, version_arn
 from fakerek.protocol.errors import (
     AccessDenied,
     InvalidParameter,
@@ -92,7 +91,7 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if ctx.region != source_parsed.region or arns.parse(destination_arn).region != ctx.region:
         raise InvalidParameter("A model can be copied only within one region.")
     same_account = source_parsed.account == ctx.account
-    ctx = settle(ctx, [source_arn])
+    ctx = ctx.settled(source_arn)
     with ctx.store.write() as tx:
         purge_deleted(ctx, tx)
         source_project = projects.by_arn(tx, source_parsed.account, ctx.region,
@@ -184,7 +183,7 @@ def _copy(store: Store, objects: Objects, source_id: int, copy_id: int) -> None:
                    else f"The model could not be copied: {failure}")
         training_job.remove_model(store, copy_id)
     with store.write() as tx:
-        versions.finish(tx, copy_id, outcome, time.time_ns() // 1_000_000, message, results,
+        versions.finish(tx, copy_id, outcome, lifecycle.now_ms(), message, results,
                         training_end=False)
 
 

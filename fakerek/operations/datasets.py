@@ -7,11 +7,9 @@ times (`lifecycle`). In instant timing a read of a dataset first waits for its j
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import sqlite3
-import time
 from typing import Any
 
 from fakerek import lifecycle
@@ -34,12 +32,7 @@ from fakerek.store import datasets, tags, versions
 from fakerek.store.db import Store
 
 log = logging.getLogger("fakerek.datasets")
-SERVICE_ISSUE = "Amazon Rekognition experienced a service issue."
 BATCH = 2000
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def dataset_arn(project_arn: str, kind: str, created_ms: int) -> str:
@@ -71,15 +64,6 @@ def require(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
     return row
 
 
-def settle(ctx: Ctx, *arns: str) -> Ctx:
-    """In instant timing, wait for running work on these datasets; return a ctx with a fresh now."""
-    if ctx.settings.timing != "instant":
-        return ctx
-    for arn in arns:
-        ctx.jobs.wait(arn, ctx.settings.max_wait_seconds)
-    return dataclasses.replace(ctx, now_ms=max(ctx.now_ms, _now_ms()))
-
-
 def _status(row: sqlite3.Row, ctx: Ctx) -> str:
     return lifecycle.dataset_status(row, ctx.now_ms)[0]
 
@@ -100,7 +84,7 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameter(f"A resource can have at most {ctx.settings.max_tags_per_resource} "
                                "tags.")
     if source_arn is not None:
-        ctx = settle(ctx, source_arn)
+        ctx = ctx.settled(source_arn)
     with ctx.store.write() as tx:
         datasets.purge_gone(tx, ctx.now_ms)
         project = require_project(tx, ctx, params["ProjectArn"])
@@ -138,7 +122,7 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def describe_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    ctx = settle(ctx, params["DatasetArn"])
+    ctx = ctx.settled(params["DatasetArn"])
     with ctx.store.read() as conn:
         row = require(conn, ctx, params["DatasetArn"])
     status, message, code = lifecycle.dataset_status(row, ctx.now_ms)
@@ -166,7 +150,7 @@ def _require_listable(ctx: Ctx, row: sqlite3.Row) -> None:
 
 def list_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     page = pagination.start(ctx.operation, params, int)
-    ctx = settle(ctx, params["DatasetArn"])
+    ctx = ctx.settled(params["DatasetArn"])
     with ctx.store.read() as conn:
         row = require(conn, ctx, params["DatasetArn"])
         _require_listable(ctx, row)
@@ -181,7 +165,7 @@ def list_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 def list_dataset_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     page = pagination.start(ctx.operation, params, str)
-    ctx = settle(ctx, params["DatasetArn"])
+    ctx = ctx.settled(params["DatasetArn"])
     with ctx.store.read() as conn:
         row = require(conn, ctx, params["DatasetArn"])
         _require_listable(ctx, row)
@@ -200,7 +184,7 @@ def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameter("Changes.GroundTruth must be UTF-8 JSON Lines.") from None
     if not text.strip():
         raise InvalidParameter("Changes.GroundTruth holds no JSON line.")
-    ctx = settle(ctx, params["DatasetArn"])
+    ctx = ctx.settled(params["DatasetArn"])
     with ctx.store.write() as tx:
         row = require(tx, ctx, params["DatasetArn"])
         require_custom_labels(row)
@@ -225,7 +209,7 @@ def distribute_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, An
     arns = [item["Arn"] for item in params["Datasets"]]
     if arns[0] == arns[1]:
         raise InvalidParameter("The two datasets must be different.")
-    ctx = settle(ctx, *arns)
+    ctx = ctx.settled(*arns)
     with ctx.store.write() as tx:
         rows = [require(tx, ctx, arn) for arn in arns]
         for row in rows:
@@ -251,7 +235,7 @@ def distribute_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, An
 
 
 def delete_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    ctx = settle(ctx, params["DatasetArn"])
+    ctx = ctx.settled(params["DatasetArn"])
     with ctx.store.write() as tx:
         datasets.purge_gone(tx, ctx.now_ms)
         row = require(tx, ctx, params["DatasetArn"])
@@ -271,10 +255,10 @@ def delete_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 # -- background jobs ----------------------------------------------------------------------------
 
 def _fail(store: Store, dataset_ids: list[int], code: str | None) -> None:
-    message = status_message(code) if code else SERVICE_ISSUE
+    message = status_message(code) if code else lifecycle.SERVICE_ISSUE
     with store.write() as tx:
         for dataset_id in dataset_ids:
-            datasets.finish(tx, dataset_id, "FAILED", _now_ms(), message,
+            datasets.finish(tx, dataset_id, "FAILED", lifecycle.now_ms(), message,
                             "CLIENT_ERROR" if code else "SERVICE_ERROR")
 
 
@@ -300,7 +284,7 @@ def _import(store: Store, objects: Any, dataset_id: int, s3_object: dict[str, st
         with store.write() as tx:
             if datasets.count_labels(tx, dataset_id) > limits.max_labels:
                 raise importer.ImportFailed("ERROR_MANIFEST_TOO_MANY_LABELS")
-            datasets.finish(tx, dataset_id, "COMPLETE", _now_ms())
+            datasets.finish(tx, dataset_id, "COMPLETE", lifecycle.now_ms())
         log.info("dataset %d imported: %d lines, %d dropped", dataset_id, tally.lines,
                  tally.dropped)
     except importer.ImportFailed as failure:
@@ -327,7 +311,7 @@ def _update(store: Store, dataset_id: int, text: str, limits: importer.ImportLim
             tally.check(limits, rows=datasets.count_entries(tx, dataset_id))
             if datasets.count_labels(tx, dataset_id) > limits.max_labels:
                 raise importer.ImportFailed("ERROR_MANIFEST_TOO_MANY_LABELS")
-            datasets.finish(tx, dataset_id, "COMPLETE", _now_ms())
+            datasets.finish(tx, dataset_id, "COMPLETE", lifecycle.now_ms())
     except importer.ImportFailed as failure:
         _fail(store, [dataset_id], failure.code)  # the merge was rolled back
     except Exception:
@@ -345,7 +329,7 @@ def _distribute(store: Store, train_id: int, test_id: int) -> None:
             if not chosen:
                 raise importer.ImportFailed("ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE")
             datasets.move_entries(tx, train_id, test_id, chosen)
-            now = _now_ms()
+            now = lifecycle.now_ms()
             datasets.finish(tx, train_id, "COMPLETE", now)
             datasets.finish(tx, test_id, "COMPLETE", now)
     except importer.ImportFailed as failure:

@@ -10,7 +10,7 @@ from fakerek.context import Ctx
 from fakerek.manifests import images
 from fakerek.objects import ObjectError
 from fakerek.operations.projects import require_custom_labels
-from fakerek.operations.versions import require, settle
+from fakerek.operations.versions import require
 from fakerek.protocol.errors import (
     ImageTooLarge,
     InvalidImageFormat,
@@ -69,7 +69,7 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if ("Bytes" in image) == ("S3Object" in image):
         raise InvalidParameter("Request has invalid parameters: give Image.Bytes or "
                                "Image.S3Object.")
-    ctx = settle(ctx, [params["ProjectVersionArn"]])
+    ctx = ctx.settled(params["ProjectVersionArn"])
     with ctx.store.read() as conn:
         row = require(conn, ctx, params["ProjectVersionArn"])
     require_custom_labels(row)

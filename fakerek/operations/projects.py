@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
-import time
 from typing import Any
 
 from fakerek import arns, lifecycle
@@ -93,12 +91,10 @@ def describe_projects(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         children = datasets.of_projects(conn, [r["id"] for r in page.rows(rows)], ctx.now_ms)
     running = [d["arn"] for d in children if not lifecycle.dataset_done(d, ctx.now_ms)]
     if running and ctx.settings.timing == "instant":
-        for arn in running:
-            ctx.jobs.wait(arn, ctx.settings.max_wait_seconds)
-        now_ms = time.time_ns() // 1_000_000
+        ctx = ctx.settled(*running)
         with ctx.store.read() as conn:
-            children = datasets.of_projects(conn, [r["id"] for r in page.rows(rows)], now_ms)
-        ctx = dataclasses.replace(ctx, now_ms=now_ms)
+            children = datasets.of_projects(conn, [r["id"] for r in page.rows(rows)],
+                                            ctx.now_ms)
     by_project: dict[int, list[dict[str, Any]]] = {}
     for child in children:
         by_project.setdefault(child["project_id"], []).append(dataset_metadata(child, ctx.now_ms))

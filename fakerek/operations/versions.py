@@ -6,10 +6,8 @@ outcome and times (`lifecycle`), and in instant timing a read waits for the runn
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
-import time
 from typing import Any
 
 from fakerek import lifecycle, training_job
@@ -39,15 +37,6 @@ def require(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
     if row is None:
         raise ResourceNotFound(f"The model {arn} does not exist.")
     return row
-
-
-def settle(ctx: Ctx, arns_: list[str]) -> Ctx:
-    """In instant timing, wait for the trainings of these versions; then a fresh `now`."""
-    if ctx.settings.timing != "instant":
-        return ctx
-    for arn in arns_:
-        ctx.jobs.wait(arn, ctx.settings.max_wait_seconds)
-    return dataclasses.replace(ctx, now_ms=max(ctx.now_ms, time.time_ns() // 1_000_000))
 
 
 def _check_request(params: dict[str, Any]) -> None:
@@ -84,7 +73,7 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.read() as conn:  # in instant timing, imports into the datasets finish first
         project = require_project(conn, ctx, params["ProjectArn"])
         pending = [d["arn"] for d in datasets.of_projects(conn, [project["id"]], ctx.now_ms)]
-    ctx = dataset_ops.settle(ctx, *pending)
+    ctx = ctx.settled(*pending)
     with ctx.store.write() as tx:
         purge_deleted(ctx, tx)
         project = require_project(tx, ctx, params["ProjectArn"])
@@ -184,7 +173,7 @@ def describe_project_versions(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any
                              before_ms=page.after, limit=page.limit + 1)
     waiting = [r["arn"] for r in page.rows(rows) if not lifecycle.version_done(r, ctx.now_ms)]
     if waiting and ctx.settings.timing == "instant":
-        ctx = settle(ctx, waiting)
+        ctx = ctx.settled(*waiting)
         with ctx.store.read() as conn:
             rows = versions.page(conn, project["id"], ctx.now_ms,
                                  names=params.get("VersionNames"), before_ms=page.after,
@@ -194,7 +183,7 @@ def describe_project_versions(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any
 
 
 def delete_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    ctx = settle(ctx, [params["ProjectVersionArn"]])
+    ctx = ctx.settled(params["ProjectVersionArn"])
     with ctx.store.write() as tx:
         purge_deleted(ctx, tx)
         row = require(tx, ctx, params["ProjectVersionArn"])
@@ -222,8 +211,8 @@ def recover(store: Any) -> None:
     for row in stuck:
         training_job.remove_model(store, row["id"])
         with store.write() as tx:
-            versions.finish(tx, row["id"], "FAILED", time.time_ns() // 1_000_000,
-                            training_job.SERVICE_ISSUE, {})
+            versions.finish(tx, row["id"], "FAILED", lifecycle.now_ms(),
+                            lifecycle.SERVICE_ISSUE, {})
 
 
 STARTABLE = {"TRAINING_COMPLETED", "STOPPED", "COPYING_COMPLETED", "FAILED"}
@@ -238,7 +227,7 @@ def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if max(minimum, maximum or 0) > limit:
         raise LimitExceeded(f"A model can run on at most {limit} inference units "
                             "(setting max_inference_units).")
-    ctx = settle(ctx, [params["ProjectVersionArn"]])
+    ctx = ctx.settled(params["ProjectVersionArn"])
     with ctx.store.write() as tx:
         row = require(tx, ctx, params["ProjectVersionArn"])
         require_custom_labels(row)
@@ -257,7 +246,7 @@ def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def stop_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    ctx = settle(ctx, [params["ProjectVersionArn"]])
+    ctx = ctx.settled(params["ProjectVersionArn"])
     with ctx.store.write() as tx:
         row = require(tx, ctx, params["ProjectVersionArn"])
         require_custom_labels(row)

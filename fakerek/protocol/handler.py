@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from fakerek import __version__
+from fakerek import __version__, lifecycle
 from fakerek.context import Ctx
 from fakerek.http import BodyTooLarge, Response, json_response, read_body
 from fakerek.operations import OPERATIONS
@@ -49,7 +48,7 @@ def handle(app: App, environ: dict[str, Any]) -> Response:
         caller = sigv4.caller(environ.get("HTTP_AUTHORIZATION"), settings.account_id,
                               settings.region)
         ctx = Ctx(store=app.store, settings=settings, account=caller.account,
-                  region=caller.region, now_ms=time.time_ns() // 1_000_000,
+                  region=caller.region, now_ms=lifecycle.now_ms(),
                   operation=operation, request_id=request_id, jobs=app.jobs,
                   objects=app.objects(settings), faults=app.faults, models=app.models,
                   rules=app.rules, capacity=app.capacity)
