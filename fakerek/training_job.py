@@ -34,27 +34,22 @@ CONTENT_TYPE = "application/json"
 
 
 class TrainingFailed(Exception):
-    """Ends the training; `code` None means a service error."""
+    """Ends the training with a failure code, or (`code` None) a service error; `detail` goes
+    to the log only."""
 
     def __init__(self, code: str | None, detail: str = ""):
         super().__init__(code or detail)
         self.code = code
-        self.detail = detail
 
     @property
     def status_message(self) -> str:
-        if self.code is None:
-            return lifecycle.SERVICE_ISSUE
-        if self.code.startswith(("ERROR_", "WARNING_")):
-            return f"{self.code}: {message(self.code)}"
-        return self.detail or self.code
+        return f"{self.code}: {message(self.code)}" if self.code else lifecycle.SERVICE_ISSUE
 
 
 @dataclass(frozen=True)
 class Options:
     denied: frozenset[str]
     limits: ImportLimits
-    invalid_row_threshold: float
     fault: str | None = None  # an injected failure code, or SERVICE_ERROR
 
 
@@ -108,7 +103,7 @@ def run(store: Store, objects: Objects, version_id: int, options: Options) -> No
             1, round(time.time() - row["created_ms"] / 1000))
     except TrainingFailed as failure:
         outcome, status_message = "FAILED", failure.status_message
-        log.info("training of %s failed: %s", row["arn"], status_message)
+        log.info("training of %s failed: %s (%s)", row["arn"], status_message, failure)
     except Exception:
         log.exception("training of %s failed", row["arn"])
         outcome, status_message = "FAILED", lifecycle.SERVICE_ISSUE
@@ -142,7 +137,7 @@ def _train(store: Store, objects: Objects, row: Any, request: dict[str, Any], op
             return None
 
     limits = training.TrainingLimits(max_labels=options.limits.max_labels,
-                                     invalid_row_threshold=options.invalid_row_threshold,
+                                     invalid_row_threshold=options.limits.invalid_row_threshold,
                                      line=options.limits.line)
     checked = training.validate(train_texts, test_texts, fetch=fetch, denied=options.denied,
                                 limits=limits)
@@ -154,7 +149,6 @@ def _train(store: Store, objects: Objects, row: Any, request: dict[str, Any], op
     results["TestingValidation"] = outputs.put(
         outputs.key("testing_manifest_with_validation.json"),
         checked.testing.validation_manifest())
-    results["AutoCreate"] = checked.auto_split
     if checked.first_error:
         raise TrainingFailed(checked.first_error)
     if checked.training.use_case == training.OBJECT_LOCALIZATION:

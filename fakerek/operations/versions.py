@@ -106,7 +106,6 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     settings = ctx.settings
     options = training_job.Options(
         denied=settings.denied_buckets, limits=dataset_ops.import_limits(ctx, "TRAIN"),
-        invalid_row_threshold=settings.invalid_row_threshold,
         fault=ctx.faults.take_training())
     store, objects = ctx.store, ctx.objects
     ctx.jobs.submit([arn], lambda: training_job.run(store, objects, version_id, options))
