@@ -367,3 +367,25 @@ def test_a_training_cut_by_a_crash_fails_with_a_service_error(own_server):
         assert "EvaluationResult" not in found
     else:  # the machine finished first: a completed training must be whole
         assert found["Status"] == "TRAINING_COMPLETED" and "EvaluationResult" in found
+
+
+def test_a_model_that_cannot_load_fails_to_start(fakerek, rekognition, trained_project):
+    import os
+    import shutil
+
+    arn = train(rekognition, trained_project)
+    describe(rekognition, trained_project)
+    shutil.rmtree(os.path.join(fakerek.data_dir, "models"))  # the model's files are gone
+    assert rekognition.start_project_version(ProjectVersionArn=arn,
+                                             MinInferenceUnits=1)["Status"] == "STARTING"
+    with pytest.raises(WaiterError):
+        rekognition.get_waiter("project_version_running").wait(
+            ProjectArn=trained_project, VersionNames=["v1"])
+    found = describe(rekognition, trained_project)
+    assert (found["Status"], found["StatusMessage"]) == ("FAILED", "The model failed to start.")
+    assert "EvaluationResult" in found  # what training produced stays
+    image, _ = scene(1, ["circle"])
+    with pytest.raises(ClientError) as excinfo:
+        rekognition.detect_custom_labels(ProjectVersionArn=arn, Image={"Bytes": image})
+    assert error_of(excinfo)["Code"] == "ResourceNotReadyException"
+    rekognition.delete_project_version(ProjectVersionArn=arn)  # a FAILED model can be deleted

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from fakerek import lifecycle, serving, training_job
+from fakerek import lifecycle, serving
 from fakerek.context import Ctx
 from fakerek.manifests import images
 from fakerek.objects import ObjectError
 from fakerek.operations.projects import require_custom_labels
-from fakerek.operations.versions import require
+from fakerek.operations.versions import FAILED_TO_START, load_model, require
 from fakerek.protocol.errors import (
     ImageTooLarge,
     InvalidImageFormat,
@@ -85,7 +85,10 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if ruled is not None:
         labels = [label for label in ruled if minimum is None or label["Confidence"] >= minimum]
     else:
-        model = ctx.models.get(row["id"], training_job.model_folder(ctx.store, row["id"]))
+        model = load_model(ctx, row)
+        if model is None:
+            raise ResourceNotReady(f"ProjectVersion {row['arn']} is not ready: "
+                                   f"{FAILED_TO_START}")
         found = serving.predict(model, data)
         labels = [_as_label(label) for label in found
                   if label.confidence >= (label.threshold if minimum is None else minimum)]

@@ -7,6 +7,7 @@ outcome and times (`lifecycle`), and in instant timing a read waits for the runn
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from typing import Any
 
@@ -24,6 +25,7 @@ from fakerek.protocol.errors import (
 )
 from fakerek.store import datasets, tags, versions
 
+log = logging.getLogger("fakerek.versions")
 DELETABLE = {"TRAINING_COMPLETED", "TRAINING_FAILED", "COPYING_COMPLETED", "COPYING_FAILED",
              "STOPPED", "FAILED", "DEPRECATED", "EXPIRED"}
 
@@ -215,6 +217,7 @@ def recover(store: Any) -> None:
 
 
 STARTABLE = {"TRAINING_COMPLETED", "STOPPED", "COPYING_COMPLETED", "FAILED"}
+FAILED_TO_START = lifecycle.VERSION_MESSAGES["FAILED"]
 
 
 def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
@@ -238,10 +241,21 @@ def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
                               lifecycle.ends_at(ctx.settings, "starting", ctx.now_ms))
         versions.set_units(tx, row["id"], minimum, maximum)
     ctx.capacity.start(row["arn"], minimum, maximum)
-    models, store, version_id = ctx.models, ctx.store, row["id"]
-    ctx.jobs.submit([row["arn"]], lambda: models.get(
-        version_id, training_job.model_folder(store, version_id)))
+    ctx.jobs.submit([row["arn"]], lambda: load_model(ctx, row))
     return {"Status": "STARTING"}
+
+
+def load_model(ctx: Ctx, row: sqlite3.Row) -> Any:
+    """The version's model, loaded once; a model that cannot be loaded fails its start (the
+    version becomes FAILED, as a start that failed on AWS) and None is returned."""
+    try:
+        return ctx.models.get(row["id"], training_job.model_folder(ctx.store, row["id"]))
+    except Exception:
+        log.exception("the model of %s cannot be loaded", row["arn"])
+    with ctx.store.write() as tx:
+        versions.fail_phase(tx, row["id"], lifecycle.now_ms(), FAILED_TO_START)
+    ctx.capacity.stop(row["arn"])
+    return None
 
 
 def stop_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:

@@ -103,3 +103,9 @@ def change_phase(tx: sqlite3.Connection, version_id: int, phase: str, now_ms: in
 def set_units(tx: sqlite3.Connection, version_id: int, minimum: int, maximum: int | None) -> None:
     tx.execute("UPDATE versions SET min_units = ?, max_units = ? WHERE id = ?",
                (minimum, maximum, version_id))
+
+
+def fail_phase(tx: sqlite3.Connection, version_id: int, now_ms: int, message: str) -> None:
+    """End the current phase as FAILED, keeping what training produced."""
+    tx.execute("UPDATE versions SET outcome = 'FAILED', finished_ms = ?, ready_ms = ?, "
+               "message = ? WHERE id = ?", (now_ms, now_ms, message, version_id))
