@@ -7,6 +7,7 @@ wins; MinConfidence and MaxResults still apply to its labels.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from typing import Any
@@ -69,8 +70,13 @@ class Rules:
             self._rules.append(rule)
         return rule
 
-    def find(self, sha256: str, s3_key: str | None) -> list[dict[str, Any]] | None:
+    def find(self, image: bytes, s3_key: str | None) -> list[dict[str, Any]] | None:
+        """The labels of the newest rule matching the image; the bytes are hashed only when
+        there are rules, so detections without rules pay nothing."""
         with self._lock:
+            if not self._rules:
+                return None
+            sha256 = hashlib.sha256(image).hexdigest()
             for rule in reversed(self._rules):
                 match = rule["match"]
                 if match.get("sha256") == sha256 or (s3_key and match.get("s3_key") == s3_key):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from fakerek import lifecycle, serving
@@ -81,7 +80,7 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     data, s3_key = _image(ctx, image)
     _check(data)
     minimum = params.get("MinConfidence")
-    ruled = ctx.rules.find(hashlib.sha256(data).hexdigest(), s3_key)
+    ruled = ctx.rules.find(data, s3_key)
     if ruled is not None:
         labels = [label for label in ruled if minimum is None or label["Confidence"] >= minimum]
     else:
