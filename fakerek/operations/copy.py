@@ -12,7 +12,6 @@ import fnmatch
 import json
 import logging
 import shutil
-import sqlite3
 from typing import Any
 
 from fakerek import arns, lifecycle, policy_documents, training_job
@@ -121,7 +120,8 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if versions.by_name(tx, destination["id"], params["VersionName"]) is not None:
             raise ResourceInUse(f"The destination project already has a model named "
                                 f"{params['VersionName']}.")
-        if _copies_in_progress(tx, destination["id"], ctx.now_ms) >= MAX_CONCURRENT_COPIES:
+        if versions.in_phase(tx, destination["id"], "COPYING", ctx.now_ms) >= (
+                MAX_CONCURRENT_COPIES):
             raise LimitExceeded(f"At most {MAX_CONCURRENT_COPIES} copies may run into one "
                                 "project at once.")
         created_ms = ctx.store.next_ms(tx, ctx.now_ms)
@@ -143,12 +143,6 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     store, objects, source_id = ctx.store, ctx.objects, source["id"]
     ctx.jobs.submit([arn], lambda: _copy(store, objects, source_id, copy_id))
     return {"ProjectVersionArn": arn}
-
-
-def _copies_in_progress(conn: sqlite3.Connection, project_id: int, now_ms: int) -> int:
-    return conn.execute("SELECT count(*) FROM versions WHERE project_id = ? AND phase = 'COPYING'"
-                        " AND (outcome IS NULL OR ready_ms > ?) AND deleting_ms IS NULL",
-                        (project_id, now_ms)).fetchone()[0]
 
 
 def _copy(store: Store, objects: Objects, source_id: int, copy_id: int) -> None:

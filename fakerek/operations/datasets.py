@@ -97,9 +97,7 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
                                                 "UPDATE_FAILED"):
                 raise InvalidParameter(f"The dataset {source_arn} is {_status(source_row, ctx)}; "
                                        "it can be copied once it is complete.")
-        taken = tx.execute("SELECT 1 FROM datasets WHERE project_id = ? AND type = ?",
-                           (project["id"], kind)).fetchone()
-        if taken:
+        if datasets.by_type(tx, project["id"], kind) is not None:
             raise ResourceAlreadyExists(f"The project already has a {kind} dataset; delete it "
                                         "before creating another.")
         created_ms = ctx.store.next_ms(tx, ctx.now_ms)
@@ -245,7 +243,7 @@ def delete_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         status = _status(row, ctx)
         if status.endswith("_IN_PROGRESS"):
             raise ResourceInUse(f"The dataset {row['arn']} is {status}.")
-        if versions.training(tx, row["project_id"], ctx.now_ms):
+        if versions.in_phase(tx, row["project_id"], "TRAINING", ctx.now_ms):
             raise ResourceInUse("A model of the project is training from this dataset.")
         datasets.mark_deleting(tx, row["id"], ctx.now_ms,
                                lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms))

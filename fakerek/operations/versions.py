@@ -213,7 +213,8 @@ def recover(store: Any) -> None:
         training_job.remove_model(store, row["id"])
         with store.write() as tx:
             versions.finish(tx, row["id"], "FAILED", lifecycle.now_ms(),
-                            lifecycle.SERVICE_ISSUE, {})
+                            lifecycle.SERVICE_ISSUE, {},
+                            training_end=row["phase"] == "TRAINING")
 
 
 STARTABLE = {"TRAINING_COMPLETED", "STOPPED", "COPYING_COMPLETED", "FAILED"}

@@ -45,6 +45,12 @@ def by_arn(conn: sqlite3.Connection, account: str, region: str, arn: str,
                          "now": now_ms}).fetchone()
 
 
+def by_type(conn: sqlite3.Connection, project_id: int, kind: str) -> sqlite3.Row | None:
+    """The project's TRAIN or TEST dataset in any status (purge finished deletions first)."""
+    return conn.execute("SELECT * FROM datasets WHERE project_id = ? AND type = ?",
+                        (project_id, kind)).fetchone()
+
+
 def by_id(conn: sqlite3.Connection, dataset_id: int) -> sqlite3.Row | None:
     return conn.execute(f"{_SELECT} WHERE d.id = ?", (dataset_id,)).fetchone()
 

@@ -85,12 +85,13 @@ def mark_deleting(tx: sqlite3.Connection, version_id: int, deleting_ms: int,
                (deleting_ms, gone_ms, version_id))
 
 
-def training(conn: sqlite3.Connection, project_id: int, now_ms: int) -> bool:
-    """Whether a model of the project is still training at `now_ms`."""
+def in_phase(conn: sqlite3.Connection, project_id: int, phase: str, now_ms: int) -> int:
+    """How many models of the project are still in `phase` (TRAINING, COPYING...) at `now_ms`."""
     return conn.execute(
-        f"SELECT 1 FROM versions v WHERE v.project_id = :p AND {LIVE} AND v.phase = 'TRAINING' "
-        "AND (v.outcome IS NULL OR v.ready_ms > :now) LIMIT 1",
-        {"p": project_id, "now": now_ms}).fetchone() is not None
+        f"SELECT count(*) FROM versions v WHERE v.project_id = :p AND {LIVE} "
+        "AND v.deleting_ms IS NULL AND v.phase = :phase "
+        "AND (v.outcome IS NULL OR v.ready_ms > :now)",
+        {"p": project_id, "phase": phase, "now": now_ms}).fetchone()[0]
 
 
 def change_phase(tx: sqlite3.Connection, version_id: int, phase: str, now_ms: int,
