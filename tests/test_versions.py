@@ -34,6 +34,15 @@ def project_from(client, s3, name: str, lines: list, key: str | None = None) -> 
     return project
 
 
+def own_project(server, images: int) -> tuple:
+    """On a server of the test's own: buckets, and a project trained-ready with `images`."""
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.create_bucket(Bucket=OUT)
+    client = server.client()
+    return client, project_from(client, s3, "p", upload_shapes(s3, images), "train.manifest")
+
+
 @pytest.fixture
 def s3(fakerek):
     client = fakerek.client("s3")
@@ -270,11 +279,7 @@ def test_describe_errors_and_pages(rekognition, trained_project):
 
 
 def test_versions_survive_a_restart(own_server):
-    s3 = own_server.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
-    s3.create_bucket(Bucket=OUT)
-    client = own_server.client()
-    project = project_from(client, s3, "p", upload_shapes(s3, 15), "train.manifest")
+    client, project = own_project(own_server, 15)
     train(client, project)
     before = describe(client, project)
     own_server.restart()
@@ -351,11 +356,7 @@ def test_datasets_stay_while_a_model_trains(fakerek, rekognition, trained_projec
 
 
 def test_a_training_cut_by_a_crash_fails_with_a_service_error(own_server):
-    s3 = own_server.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
-    s3.create_bucket(Bucket=OUT)
-    client = own_server.client()
-    project = project_from(client, s3, "p", upload_shapes(s3, 60), "train.manifest")
+    client, project = own_project(own_server, 60)
     own_server.configure(timing="realistic", delays={"training": 0})
     train(client, project)
     time.sleep(0.2)  # the first training of a process spends longer than this building models
