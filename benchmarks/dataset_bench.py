@@ -31,20 +31,37 @@ BUCKET = "bench-images"
 
 def line(i: int, labels: int) -> str:
     if i % 4 == 3:  # a quarter of the lines carry boxes
-        return json.dumps({
+        return json.dumps(
+            {
+                "source-ref": f"s3://{BUCKET}/img/{i:06d}.jpg",
+                "bb": {
+                    "image_size": [{"width": 640, "height": 480, "depth": 3}],
+                    "annotations": [
+                        {"class_id": 0, "left": 10, "top": 20, "width": 100, "height": 80}
+                    ],
+                },
+                "bb-metadata": {
+                    "objects": [{"confidence": 1}],
+                    "class-map": {"0": f"label{i % labels}"},
+                    "type": "groundtruth/object-detection",
+                    "human-annotated": "yes",
+                    "creation-date": "2024-01-01T00:00:00",
+                },
+            }
+        )
+    return json.dumps(
+        {
             "source-ref": f"s3://{BUCKET}/img/{i:06d}.jpg",
-            "bb": {"image_size": [{"width": 640, "height": 480, "depth": 3}],
-                   "annotations": [{"class_id": 0, "left": 10, "top": 20, "width": 100,
-                                    "height": 80}]},
-            "bb-metadata": {"objects": [{"confidence": 1}],
-                            "class-map": {"0": f"label{i % labels}"},
-                            "type": "groundtruth/object-detection", "human-annotated": "yes",
-                            "creation-date": "2024-01-01T00:00:00"}})
-    return json.dumps({
-        "source-ref": f"s3://{BUCKET}/img/{i:06d}.jpg", "a": 0,
-        "a-metadata": {"class-name": f"label{i % labels}", "confidence": 1,
-                       "type": "groundtruth/image-classification", "human-annotated": "yes",
-                       "creation-date": "2024-01-01T00:00:00"}})
+            "a": 0,
+            "a-metadata": {
+                "class-name": f"label{i % labels}",
+                "confidence": 1,
+                "type": "groundtruth/image-classification",
+                "human-annotated": "yes",
+                "creation-date": "2024-01-01T00:00:00",
+            },
+        }
+    )
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -81,8 +98,12 @@ def timed_pages(client, dataset: str, pages: int, **filters) -> list[float]:
 def validate_rate(path: str, lines: int, endpoint: str | None) -> float:
     command = [sys.executable, "-m", "fakerek", "manifest", "validate", path]
     command += ["--endpoint-url", endpoint] if endpoint else ["--no-images"]
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     began = time.perf_counter()
     subprocess.run(command, capture_output=True, env=env, check=False)
     return lines / (time.perf_counter() - began)
@@ -112,8 +133,12 @@ def main() -> None:
             project = client.create_project(ProjectName="bench")["ProjectArn"]
             began = time.perf_counter()
             dataset = client.create_dataset(
-                ProjectArn=project, DatasetType="TRAIN", DatasetSource={"GroundTruthManifest": {
-                    "S3Object": {"Bucket": BUCKET, "Name": "big.manifest"}}})["DatasetArn"]
+                ProjectArn=project,
+                DatasetType="TRAIN",
+                DatasetSource={
+                    "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": "big.manifest"}}
+                },
+            )["DatasetArn"]
             found = client.describe_dataset(DatasetArn=dataset)["DatasetDescription"]
             import_s = time.perf_counter() - began
             assert found["Status"] == "CREATE_COMPLETE", found
@@ -133,22 +158,34 @@ def main() -> None:
             with_images = validate_rate(small, args.image_lines, server.endpoint)
         without_images = validate_rate(path, args.lines, None)
 
-    print(f"machine: {os.cpu_count()} cores; manifest: {args.lines} lines, {size_mb:.1f} MB, "
-          f"{args.labels} labels, a quarter with boxes")
-    print(f"import (CreateDataset → CREATE_COMPLETE)      {import_s:8.2f} s   "
-          f"({args.lines / import_s:,.0f} lines/s)")
+    print(
+        f"machine: {os.cpu_count()} cores; manifest: {args.lines} lines, {size_mb:.1f} MB, "
+        f"{args.labels} labels, a quarter with boxes"
+    )
+    print(
+        f"import (CreateDataset → CREATE_COMPLETE)      {import_s:8.2f} s   "
+        f"({args.lines / import_s:,.0f} lines/s)"
+    )
     print(f"server peak RSS during the import              {rss:8.1f} MB")
     print(f"  (peak while moto received the manifest upload: {upload_rss:.1f} MB)")
     print(f"stats: {found['DatasetStats']}")
-    print(f"ListDatasetEntries page of 100, p50 / p95     {pct(first, 50):8.2f} / "
-          f"{pct(first, 95):.2f} ms  ({len(first)} pages from the start)")
-    print(f"  ContainsLabels=[label7], p50 / p95          {pct(filtered, 50):8.2f} / "
-          f"{pct(filtered, 95):.2f} ms")
-    print(f"  SourceRefContains='9.jpg', p50 / p95        {pct(boxes, 50):8.2f} / "
-          f"{pct(boxes, 95):.2f} ms")
+    print(
+        f"ListDatasetEntries page of 100, p50 / p95     {pct(first, 50):8.2f} / "
+        f"{pct(first, 95):.2f} ms  ({len(first)} pages from the start)"
+    )
+    print(
+        f"  ContainsLabels=[label7], p50 / p95          {pct(filtered, 50):8.2f} / "
+        f"{pct(filtered, 95):.2f} ms"
+    )
+    print(
+        f"  SourceRefContains='9.jpg', p50 / p95        {pct(boxes, 50):8.2f} / "
+        f"{pct(boxes, 95):.2f} ms"
+    )
     print(f"manifest validate, no images                   {without_images:10,.0f} lines/s")
-    print(f"manifest validate, images from fakerek's S3    {with_images:10,.0f} lines/s "
-          f"({args.image_lines} lines)")
+    print(
+        f"manifest validate, images from fakerek's S3    {with_images:10,.0f} lines/s "
+        f"({args.image_lines} lines)"
+    )
     print(f"(median page over all pages: {statistics.median(first + filtered + boxes):.2f} ms)")
 
 

@@ -46,38 +46,71 @@ def pct(values: list[float], q: float) -> float:
 
 def line(key: str, boxes: list, detection: bool) -> dict:
     if not detection:
-        return {"source-ref": f"s3://{BUCKET}/{key}", "a": 0, "a-metadata": {
-            "class-name": boxes[0][0], "confidence": 1, "human-annotated": "yes",
-            "type": "groundtruth/image-classification", "creation-date": "2024-01-01T00:00:00"}}
+        return {
+            "source-ref": f"s3://{BUCKET}/{key}",
+            "a": 0,
+            "a-metadata": {
+                "class-name": boxes[0][0],
+                "confidence": 1,
+                "human-annotated": "yes",
+                "type": "groundtruth/image-classification",
+                "creation-date": "2024-01-01T00:00:00",
+            },
+        }
     names = sorted({name for name, _ in boxes})
-    return {"source-ref": f"s3://{BUCKET}/{key}",
-            "bb": {"image_size": [{"width": 320, "height": 320, "depth": 3}],
-                   "annotations": [{"class_id": names.index(n), "left": b[0] * 320,
-                                    "top": b[1] * 320, "width": (b[2] - b[0]) * 320,
-                                    "height": (b[3] - b[1]) * 320} for n, b in boxes]},
-            "bb-metadata": {"objects": [{"confidence": 1} for _ in boxes],
-                            "class-map": {str(i): n for i, n in enumerate(names)},
-                            "type": "groundtruth/object-detection", "human-annotated": "yes",
-                            "creation-date": "2024-01-01T00:00:00"}}
+    return {
+        "source-ref": f"s3://{BUCKET}/{key}",
+        "bb": {
+            "image_size": [{"width": 320, "height": 320, "depth": 3}],
+            "annotations": [
+                {
+                    "class_id": names.index(n),
+                    "left": b[0] * 320,
+                    "top": b[1] * 320,
+                    "width": (b[2] - b[0]) * 320,
+                    "height": (b[3] - b[1]) * 320,
+                }
+                for n, b in boxes
+            ],
+        },
+        "bb-metadata": {
+            "objects": [{"confidence": 1} for _ in boxes],
+            "class-map": {str(i): n for i, n in enumerate(names)},
+            "type": "groundtruth/object-detection",
+            "human-annotated": "yes",
+            "creation-date": "2024-01-01T00:00:00",
+        },
+    }
 
 
 def train(client, s3, name: str, detection: bool, count: int) -> tuple[str, str]:
     rng = np.random.default_rng(11 if detection else 12)
     lines = []
     for i in range(count):
-        data, boxes = composite(rng, "train", int(rng.integers(1, 4)) if detection else 1,
-                                fractions=(0.18, 0.55) if detection else (0.35, 0.8))
+        data, boxes = composite(
+            rng,
+            "train",
+            int(rng.integers(1, 4)) if detection else 1,
+            fractions=(0.18, 0.55) if detection else (0.35, 0.8),
+        )
         key = f"{name}/{i}.jpg"
         s3.put_object(Bucket=BUCKET, Key=key, Body=data)
         lines.append(json.dumps(line(key, boxes, detection)))
     s3.put_object(Bucket=BUCKET, Key=f"{name}.manifest", Body="\n".join(lines))
     project = client.create_project(ProjectName=name)["ProjectArn"]
-    client.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
-        "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": f"{name}.manifest"}}})
-    version = client.create_project_version(ProjectArn=project, VersionName="v1",
-                                            OutputConfig={"S3Bucket": BUCKET})["ProjectVersionArn"]
-    client.get_waiter("project_version_training_completed").wait(ProjectArn=project,
-                                                                 VersionNames=["v1"])
+    client.create_dataset(
+        ProjectArn=project,
+        DatasetType="TRAIN",
+        DatasetSource={
+            "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": f"{name}.manifest"}}
+        },
+    )
+    version = client.create_project_version(
+        ProjectArn=project, VersionName="v1", OutputConfig={"S3Bucket": BUCKET}
+    )["ProjectVersionArn"]
+    client.get_waiter("project_version_training_completed").wait(
+        ProjectArn=project, VersionNames=["v1"]
+    )
     return project, version
 
 
@@ -115,8 +148,10 @@ def throughput(server, version: str, image: bytes, seconds: float = 5.0) -> floa
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as folder, FakerekServer(
-            os.path.join(folder, "data"), args=["--log-level", "warning"]) as server:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        FakerekServer(os.path.join(folder, "data"), args=["--log-level", "warning"]) as server,
+    ):
         client = server.client(config_options={"read_timeout": 600})
         s3 = server.client("s3")
         s3.create_bucket(Bucket=BUCKET)
@@ -132,10 +167,15 @@ def main() -> None:
         client.stop_project_version(ProjectVersionArn=detector)
         copies = []
         for i in range(4):
-            copies.append(client.copy_project_version(
-                SourceProjectArn=cls_project, SourceProjectVersionArn=classifier,
-                DestinationProjectArn=cls_project, VersionName=f"copy{i}",
-                OutputConfig={"S3Bucket": BUCKET, "S3KeyPrefix": f"copy{i}"})["ProjectVersionArn"])
+            copies.append(
+                client.copy_project_version(
+                    SourceProjectArn=cls_project,
+                    SourceProjectVersionArn=classifier,
+                    DestinationProjectArn=cls_project,
+                    VersionName=f"copy{i}",
+                    OutputConfig={"S3Bucket": BUCKET, "S3KeyPrefix": f"copy{i}"},
+                )["ProjectVersionArn"]
+            )
             client.describe_project_versions(ProjectArn=cls_project, VersionNames=[f"copy{i}"])
             client.start_project_version(ProjectVersionArn=copies[-1], MinInferenceUnits=1)
         # memory of serving, not of the trainings before: the models stay running across a
@@ -149,14 +189,22 @@ def main() -> None:
         five_models = rss_mb(server.pid)
 
     print(f"machine: {os.cpu_count()} cores; image 640x480 JPEG, {len(image)} bytes")
-    print(f"{'':34}{'p50 ms':>9}{'p95 ms':>9}{'server p50':>12}{'server p95':>12}"
-          f"{'img/s (4 thr)':>15}")
-    for name, trip, srv, rate in (("classification", cls_trip, cls_server, cls_rate),
-                                  ("localisation", det_trip, det_server, det_rate)):
-        print(f"{name:34}{pct(trip, 50):9.1f}{pct(trip, 95):9.1f}{pct(srv, 50):12.1f}"
-              f"{pct(srv, 95):12.1f}{rate:15.1f}")
-    print(f"server RSS, one classifier running: {one_model:.0f} MB; five classifiers running "
-          f"(detector stopped): {five_models:.0f} MB")
+    print(
+        f"{'':34}{'p50 ms':>9}{'p95 ms':>9}{'server p50':>12}{'server p95':>12}"
+        f"{'img/s (4 thr)':>15}"
+    )
+    for name, trip, srv, rate in (
+        ("classification", cls_trip, cls_server, cls_rate),
+        ("localisation", det_trip, det_server, det_rate),
+    ):
+        print(
+            f"{name:34}{pct(trip, 50):9.1f}{pct(trip, 95):9.1f}{pct(srv, 50):12.1f}"
+            f"{pct(srv, 95):12.1f}{rate:15.1f}"
+        )
+    print(
+        f"server RSS, one classifier running: {one_model:.0f} MB; five classifiers running "
+        f"(detector stopped): {five_models:.0f} MB"
+    )
     print(f"(median round trip over all calls: {statistics.median(cls_trip + det_trip):.1f} ms)")
 
 

@@ -36,8 +36,9 @@ def picture(seed: int, shape: str) -> bytes:
     elif shape == "square":
         pen.rectangle(box, fill=colour)
     else:
-        pen.polygon([((box[0] + box[2]) // 2, box[1]), (box[2], box[3]), (box[0], box[3])],
-                    fill=colour)
+        pen.polygon(
+            [((box[0] + box[2]) // 2, box[1]), (box[2], box[3]), (box[0], box[3])], fill=colour
+        )
     out = io.BytesIO()
     image.save(out, "JPEG")
     return out.getvalue()
@@ -46,8 +47,10 @@ def picture(seed: int, shape: str) -> bytes:
 def main() -> None:
     images = [(SHAPES[i % 3], picture(i, SHAPES[i % 3])) for i in range(100)]
     probes = [picture(10_000 + i, SHAPES[i % 3]) for i in range(100)]
-    with tempfile.TemporaryDirectory() as folder, FakerekServer(
-            os.path.join(folder, "data"), args=["--log-level", "warning"]) as server:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        FakerekServer(os.path.join(folder, "data"), args=["--log-level", "warning"]) as server,
+    ):
         rekognition, s3 = server.client(), server.client("s3")
         marks = [("start", time.perf_counter())]
 
@@ -58,35 +61,52 @@ def main() -> None:
         lines = []
         for i, (shape, data) in enumerate(images):
             s3.put_object(Bucket=BUCKET, Key=f"img/{i}.jpg", Body=data)
-            lines.append(json.dumps({
-                "source-ref": f"s3://{BUCKET}/img/{i}.jpg", "shape": 0, "shape-metadata": {
-                    "class-name": shape, "confidence": 1, "human-annotated": "yes",
-                    "type": "groundtruth/image-classification",
-                    "creation-date": "2024-01-01T00:00:00"}}))
+            lines.append(
+                json.dumps(
+                    {
+                        "source-ref": f"s3://{BUCKET}/img/{i}.jpg",
+                        "shape": 0,
+                        "shape-metadata": {
+                            "class-name": shape,
+                            "confidence": 1,
+                            "human-annotated": "yes",
+                            "type": "groundtruth/image-classification",
+                            "creation-date": "2024-01-01T00:00:00",
+                        },
+                    }
+                )
+            )
         s3.put_object(Bucket=BUCKET, Key="train.manifest", Body="\n".join(lines))
         mark("upload 100 images")
         project = rekognition.create_project(ProjectName="lifecycle")["ProjectArn"]
-        dataset = rekognition.create_dataset(ProjectArn=project, DatasetType="TRAIN",
-                                             DatasetSource={"GroundTruthManifest": {"S3Object": {
-                                                 "Bucket": BUCKET, "Name": "train.manifest"}}}
-                                             )["DatasetArn"]
+        dataset = rekognition.create_dataset(
+            ProjectArn=project,
+            DatasetType="TRAIN",
+            DatasetSource={
+                "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": "train.manifest"}}
+            },
+        )["DatasetArn"]
         rekognition.describe_dataset(DatasetArn=dataset)
         mark("project + dataset")
         version = rekognition.create_project_version(
-            ProjectArn=project, VersionName="v1",
-            OutputConfig={"S3Bucket": BUCKET, "S3KeyPrefix": "out"})["ProjectVersionArn"]
+            ProjectArn=project,
+            VersionName="v1",
+            OutputConfig={"S3Bucket": BUCKET, "S3KeyPrefix": "out"},
+        )["ProjectVersionArn"]
         rekognition.get_waiter("project_version_training_completed").wait(
-            ProjectArn=project, VersionNames=["v1"])
+            ProjectArn=project, VersionNames=["v1"]
+        )
         mark("train")
         rekognition.start_project_version(ProjectVersionArn=version, MinInferenceUnits=1)
-        rekognition.get_waiter("project_version_running").wait(ProjectArn=project,
-                                                               VersionNames=["v1"])
+        rekognition.get_waiter("project_version_running").wait(
+            ProjectArn=project, VersionNames=["v1"]
+        )
         mark("start")
         right = 0
         for i, data in enumerate(probes):
-            labels = rekognition.detect_custom_labels(ProjectVersionArn=version,
-                                                      Image={"Bytes": data},
-                                                      MinConfidence=0)["CustomLabels"]
+            labels = rekognition.detect_custom_labels(
+                ProjectVersionArn=version, Image={"Bytes": data}, MinConfidence=0
+            )["CustomLabels"]
             right += labels[0]["Name"] == SHAPES[i % 3]
         mark("100 detections")
         rekognition.stop_project_version(ProjectVersionArn=version)
@@ -98,8 +118,10 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores")
     for (_, before), (name, after) in zip(marks, marks[1:], strict=False):
         print(f"{name:20}{after - before:8.2f} s")
-    print(f"{'total':20}{marks[-1][1] - marks[0][1]:8.2f} s   (held-out accuracy of the 100 "
-          f"detections: {right} %)")
+    print(
+        f"{'total':20}{marks[-1][1] - marks[0][1]:8.2f} s   (held-out accuracy of the 100 "
+        f"detections: {right} %)"
+    )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,18 @@ def wait_healthy(url: str, timeout: float = 30.0) -> None:
 
 def start(kind: str, port: int, data_dir: str) -> tuple[subprocess.Popen, float]:
     if kind == "fakerek":
-        command = [sys.executable, "-m", "fakerek", "serve", "--port", str(port),
-                   "--data-dir", data_dir, "--log-level", "warning"]
+        command = [
+            sys.executable,
+            "-m",
+            "fakerek",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            data_dir,
+            "--log-level",
+            "warning",
+        ]
         url = f"http://127.0.0.1:{port}/_fakerek/health"
     else:
         command = [sys.executable, "-m", "moto.server", "-p", str(port)]
@@ -70,9 +80,13 @@ def stop(process: subprocess.Popen) -> None:
 
 def client(port: int):
     return boto3.session.Session().client(
-        "rekognition", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-        config=Config(retries={"total_max_attempts": 1}))
+        "rekognition",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
 
 
 def timed_calls(call, count: int) -> tuple[list[float], list[float]]:
@@ -119,7 +133,8 @@ def main() -> None:
             assert len(rekognition.describe_projects()["ProjectDescriptions"]) == 100
             ours_rt, ours_server = timed_calls(rekognition.describe_projects, args.calls)
             one_rt, one_server = timed_calls(
-                lambda: rekognition.describe_projects(ProjectNames=["project-000"]), args.calls)
+                lambda: rekognition.describe_projects(ProjectNames=["project-000"]), args.calls
+            )
         finally:
             stop(ours)
 
@@ -130,26 +145,39 @@ def main() -> None:
         image = {"Bytes": b"\xff\xd8\xff" + b"\0" * 1000}
         moto_rt, _ = timed_calls(
             lambda: rekognition.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image=image),
-            args.calls)
+            args.calls,
+        )
     finally:
         stop(moto)
 
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
-          f"{args.calls} calls, {args.starts} cold starts each")
+    print(
+        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
+        f"{args.calls} calls, {args.starts} cold starts each"
+    )
     print(f"{'':44}{'fakerek':>12}{'moto_server':>14}")
-    print(f"{'cold start to healthy, median (s)':44}{statistics.median(starts['fakerek']):>12.3f}"
-          f"{statistics.median(starts['moto']):>14.3f}")
+    print(
+        f"{'cold start to healthy, median (s)':44}{statistics.median(starts['fakerek']):>12.3f}"
+        f"{statistics.median(starts['moto']):>14.3f}"
+    )
     print(f"{'round trip p50 (ms) [ours: DescribeProjects':44}")
-    print(f"{'  on 100 projects; moto: DetectCustomLabels]':44}{pct(ours_rt, 50):>12.2f}"
-          f"{pct(moto_rt, 50):>14.2f}")
+    print(
+        f"{'  on 100 projects; moto: DetectCustomLabels]':44}{pct(ours_rt, 50):>12.2f}"
+        f"{pct(moto_rt, 50):>14.2f}"
+    )
     print(f"{'round trip p99 (ms)':44}{pct(ours_rt, 99):>12.2f}{pct(moto_rt, 99):>14.2f}")
-    print(f"{'server-side p50 / p99 (ms)':44}"
-          f"{pct(ours_server, 50):>6.3f} / {pct(ours_server, 99):.3f}{'n/a':>9}")
+    print(
+        f"{'server-side p50 / p99 (ms)':44}"
+        f"{pct(ours_server, 50):>6.3f} / {pct(ours_server, 99):.3f}{'n/a':>9}"
+    )
     print("like for like, one item in each answer (ours: DescribeProjects filtered to 1 project)")
-    print(f"{'round trip p50 / p99 (ms)':44}{pct(one_rt, 50):>5.2f} / {pct(one_rt, 99):.2f}"
-          f"{pct(moto_rt, 50):>7.2f} / {pct(moto_rt, 99):.2f}")
-    print(f"{'server-side p50 / p99 (ms)':44}"
-          f"{pct(one_server, 50):>6.3f} / {pct(one_server, 99):.3f}{'n/a':>9}")
+    print(
+        f"{'round trip p50 / p99 (ms)':44}{pct(one_rt, 50):>5.2f} / {pct(one_rt, 99):.2f}"
+        f"{pct(moto_rt, 50):>7.2f} / {pct(moto_rt, 99):.2f}"
+    )
+    print(
+        f"{'server-side p50 / p99 (ms)':44}"
+        f"{pct(one_server, 50):>6.3f} / {pct(one_server, 99):.3f}{'n/a':>9}"
+    )
 
 
 if __name__ == "__main__":

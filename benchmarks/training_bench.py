@@ -37,9 +37,20 @@ OBJECTS = {  # file, crop (relative), masked on white
 }
 CLASSES = list(OBJECTS)
 # scikit-image's photos, plus scikit-learn's two sample photos (flower to train, china to test)
-BACKGROUNDS = {"train": ["brick.png", "grass.png", "moon.png", "hubble_deep_field.jpg", "ihc.png",
-                         "retina.jpg", "camera.png", "color.png", "sklearn:flower.jpg"],
-               "test": ["gravel.png", "page.png", "cell.png", "sklearn:china.jpg"]}
+BACKGROUNDS = {
+    "train": [
+        "brick.png",
+        "grass.png",
+        "moon.png",
+        "hubble_deep_field.jpg",
+        "ihc.png",
+        "retina.jpg",
+        "camera.png",
+        "color.png",
+        "sklearn:flower.jpg",
+    ],
+    "test": ["gravel.png", "page.png", "cell.png", "sklearn:china.jpg"],
+}
 
 
 def _folder() -> str:
@@ -61,8 +72,15 @@ def _sprite(name: str, rng: np.random.Generator) -> tuple[Image.Image, Image.Ima
     image = Image.open(os.path.join(_folder(), file))
     w, h = image.size
     jx, jy = 0.06 * (x1 - x0), 0.06 * (y1 - y0)
-    box = [min(max(v, 0.0), 1.0) for v in (x0 + rng.uniform(-jx, jx), y0 + rng.uniform(-jy, jy),
-                                           x1 + rng.uniform(-jx, jx), y1 + rng.uniform(-jy, jy))]
+    box = [
+        min(max(v, 0.0), 1.0)
+        for v in (
+            x0 + rng.uniform(-jx, jx),
+            y0 + rng.uniform(-jy, jy),
+            x1 + rng.uniform(-jx, jx),
+            y1 + rng.uniform(-jy, jy),
+        )
+    ]
     image = image.crop((int(box[0] * w), int(box[1] * h), int(box[2] * w), int(box[3] * h)))
     mask = None
     if masked:
@@ -80,9 +98,11 @@ def _sprite(name: str, rng: np.random.Generator) -> tuple[Image.Image, Image.Ima
     if rng.random() < 0.5:
         image = image.transpose(Image.FLIP_LEFT_RIGHT)
         mask = mask.transpose(Image.FLIP_LEFT_RIGHT) if mask is not None else None
-    for enhancer, low, high in ((ImageEnhance.Brightness, 0.7, 1.3),
-                                (ImageEnhance.Contrast, 0.7, 1.3),
-                                (ImageEnhance.Color, 0.6, 1.4)):
+    for enhancer, low, high in (
+        (ImageEnhance.Brightness, 0.7, 1.3),
+        (ImageEnhance.Contrast, 0.7, 1.3),
+        (ImageEnhance.Color, 0.6, 1.4),
+    ):
         image = enhancer(image).enhance(rng.uniform(low, high))
     return image, mask
 
@@ -94,8 +114,9 @@ def _overlap(a, b) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def composite(rng, split: str, count: int, size=(320, 320),
-              fractions: tuple[float, float] = (0.18, 0.55)) -> tuple[bytes, list]:
+def composite(
+    rng, split: str, count: int, size=(320, 320), fractions: tuple[float, float] = (0.18, 0.55)
+) -> tuple[bytes, list]:
     """A JPEG with `count` objects; returns (bytes, [(label, (x1, y1, x2, y2) ratios)])."""
     names = BACKGROUNDS[split]
     background = _background(names[rng.integers(len(names))])
@@ -109,16 +130,20 @@ def composite(rng, split: str, count: int, size=(320, 320),
         sprite, mask = _sprite(name, rng)
         fraction = rng.uniform(*fractions)
         aspect = sprite.size[0] / sprite.size[1] * rng.uniform(0.85, 1.15)
-        sw, sh = ((fraction * size[0], fraction * size[0] / aspect) if aspect >= 1
-                  else (fraction * size[1] * aspect, fraction * size[1]))
+        sw, sh = (
+            (fraction * size[0], fraction * size[0] / aspect)
+            if aspect >= 1
+            else (fraction * size[1] * aspect, fraction * size[1])
+        )
         sw, sh = max(int(sw), 8), max(int(sh), 8)
         for _attempt in range(30):
             px, py = int(rng.uniform(0, size[0] - sw)), int(rng.uniform(0, size[1] - sh))
             box = (px / size[0], py / size[1], (px + sw) / size[0], (py + sh) / size[1])
             if all(_overlap(box, other) < 0.15 for _, other in boxes):
                 break
-        canvas.paste(sprite.resize((sw, sh)), (px, py),
-                     mask.resize((sw, sh)) if mask is not None else None)
+        canvas.paste(
+            sprite.resize((sw, sh)), (px, py), mask.resize((sw, sh)) if mask is not None else None
+        )
         boxes.append((name, box))
     if rng.random() < 0.2:
         canvas = canvas.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.2)))
@@ -150,35 +175,46 @@ def run_task(task: str) -> dict:
             train = [sample(rng_train, "train") for _ in range(n_train)]
             test = [sample(rng_test, "test") for _ in range(n_test)]
             images = {str(i): data for i, (data, _) in enumerate(train)}
-            examples = [classifier.Example(str(i), {name for name, _ in boxes})
-                        for i, (_, boxes) in enumerate(train)]
+            examples = [
+                classifier.Example(str(i), {name for name, _ in boxes})
+                for i, (_, boxes) in enumerate(train)
+            ]
             started = time.perf_counter()
             model = classifier.train(examples, images.__getitem__)
             result["train_s"] = round(time.perf_counter() - started, 2)
             scores = model.scores([data for data, _ in test], features.TRAINING_THREADS)
-            truth = np.array([[label in {n for n, _ in boxes} for label in model.labels]
-                              for _, boxes in test])
+            truth = np.array(
+                [[label in {n for n, _ in boxes} for label in model.labels] for _, boxes in test]
+            )
             if single:
-                result["accuracy"] = round(float(np.mean(truth[np.arange(len(test)),
-                                                               scores.argmax(1)])), 4)
+                result["accuracy"] = round(
+                    float(np.mean(truth[np.arange(len(test)), scores.argmax(1)])), 4
+                )
             else:
-                aps = [evaluation.average_precision(scores[:, k], truth[:, k],
-                                                    int(truth[:, k].sum()))
-                       for k in range(len(model.labels))]
+                aps = [
+                    evaluation.average_precision(scores[:, k], truth[:, k], int(truth[:, k].sum()))
+                    for k in range(len(model.labels))
+                ]
                 result["mAP"] = round(float(np.mean(aps)), 4)
             model.save(folder)
         else:
-            train = [composite(rng_train, "train", int(rng_train.integers(1, 4)))
-                     for _ in range(300)]
+            train = [
+                composite(rng_train, "train", int(rng_train.integers(1, 4))) for _ in range(300)
+            ]
             test = [composite(rng_test, "test", int(rng_test.integers(1, 4))) for _ in range(200)]
-            examples = [detector.BoxExample(data, np.array([b for _, b in boxes], np.float32),
-                                            [n for n, _ in boxes]) for data, boxes in train]
+            examples = [
+                detector.BoxExample(
+                    data, np.array([b for _, b in boxes], np.float32), [n for n, _ in boxes]
+                )
+                for data, boxes in train
+            ]
             started = time.perf_counter()
             model = detector.train(examples)
             result["train_s"] = round(time.perf_counter() - started, 2)
-            predicted = [[(d.label, d.score, d.box)
-                          for d in model.detect(data, features.TRAINING_THREADS)]
-                         for data, _ in test]
+            predicted = [
+                [(d.label, d.score, d.box) for d in model.detect(data, features.TRAINING_THREADS)]
+                for data, _ in test
+            ]
             truth = [[(n, np.array(b, np.float32)) for n, b in boxes] for _, boxes in test]
             scored = evaluation.evaluate_boxes(model.labels, predicted, truth)
             result["mAP@0.5"] = round(scored.average_precision, 4)
@@ -198,14 +234,20 @@ def main() -> None:
         return
     print(f"machine: {os.cpu_count()} cores; held-out backgrounds; one process per task")
     for task in ("classification", "multi-label", "localisation"):
-        out = subprocess.run([sys.executable, __file__, "--task", task], capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--task", task], capture_output=True, text=True, check=True
+        )
         result = json.loads(out.stdout.strip().splitlines()[-1])
-        quality = {k: v for k, v in result.items()
-                   if k not in ("task", "train_s", "peak_rss_mb", "model_bytes")}
-        print(f"{task:15} train {result['train_s']:6.2f} s   peak RSS "
-              f"{result['peak_rss_mb']:7.1f} MB   model {result['model_bytes'] / 1e6:6.2f} MB   "
-              f"{quality}")
+        quality = {
+            k: v
+            for k, v in result.items()
+            if k not in ("task", "train_s", "peak_rss_mb", "model_bytes")
+        }
+        print(
+            f"{task:15} train {result['train_s']:6.2f} s   peak RSS "
+            f"{result['peak_rss_mb']:7.1f} MB   model {result['model_bytes'] / 1e6:6.2f} MB   "
+            f"{quality}"
+        )
 
 
 if __name__ == "__main__":

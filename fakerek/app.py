@@ -49,8 +49,9 @@ class App:
         found = self._objects.get(key)
         if found is None:
             if settings.s3_endpoint_url:
-                found = ExternalObjects(settings.s3_endpoint_url, settings.region,
-                                        settings.denied_buckets)
+                found = ExternalObjects(
+                    settings.s3_endpoint_url, settings.region, settings.denied_buckets
+                )
             else:
                 found = EmbeddedObjects(self.s3, settings.denied_buckets)
             self._objects[key] = found
@@ -75,14 +76,20 @@ class App:
         if not is_control and not _is_rekognition(environ):
             if self.s3 is None:
                 external = self.config.snapshot().s3_endpoint_url
-                response = json_response(404, {"error": "this fakerek does not serve S3; it "
-                                                        f"uses the S3 at {external}"},
-                                         label=f"S3 {_text(path)}")
+                response = json_response(
+                    404,
+                    {"error": f"this fakerek does not serve S3; it uses the S3 at {external}"},
+                    label=f"S3 {_text(path)}",
+                )
                 start_response(response.status_line, [("Content-Type", response.content_type)])
                 return [response.body]
             body = self.s3(environ, start_response)
-            log.info("S3 %s %s %.2fms", environ.get("REQUEST_METHOD"), _text(path),
-                     (time.perf_counter() - started) * 1000)
+            log.info(
+                "S3 %s %s %.2fms",
+                environ.get("REQUEST_METHOD"),
+                _text(path),
+                (time.perf_counter() - started) * 1000,
+            )
             return body
         try:
             if is_control:
@@ -91,20 +98,27 @@ class App:
                 response = handler.handle(self, environ)
         except Exception:  # a bug below: log it, answer without leaking a stack trace
             log.exception("unexpected error serving %s", environ.get("PATH_INFO"))
-            response = json_response(500, {"error": "internal error; see the fakerek log"},
-                                     label=environ.get("PATH_INFO", "?"))
+            response = json_response(
+                500,
+                {"error": "internal error; see the fakerek log"},
+                label=environ.get("PATH_INFO", "?"),
+            )
         elapsed_ms = (time.perf_counter() - started) * 1000
-        headers = [("Content-Type", response.content_type),
-                   ("Content-Length", str(len(response.body))),
-                   ("Server-Timing", f"app;dur={elapsed_ms:.3f}"), *response.headers]
+        headers = [
+            ("Content-Type", response.content_type),
+            ("Content-Length", str(len(response.body))),
+            ("Server-Timing", f"app;dur={elapsed_ms:.3f}"),
+            *response.headers,
+        ]
         log.info("%s %d %.2fms", response.label, response.status, elapsed_ms)
         start_response(response.status_line, headers)
         return [response.body]
 
 
 def _is_rekognition(environ: dict[str, Any]) -> bool:
-    return ("HTTP_X_AMZ_TARGET" in environ
-            or environ.get("CONTENT_TYPE", "").startswith("application/x-amz-json"))
+    return "HTTP_X_AMZ_TARGET" in environ or environ.get("CONTENT_TYPE", "").startswith(
+        "application/x-amz-json"
+    )
 
 
 def _text(path: str) -> str:

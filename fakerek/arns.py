@@ -12,8 +12,11 @@ from typing import NamedTuple
 from fakerek.protocol.model import service
 from fakerek.protocol.validate import compile_pattern
 
-_KIND_SHAPES = (("project", "ProjectArn"), ("dataset", "DatasetArn"),
-                ("version", "ProjectVersionArn"))
+_KIND_SHAPES = (
+    ("project", "ProjectArn"),
+    ("dataset", "DatasetArn"),
+    ("version", "ProjectVersionArn"),
+)
 
 
 class Arn(NamedTuple):

@@ -100,9 +100,18 @@ class Capacity:
     def start(self, arn: str, minimum: int, maximum: int | None) -> None:
         now = self.clock.now()
         with self._lock:
-            self._models[arn] = _Model(arn, minimum, maximum, now, desired=minimum,
-                                       in_service=minimum, refilled=now, accounted=now,
-                                       last_throttle=now, tokens=float("inf"))
+            self._models[arn] = _Model(
+                arn,
+                minimum,
+                maximum,
+                now,
+                desired=minimum,
+                in_service=minimum,
+                refilled=now,
+                accounted=now,
+                last_throttle=now,
+                tokens=float("inf"),
+            )
 
     def stop(self, arn: str) -> None:
         with self._lock:
@@ -144,8 +153,11 @@ class Capacity:
 
     @staticmethod
     def _scale_down(model: _Model, now: float, settings: Any) -> None:
-        if (model.maximum and model.desired > model.minimum
-                and now - model.last_throttle >= settings.autoscale_idle_seconds):
+        if (
+            model.maximum
+            and model.desired > model.minimum
+            and now - model.last_throttle >= settings.autoscale_idle_seconds
+        ):
             model.desired -= 1
             model.target_at = now + settings.autoscale_delay_seconds
             model.last_throttle = now  # the next step down waits a whole idle period again
@@ -164,17 +176,19 @@ class Capacity:
             out = []
             for model in self._models.values():
                 model.settle(now)
-                out.append({
-                    "ProjectVersionArn": model.arn,
-                    "MinInferenceUnits": model.minimum,
-                    "MaxInferenceUnits": model.maximum,
-                    "DesiredInferenceUnits": model.desired,
-                    "InServiceInferenceUnits": model.serving(now),
-                    "RunningHours": round((now - model.started) / 3600, 6),
-                    "InferenceUnitHours": round(model.unit_seconds / 3600, 6),
-                    "Requests": model.requests,
-                    "ThrottledRequests": model.throttled,
-                })
+                out.append(
+                    {
+                        "ProjectVersionArn": model.arn,
+                        "MinInferenceUnits": model.minimum,
+                        "MaxInferenceUnits": model.maximum,
+                        "DesiredInferenceUnits": model.desired,
+                        "InServiceInferenceUnits": model.serving(now),
+                        "RunningHours": round((now - model.started) / 3600, 6),
+                        "InferenceUnitHours": round(model.unit_seconds / 3600, 6),
+                        "Requests": model.requests,
+                        "ThrottledRequests": model.throttled,
+                    }
+                )
             return out
 
     def running(self, arn: str) -> bool:

@@ -12,19 +12,26 @@ from fakerek.manifests import cli as manifest_cli
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="fakerek", description="Local emulator of Amazon Rekognition Custom Labels.")
+        prog="fakerek", description="Local emulator of Amazon Rekognition Custom Labels."
+    )
     parser.add_argument("--version", action="version", version=f"fakerek {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
-        "serve", help="run the server",
+        "serve",
+        help="run the server",
         description="Run the server. Every flag can also be set as FAKEREK_<FLAG> in the "
-                    "environment; flags win.")
+        "environment; flags win.",
+    )
     for name, field in config.FIELDS.items():
         default = getattr(config.Settings(), name)
-        serve.add_argument(config.flag_name(name), dest=name, default=None, metavar=name.upper(),
-                           choices=field.metadata["choices"] or None,
-                           help=f"{field.metadata['help']} [{config.env_name(name)}; "
-                                f"default {default}]")
+        serve.add_argument(
+            config.flag_name(name),
+            dest=name,
+            default=None,
+            metavar=name.upper(),
+            choices=field.metadata["choices"] or None,
+            help=f"{field.metadata['help']} [{config.env_name(name)}; default {default}]",
+        )
     manifest_cli.add_parser(commands)
     return parser
 

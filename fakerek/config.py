@@ -30,8 +30,9 @@ def _default_data_dir() -> str:
     return os.path.join(base, "fakerek")
 
 
-def _setting(default: Any, help: str, *, runtime: bool = False, choices: tuple = (),
-             nullable: bool = False) -> Any:
+def _setting(
+    default: Any, help: str, *, runtime: bool = False, choices: tuple = (), nullable: bool = False
+) -> Any:
     meta = {"help": help, "runtime": runtime, "choices": choices, "nullable": nullable}
     if callable(default):
         return field(default_factory=default, metadata=meta)
@@ -51,65 +52,96 @@ class Settings:
     max_body_bytes: int = _setting(
         16 * 1024 * 1024, "Largest Rekognition request body accepted; larger ones get HTTP 413."
     )
-    log_level: str = _setting("info", "Logging level; info logs one line per request.",
-                              choices=LOG_LEVELS)
+    log_level: str = _setting(
+        "info", "Logging level; info logs one line per request.", choices=LOG_LEVELS
+    )
     timing: str = _setting(
         "instant",
         "instant: asynchronous work is finished by the next read; realistic: intermediate "
         "statuses last for the delays below.",
-        runtime=True, choices=TIMINGS,
+        runtime=True,
+        choices=TIMINGS,
     )
-    delay_training: float = _setting(60.0, "Seconds a training takes in realistic timing.",
-                                     runtime=True)
-    delay_starting: float = _setting(30.0, "Seconds STARTING lasts in realistic timing.",
-                                     runtime=True)
-    delay_stopping: float = _setting(10.0, "Seconds STOPPING lasts in realistic timing.",
-                                     runtime=True)
-    delay_deleting: float = _setting(5.0, "Seconds DELETING / DELETE_IN_PROGRESS last in "
-                                     "realistic timing.", runtime=True)
-    delay_dataset: float = _setting(5.0, "Seconds a dataset create/update/distribute takes in "
-                                    "realistic timing.", runtime=True)
-    delay_copying: float = _setting(30.0, "Seconds COPYING_IN_PROGRESS lasts in realistic timing.",
-                                    runtime=True)
+    delay_training: float = _setting(
+        60.0, "Seconds a training takes in realistic timing.", runtime=True
+    )
+    delay_starting: float = _setting(
+        30.0, "Seconds STARTING lasts in realistic timing.", runtime=True
+    )
+    delay_stopping: float = _setting(
+        10.0, "Seconds STOPPING lasts in realistic timing.", runtime=True
+    )
+    delay_deleting: float = _setting(
+        5.0, "Seconds DELETING / DELETE_IN_PROGRESS last in realistic timing.", runtime=True
+    )
+    delay_dataset: float = _setting(
+        5.0, "Seconds a dataset create/update/distribute takes in realistic timing.", runtime=True
+    )
+    delay_copying: float = _setting(
+        30.0, "Seconds COPYING_IN_PROGRESS lasts in realistic timing.", runtime=True
+    )
     max_wait_seconds: float = _setting(
-        300.0, "In instant timing, longest a read waits for running work (an import) to end.",
-        runtime=True)
-    manifest_max_bytes: int = _setting(1024**3, "Largest manifest accepted, in bytes.",
-                                       runtime=True)
-    manifest_max_rows: int = _setting(250_000, "Most lines in a manifest or entries in a dataset.",
-                                      runtime=True)
+        300.0,
+        "In instant timing, longest a read waits for running work (an import) to end.",
+        runtime=True,
+    )
+    manifest_max_bytes: int = _setting(
+        1024**3, "Largest manifest accepted, in bytes.", runtime=True
+    )
+    manifest_max_rows: int = _setting(
+        250_000, "Most lines in a manifest or entries in a dataset.", runtime=True
+    )
     manifest_max_labels: int = _setting(250, "Most distinct labels in a dataset.", runtime=True)
-    manifest_max_line_chars: int = _setting(100_000, "Longest JSON line of a manifest.",
-                                            runtime=True)
-    max_boxes_per_image: int = _setting(50, "Most bounding boxes on one manifest line.",
-                                        runtime=True)
+    manifest_max_line_chars: int = _setting(
+        100_000, "Longest JSON line of a manifest.", runtime=True
+    )
+    max_boxes_per_image: int = _setting(
+        50, "Most bounding boxes on one manifest line.", runtime=True
+    )
     invalid_row_threshold: float = _setting(
-        0.20, "Share of bad lines above which an import (or a training) fails.", runtime=True)
+        0.20, "Share of bad lines above which an import (or a training) fails.", runtime=True
+    )
     s3_endpoint_url: str = _setting(
-        "", "Read and write users' objects on this S3-compatible endpoint instead of serving "
-            "S3 on fakerek's own port.")
+        "",
+        "Read and write users' objects on this S3-compatible endpoint instead of serving "
+        "S3 on fakerek's own port.",
+    )
     s3_denied_buckets: str = _setting(
-        "", "Comma-separated buckets whose objects fakerek may not read (to test permission "
-            "errors).", runtime=True)
+        "",
+        "Comma-separated buckets whose objects fakerek may not read (to test permission errors).",
+        runtime=True,
+    )
     max_inference_units: int = _setting(
-        10, "Most inference units a model may be started with (LimitExceededException above).",
-        runtime=True)
+        10,
+        "Most inference units a model may be started with (LimitExceededException above).",
+        runtime=True,
+    )
     tps_per_inference_unit: float | None = _setting(
-        None, "Calls per second one inference unit serves; empty / none / JSON null = "
-              "unlimited (ProvisionedThroughputExceededException above).",
-        runtime=True, nullable=True)
+        None,
+        "Calls per second one inference unit serves; empty / none / JSON null = "
+        "unlimited (ProvisionedThroughputExceededException above).",
+        runtime=True,
+        nullable=True,
+    )
     autoscale_idle_seconds: float = _setting(
-        300.0, "Seconds without throttling after which autoscaling removes a unit.", runtime=True)
+        300.0, "Seconds without throttling after which autoscaling removes a unit.", runtime=True
+    )
     autoscale_delay_seconds: float = _setting(
-        0.0, "Seconds before a unit autoscaling adds or removes is in (or out of) service.",
-        runtime=True)
+        0.0,
+        "Seconds before a unit autoscaling adds or removes is in (or out of) service.",
+        runtime=True,
+    )
     max_projects: int = _setting(
-        0, "Projects per account and region; 0 = unlimited (LimitExceededException above).",
-        runtime=True)
+        0,
+        "Projects per account and region; 0 = unlimited (LimitExceededException above).",
+        runtime=True,
+    )
     max_tags_per_resource: int = _setting(
-        200, "Tags per resource (ServiceQuotaExceededException above).", runtime=True)
+        200, "Tags per resource (ServiceQuotaExceededException above).", runtime=True
+    )
     max_policies_per_project: int = _setting(
-        5, "Project policies per project (ServiceQuotaExceededException above).", runtime=True)
+        5, "Project policies per project (ServiceQuotaExceededException above).", runtime=True
+    )
 
     @property
     def denied_buckets(self) -> frozenset[str]:
@@ -136,8 +168,10 @@ def flag_name(name: str) -> str:
 def coerce(name: str, value: Any) -> Any:
     """Convert `value` (text of a flag or variable, or JSON) to the setting's type; check it."""
     f = FIELDS[name]
-    if f.metadata["nullable"] and (value is None or (
-            isinstance(value, str) and value.strip().lower() in ("", "none", "null", "unlimited"))):
+    if f.metadata["nullable"] and (
+        value is None
+        or (isinstance(value, str) and value.strip().lower() in ("", "none", "null", "unlimited"))
+    ):
         return None
     type_name = f.type.removesuffix(" | None") if isinstance(f.type, str) else f.type.__name__
     kind = {"str": str, "int": int, "float": float}[type_name]
@@ -167,7 +201,8 @@ def _check(name: str, value: Any) -> None:
     if choices and value not in choices:
         raise SettingError(f"{name}: {value!r} is not one of {', '.join(choices)}")
     if (name.startswith(("delay_", "autoscale_")) or name == "tps_per_inference_unit") and (
-            value < 0):
+        value < 0
+    ):
         raise SettingError(f"{name}: must be >= 0")
     if name == "s3_endpoint_url" and value and not re.match(r"https?://", value):
         raise SettingError("s3_endpoint_url: must start with http:// or https://")
@@ -177,8 +212,18 @@ def _check(name: str, value: Any) -> None:
         raise SettingError("account_id: must be exactly 12 digits")
     if name == "region" and not re.fullmatch(r"[a-z]{2,}(-[a-z]+)+-[0-9]+", value):
         raise SettingError(f"region: {value!r} is not a region name such as us-east-1")
-    if name in ("threads", "max_body_bytes", "manifest_max_bytes", "manifest_max_rows",
-                "manifest_max_labels", "manifest_max_line_chars") and value < 1:
+    if (
+        name
+        in (
+            "threads",
+            "max_body_bytes",
+            "manifest_max_bytes",
+            "manifest_max_rows",
+            "manifest_max_labels",
+            "manifest_max_line_chars",
+        )
+        and value < 1
+    ):
         raise SettingError(f"{name}: must be >= 1")
     if name == "invalid_row_threshold" and not 0 <= value <= 1:
         raise SettingError("invalid_row_threshold: must be between 0 and 1")
@@ -238,20 +283,26 @@ class RuntimeConfig:
         for key, value in patch.items():
             if key == "delays":
                 if not isinstance(value, dict):
-                    raise SettingError("delays: must be an object keyed by "
-                                       + ", ".join(DELAY_KEYS))
+                    raise SettingError(
+                        "delays: must be an object keyed by " + ", ".join(DELAY_KEYS)
+                    )
                 for dkey, dvalue in value.items():
                     if dkey not in DELAY_KEYS:
-                        raise SettingError(f"delays: unknown key {dkey!r}; known: "
-                                           + ", ".join(DELAY_KEYS))
+                        raise SettingError(
+                            f"delays: unknown key {dkey!r}; known: " + ", ".join(DELAY_KEYS)
+                        )
                     changes[f"delay_{dkey}"] = coerce(f"delay_{dkey}", dvalue)
             elif key in FIELDS and FIELDS[key].metadata["runtime"] and not key.startswith("delay_"):
                 changes[key] = coerce(key, value)
             else:
-                known = [n for n, f in FIELDS.items()
-                         if f.metadata["runtime"] and not n.startswith("delay_")] + ["delays"]
-                raise SettingError(f"unknown or start-up-only setting {key!r}; settable here: "
-                                   + ", ".join(known))
+                known = [
+                    n
+                    for n, f in FIELDS.items()
+                    if f.metadata["runtime"] and not n.startswith("delay_")
+                ] + ["delays"]
+                raise SettingError(
+                    f"unknown or start-up-only setting {key!r}; settable here: " + ", ".join(known)
+                )
         with self._lock:
             self._current = dataclasses.replace(self._current, **changes)
         return self.as_json()

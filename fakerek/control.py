@@ -56,10 +56,10 @@ def post_fault(app: App, body: Any) -> Any:
 
 def _lose_units(app: App, body: dict[str, Any]) -> Any:
     spec = body["units_lost"]
-    if len(body) != 1 or not isinstance(spec, dict) or set(spec) != {"model", "units",
-                                                                     "seconds"}:
-        raise BadRequest('a unit loss is {"units_lost": {"model": "<version ARN>", '
-                         '"units": N, "seconds": T}}')
+    if len(body) != 1 or not isinstance(spec, dict) or set(spec) != {"model", "units", "seconds"}:
+        raise BadRequest(
+            'a unit loss is {"units_lost": {"model": "<version ARN>", "units": N, "seconds": T}}'
+        )
     units, seconds = spec["units"], spec["seconds"]
     if isinstance(units, bool) or not isinstance(units, int) or units < 1:
         raise BadRequest("units must be an integer >= 1")
@@ -128,16 +128,26 @@ ROUTES: dict[str, dict[str, Callable[[App, Any], Any]]] = {
 
 def handle(app: App, environ: dict[str, Any]) -> Response:
     path = environ.get("PATH_INFO", "")
-    name = path[len(PREFIX):].strip("/")
+    name = path[len(PREFIX) :].strip("/")
     method = environ.get("REQUEST_METHOD", "GET")
     methods = ROUTES.get(name)
     if methods is None:
-        return json_response(404, {"error": f"no control endpoint {path}; known: "
-                                   + ", ".join(PREFIX + n for n in ROUTES)}, label=path)
+        return json_response(
+            404,
+            {
+                "error": f"no control endpoint {path}; known: "
+                + ", ".join(PREFIX + n for n in ROUTES)
+            },
+            label=path,
+        )
     handler = methods.get(method)
     if handler is None:
-        return json_response(405, {"error": f"{path} accepts {', '.join(methods)}"}, label=path,
-                             headers=[("Allow", ", ".join(methods))])
+        return json_response(
+            405,
+            {"error": f"{path} accepts {', '.join(methods)}"},
+            label=path,
+            headers=[("Allow", ", ".join(methods))],
+        )
     try:
         if method == "POST":
             body = _body(environ)

@@ -42,8 +42,10 @@ class Faults:
         if op not in CUSTOM_LABELS_OPERATIONS:
             raise FaultError(f"operation must be a Custom Labels operation name, not {op!r}")
         if not isinstance(error, str) or error not in service().errors_of(op):
-            raise FaultError(f"{op} cannot answer {error!r}; it may answer: "
-                             + ", ".join(sorted(service().errors_of(op))))
+            raise FaultError(
+                f"{op} cannot answer {error!r}; it may answer: "
+                + ", ".join(sorted(service().errors_of(op)))
+            )
         count = spec.get("count", 1)
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise FaultError("count must be an integer >= 1")
@@ -61,8 +63,9 @@ class Faults:
             raise FaultError('a training fault is {"training": {"code": ..., "count": N}}')
         code, count = fault.get("code"), fault.get("count", 1)
         if code != "SERVICE_ERROR" and code not in TRAINING_CODES:
-            raise FaultError(f"training code must be SERVICE_ERROR or one of "
-                             f"{', '.join(sorted(TRAINING_CODES))}")
+            raise FaultError(
+                f"training code must be SERVICE_ERROR or one of {', '.join(sorted(TRAINING_CODES))}"
+            )
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise FaultError("count must be an integer >= 1")
         entry = {"training": {"code": code, "count": count}}
@@ -94,8 +97,9 @@ class Faults:
 
     def list(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [dict(f) for f in self._pending] + [{"training": dict(f)}
-                                                       for f in self._training]
+            return [dict(f) for f in self._pending] + [
+                {"training": dict(f)} for f in self._training
+            ]
 
     def clear(self) -> None:
         with self._lock:

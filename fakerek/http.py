@@ -6,8 +6,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-           413: "Request Entity Too Large", 500: "Internal Server Error"}
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Request Entity Too Large",
+    500: "Internal Server Error",
+}
 
 
 @dataclass
@@ -31,8 +37,10 @@ def json_response(status: int, payload: Any, **kwargs: Any) -> Response:
 class BodyTooLarge(Exception):
     def __init__(self, size: int | None, limit: int):
         shown = f"{size} bytes" if size is not None else "more bytes"
-        super().__init__(f"The request body ({shown}) exceeds the limit of {limit} bytes "
-                         "(setting max_body_bytes).")
+        super().__init__(
+            f"The request body ({shown}) exceeds the limit of {limit} bytes "
+            "(setting max_body_bytes)."
+        )
 
 
 def read_body(environ: dict[str, Any], limit: int) -> bytes:

@@ -23,6 +23,7 @@ class Jobs:
 
     def submit(self, keys: list[str], work: Callable[[], None]) -> None:
         """Run `work` in the background; `keys` name the resources it settles."""
+
         def run() -> None:
             try:
                 work()

@@ -28,8 +28,9 @@ class Objects(Protocol):
 
     def open(self, bucket: str, key: str, version: str | None = None) -> IO[bytes]: ...
 
-    def read(self, bucket: str, key: str, version: str | None = None,
-             limit: int | None = None) -> bytes: ...
+    def read(
+        self, bucket: str, key: str, version: str | None = None, limit: int | None = None
+    ) -> bytes: ...
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None: ...
 
@@ -75,8 +76,9 @@ class EmbeddedObjects:
         copy.seek(0)
         return copy
 
-    def read(self, bucket: str, key: str, version: str | None = None,
-             limit: int | None = None) -> bytes:
+    def read(
+        self, bucket: str, key: str, version: str | None = None, limit: int | None = None
+    ) -> bytes:
         return self._key(bucket, key, version).value[:limit]
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
@@ -91,18 +93,20 @@ class EmbeddedObjects:
 class ExternalObjects:
     """Objects of an S3-compatible endpoint, reached with botocore."""
 
-    def __init__(self, endpoint_url: str | None, region: str,
-                 denied: frozenset[str] = frozenset()):
+    def __init__(self, endpoint_url: str | None, region: str, denied: frozenset[str] = frozenset()):
         import botocore.session
         from botocore.config import Config
 
         session = botocore.session.get_session()
         credentials = session.get_credentials()
         self.client = session.create_client(
-            "s3", endpoint_url=endpoint_url, region_name=region,
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
             aws_access_key_id=None if credentials else "fakerek",
             aws_secret_access_key=None if credentials else "fakerek",
-            config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 2}))
+            config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 2}),
+        )
         self.denied = denied
 
     def _call(self, bucket: str, name: str, **kwargs: Any) -> Any:
@@ -114,9 +118,15 @@ class ExternalObjects:
             return getattr(self.client, name)(Bucket=bucket, **kwargs)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
-            kind = "denied" if code in ("AccessDenied", "403") else (
-                "missing" if code in ("NoSuchKey", "NoSuchBucket", "404", "NoSuchVersion")
-                else "failed")
+            kind = (
+                "denied"
+                if code in ("AccessDenied", "403")
+                else (
+                    "missing"
+                    if code in ("NoSuchKey", "NoSuchBucket", "404", "NoSuchVersion")
+                    else "failed"
+                )
+            )
             raise ObjectError(kind, f"s3://{bucket}/{kwargs.get('Key', '')}: {code}") from None
         except BotoCoreError as error:
             raise ObjectError("failed", str(error)) from None
@@ -126,18 +136,19 @@ class ExternalObjects:
         return {"VersionId": version} if version else {}
 
     def size(self, bucket: str, key: str, version: str | None = None) -> int:
-        return self._call(bucket, "head_object", Key=key, **self._version(version))[
-            "ContentLength"]
+        return self._call(bucket, "head_object", Key=key, **self._version(version))["ContentLength"]
 
     def open(self, bucket: str, key: str, version: str | None = None) -> IO[bytes]:
         return self._call(bucket, "get_object", Key=key, **self._version(version))["Body"]
 
-    def read(self, bucket: str, key: str, version: str | None = None,
-             limit: int | None = None) -> bytes:
+    def read(
+        self, bucket: str, key: str, version: str | None = None, limit: int | None = None
+    ) -> bytes:
         """The object's bytes; with `limit`, at most that many (an HTTP range request)."""
         extra = {"Range": f"bytes=0-{limit - 1}"} if limit else {}
-        return self._call(bucket, "get_object", Key=key, **self._version(version),
-                          **extra)["Body"].read()
+        return self._call(bucket, "get_object", Key=key, **self._version(version), **extra)[
+            "Body"
+        ].read()
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
         self._call(bucket, "put_object", Key=key, Body=io.BytesIO(data), ContentType=content_type)

@@ -43,8 +43,11 @@ def parse(document: str, project_name: str) -> dict[str, Any]:
         statements = [statements]
     if not isinstance(statements, list) or not statements:
         raise _bad("it must contain at least one Statement.")
-    resource = re.compile(r"arn:[a-z0-9-]+:rekognition:[a-z0-9-]*:[0-9]*:project/"
-                          + re.escape(project_name) + r"/version/.+")
+    resource = re.compile(
+        r"arn:[a-z0-9-]+:rekognition:[a-z0-9-]*:[0-9]*:project/"
+        + re.escape(project_name)
+        + r"/version/.+"
+    )
     for n, st in enumerate(statements, 1):
         if not isinstance(st, dict):
             raise _bad(f"statement {n} is not a JSON object.")
@@ -57,15 +60,23 @@ def parse(document: str, project_name: str) -> dict[str, Any]:
         if not isinstance(st["Effect"], str) or st["Effect"].lower() not in ("allow", "deny"):
             raise _bad(f"statement {n} has Effect {st['Effect']!r}; use Allow or Deny.")
         principal = st["Principal"]
-        if not (principal == "*" or (isinstance(principal, dict) and principal
-                                     and all(_strings(v) for v in principal.values()))):
+        if not (
+            principal == "*"
+            or (
+                isinstance(principal, dict)
+                and principal
+                and all(_strings(v) for v in principal.values())
+            )
+        ):
             raise _bad(f"statement {n} has an invalid Principal.")
         actions = _strings(st["Action"])
         if actions is None or any(a.lower() != ACTION.lower() for a in actions):
             raise _bad(f"statement {n}: the only supported Action is {ACTION}.")
         resources = _strings(st["Resource"])
         if resources is None or not all(resource.fullmatch(r) for r in resources):
-            raise _bad(f"statement {n}: Resource must be model ARNs of project {project_name} "
-                       f"(arn:aws:rekognition:<region>:<account>:project/{project_name}/version/"
-                       "<version>/<id>, or .../version/* for all of them).")
+            raise _bad(
+                f"statement {n}: Resource must be model ARNs of project {project_name} "
+                f"(arn:aws:rekognition:<region>:<account>:project/{project_name}/version/"
+                "<version>/<id>, or .../version/* for all of them)."
+            )
     return doc

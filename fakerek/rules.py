@@ -27,8 +27,9 @@ def _number(value: Any) -> bool:
 
 def _check_label(label: Any, index: int) -> dict[str, Any]:
     if not isinstance(label, dict) or label.keys() - {"Name", "Confidence", "Geometry"}:
-        raise RuleError(f"labels[{index}] must be an object with Name, Confidence and, "
-                        "optionally, Geometry")
+        raise RuleError(
+            f"labels[{index}] must be an object with Name, Confidence and, optionally, Geometry"
+        )
     name, confidence = label.get("Name"), label.get("Confidence")
     if not isinstance(name, str) or not name:
         raise RuleError(f"labels[{index}].Name must be a non-empty string")
@@ -36,12 +37,20 @@ def _check_label(label: Any, index: int) -> dict[str, Any]:
         raise RuleError(f"labels[{index}].Confidence must be a number from 0 to 100")
     out = {"Name": name, "Confidence": float(confidence)}
     if "Geometry" in label:
-        box = (label["Geometry"] or {}).get("BoundingBox") if isinstance(
-            label["Geometry"], dict) else None
-        if not isinstance(box, dict) or set(box) != set(_BOX_KEYS) or not all(
-                _number(box[k]) and 0 <= box[k] <= 1 for k in _BOX_KEYS):
-            raise RuleError(f"labels[{index}].Geometry must be {{\"BoundingBox\": {{Width, "
-                            "Height, Left, Top}} with ratios from 0 to 1")
+        box = (
+            (label["Geometry"] or {}).get("BoundingBox")
+            if isinstance(label["Geometry"], dict)
+            else None
+        )
+        if (
+            not isinstance(box, dict)
+            or set(box) != set(_BOX_KEYS)
+            or not all(_number(box[k]) and 0 <= box[k] <= 1 for k in _BOX_KEYS)
+        ):
+            raise RuleError(
+                f'labels[{index}].Geometry must be {{"BoundingBox": {{Width, '
+                "Height, Left, Top}} with ratios from 0 to 1"
+            )
         out["Geometry"] = {"BoundingBox": {k: float(box[k]) for k in _BOX_KEYS}}
     return out
 
@@ -53,19 +62,30 @@ class Rules:
 
     def add(self, spec: Any) -> dict[str, Any]:
         if not isinstance(spec, dict) or spec.keys() != {"match", "labels"}:
-            raise RuleError('a rule is {"match": {"sha256": ...} or {"s3_key": "bucket/key"}, '
-                            '"labels": [...]}')
+            raise RuleError(
+                'a rule is {"match": {"sha256": ...} or {"s3_key": "bucket/key"}, "labels": [...]}'
+            )
         match, labels = spec["match"], spec["labels"]
-        if not isinstance(match, dict) or len(match) != 1 or not (
-                (isinstance(match.get("sha256"), str)
-                 and _SHA256.fullmatch(match["sha256"].lower()))
-                or (isinstance(match.get("s3_key"), str) and "/" in match["s3_key"].strip("/"))):
-            raise RuleError('match must be {"sha256": "<64 hex digits>"} or '
-                            '{"s3_key": "bucket/key"}')
+        if (
+            not isinstance(match, dict)
+            or len(match) != 1
+            or not (
+                (
+                    isinstance(match.get("sha256"), str)
+                    and _SHA256.fullmatch(match["sha256"].lower())
+                )
+                or (isinstance(match.get("s3_key"), str) and "/" in match["s3_key"].strip("/"))
+            )
+        ):
+            raise RuleError(
+                'match must be {"sha256": "<64 hex digits>"} or {"s3_key": "bucket/key"}'
+            )
         if not isinstance(labels, list):
             raise RuleError("labels must be a list")
-        rule = {"match": {k: v.lower() if k == "sha256" else v for k, v in match.items()},
-                "labels": [_check_label(label, i) for i, label in enumerate(labels)]}
+        rule = {
+            "match": {k: v.lower() if k == "sha256" else v for k, v in match.items()},
+            "labels": [_check_label(label, i) for i, label in enumerate(labels)],
+        }
         with self._lock:
             self._rules.append(rule)
         return rule

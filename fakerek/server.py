@@ -28,8 +28,11 @@ class _Channel(HTTPChannel):
     (boto3 does, for an empty PutObject): its interim answer marks the request incomplete."""
 
     def send_continue(self) -> None:
-        bodiless = self.request.completed and self.request.content_length == 0 and (
-            not self.request.chunked)
+        bodiless = (
+            self.request.completed
+            and self.request.content_length == 0
+            and (not self.request.chunked)
+        )
         super().send_continue()
         if bodiless:
             self.request.completed = True
@@ -40,8 +43,11 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def run(settings: Settings) -> int:
-    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     logging.getLogger("waitress").setLevel(logging.WARNING)
     service()  # load the wire model now, not on the first request
     try:
@@ -52,21 +58,32 @@ def run(settings: Settings) -> int:
     try:
         app = App(settings, store, None if settings.s3_endpoint_url else EmbeddedS3(store))
         server = waitress.create_server(
-            app, host=settings.host, port=settings.port,
-            threads=settings.threads, ident="fakerek",
-            max_request_body_size=max(TRANSPORT_BODY_LIMIT, settings.max_body_bytes))
+            app,
+            host=settings.host,
+            port=settings.port,
+            threads=settings.threads,
+            ident="fakerek",
+            max_request_body_size=max(TRANSPORT_BODY_LIMIT, settings.max_body_bytes),
+        )
     except OSError as error:
         store.close()
-        print(f"fakerek: cannot listen on {settings.host}:{settings.port}: {error}",
-              file=sys.stderr)
+        print(
+            f"fakerek: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr
+        )
         return 1
-    listeners = [server] if isinstance(server, BaseWSGIServer) else [
-        s for s in server.map.values() if isinstance(s, BaseWSGIServer)]  # several addresses
+    listeners = (
+        [server]
+        if isinstance(server, BaseWSGIServer)
+        else [s for s in server.map.values() if isinstance(s, BaseWSGIServer)]
+    )  # several addresses
     for listener in listeners:
         listener.channel_class = _Channel
     signal.signal(signal.SIGTERM, _interrupt)
-    print(f"fakerek {__version__} ready on http://{settings.host}:{server.effective_port} "
-          f"(data dir {store.data_dir})", flush=True)
+    print(
+        f"fakerek {__version__} ready on http://{settings.host}:{server.effective_port} "
+        f"(data dir {store.data_dir})",
+        flush=True,
+    )
     try:
         server.run()
     except KeyboardInterrupt:

@@ -59,8 +59,17 @@ def predict(model: Any, image: bytes) -> list[Label]:
     """Every label the model gives the image, with its confidence in percent."""
     thresholds = {label: 100 * t for label, t in model.thresholds.items()}
     if isinstance(model, detector.DetectorModel):
-        return [Label(d.label, 100 * d.score, tuple(float(v) for v in d.box),
-                      thresholds.get(d.label, 50.0)) for d in model.detect(image)]
+        return [
+            Label(
+                d.label,
+                100 * d.score,
+                tuple(float(v) for v in d.box),
+                thresholds.get(d.label, 50.0),
+            )
+            for d in model.detect(image)
+        ]
     scores = model.scores([image])[0]
-    return [Label(label, 100 * float(score), None, thresholds.get(label, 50.0))
-            for label, score in zip(model.labels, scores, strict=True)]
+    return [
+        Label(label, 100 * float(score), None, thresholds.get(label, 50.0))
+        for label, score in zip(model.labels, scores, strict=True)
+    ]

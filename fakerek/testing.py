@@ -33,8 +33,14 @@ class ServerFailed(RuntimeError):
 
 
 class FakerekServer:
-    def __init__(self, data_dir: str | None = None, *, args: Sequence[str] = (),
-                 env: dict[str, str] | None = None, startup_timeout: float = 30.0):
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        *,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 30.0,
+    ):
         self._own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="fakerek-")
         self.args = list(args)
@@ -48,21 +54,38 @@ class FakerekServer:
 
     def start(self) -> FakerekServer:
         os.makedirs(self.data_dir, exist_ok=True)
-        command = [sys.executable, "-m", "fakerek", "serve", "--host", "127.0.0.1", "--port", "0",
-                   "--data-dir", self.data_dir, *self.args]
+        command = [
+            sys.executable,
+            "-m",
+            "fakerek",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data-dir",
+            self.data_dir,
+            *self.args,
+        ]
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child process
         try:
             self._process = subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                env={**os.environ, **self.env}, text=True)
+                command,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env},
+                text=True,
+            )
         finally:
             log.close()
         ready = threading.Event()
         threading.Thread(target=self._read_stdout, args=(ready,), daemon=True).start()
         if not ready.wait(self.startup_timeout) or not self.endpoint:
             self.kill()
-            raise ServerFailed(f"fakerek did not start within {self.startup_timeout} s:\n"
-                               + self.log())
+            raise ServerFailed(
+                f"fakerek did not start within {self.startup_timeout} s:\n" + self.log()
+            )
         return self
 
     def _read_stdout(self, ready: threading.Event) -> None:
@@ -124,35 +147,53 @@ class FakerekServer:
 
     # -- clients -------------------------------------------------------------------------------
 
-    def client(self, service: str = "rekognition", *, account: str | None = None,
-               region: str = "us-east-1", max_attempts: int = 1, **kwargs: Any) -> Any:
+    def client(
+        self,
+        service: str = "rekognition",
+        *,
+        account: str | None = None,
+        region: str = "us-east-1",
+        max_attempts: int = 1,
+        **kwargs: Any,
+    ) -> Any:
         """A boto3 client for this server. `account` (12 digits) is sent as the access key id,
         which fakerek takes as the caller's account. Retries are off unless asked for, so an
         injected fault reaches the test instead of being retried away."""
         import boto3
         from botocore.config import Config
 
-        config = Config(retries={"total_max_attempts": max_attempts, "mode": "standard"},
-                        **kwargs.pop("config_options", {}))
+        config = Config(
+            retries={"total_max_attempts": max_attempts, "mode": "standard"},
+            **kwargs.pop("config_options", {}),
+        )
         # a session of its own: boto3's default session is not safe to share between threads
         session = boto3.session.Session()
         kwargs.setdefault("endpoint_url", self.endpoint)
-        return session.client(service, region_name=region,
-                              aws_access_key_id=account or "testing",
-                              aws_secret_access_key="testing", config=config, **kwargs)
+        return session.client(
+            service,
+            region_name=region,
+            aws_access_key_id=account or "testing",
+            aws_secret_access_key="testing",
+            config=config,
+            **kwargs,
+        )
 
     def control(self, method: str, name: str, body: Any = None) -> Any:
         """Call `/_fakerek/<name>` and return its JSON answer."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.endpoint}/_fakerek/{name}", data=data,
-                                         method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.endpoint}/_fakerek/{name}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as error:
-            raise ValueError(f"{method} /_fakerek/{name}: {error.code} "
-                             f"{error.read().decode(errors='replace')}") from None
+            raise ValueError(
+                f"{method} /_fakerek/{name}: {error.code} {error.read().decode(errors='replace')}"
+            ) from None
 
     def reset(self) -> None:
         self.control("POST", "reset")
@@ -161,8 +202,9 @@ class FakerekServer:
         """Change live settings, e.g. `configure(timing="realistic", delays={"deleting": 2})`."""
         return self.control("POST", "config", changes)
 
-    def inject_fault(self, operation: str, error: str, message: str | None = None,
-                     count: int = 1) -> dict[str, Any]:
+    def inject_fault(
+        self, operation: str, error: str, message: str | None = None, count: int = 1
+    ) -> dict[str, Any]:
         spec: dict[str, Any] = {"operation": operation, "error": error, "count": count}
         if message is not None:
             spec["message"] = message

@@ -100,7 +100,8 @@ def run(store: Store, objects: Objects, version_id: int, options: Options) -> No
         _train(store, objects, row, request, options, results)
         outcome, status_message = "COMPLETED", None
         results["BillableTrainingTimeInSeconds"] = max(
-            1, round(time.time() - row["created_ms"] / 1000))
+            1, round(time.time() - row["created_ms"] / 1000)
+        )
     except TrainingFailed as failure:
         outcome, status_message = "FAILED", failure.status_message
         log.info("training of %s failed: %s (%s)", row["arn"], status_message, failure)
@@ -113,12 +114,19 @@ def run(store: Store, objects: Objects, version_id: int, options: Options) -> No
         remove_model(store, version_id)
     with store.write() as tx:
         versions.finish(tx, version_id, outcome, lifecycle.now_ms(), status_message, results)
-    log.info("training of %s ended %s after %.1f s", row["arn"], outcome,
-             time.monotonic() - started)
+    log.info(
+        "training of %s ended %s after %.1f s", row["arn"], outcome, time.monotonic() - started
+    )
 
 
-def _train(store: Store, objects: Objects, row: Any, request: dict[str, Any], options: Options,
-           results: dict[str, Any]) -> None:
+def _train(
+    store: Store,
+    objects: Objects,
+    row: Any,
+    request: dict[str, Any],
+    options: Options,
+    results: dict[str, Any],
+) -> None:
     if options.fault == "SERVICE_ERROR":
         raise TrainingFailed(None, "injected service error")
     if options.fault:
@@ -136,19 +144,24 @@ def _train(store: Store, objects: Objects, row: Any, request: dict[str, Any], op
         except ObjectError:
             return None
 
-    limits = training.TrainingLimits(max_labels=options.limits.max_labels,
-                                     invalid_row_threshold=options.limits.invalid_row_threshold,
-                                     line=options.limits.line)
-    checked = training.validate(train_texts, test_texts, fetch=fetch, denied=options.denied,
-                                limits=limits)
-    results["ManifestSummary"] = outputs.put(outputs.key("manifest_summary.json"),
-                                             json.dumps(checked.summary(), indent=1))
+    limits = training.TrainingLimits(
+        max_labels=options.limits.max_labels,
+        invalid_row_threshold=options.limits.invalid_row_threshold,
+        line=options.limits.line,
+    )
+    checked = training.validate(
+        train_texts, test_texts, fetch=fetch, denied=options.denied, limits=limits
+    )
+    results["ManifestSummary"] = outputs.put(
+        outputs.key("manifest_summary.json"), json.dumps(checked.summary(), indent=1)
+    )
     results["TrainingValidation"] = outputs.put(
         outputs.key("training_manifest_with_validation.json"),
-        checked.training.validation_manifest())
+        checked.training.validation_manifest(),
+    )
     results["TestingValidation"] = outputs.put(
-        outputs.key("testing_manifest_with_validation.json"),
-        checked.testing.validation_manifest())
+        outputs.key("testing_manifest_with_validation.json"), checked.testing.validation_manifest()
+    )
     if checked.first_error:
         raise TrainingFailed(checked.first_error)
     if checked.training.use_case == training.OBJECT_LOCALIZATION:
@@ -157,25 +170,32 @@ def _train(store: Store, objects: Objects, row: Any, request: dict[str, Any], op
         _train_classifier(store, row, checked, fetch, outputs, results)
 
 
-def _inputs(store: Store, objects: Objects, row: Any, request: dict[str, Any],
-            options: Options) -> tuple[list[str], list[str] | None]:
+def _inputs(
+    store: Store, objects: Objects, row: Any, request: dict[str, Any], options: Options
+) -> tuple[list[str], list[str] | None]:
     """Training and test lines: external manifests, or the project's datasets."""
     if "TrainingData" in request:
+
         def read(location: dict[str, Any]) -> list[str]:
             s3 = location["GroundTruthManifest"]["S3Object"]
-            return training.read_manifest(objects, s3["Bucket"], s3["Name"], s3.get("Version"),
-                                          options.limits)
+            return training.read_manifest(
+                objects, s3["Bucket"], s3["Name"], s3.get("Version"), options.limits
+            )
 
         train = read(request["TrainingData"]["Assets"][0])
         testing = request["TestingData"]
         test = read(testing["Assets"][0]) if testing.get("Assets") else None
         return train, test
     with store.read() as conn:
-        found = {d["type"]: d for d in datasets.of_projects(conn, [row["project_id"]],
-                                                            row["created_ms"])}
+        found = {
+            d["type"]: d for d in datasets.of_projects(conn, [row["project_id"]], row["created_ms"])
+        }
         train = [e["entry"] for e in datasets.all_entries(conn, found["TRAIN"]["id"])]
-        test = ([e["entry"] for e in datasets.all_entries(conn, found["TEST"]["id"])]
-                if "TEST" in found else None)
+        test = (
+            [e["entry"] for e in datasets.all_entries(conn, found["TEST"]["id"])]
+            if "TEST" in found
+            else None
+        )
     if not train:
         raise ImportFailed("ERROR_EMPTY_MANIFEST")
     return train, test
@@ -191,11 +211,18 @@ def _loader(fetch: Any) -> Any:
         if data is None:
             raise TrainingFailed(None, f"image {line.source_ref} disappeared during training")
         return data
+
     return load
 
 
-def _summary(row: Any, labels: list[str], per_label: list[Any], aggregated: dict[str, Any],
-             tested: int, trained: int) -> dict[str, Any]:
+def _summary(
+    row: Any,
+    labels: list[str],
+    per_label: list[Any],
+    aggregated: dict[str, Any],
+    tested: int,
+    trained: int,
+) -> dict[str, Any]:
     return {
         "Version": 1,
         "AggregatedEvaluationResults": aggregated,
@@ -207,71 +234,104 @@ def _summary(row: Any, labels: list[str], per_label: list[Any], aggregated: dict
             "ProjectVersionArn": row["arn"],
         },
         "LabelEvaluationResults": [
-            {"Label": r.label, "NumberOfTestingImages": r.test_images,
-             "Metrics": {"Threshold": r.threshold, "Precision": r.precision,
-                         "Recall": r.recall, "F1Score": r.f1}} for r in per_label],
+            {
+                "Label": r.label,
+                "NumberOfTestingImages": r.test_images,
+                "Metrics": {
+                    "Threshold": r.threshold,
+                    "Precision": r.precision,
+                    "Recall": r.recall,
+                    "F1Score": r.f1,
+                },
+            }
+            for r in per_label
+        ],
     }
 
 
-def _train_detector(store: Store, row: Any, checked: training.Validation, fetch: Any,
-                    outputs: Outputs, results: dict[str, Any]) -> None:
+def _train_detector(
+    store: Store,
+    row: Any,
+    checked: training.Validation,
+    fetch: Any,
+    outputs: Outputs,
+    results: dict[str, Any],
+) -> None:
     load = _loader(fetch)
     whole = (0.0, 0.0, 1.0, 1.0)
     examples = []
     for line in checked.training.usable:
         boxes = line.boxes() or [(label, whole) for label in sorted(line.image_labels())]
-        examples.append(detector.BoxExample(load(line), np.array([b for _, b in boxes],
-                                                                 np.float32),
-                                            [label for label, _ in boxes]))
+        examples.append(
+            detector.BoxExample(
+                load(line),
+                np.array([b for _, b in boxes], np.float32),
+                [label for label, _ in boxes],
+            )
+        )
     model = detector.train(examples)
     test_lines = checked.testing.usable
-    truth = [[(label, np.array(box, np.float32)) for label, box in line.boxes()]
-             for line in test_lines]
-    predicted = [[(d.label, d.score, d.box)
-                  for d in model.detect(load(line), features.TRAINING_THREADS)]
-                 for line in test_lines]
+    truth = [
+        [(label, np.array(box, np.float32)) for label, box in line.boxes()] for line in test_lines
+    ]
+    predicted = [
+        [(d.label, d.score, d.box) for d in model.detect(load(line), features.TRAINING_THREADS)]
+        for line in test_lines
+    ]
     scored = evaluation.evaluate_boxes(model.labels, predicted, truth)
     model.thresholds = {r.label: r.threshold for r in scored.results}
     totals = evaluation.aggregate(scored.results)
-    aggregated = {**totals, "AveragePrecision": scored.average_precision,
-                  "AverageRecall": scored.average_recall}
-    summary = _summary(row, model.labels, scored.results, aggregated, len(test_lines),
-                       len(examples))
+    aggregated = {
+        **totals,
+        "AveragePrecision": scored.average_precision,
+        "AverageRecall": scored.average_recall,
+    }
+    summary = _summary(
+        row, model.labels, scored.results, aggregated, len(test_lines), len(examples)
+    )
     location = outputs.put(outputs.summary_key, json.dumps(summary, indent=1))
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
-    results["TrainingOutput"] = outputs.put(outputs.key("training_output.manifest"),
-                                            _snapshot(checked.training.usable))
+    results["TrainingOutput"] = outputs.put(
+        outputs.key("training_output.manifest"), _snapshot(checked.training.usable)
+    )
     results["TestingOutput"] = outputs.put(
         outputs.key("testing_output.manifest"),
-        _box_snapshot(test_lines, model, predicted, scored.hits))
+        _box_snapshot(test_lines, model, predicted, scored.hits),
+    )
     model.save(model_folder(store, row["id"]))
 
 
 def _details(positive: bool, present: bool, right: bool) -> dict[str, Any]:
-    return {"version": 1,
-            "ground-truth-labelling-jobs": ["rekognition-custom-labels-training-job"],
-            "is-true-positive": positive and right,
-            "is-true-negative": not positive and not present,
-            "is-false-positive": positive and not right,
-            "is-false-negative": not positive and present,
-            "is-present-in-ground-truth": present}
+    return {
+        "version": 1,
+        "ground-truth-labelling-jobs": ["rekognition-custom-labels-training-job"],
+        "is-true-positive": positive and right,
+        "is-true-negative": not positive and not present,
+        "is-false-positive": positive and not right,
+        "is-false-negative": not positive and present,
+        "is-present-in-ground-truth": present,
+    }
 
 
-def _box_snapshot(lines: list[Line], model: Any, predicted: list[list[Any]],
-                  hits: list[list[bool]]) -> str:
+def _box_snapshot(
+    lines: list[Line], model: Any, predicted: list[list[Any]], hits: list[list[bool]]
+) -> str:
     """Test images with their true boxes and the model's boxes, in pixels (§2.7)."""
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
     out = []
     for line, found, right in zip(lines, predicted, hits, strict=True):
-        width, height = next(a.image_size for a in line.attributes
-                             if a.kind == "box" and a.image_size)
+        width, height = next(
+            a.image_size for a in line.attributes if a.kind == "box" and a.image_size
+        )
         classes = {label: i for i, label in enumerate(model.labels)}
 
         def pixels(box: Any, width: int = width, height: int = height) -> dict[str, float]:
-            return {"left": round(float(box[0]) * width, 1),
-                    "top": round(float(box[1]) * height, 1),
-                    "width": round(float(box[2] - box[0]) * width, 1),
-                    "height": round(float(box[3] - box[1]) * height, 1)}
+            return {
+                "left": round(float(box[0]) * width, 1),
+                "top": round(float(box[1]) * height, 1),
+                "width": round(float(box[2] - box[0]) * width, 1),
+                "height": round(float(box[3] - box[1]) * height, 1),
+            }
 
         image_size = [{"width": width, "height": height, "depth": 3}]
         truth = line.boxes()
@@ -279,72 +339,102 @@ def _box_snapshot(lines: list[Line], model: Any, predicted: list[list[Any]],
         objects = []
         for (label, score, _), hit in zip(found, right, strict=True):
             positive = score >= model.thresholds.get(label, 0.5)
-            objects.append({"confidence": score,
-                            "rekognition-custom-labels-evaluation-details":
-                                _details(positive, label in true_labels, hit)})
+            objects.append(
+                {
+                    "confidence": score,
+                    "rekognition-custom-labels-evaluation-details": _details(
+                        positive, label in true_labels, hit
+                    ),
+                }
+            )
         record = {
             "source-ref": line.source_ref,
             "rekognition-custom-labels-training-0": {
                 "image_size": image_size,
-                "annotations": [{**pixels(box), "class_id": classes[label]}
-                                for label, box in truth]},
+                "annotations": [
+                    {**pixels(box), "class_id": classes[label]} for label, box in truth
+                ],
+            },
             "rekognition-custom-labels-training-0-metadata": {
                 "objects": [{"confidence": 1} for _ in truth],
                 "class-map": {str(i): label for label, i in classes.items()},
-                "type": "groundtruth/object-detection", "human-annotated": "yes",
-                "creation-date": now, "job-name": "rekognition-custom-labels-training-job"},
+                "type": "groundtruth/object-detection",
+                "human-annotated": "yes",
+                "creation-date": now,
+                "job-name": "rekognition-custom-labels-training-job",
+            },
             "rekognition-custom-labels-evaluation": {
                 "image_size": image_size,
-                "annotations": [{**pixels(box), "class_id": classes[label]}
-                                for label, _, box in found]},
+                "annotations": [
+                    {**pixels(box), "class_id": classes[label]} for label, _, box in found
+                ],
+            },
             "rekognition-custom-labels-evaluation-metadata": {
                 "objects": objects,
                 "class-map": {str(i): label for label, i in classes.items()},
-                "type": "groundtruth/object-detection", "human-annotated": "no",
-                "creation-date": now, "job-name": "rekognition-custom-labels-evaluation-job"},
+                "type": "groundtruth/object-detection",
+                "human-annotated": "no",
+                "creation-date": now,
+                "job-name": "rekognition-custom-labels-evaluation-job",
+            },
         }
         out.append(json.dumps(record, ensure_ascii=False) + "\n")
     return "".join(out)
 
 
-def _train_classifier(store: Store, row: Any, checked: training.Validation, fetch: Any,
-                      outputs: Outputs, results: dict[str, Any]) -> None:
+def _train_classifier(
+    store: Store,
+    row: Any,
+    checked: training.Validation,
+    fetch: Any,
+    outputs: Outputs,
+    results: dict[str, Any],
+) -> None:
     load = _loader(fetch)
     train_lines, test_lines = checked.training.usable, checked.testing.usable
     loaded = {id(line): line for line in train_lines}
-    model = classifier.train([classifier.Example(str(id(line)), _image_labels(line))
-                              for line in train_lines],
-                             lambda ref: load(loaded[int(ref)]))
-    truth = np.array([[label in _image_labels(line) for label in model.labels]
-                      for line in test_lines], dtype=bool).reshape(len(test_lines),
-                                                                   len(model.labels))
-    scores = (model.scores([load(line) for line in test_lines], features.TRAINING_THREADS)
-              if test_lines
-              else np.zeros((0, len(model.labels)), np.float32))
+    model = classifier.train(
+        [classifier.Example(str(id(line)), _image_labels(line)) for line in train_lines],
+        lambda ref: load(loaded[int(ref)]),
+    )
+    truth = np.array(
+        [[label in _image_labels(line) for label in model.labels] for line in test_lines],
+        dtype=bool,
+    ).reshape(len(test_lines), len(model.labels))
+    scores = (
+        model.scores([load(line) for line in test_lines], features.TRAINING_THREADS)
+        if test_lines
+        else np.zeros((0, len(model.labels)), np.float32)
+    )
     per_label = evaluation.evaluate(model.labels, scores, truth)
     model.thresholds = {r.label: r.threshold for r in per_label}
     totals = evaluation.aggregate(per_label)
-    aggregated = {**totals, "ConfusionMatrix": evaluation.confusion_matrix(model.labels, scores,
-                                                                          truth)}
-    summary = _summary(row, model.labels, per_label, aggregated, len(test_lines),
-                       len(train_lines))
+    aggregated = {
+        **totals,
+        "ConfusionMatrix": evaluation.confusion_matrix(model.labels, scores, truth),
+    }
+    summary = _summary(row, model.labels, per_label, aggregated, len(test_lines), len(train_lines))
     location = outputs.put(outputs.summary_key, json.dumps(summary, indent=1))
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
-    results["TrainingOutput"] = outputs.put(outputs.key("training_output.manifest"),
-                                            _snapshot(train_lines))
+    results["TrainingOutput"] = outputs.put(
+        outputs.key("training_output.manifest"), _snapshot(train_lines)
+    )
     results["TestingOutput"] = outputs.put(
         outputs.key("testing_output.manifest"),
-        _evaluation_snapshot(test_lines, model, scores, truth))
+        _evaluation_snapshot(test_lines, model, scores, truth),
+    )
     model.save(model_folder(store, row["id"]))
 
 
 def _snapshot(lines: list[Line]) -> str:
-    return "".join(json.dumps(render(line, "errors", None), ensure_ascii=False) + "\n"
-                   for line in lines)
+    return "".join(
+        json.dumps(render(line, "errors", None), ensure_ascii=False) + "\n" for line in lines
+    )
 
 
-def _evaluation_snapshot(lines: list[Line], model: Any, scores: np.ndarray,
-                         truth: np.ndarray) -> str:
+def _evaluation_snapshot(
+    lines: list[Line], model: Any, scores: np.ndarray, truth: np.ndarray
+) -> str:
     """The test images with their ground truth and the model's scores (§2.7)."""
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
     out = []
@@ -353,16 +443,23 @@ def _evaluation_snapshot(lines: list[Line], model: Any, scores: np.ndarray,
         for k, label in enumerate(sorted(_image_labels(line))):
             record[f"rekognition-custom-labels-training-{k}"] = model.labels.index(label)
             record[f"rekognition-custom-labels-training-{k}-metadata"] = {
-                "confidence": 1.0, "job-name": "rekognition-custom-labels-training-job",
-                "class-name": label, "human-annotated": "yes", "creation-date": now,
-                "type": "groundtruth/image-classification"}
+                "confidence": 1.0,
+                "job-name": "rekognition-custom-labels-training-job",
+                "class-name": label,
+                "human-annotated": "yes",
+                "creation-date": now,
+                "type": "groundtruth/image-classification",
+            }
         for k, label in enumerate(model.labels):
             confidence = float(scores[row_index, k])
             present, positive = bool(truth[row_index, k]), confidence >= model.thresholds[label]
             record[f"rekognition-custom-labels-evaluation-{k}"] = k
             record[f"rekognition-custom-labels-evaluation-{k}-metadata"] = {
-                "confidence": confidence, "job-name": "rekognition-custom-labels-evaluation-job",
-                "class-name": label, "human-annotated": "no", "creation-date": now,
+                "confidence": confidence,
+                "job-name": "rekognition-custom-labels-evaluation-job",
+                "class-name": label,
+                "human-annotated": "no",
+                "creation-date": now,
                 "type": "groundtruth/image-classification",
                 "rekognition-custom-labels-evaluation-details": {
                     "version": 1,
@@ -371,6 +468,8 @@ def _evaluation_snapshot(lines: list[Line], model: Any, scores: np.ndarray,
                     "is-true-negative": not positive and not present,
                     "is-false-positive": positive and not present,
                     "is-false-negative": not positive and present,
-                    "is-present-in-ground-truth": present}}
+                    "is-present-in-ground-truth": present,
+                },
+            }
         out.append(json.dumps(record, ensure_ascii=False) + "\n")
     return "".join(out)

@@ -20,8 +20,9 @@ def error_of(excinfo: pytest.ExceptionInfo) -> dict[str, Any]:
     return {**error.response["Error"], "Status": status}
 
 
-def raw_call(endpoint: str, target: str | None, body: bytes | str,
-             headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+def raw_call(
+    endpoint: str, target: str | None, body: bytes | str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
     """POST a hand-made request; return (status, headers, decoded JSON body)."""
     data = body.encode() if isinstance(body, str) else body
     request = urllib.request.Request(endpoint + "/", data=data, method="POST")
@@ -58,12 +59,14 @@ def project(rekognition) -> str:
 
 POLICY = {
     "Version": "2012-10-17",
-    "Statement": [{
-        "Effect": "Allow",
-        "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
-        "Action": "rekognition:CopyProjectVersion",
-        "Resource": "arn:aws:rekognition:us-east-1:123456789012:project/proj/version/*",
-    }],
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+            "Action": "rekognition:CopyProjectVersion",
+            "Resource": "arn:aws:rekognition:us-east-1:123456789012:project/proj/version/*",
+        }
+    ],
 }
 
 

@@ -20,8 +20,9 @@ def background(rng: np.random.Generator, size: tuple[int, int]) -> Image.Image:
     return image.filter(ImageFilter.GaussianBlur(2))
 
 
-def draw(image: Image.Image, shape: str, box: tuple[int, int, int, int],
-         colour: tuple[int, int, int]) -> None:
+def draw(
+    image: Image.Image, shape: str, box: tuple[int, int, int, int], colour: tuple[int, int, int]
+) -> None:
     pen = ImageDraw.Draw(image)
     left, top, right, bottom = box
     if shape == "circle":
@@ -32,8 +33,9 @@ def draw(image: Image.Image, shape: str, box: tuple[int, int, int, int],
         pen.polygon([((left + right) // 2, top), (right, bottom), (left, bottom)], fill=colour)
 
 
-def scene(seed: int, shapes: list[str], size: tuple[int, int] = (320, 240),
-          kind: str = "JPEG") -> tuple[bytes, list[tuple[str, tuple[int, int, int, int]]]]:
+def scene(
+    seed: int, shapes: list[str], size: tuple[int, int] = (320, 240), kind: str = "JPEG"
+) -> tuple[bytes, list[tuple[str, tuple[int, int, int, int]]]]:
     """An image with the given shapes placed without overlap; returns (bytes, boxes in px)."""
     rng = np.random.default_rng(seed)
     image = background(rng, size)

@@ -14,28 +14,48 @@ def image_line(name: str, *labels: str, bucket: str = BUCKET) -> dict[str, Any]:
     for i, label in enumerate(labels):
         line[f"label{i}"] = i
         line[f"label{i}-metadata"] = {
-            "class-name": label, "confidence": 1, "type": "groundtruth/image-classification",
-            "human-annotated": "yes", "creation-date": "2024-01-15T10:00:00",
-            "job-name": "labeling-job/x"}
+            "class-name": label,
+            "confidence": 1,
+            "type": "groundtruth/image-classification",
+            "human-annotated": "yes",
+            "creation-date": "2024-01-15T10:00:00",
+            "job-name": "labeling-job/x",
+        }
     return line
 
 
-def box_line(name: str, boxes: list[tuple[str, tuple[float, float, float, float]]],
-             size: tuple[int, int] = (800, 600), attribute: str = "bounding-box"
-             ) -> dict[str, Any]:
+def box_line(
+    name: str,
+    boxes: list[tuple[str, tuple[float, float, float, float]]],
+    size: tuple[int, int] = (800, 600),
+    attribute: str = "bounding-box",
+) -> dict[str, Any]:
     """`boxes`: (label, (left, top, width, height)) in pixels of an image of `size`."""
     classes = sorted({label for label, _ in boxes})
     return {
         "source-ref": f"s3://{BUCKET}/{name}",
         attribute: {
             "image_size": [{"width": size[0], "height": size[1], "depth": 3}],
-            "annotations": [{"class_id": classes.index(label), "left": b[0], "top": b[1],
-                             "width": b[2], "height": b[3]} for label, b in boxes]},
+            "annotations": [
+                {
+                    "class_id": classes.index(label),
+                    "left": b[0],
+                    "top": b[1],
+                    "width": b[2],
+                    "height": b[3],
+                }
+                for label, b in boxes
+            ],
+        },
         f"{attribute}-metadata": {
             "objects": [{"confidence": 1} for _ in boxes],
             "class-map": {str(i): label for i, label in enumerate(classes)},
-            "type": "groundtruth/object-detection", "human-annotated": "yes",
-            "creation-date": "2013-11-18T02:53:27", "job-name": "my job"}}
+            "type": "groundtruth/object-detection",
+            "human-annotated": "yes",
+            "creation-date": "2013-11-18T02:53:27",
+            "job-name": "my job",
+        },
+    }
 
 
 def changed(line: dict[str, Any], path: str, value: Any = "<delete>") -> dict[str, Any]:

@@ -16,25 +16,37 @@ from fakerek.testing import FakerekServer
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def aws(server: FakerekServer, *args: str, endpoint_flag: bool = True,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def aws(
+    server: FakerekServer, *args: str, endpoint_flag: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "awscli", "rekognition", *args, "--output", "json"]
     if endpoint_flag:
         command += ["--endpoint-url", server.endpoint]
-    environ = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull,
-               "AWS_SHARED_CREDENTIALS_FILE": os.devnull, **(env or {})}
+    environ = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        **(env or {}),
+    }
     return subprocess.run(command, capture_output=True, text=True, env=environ, timeout=120)
 
 
 def test_aws_cli_round_trip(fakerek):
-    created = aws(fakerek, "create-project", "--project-name", "cli-proj",
-                  "--tags", "team=vision,stage=dev")
+    created = aws(
+        fakerek, "create-project", "--project-name", "cli-proj", "--tags", "team=vision,stage=dev"
+    )
     assert created.returncode == 0, created.stderr
     arn = json.loads(created.stdout)["ProjectArn"]
     assert arn.startswith("arn:aws:rekognition:us-east-1:123456789012:project/cli-proj/")
-    described = aws(fakerek, "describe-projects", endpoint_flag=False,
-                    env={"AWS_ENDPOINT_URL_REKOGNITION": fakerek.endpoint})
+    described = aws(
+        fakerek,
+        "describe-projects",
+        endpoint_flag=False,
+        env={"AWS_ENDPOINT_URL_REKOGNITION": fakerek.endpoint},
+    )
     assert described.returncode == 0, described.stderr
     [project] = json.loads(described.stdout)["ProjectDescriptions"]
     assert project["ProjectArn"] == arn and project["Status"] == "CREATED"
@@ -57,29 +69,41 @@ def test_settings_come_from_flags_over_environment(tmp_path):
         assert ":444455556666:" in arn and ":us-east-1:" in arn
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--port", "eighty"], "port: 'eighty' is not a valid int"),
-    (["--account-id", "123"], "account_id: must be exactly 12 digits"),
-    (["--timing", "slow"], "invalid choice: 'slow'"),
-    (["--delay-training", "-3"], "delay_training: must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--port", "eighty"], "port: 'eighty' is not a valid int"),
+        (["--account-id", "123"], "account_id: must be exactly 12 digits"),
+        (["--timing", "slow"], "invalid choice: 'slow'"),
+        (["--delay-training", "-3"], "delay_training: must be >= 0"),
+    ],
+)
 def test_bad_settings_exit_with_a_message(tmp_path, args, fragment):
-    result = subprocess.run([sys.executable, "-m", "fakerek", "serve", "--data-dir",
-                             str(tmp_path), *args], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "fakerek", "serve", "--data-dir", str(tmp_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert fragment in result.stderr
 
 
 def test_bad_environment_setting_exits_with_a_message(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "fakerek", "serve", "--data-dir",
-                             str(tmp_path)], capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "FAKEREK_THREADS": "0"})
+    result = subprocess.run(
+        [sys.executable, "-m", "fakerek", "serve", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "FAKEREK_THREADS": "0"},
+    )
     assert result.returncode == 2 and "threads: must be >= 1" in result.stderr
 
 
 def test_version_flag():
-    result = subprocess.run([sys.executable, "-m", "fakerek", "--version"], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "fakerek", "--version"], capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == f"fakerek {__version__}"
 
 
@@ -93,20 +117,30 @@ def test_readme_documents_every_setting():
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    command = [line for line in ci.splitlines()
-               if line and not line.startswith(("#", "set ", "cd "))]
+    command = [
+        line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))
+    ]
     assert command and all(line.strip() in readme for line in command)
 
 
 def test_aws_cli_s3_on_the_same_port(fakerek, tmp_path):
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull,
-           "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
 
     def s3(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "awscli", "s3", *args, "--endpoint-url",
-                               fakerek.endpoint], capture_output=True, text=True, env=env,
-                              timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "awscli", "s3", *args, "--endpoint-url", fakerek.endpoint],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
 
     local = tmp_path / "train.manifest"
     local.write_text('{"source-ref": "s3://cli-bucket/a.jpg"}\n')

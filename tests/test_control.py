@@ -24,15 +24,23 @@ def http(server, method, path, body=None):
 
 
 def test_health(fakerek):
-    assert http(fakerek, "GET", "/_fakerek/health") == (200, {"status": "ok",
-                                                             "version": __version__})
+    assert http(fakerek, "GET", "/_fakerek/health") == (
+        200,
+        {"status": "ok", "version": __version__},
+    )
 
 
 def test_config_changes_only_named_keys(fakerek):
     before = fakerek.control("GET", "config")
     assert before["timing"] == "instant"
-    assert set(before["delays"]) == {"training", "starting", "stopping", "deleting", "dataset",
-                                     "copying"}
+    assert set(before["delays"]) == {
+        "training",
+        "starting",
+        "stopping",
+        "deleting",
+        "dataset",
+        "copying",
+    }
     after = fakerek.configure(delays={"training": 2.5})
     assert after["delays"]["training"] == 2.5
     assert after["delays"]["starting"] == before["delays"]["starting"]
@@ -40,16 +48,19 @@ def test_config_changes_only_named_keys(fakerek):
     assert fakerek.control("GET", "config") == after
 
 
-@pytest.mark.parametrize("body, fragment", [
-    ('{"timing": "slow"}', "not one of instant, realistic"),
-    ('{"delays": {"training": -1}}', "must be >= 0"),
-    ('{"delays": {"lunch": 1}}', "unknown key 'lunch'"),
-    ('{"delays": 3}', "must be an object"),
-    ('{"port": 1}', "start-up-only"),
-    ('{"max_projects": "many"}', "not a valid int"),
-    ("[]", "must be a JSON object"),
-    ("{oops", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ('{"timing": "slow"}', "not one of instant, realistic"),
+        ('{"delays": {"training": -1}}', "must be >= 0"),
+        ('{"delays": {"lunch": 1}}', "unknown key 'lunch'"),
+        ('{"delays": 3}', "must be an object"),
+        ('{"port": 1}', "start-up-only"),
+        ('{"max_projects": "many"}', "not a valid int"),
+        ("[]", "must be a JSON object"),
+        ("{oops", "not valid JSON"),
+    ],
+)
 def test_bad_config_changes_nothing(fakerek, body, fragment):
     before = fakerek.control("GET", "config")
     status, answer = http(fakerek, "POST", "/_fakerek/config", body)
@@ -58,14 +69,16 @@ def test_bad_config_changes_nothing(fakerek, body, fragment):
 
 
 def test_fault_fails_the_next_n_calls(fakerek, rekognition):
-    fakerek.inject_fault("DescribeProjects", "InvalidParameterException", message="boom",
-                         count=2)
+    fakerek.inject_fault("DescribeProjects", "InvalidParameterException", message="boom", count=2)
     assert fakerek.control("GET", "faults")["faults"][0]["count"] == 2
     for _ in range(2):
         with pytest.raises(ClientError) as excinfo:
             rekognition.describe_projects()
-        assert error_of(excinfo) == {"Code": "InvalidParameterException", "Message": "boom",
-                                     "Status": 400}
+        assert error_of(excinfo) == {
+            "Code": "InvalidParameterException",
+            "Message": "boom",
+            "Status": 400,
+        }
     assert rekognition.describe_projects()["ProjectDescriptions"] == []
     assert fakerek.control("GET", "faults") == {"faults": []}
 
@@ -84,16 +97,26 @@ def test_server_faults_are_500_and_retried_by_default_clients(fakerek):
 
 
 def test_fault_errors_must_be_modeled_for_the_operation(fakerek):
-    status, answer = http(fakerek, "POST", "/_fakerek/faults",
-                          json.dumps({"operation": "DescribeProjects",
-                                      "error": "ResourceInUseException"}))
+    status, answer = http(
+        fakerek,
+        "POST",
+        "/_fakerek/faults",
+        json.dumps({"operation": "DescribeProjects", "error": "ResourceInUseException"}),
+    )
     assert status == 400 and "cannot answer 'ResourceInUseException'" in answer["error"]
-    status, answer = http(fakerek, "POST", "/_fakerek/faults",
-                          json.dumps({"operation": "DetectLabels", "error": "Throttling"}))
+    status, answer = http(
+        fakerek,
+        "POST",
+        "/_fakerek/faults",
+        json.dumps({"operation": "DetectLabels", "error": "Throttling"}),
+    )
     assert status == 400 and "Custom Labels operation" in answer["error"]
-    status, answer = http(fakerek, "POST", "/_fakerek/faults",
-                          json.dumps({"operation": "CreateProject",
-                                      "error": "ThrottlingException", "count": 0}))
+    status, answer = http(
+        fakerek,
+        "POST",
+        "/_fakerek/faults",
+        json.dumps({"operation": "CreateProject", "error": "ThrottlingException", "count": 0}),
+    )
     assert status == 400 and "count" in answer["error"]
     assert fakerek.control("GET", "faults") == {"faults": []}
 

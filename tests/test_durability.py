@@ -17,10 +17,11 @@ from conftest import POLICY
 def test_everything_survives_a_restart(own_server):
     client = own_server.client()
     arn = client.create_project(ProjectName="keep", Tags={"team": "vision"})["ProjectArn"]
-    revision = client.put_project_policy(ProjectArn=arn, PolicyName="copy",
-                                         PolicyDocument=json.dumps(POLICY).replace(
-                                             "project/proj/", "project/keep/"))[
-        "PolicyRevisionId"]
+    revision = client.put_project_policy(
+        ProjectArn=arn,
+        PolicyName="copy",
+        PolicyDocument=json.dumps(POLICY).replace("project/proj/", "project/keep/"),
+    )["PolicyRevisionId"]
     before = client.describe_projects()["ProjectDescriptions"]
     assert own_server.stop() == 0
     own_server.start()
@@ -56,8 +57,9 @@ def test_sigkill_loses_nothing_acknowledged_and_shows_nothing_half_written(own_s
                 return
             name = f"w{worker}-{i}"
             try:
-                client.create_project(ProjectName=name,
-                                      Tags={"name": name, **{f"k{j}": "v" for j in range(20)}})
+                client.create_project(
+                    ProjectName=name, Tags={"name": name, **{f"k{j}": "v" for j in range(20)}}
+                )
             except Exception:  # the server died under us: that request was never acknowledged
                 return
             with lock:
@@ -75,8 +77,11 @@ def test_sigkill_loses_nothing_acknowledged_and_shows_nothing_half_written(own_s
     own_server.start()
     client = own_server.client()
     pages = client.get_paginator("describe_projects").paginate()
-    stored = {p["ProjectArn"].split("/")[1]: p["ProjectArn"]
-              for page in pages for p in page["ProjectDescriptions"]}
+    stored = {
+        p["ProjectArn"].split("/")[1]: p["ProjectArn"]
+        for page in pages
+        for p in page["ProjectDescriptions"]
+    }
     assert set(acknowledged) <= set(stored)
     for name, arn in stored.items():
         tags = client.list_tags_for_resource(ResourceArn=arn)["Tags"]
@@ -117,8 +122,9 @@ def test_twenty_racing_creators_one_winner(fakerek, shared_client):
 
 
 def test_parallel_updates_are_not_lost(shared_client, project):
-    outcomes = race(20, lambda i: shared_client.tag_resource(ResourceArn=project,
-                                                             Tags={f"key{i}": str(i)}))
+    outcomes = race(
+        20, lambda i: shared_client.tag_resource(ResourceArn=project, Tags={f"key{i}": str(i)})
+    )
     assert outcomes == ["ok"] * 20
     tags = shared_client.list_tags_for_resource(ResourceArn=project)["Tags"]
     assert tags == {f"key{i}": str(i) for i in range(20)}
@@ -126,17 +132,34 @@ def test_parallel_updates_are_not_lost(shared_client, project):
 
 def test_racing_policy_updates_with_one_revision_one_winner(shared_client, project):
     document = json.dumps(POLICY)
-    revision = shared_client.put_project_policy(ProjectArn=project, PolicyName="p",
-                                                PolicyDocument=document)["PolicyRevisionId"]
-    outcomes = race(10, lambda i: shared_client.put_project_policy(
-        ProjectArn=project, PolicyName="p", PolicyDocument=document, PolicyRevisionId=revision))
+    revision = shared_client.put_project_policy(
+        ProjectArn=project, PolicyName="p", PolicyDocument=document
+    )["PolicyRevisionId"]
+    outcomes = race(
+        10,
+        lambda i: shared_client.put_project_policy(
+            ProjectArn=project, PolicyName="p", PolicyDocument=document, PolicyRevisionId=revision
+        ),
+    )
     assert outcomes == ["InvalidPolicyRevisionIdException"] * 9 + ["ok"]
 
 
 def test_a_second_server_on_the_same_data_dir_is_refused(own_server):
     result = subprocess.run(
-        [sys.executable, "-m", "fakerek", "serve", "--port", "0", "--data-dir",
-         own_server.data_dir], capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "fakerek",
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            own_server.data_dir,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "in use by another fakerek server" in result.stderr
 
@@ -148,7 +171,10 @@ def test_a_newer_schema_is_refused(tmp_path):
         conn.execute("PRAGMA user_version = 999")
     result = subprocess.run(
         [sys.executable, "-m", "fakerek", "serve", "--port", "0", "--data-dir", str(data)],
-        capture_output=True, text=True, timeout=60)
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "schema version 999" in result.stderr
 

@@ -71,8 +71,9 @@ def _dataset(per_class: int, seed: int):
 def embedded():
     backbone = features.backbone()
     train, groups, targets = _dataset(8, seed=1000)
-    test_images = [features.to_array(features.decode(scene(5000 + i, [SHAPES[i % 3]])[0]))
-                   for i in range(30)]
+    test_images = [
+        features.to_array(features.decode(scene(5000 + i, [SHAPES[i % 3]])[0])) for i in range(30)
+    ]
     test_targets = np.array([i % 3 for i in range(30)])
     return (backbone.embed(train), groups, targets, backbone.embed(test_images), test_targets)
 
@@ -96,8 +97,9 @@ def test_a_softmax_head_learns_shapes(embedded):
 def test_the_exported_head_matches_numpy(embedded):
     train, groups, targets, test, _ = embedded
     head = heads.train(train, targets, groups, heads.SIGMOID)
-    model = graph.linear_head_model(head.weights, head.bias, head.activation,
-                                    {"labels": "\n".join(SHAPES)})
+    model = graph.linear_head_model(
+        head.weights, head.bias, head.activation, {"labels": "\n".join(SHAPES)}
+    )
     session = features.session(model.SerializeToString(), threads=1)
     scores = session.run(["scores"], {"features": test})[0]
     assert np.allclose(scores, head.scores(test), atol=1e-5)

@@ -13,8 +13,9 @@ DOC = json.dumps(POLICY)
 
 
 def put(rekognition, project, name="copy", document=DOC, **kwargs):
-    return rekognition.put_project_policy(ProjectArn=project, PolicyName=name,
-                                          PolicyDocument=document, **kwargs)["PolicyRevisionId"]
+    return rekognition.put_project_policy(
+        ProjectArn=project, PolicyName=name, PolicyDocument=document, **kwargs
+    )["PolicyRevisionId"]
 
 
 def test_put_list_and_replace(rekognition, project):
@@ -49,11 +50,11 @@ def test_revision_rules(rekognition, project):
     assert error_of(excinfo)["Code"] == "InvalidPolicyRevisionIdException"
     newer = put(rekognition, project, PolicyRevisionId=current)
     with pytest.raises(ClientError) as excinfo:  # the old revision is gone
-        rekognition.delete_project_policy(ProjectArn=project, PolicyName="copy",
-                                          PolicyRevisionId=current)
+        rekognition.delete_project_policy(
+            ProjectArn=project, PolicyName="copy", PolicyRevisionId=current
+        )
     assert error_of(excinfo)["Code"] == "InvalidPolicyRevisionIdException"
-    rekognition.delete_project_policy(ProjectArn=project, PolicyName="copy",
-                                      PolicyRevisionId=newer)
+    rekognition.delete_project_policy(ProjectArn=project, PolicyName="copy", PolicyRevisionId=newer)
     assert rekognition.list_project_policies(ProjectArn=project)["ProjectPolicies"] == []
     with pytest.raises(ClientError) as excinfo:
         rekognition.delete_project_policy(ProjectArn=project, PolicyName="copy")
@@ -75,9 +76,11 @@ def test_five_policies_at_most_and_pagination(rekognition, project):
     first = rekognition.list_project_policies(ProjectArn=project, MaxResults=2, NextToken="")
     assert [p["PolicyName"] for p in first["ProjectPolicies"]] == ["p0", "p1"]
     pages = rekognition.get_paginator("list_project_policies").paginate(
-        ProjectArn=project, PaginationConfig={"PageSize": 2})
+        ProjectArn=project, PaginationConfig={"PageSize": 2}
+    )
     assert [p["PolicyName"] for page in pages for p in page["ProjectPolicies"]] == [
-        f"p{i}" for i in range(5)]
+        f"p{i}" for i in range(5)
+    ]
     with pytest.raises(ClientError) as excinfo:
         rekognition.list_project_policies(ProjectArn=project, MaxResults=6)
     assert error_of(excinfo)["Code"] == "ValidationException"
@@ -94,26 +97,33 @@ def _mutated(**changes):
     return json.dumps(doc)
 
 
-@pytest.mark.parametrize("document, fragment", [
-    ("{not json", "not valid JSON"),
-    ("[]", "must be a JSON object"),
-    (json.dumps({"Version": "2012-10-17"}), "at least one Statement"),
-    (json.dumps({"Statement": []}), "at least one Statement"),
-    (_mutated(Effect=None), "lacks the required field Effect"),
-    (_mutated(Principal=None), "lacks the required field Principal"),
-    (_mutated(Action=None), "lacks the required field Action"),
-    (_mutated(Resource=None), "lacks the required field Resource"),
-    (_mutated(NotAction="rekognition:DetectCustomLabels"), "prohibited field NotAction"),
-    (_mutated(NotResource="*"), "prohibited field NotResource"),
-    (_mutated(NotPrincipal={"AWS": "*"}), "prohibited field NotPrincipal"),
-    (_mutated(Action="rekognition:DetectCustomLabels"), "only supported Action"),
-    (_mutated(Action=["rekognition:CopyProjectVersion", "s3:GetObject"]),
-     "only supported Action"),
-    (_mutated(Effect="Maybe"), "use Allow or Deny"),
-    (_mutated(Resource="arn:aws:rekognition:us-east-1:123456789012:project/other/version/*"),
-     "Resource must be model ARNs of project proj"),
-    (_mutated(Resource="*"), "Resource must be model ARNs"),
-])
+@pytest.mark.parametrize(
+    "document, fragment",
+    [
+        ("{not json", "not valid JSON"),
+        ("[]", "must be a JSON object"),
+        (json.dumps({"Version": "2012-10-17"}), "at least one Statement"),
+        (json.dumps({"Statement": []}), "at least one Statement"),
+        (_mutated(Effect=None), "lacks the required field Effect"),
+        (_mutated(Principal=None), "lacks the required field Principal"),
+        (_mutated(Action=None), "lacks the required field Action"),
+        (_mutated(Resource=None), "lacks the required field Resource"),
+        (_mutated(NotAction="rekognition:DetectCustomLabels"), "prohibited field NotAction"),
+        (_mutated(NotResource="*"), "prohibited field NotResource"),
+        (_mutated(NotPrincipal={"AWS": "*"}), "prohibited field NotPrincipal"),
+        (_mutated(Action="rekognition:DetectCustomLabels"), "only supported Action"),
+        (
+            _mutated(Action=["rekognition:CopyProjectVersion", "s3:GetObject"]),
+            "only supported Action",
+        ),
+        (_mutated(Effect="Maybe"), "use Allow or Deny"),
+        (
+            _mutated(Resource="arn:aws:rekognition:us-east-1:123456789012:project/other/version/*"),
+            "Resource must be model ARNs of project proj",
+        ),
+        (_mutated(Resource="*"), "Resource must be model ARNs"),
+    ],
+)
 def test_malformed_documents(rekognition, project, document, fragment):
     with pytest.raises(ClientError) as excinfo:
         put(rekognition, project, document=document)
@@ -127,8 +137,16 @@ def test_accepted_document_variants(rekognition, project):
     variants = [
         _mutated(Effect="DENY", Principal="*"),
         _mutated(Action=["rekognition:copyprojectversion"]),
-        json.dumps({"Statement": {**POLICY["Statement"][0], "Resource": [
-            "arn:aws:rekognition:us-east-1:123456789012:project/proj/version/v1/1627045542080"]}}),
+        json.dumps(
+            {
+                "Statement": {
+                    **POLICY["Statement"][0],
+                    "Resource": [
+                        "arn:aws:rekognition:us-east-1:123456789012:project/proj/version/v1/1627045542080"
+                    ],
+                }
+            }
+        ),
     ]
     for i, document in enumerate(variants):
         put(rekognition, project, name=f"v{i}", document=document)
@@ -151,11 +169,14 @@ def test_unknown_project_and_adapters(rekognition):
     with pytest.raises(ClientError) as excinfo:
         rekognition.list_project_policies(ProjectArn=missing)
     assert error_of(excinfo)["Code"] == "ResourceNotFoundException"
-    adapter = rekognition.create_project(ProjectName="proj", Feature="CONTENT_MODERATION",
-                                         AutoUpdate="DISABLED")["ProjectArn"]
-    for call in (lambda: put(rekognition, adapter),
-                 lambda: rekognition.list_project_policies(ProjectArn=adapter),
-                 lambda: rekognition.delete_project_policy(ProjectArn=adapter, PolicyName="x")):
+    adapter = rekognition.create_project(
+        ProjectName="proj", Feature="CONTENT_MODERATION", AutoUpdate="DISABLED"
+    )["ProjectArn"]
+    for call in (
+        lambda: put(rekognition, adapter),
+        lambda: rekognition.list_project_policies(ProjectArn=adapter),
+        lambda: rekognition.delete_project_policy(ProjectArn=adapter, PolicyName="x"),
+    ):
         with pytest.raises(ClientError) as excinfo:
             call()
         assert error_of(excinfo)["Code"] == "InvalidParameterException"

@@ -9,8 +9,10 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import error_of
 
-ARN = re.compile(r"arn:aws:rekognition:us-east-1:123456789012:project/(?P<name>[^/]+)/"
-                 r"(?P<ms>[0-9]{13})")
+ARN = re.compile(
+    r"arn:aws:rekognition:us-east-1:123456789012:project/(?P<name>[^/]+)/"
+    r"(?P<ms>[0-9]{13})"
+)
 
 
 def names(response):
@@ -51,12 +53,14 @@ def test_content_moderation_projects(rekognition):
     with pytest.raises(ClientError) as excinfo:
         rekognition.create_project(ProjectName="cl", AutoUpdate="ENABLED")
     assert error_of(excinfo)["Code"] == "InvalidParameterException"
-    rekognition.create_project(ProjectName="adapter", Feature="CONTENT_MODERATION",
-                               AutoUpdate="ENABLED")
+    rekognition.create_project(
+        ProjectName="adapter", Feature="CONTENT_MODERATION", AutoUpdate="ENABLED"
+    )
     rekognition.create_project(ProjectName="cl")
     assert names(rekognition.describe_projects()) == ["cl"]
     [adapter] = rekognition.describe_projects(Features=["CONTENT_MODERATION"])[
-        "ProjectDescriptions"]
+        "ProjectDescriptions"
+    ]
     assert (adapter["Feature"], adapter["AutoUpdate"]) == ("CONTENT_MODERATION", "ENABLED")
     both = rekognition.describe_projects(Features=["CUSTOM_LABELS", "CONTENT_MODERATION"])
     assert names(both) == ["adapter", "cl"]
@@ -80,7 +84,8 @@ def test_pagination_in_creation_order(rekognition):
     assert names(second) == created[3:6]
     assert names(third) == created[6:] and "NextToken" not in third
     pages = rekognition.get_paginator("describe_projects").paginate(
-        PaginationConfig={"PageSize": 2})
+        PaginationConfig={"PageSize": 2}
+    )
     assert [n for page in pages for n in names(page)] == created
     exact = rekognition.describe_projects(MaxResults=7)
     assert "NextToken" not in exact
@@ -123,9 +128,11 @@ def test_delete_answers_deleting_then_the_project_is_gone(rekognition, project):
 
 
 def test_delete_unknown_and_foreign_projects(rekognition, project):
-    for arn in (project[:-1] + ("0" if project[-1] != "0" else "1"),
-                project.replace("us-east-1", "eu-west-1"),
-                project.replace("123456789012", "999999999999")):
+    for arn in (
+        project[:-1] + ("0" if project[-1] != "0" else "1"),
+        project.replace("us-east-1", "eu-west-1"),
+        project.replace("123456789012", "999999999999"),
+    ):
         with pytest.raises(ClientError) as excinfo:
             rekognition.delete_project(ProjectArn=arn)
         assert error_of(excinfo)["Code"] == "ResourceNotFoundException"

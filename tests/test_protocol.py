@@ -18,13 +18,16 @@ TARGET = "RekognitionService."
 
 
 def test_error_body_has_type_code_message_and_request_id(fakerek):
-    status, headers, body = raw_call(fakerek.endpoint, TARGET + "DescribeProjects",
-                                     '{"MaxResults": 101}')
+    status, headers, body = raw_call(
+        fakerek.endpoint, TARGET + "DescribeProjects", '{"MaxResults": 101}'
+    )
     assert status == 400
     assert body["__type"] == body["Code"] == "ValidationException"
-    assert body["Message"] == ("1 validation error detected: Value '101' at 'maxResults' failed "
-                               "to satisfy constraint: Member must have value less than or equal "
-                               "to 100")
+    assert body["Message"] == (
+        "1 validation error detected: Value '101' at 'maxResults' failed "
+        "to satisfy constraint: Member must have value less than or equal "
+        "to 100"
+    )
     assert headers["x-amzn-requestid"]
     assert headers["content-type"] == "application/x-amz-json-1.1"
 
@@ -47,22 +50,29 @@ def test_pattern_is_a_full_match(rekognition):
     with pytest.raises(ClientError) as excinfo:
         rekognition.create_project(ProjectName="my project")
     assert error_of(excinfo) == {
-        "Code": "ValidationException", "Status": 400,
+        "Code": "ValidationException",
+        "Status": 400,
         "Message": "1 validation error detected: Value 'my project' at 'projectName' failed to "
-                   "satisfy constraint: Member must satisfy regular expression pattern: "
-                   "[a-zA-Z0-9_.\\-]+"}
+        "satisfy constraint: Member must satisfy regular expression pattern: "
+        "[a-zA-Z0-9_.\\-]+",
+    }
 
 
 def test_violations_are_all_collected(rekognition):
     with pytest.raises(ClientError) as excinfo:
-        rekognition.describe_projects(ProjectNames=["ok", "not ok"], Features=["NOPE"],
-                                      MaxResults=500)
+        rekognition.describe_projects(
+            ProjectNames=["ok", "not ok"], Features=["NOPE"], MaxResults=500
+        )
     message = error_of(excinfo)["Message"]
     assert message.startswith("3 validation errors detected: ")
-    assert ("Value 'not ok' at 'projectNames.2.member' failed to satisfy constraint: Member must "
-            "satisfy regular expression pattern: [a-zA-Z0-9_.\\-]+") in message
-    assert ("Value 'NOPE' at 'features.1.member' failed to satisfy constraint: Member must satisfy "
-            "enum value set: [CONTENT_MODERATION, CUSTOM_LABELS]") in message
+    assert (
+        "Value 'not ok' at 'projectNames.2.member' failed to satisfy constraint: Member must "
+        "satisfy regular expression pattern: [a-zA-Z0-9_.\\-]+"
+    ) in message
+    assert (
+        "Value 'NOPE' at 'features.1.member' failed to satisfy constraint: Member must satisfy "
+        "enum value set: [CONTENT_MODERATION, CUSTOM_LABELS]"
+    ) in message
     assert "Value '500' at 'maxResults'" in message
 
 
@@ -71,12 +81,14 @@ def test_max_length_and_list_size(rekognition):
         rekognition.create_project(ProjectName="a" * 256)
     assert error_of(excinfo)["Message"].endswith(
         "at 'projectName' failed to satisfy constraint: Member must have length less than or "
-        "equal to 255")
+        "equal to 255"
+    )
     with pytest.raises(ClientError) as excinfo:
         rekognition.describe_projects(ProjectNames=[f"p{i}" for i in range(11)])
-    assert ("Value '[p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10]' at 'projectNames' failed to "
-            "satisfy constraint: Member must have length less than or equal to 10"
-            ) in error_of(excinfo)["Message"]
+    assert (
+        "Value '[p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10]' at 'projectNames' failed to "
+        "satisfy constraint: Member must have length less than or equal to 10"
+    ) in error_of(excinfo)["Message"]
 
 
 def test_required_and_minimums_are_checked_by_the_server(unvalidated):
@@ -84,41 +96,50 @@ def test_required_and_minimums_are_checked_by_the_server(unvalidated):
         unvalidated.create_project()
     assert error_of(excinfo)["Message"] == (
         "1 validation error detected: Value null at 'projectName' failed to satisfy constraint: "
-        "Member must not be null")
+        "Member must not be null"
+    )
     with pytest.raises(ClientError) as excinfo:
         unvalidated.describe_projects(MaxResults=0, ProjectNames=[])
     message = error_of(excinfo)["Message"]
     assert message.startswith("2 validation errors detected")
     assert "Member must have value greater than or equal to 1" in message
-    assert "Value '[]' at 'projectNames' failed to satisfy constraint: Member must have length " \
-           "greater than or equal to 1" in message
+    assert (
+        "Value '[]' at 'projectNames' failed to satisfy constraint: Member must have length "
+        "greater than or equal to 1" in message
+    )
 
 
 def test_map_key_pattern_uses_unicode_classes(rekognition):
     arn = rekognition.create_project(ProjectName="p", Tags={"Équipe données": "värde 42"})[
-        "ProjectArn"]
+        "ProjectArn"
+    ]
     assert rekognition.list_tags_for_resource(ResourceArn=arn)["Tags"] == {
-        "Équipe données": "värde 42"}
+        "Équipe données": "värde 42"
+    }
     with pytest.raises(ClientError) as excinfo:
         rekognition.create_project(ProjectName="q", Tags={"aws:reserved": "x"})
     assert error_of(excinfo)["Message"] == (
         "1 validation error detected: Value '{aws:reserved=x}' at 'tags' failed to satisfy "
         "constraint: Map keys must satisfy constraint: [Member must satisfy regular expression "
-        "pattern: ^(?!aws:)[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$]")
+        "pattern: ^(?!aws:)[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*$]"
+    )
 
 
-@pytest.mark.parametrize("body, fragment", [
-    ("not json", "not valid JSON"),
-    ("[1, 2]", "must be a JSON object"),
-    ('{"MaxResults": "ten"}', "Expected an integer at 'maxResults'"),
-    ('{"MaxResults": 1.5}', "Expected an integer at 'maxResults'"),
-    ('{"MaxResults": 99999999999}', "out of range"),
-    ('{"ProjectNames": "p"}', "Expected an array at 'projectNames'"),
-    ('{"ProjectNames": [7]}', "Expected a string at 'projectNames.1.member'"),
-    ('{"MaxResults": NaN}', "NaN is not a valid JSON number"),
-    (b'{"NextToken": "\xff\xfe"}', "not valid UTF-8"),
-    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ("not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"MaxResults": "ten"}', "Expected an integer at 'maxResults'"),
+        ('{"MaxResults": 1.5}', "Expected an integer at 'maxResults'"),
+        ('{"MaxResults": 99999999999}', "out of range"),
+        ('{"ProjectNames": "p"}', "Expected an array at 'projectNames'"),
+        ('{"ProjectNames": [7]}', "Expected a string at 'projectNames.1.member'"),
+        ('{"MaxResults": NaN}', "NaN is not a valid JSON number"),
+        (b'{"NextToken": "\xff\xfe"}', "not valid UTF-8"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+)
 def test_malformed_bodies_are_serialization_errors(fakerek, body, fragment):
     status, _, answer = raw_call(fakerek.endpoint, TARGET + "DescribeProjects", body)
     assert (status, answer["__type"]) == (400, "SerializationException")
@@ -126,17 +147,23 @@ def test_malformed_bodies_are_serialization_errors(fakerek, body, fragment):
 
 
 def test_nulls_and_unknown_members_are_ignored(fakerek):
-    status, _, body = raw_call(fakerek.endpoint, TARGET + "DescribeProjects",
-                               '{"MaxResults": null, "Surprise": {"deep": [1, 2]}}')
+    status, _, body = raw_call(
+        fakerek.endpoint,
+        TARGET + "DescribeProjects",
+        '{"MaxResults": null, "Surprise": {"deep": [1, 2]}}',
+    )
     assert status == 200 and body == {"ProjectDescriptions": []}
 
 
-@pytest.mark.parametrize("target, fragment", [
-    (None, "X-Amz-Target is missing"),
-    ("SomethingElse.DescribeProjects", "expected RekognitionService.<Operation>"),
-    (TARGET + "MakeCoffee", "no operation named 'MakeCoffee'"),
-    (TARGET + "DetectLabels", "outside Custom Labels"),
-])
+@pytest.mark.parametrize(
+    "target, fragment",
+    [
+        (None, "X-Amz-Target is missing"),
+        ("SomethingElse.DescribeProjects", "expected RekognitionService.<Operation>"),
+        (TARGET + "MakeCoffee", "no operation named 'MakeCoffee'"),
+        (TARGET + "DetectLabels", "outside Custom Labels"),
+    ],
+)
 def test_unknown_operations(fakerek, target, fragment):
     status, _, body = raw_call(fakerek.endpoint, target, "{}")
     assert (status, body["__type"]) == (400, "UnknownOperationException")
@@ -187,8 +214,11 @@ def test_blobs_are_base64_decoded_and_measured_decoded():
     with pytest.raises(SerializationError, match="not valid base64"):
         parse_input(shape, {"ProjectVersionArn": arn, "Image": {"Bytes": "%%%"}})
     big = "A" * (((5 * 1024 * 1024) // 3 + 2) * 4)
-    with pytest.raises(ValidationError, match=r"Value 'java.nio.HeapByteBuffer\[pos=0 lim=\d+ "
-                                              r"cap=\d+\]' at 'image.bytes'"):
+    with pytest.raises(
+        ValidationError,
+        match=r"Value 'java.nio.HeapByteBuffer\[pos=0 lim=\d+ "
+        r"cap=\d+\]' at 'image.bytes'",
+    ):
         parse_input(shape, {"ProjectVersionArn": arn, "Image": {"Bytes": big}})
 
 
@@ -200,6 +230,7 @@ def test_java_character_classes_are_ascii():
 
 
 def test_responses_carry_only_json(fakerek):
-    status, _, body = raw_call(fakerek.endpoint, TARGET + "ListTagsForResource",
-                               json.dumps({"ResourceArn": "x" * 20}))
+    status, _, body = raw_call(
+        fakerek.endpoint, TARGET + "ListTagsForResource", json.dumps({"ResourceArn": "x" * 20})
+    )
     assert status == 400 and set(body) == {"__type", "Code", "Message", "Logref"}

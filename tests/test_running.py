@@ -25,10 +25,16 @@ def _png(width: int, height: int) -> bytes:
 def _train(client, s3, name: str, lines: list) -> tuple[str, str]:
     s3.put_object(Bucket=BUCKET, Key=f"{name}.manifest", Body=manifest(lines))
     project = client.create_project(ProjectName=name)["ProjectArn"]
-    client.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
-        "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": f"{name}.manifest"}}})
-    version = client.create_project_version(ProjectArn=project, VersionName="v1",
-                                            OutputConfig={"S3Bucket": "out"})["ProjectVersionArn"]
+    client.create_dataset(
+        ProjectArn=project,
+        DatasetType="TRAIN",
+        DatasetSource={
+            "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": f"{name}.manifest"}}
+        },
+    )
+    version = client.create_project_version(
+        ProjectArn=project, VersionName="v1", OutputConfig={"S3Bucket": "out"}
+    )["ProjectVersionArn"]
     return project, version
 
 
@@ -46,17 +52,28 @@ def models(tmp_path_factory):
             classes.append(image_line(f"c{i}.jpg", SHAPES[i % 3]))
         boxes = []
         for i in range(40):
-            data, found = scene(2000 + i, [SHAPES[(i + k) % 3] for k in range(1 + i % 2)],
-                                size=(320, 240))
+            data, found = scene(
+                2000 + i, [SHAPES[(i + k) % 3] for k in range(1 + i % 2)], size=(320, 240)
+            )
             s3.put_object(Bucket=BUCKET, Key=f"b{i}.jpg", Body=data)
-            boxes.append(box_line(f"b{i}.jpg", [(label, (b[0], b[1], b[2] - b[0], b[3] - b[1]))
-                                                for label, b in found], size=(320, 240)))
+            boxes.append(
+                box_line(
+                    f"b{i}.jpg",
+                    [(label, (b[0], b[1], b[2] - b[0], b[3] - b[1])) for label, b in found],
+                    size=(320, 240),
+                )
+            )
         classifier = _train(client, s3, "shapes", classes)
         detector = _train(client, s3, "boxes", boxes)
         for _, version in (classifier, detector):
             client.start_project_version(ProjectVersionArn=version, MinInferenceUnits=1)
-        yield {"server": server, "client": client, "s3": s3, "classifier": classifier,
-               "detector": detector}
+        yield {
+            "server": server,
+            "client": client,
+            "s3": s3,
+            "classifier": classifier,
+            "detector": detector,
+        }
 
 
 def test_running_after_start(models):
@@ -79,8 +96,8 @@ def test_running_after_start(models):
 def test_the_classifier_names_what_it_sees(models, shape):
     image, _ = scene(7000 + SHAPES.index(shape), [shape])
     labels = models["client"].detect_custom_labels(
-        ProjectVersionArn=models["classifier"][1], Image={"Bytes": image},
-        MinConfidence=0)["CustomLabels"]
+        ProjectVersionArn=models["classifier"][1], Image={"Bytes": image}, MinConfidence=0
+    )["CustomLabels"]
     assert [label["Name"] for label in labels][0] == shape
     assert sorted(label["Name"] for label in labels) == sorted(SHAPES)
     assert all("Geometry" not in label for label in labels)
@@ -91,23 +108,35 @@ def test_the_classifier_names_what_it_sees(models, shape):
 def test_filters(models):
     client, version = models["client"], models["classifier"][1]
     image, _ = scene(7100, ["square"])
-    default = client.detect_custom_labels(ProjectVersionArn=version,
-                                          Image={"Bytes": image})["CustomLabels"]
+    default = client.detect_custom_labels(ProjectVersionArn=version, Image={"Bytes": image})[
+        "CustomLabels"
+    ]
     assert [label["Name"] for label in default] == ["square"]  # the assumed thresholds apply
-    assert client.detect_custom_labels(ProjectVersionArn=version, Image={"Bytes": image},
-                                       MinConfidence=0, MaxResults=0)["CustomLabels"] == []
-    assert len(client.detect_custom_labels(ProjectVersionArn=version, Image={"Bytes": image},
-                                           MinConfidence=0, MaxResults=2)["CustomLabels"]) == 2
-    from_s3 = client.detect_custom_labels(ProjectVersionArn=version, Image={
-        "S3Object": {"Bucket": BUCKET, "Name": "c1.jpg"}})["CustomLabels"]
+    assert (
+        client.detect_custom_labels(
+            ProjectVersionArn=version, Image={"Bytes": image}, MinConfidence=0, MaxResults=0
+        )["CustomLabels"]
+        == []
+    )
+    assert (
+        len(
+            client.detect_custom_labels(
+                ProjectVersionArn=version, Image={"Bytes": image}, MinConfidence=0, MaxResults=2
+            )["CustomLabels"]
+        )
+        == 2
+    )
+    from_s3 = client.detect_custom_labels(
+        ProjectVersionArn=version, Image={"S3Object": {"Bucket": BUCKET, "Name": "c1.jpg"}}
+    )["CustomLabels"]
     assert from_s3[0]["Name"] == SHAPES[1]
 
 
 def test_the_detector_returns_boxes(models):
     image, truth = scene(8000, ["circle", "triangle"], size=(320, 240))
-    labels = models["client"].detect_custom_labels(ProjectVersionArn=models["detector"][1],
-                                                   Image={"Bytes": image},
-                                                   MinConfidence=50)["CustomLabels"]
+    labels = models["client"].detect_custom_labels(
+        ProjectVersionArn=models["detector"][1], Image={"Bytes": image}, MinConfidence=50
+    )["CustomLabels"]
     assert sorted(label["Name"] for label in labels[:2]) == ["circle", "triangle"]
     for label in labels:
         box = label["Geometry"]["BoundingBox"]
@@ -118,63 +147,91 @@ def test_the_detector_returns_boxes(models):
     assert abs(circle["Geometry"]["BoundingBox"]["Left"] - left) < 0.1
 
 
-@pytest.mark.parametrize("image, code", [
-    ({"Bytes": b"\x89PNG\r\n\x1a\n" + b"0" * (4 * 1024 * 1024)}, "ImageTooLargeException"),
-    ({"Bytes": b"GIF89a not supported"}, "InvalidImageFormatException"),
-    ({"Bytes": _png(4100, 500)}, "ImageTooLargeException"),
-    ({"Bytes": _png(40, 40)}, "InvalidParameterException"),
-    ({"Bytes": _png(2100, 100)}, "InvalidParameterException"),
-    ({"S3Object": {"Bucket": BUCKET, "Name": "missing.jpg"}}, "InvalidS3ObjectException"),
-    ({"S3Object": {"Bucket": BUCKET}}, "InvalidParameterException"),
-    ({}, "InvalidParameterException"),
-    ({"Bytes": b"x", "S3Object": {"Bucket": BUCKET, "Name": "c1.jpg"}},
-     "InvalidParameterException"),
-])
+@pytest.mark.parametrize(
+    "image, code",
+    [
+        ({"Bytes": b"\x89PNG\r\n\x1a\n" + b"0" * (4 * 1024 * 1024)}, "ImageTooLargeException"),
+        ({"Bytes": b"GIF89a not supported"}, "InvalidImageFormatException"),
+        ({"Bytes": _png(4100, 500)}, "ImageTooLargeException"),
+        ({"Bytes": _png(40, 40)}, "InvalidParameterException"),
+        ({"Bytes": _png(2100, 100)}, "InvalidParameterException"),
+        ({"S3Object": {"Bucket": BUCKET, "Name": "missing.jpg"}}, "InvalidS3ObjectException"),
+        ({"S3Object": {"Bucket": BUCKET}}, "InvalidParameterException"),
+        ({}, "InvalidParameterException"),
+        (
+            {"Bytes": b"x", "S3Object": {"Bucket": BUCKET, "Name": "c1.jpg"}},
+            "InvalidParameterException",
+        ),
+    ],
+)
 def test_image_errors(models, image, code):
     with pytest.raises(ClientError) as excinfo:
-        models["client"].detect_custom_labels(ProjectVersionArn=models["classifier"][1],
-                                              Image=image)
+        models["client"].detect_custom_labels(
+            ProjectVersionArn=models["classifier"][1], Image=image
+        )
     assert error_of(excinfo)["Code"] == code
 
 
 def test_rules_replace_the_model(models):
     server, client, version = models["server"], models["client"], models["classifier"][1]
     image, _ = scene(7200, ["circle"])
-    rule = {"match": {"sha256": hashlib.sha256(image).hexdigest()},
-            "labels": [{"Name": "cat", "Confidence": 61.5},
-                       {"Name": "hat", "Confidence": 90,
-                        "Geometry": {"BoundingBox": {"Width": 0.5, "Height": 0.5,
-                                                     "Left": 0.1, "Top": 0.2}}}]}
+    rule = {
+        "match": {"sha256": hashlib.sha256(image).hexdigest()},
+        "labels": [
+            {"Name": "cat", "Confidence": 61.5},
+            {
+                "Name": "hat",
+                "Confidence": 90,
+                "Geometry": {"BoundingBox": {"Width": 0.5, "Height": 0.5, "Left": 0.1, "Top": 0.2}},
+            },
+        ],
+    }
     server.control("POST", "rules", rule)
-    server.control("POST", "rules", {"match": {"s3_key": f"{BUCKET}/c2.jpg"},
-                                     "labels": [{"Name": "from-s3", "Confidence": 50}]})
+    server.control(
+        "POST",
+        "rules",
+        {
+            "match": {"s3_key": f"{BUCKET}/c2.jpg"},
+            "labels": [{"Name": "from-s3", "Confidence": 50}],
+        },
+    )
     try:
         found = client.detect_custom_labels(ProjectVersionArn=version, Image={"Bytes": image})
         assert [label["Name"] for label in found["CustomLabels"]] == ["hat", "cat"]
         assert found["CustomLabels"][0]["Geometry"]["BoundingBox"]["Top"] == 0.2
-        assert [label["Name"] for label in client.detect_custom_labels(
-            ProjectVersionArn=version, Image={"Bytes": image}, MinConfidence=70)[
-            "CustomLabels"]] == ["hat"]
-        assert client.detect_custom_labels(ProjectVersionArn=version, Image={
-            "S3Object": {"Bucket": BUCKET, "Name": "c2.jpg"}})["CustomLabels"] == [
-            {"Name": "from-s3", "Confidence": 50.0}]
+        assert [
+            label["Name"]
+            for label in client.detect_custom_labels(
+                ProjectVersionArn=version, Image={"Bytes": image}, MinConfidence=70
+            )["CustomLabels"]
+        ] == ["hat"]
+        assert client.detect_custom_labels(
+            ProjectVersionArn=version, Image={"S3Object": {"Bucket": BUCKET, "Name": "c2.jpg"}}
+        )["CustomLabels"] == [{"Name": "from-s3", "Confidence": 50.0}]
         assert len(server.control("GET", "rules")["rules"]) == 2
         with pytest.raises(ValueError, match="Confidence must be"):
-            server.control("POST", "rules", {"match": {"sha256": "0" * 64},
-                                             "labels": [{"Name": "x", "Confidence": 101}]})
+            server.control(
+                "POST",
+                "rules",
+                {"match": {"sha256": "0" * 64}, "labels": [{"Name": "x", "Confidence": 101}]},
+            )
     finally:
         server.control("DELETE", "rules")
-    assert client.detect_custom_labels(ProjectVersionArn=version, Image={"Bytes": image},
-                                       MinConfidence=0)["CustomLabels"][0]["Name"] == "circle"
+    assert (
+        client.detect_custom_labels(
+            ProjectVersionArn=version, Image={"Bytes": image}, MinConfidence=0
+        )["CustomLabels"][0]["Name"]
+        == "circle"
+    )
 
 
 def test_inference_unit_rules(models):
     client, version = models["client"], models["detector"][1]
-    for kwargs, code in (({"MinInferenceUnits": 3, "MaxInferenceUnits": 2},
-                          "InvalidParameterException"),
-                         ({"MinInferenceUnits": 11}, "LimitExceededException"),
-                         ({"MinInferenceUnits": 1, "MaxInferenceUnits": 11},
-                          "LimitExceededException")):
+    for kwargs, code in (
+        ({"MinInferenceUnits": 3, "MaxInferenceUnits": 2}, "InvalidParameterException"),
+        ({"MinInferenceUnits": 11}, "LimitExceededException"),
+        ({"MinInferenceUnits": 1, "MaxInferenceUnits": 11}, "LimitExceededException"),
+    ):
         with pytest.raises(ClientError) as excinfo:
             client.start_project_version(ProjectVersionArn=version, **kwargs)
         assert error_of(excinfo)["Code"] == code
@@ -193,16 +250,24 @@ def test_stop_restart_and_persistence(models):
     with pytest.raises(ClientError) as excinfo:
         client.detect_custom_labels(ProjectVersionArn=version, Image={"Bytes": image})
     assert error_of(excinfo)["Code"] == "ResourceNotReadyException"
-    assert client.start_project_version(ProjectVersionArn=version, MinInferenceUnits=2,
-                                        MaxInferenceUnits=3)["Status"] == "STARTING"
+    assert (
+        client.start_project_version(
+            ProjectVersionArn=version, MinInferenceUnits=2, MaxInferenceUnits=3
+        )["Status"]
+        == "STARTING"
+    )
     server.restart()  # a new port: the module's clients follow
     client = server.client()
     models["client"], models["s3"] = client, server.client("s3")
     [found] = client.describe_project_versions(ProjectArn=project)["ProjectVersionDescriptions"]
     assert (found["Status"], found["MinInferenceUnits"], found["MaxInferenceUnits"]) == (
-        "RUNNING", 2, 3)
-    labels = client.detect_custom_labels(ProjectVersionArn=version,
-                                         Image={"Bytes": image})["CustomLabels"]
+        "RUNNING",
+        2,
+        3,
+    )
+    labels = client.detect_custom_labels(ProjectVersionArn=version, Image={"Bytes": image})[
+        "CustomLabels"
+    ]
     assert "square" in [label["Name"] for label in labels]
     assert json.dumps(labels)
 
@@ -212,8 +277,9 @@ def test_throughput_autoscaling_unit_loss_and_usage(models):
     project, version = models["classifier"]
     image, _ = scene(7300, ["circle"])
     client.stop_project_version(ProjectVersionArn=version)
-    client.start_project_version(ProjectVersionArn=version, MinInferenceUnits=1,
-                                 MaxInferenceUnits=2)
+    client.start_project_version(
+        ProjectVersionArn=version, MinInferenceUnits=1, MaxInferenceUnits=2
+    )
     server.configure(tps_per_inference_unit=2, autoscale_idle_seconds=60)
     # a stopped clock: only the test moves it, however slow the machine
     server.control("POST", "clock", {"freeze": True, "advance": 5})  # a full bucket: 2 calls
@@ -229,19 +295,19 @@ def test_throughput_autoscaling_unit_loss_and_usage(models):
         first = [call() for _ in range(3)]
         assert first[:2] == ["ok", "ok"]
         assert first[2] == "ProvisionedThroughputExceededException"
-        [usage] = [m for m in server.control("GET", "usage")["models"]
-                   if m["ProjectVersionArn"] == version]
+        [usage] = [
+            m for m in server.control("GET", "usage")["models"] if m["ProjectVersionArn"] == version
+        ]
         assert (usage["DesiredInferenceUnits"], usage["InServiceInferenceUnits"]) == (2, 2)
         assert (usage["Requests"], usage["ThrottledRequests"]) == (2, 1)
         server.control("POST", "clock", {"advance": 1})  # 2 units refill 4 calls per second
         assert [call() for _ in range(4)] == ["ok"] * 4
-        server.control("POST", "faults", {"units_lost": {"model": version, "units": 1,
-                                                         "seconds": 30}})
+        server.control(
+            "POST", "faults", {"units_lost": {"model": version, "units": 1, "seconds": 30}}
+        )
         server.control("POST", "clock", {"advance": 1})
-        assert [call() for _ in range(3)] == ["ok", "ok",
-                                               "ProvisionedThroughputExceededException"]
-        [found] = client.describe_project_versions(
-            ProjectArn=project)["ProjectVersionDescriptions"]
+        assert [call() for _ in range(3)] == ["ok", "ok", "ProvisionedThroughputExceededException"]
+        [found] = client.describe_project_versions(ProjectArn=project)["ProjectVersionDescriptions"]
         assert found["Status"] == "RUNNING"
         server.control("POST", "clock", {"advance": 3600})  # an idle hour: back to the minimum
         assert call() == "ok"
@@ -257,11 +323,22 @@ def test_throughput_autoscaling_unit_loss_and_usage(models):
 
 
 def _policy(project_name: str, principal: str, effect: str = "Allow") -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": effect, "Principal": {"AWS": principal},
-        "Action": "rekognition:CopyProjectVersion",
-        "Resource": f"arn:aws:rekognition:us-east-1:123456789012:project/{project_name}/"
-                    "version/*"}]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": effect,
+                    "Principal": {"AWS": principal},
+                    "Action": "rekognition:CopyProjectVersion",
+                    "Resource": (
+                        "arn:aws:rekognition:us-east-1:123456789012:"
+                        f"project/{project_name}/version/*"
+                    ),
+                }
+            ],
+        }
+    )
 
 
 def test_copy_within_the_account(models):
@@ -269,34 +346,49 @@ def test_copy_within_the_account(models):
     source_project, source = models["classifier"]
     destination = client.create_project(ProjectName="copies")["ProjectArn"]
     arn = client.copy_project_version(
-        SourceProjectArn=source_project, SourceProjectVersionArn=source,
-        DestinationProjectArn=destination, VersionName="copied",
+        SourceProjectArn=source_project,
+        SourceProjectVersionArn=source,
+        DestinationProjectArn=destination,
+        VersionName="copied",
         OutputConfig={"S3Bucket": "out", "S3KeyPrefix": "copies"},
-        Tags={"copy": "yes"})["ProjectVersionArn"]
+        Tags={"copy": "yes"},
+    )["ProjectVersionArn"]
     assert arn.startswith(destination.rsplit("/", 1)[0] + "/version/copied/")
-    [found] = client.describe_project_versions(ProjectArn=destination)[
-        "ProjectVersionDescriptions"]
+    [found] = client.describe_project_versions(ProjectArn=destination)["ProjectVersionDescriptions"]
     assert (found["Status"], found["StatusMessage"]) == (
-        "COPYING_COMPLETED", "The model has been copied and is ready to run.")
+        "COPYING_COMPLETED",
+        "The model has been copied and is ready to run.",
+    )
     assert found["SourceProjectVersionArn"] == source
     assert "BillableTrainingTimeInSeconds" not in found
     assert found["EvaluationResult"]["Summary"]["S3Object"]["Name"] == (
-        "copies/EvaluationResultSummary-copies-copied.json")
+        "copies/EvaluationResultSummary-copies-copied.json"
+    )
     models["s3"].head_object(Bucket="out", Key="copies/EvaluationResultSummary-copies-copied.json")
     assert client.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"copy": "yes"}
     client.start_project_version(ProjectVersionArn=arn, MinInferenceUnits=1)
     image, _ = scene(7400, ["triangle"])
-    labels = client.detect_custom_labels(ProjectVersionArn=arn, Image={"Bytes": image},
-                                         MinConfidence=0)["CustomLabels"]
+    labels = client.detect_custom_labels(
+        ProjectVersionArn=arn, Image={"Bytes": image}, MinConfidence=0
+    )["CustomLabels"]
     assert labels[0]["Name"] == "triangle"
     client.stop_project_version(ProjectVersionArn=arn)
-    for kwargs, code in (({"VersionName": "copied"}, "ResourceInUseException"),
-                         ({"DestinationProjectArn": destination.rsplit("/", 1)[0]
-                           + "/1000000000000"}, "ResourceNotFoundException"),
-                         ({"SourceProjectArn": destination}, "InvalidParameterException")):
-        request = {"SourceProjectArn": source_project, "SourceProjectVersionArn": source,
-                   "DestinationProjectArn": destination, "VersionName": "again",
-                   "OutputConfig": {"S3Bucket": "out"}, **kwargs}
+    for kwargs, code in (
+        ({"VersionName": "copied"}, "ResourceInUseException"),
+        (
+            {"DestinationProjectArn": destination.rsplit("/", 1)[0] + "/1000000000000"},
+            "ResourceNotFoundException",
+        ),
+        ({"SourceProjectArn": destination}, "InvalidParameterException"),
+    ):
+        request = {
+            "SourceProjectArn": source_project,
+            "SourceProjectVersionArn": source,
+            "DestinationProjectArn": destination,
+            "VersionName": "again",
+            "OutputConfig": {"S3Bucket": "out"},
+            **kwargs,
+        }
         with pytest.raises(ClientError) as excinfo:
             client.copy_project_version(**request)
         assert error_of(excinfo)["Code"] == code
@@ -307,24 +399,34 @@ def test_copy_across_accounts_needs_a_policy(models):
     source_project, source = models["classifier"]
     other = server.client(account="111122223333")
     destination = other.create_project(ProjectName="theirs")["ProjectArn"]
-    request = {"SourceProjectArn": source_project, "SourceProjectVersionArn": source,
-               "DestinationProjectArn": destination, "VersionName": "borrowed",
-               "OutputConfig": {"S3Bucket": "out", "S3KeyPrefix": "theirs"}}
+    request = {
+        "SourceProjectArn": source_project,
+        "SourceProjectVersionArn": source,
+        "DestinationProjectArn": destination,
+        "VersionName": "borrowed",
+        "OutputConfig": {"S3Bucket": "out", "S3KeyPrefix": "theirs"},
+    }
     with pytest.raises(ClientError) as excinfo:
         other.copy_project_version(**request)
     assert error_of(excinfo)["Code"] == "AccessDeniedException"
     revision = client.put_project_policy(
-        ProjectArn=source_project, PolicyName="share",
-        PolicyDocument=_policy("shapes", "arn:aws:iam::111122223333:root"))["PolicyRevisionId"]
+        ProjectArn=source_project,
+        PolicyName="share",
+        PolicyDocument=_policy("shapes", "arn:aws:iam::111122223333:root"),
+    )["PolicyRevisionId"]
     try:
         arn = other.copy_project_version(**request)["ProjectVersionArn"]
         assert ":111122223333:project/theirs/version/borrowed/" in arn
         [found] = other.describe_project_versions(ProjectArn=destination)[
-            "ProjectVersionDescriptions"]
+            "ProjectVersionDescriptions"
+        ]
         assert found["Status"] == "COPYING_COMPLETED"
-        client.put_project_policy(ProjectArn=source_project, PolicyName="share",
-                                  PolicyRevisionId=revision,
-                                  PolicyDocument=_policy("shapes", "123456789012", "Deny"))
+        client.put_project_policy(
+            ProjectArn=source_project,
+            PolicyName="share",
+            PolicyRevisionId=revision,
+            PolicyDocument=_policy("shapes", "123456789012", "Deny"),
+        )
         same = client.create_project(ProjectName="mine")["ProjectArn"]
         with pytest.raises(ClientError) as excinfo:  # a Deny binds the owner too
             client.copy_project_version(**{**request, "DestinationProjectArn": same})

@@ -25,8 +25,11 @@ def test_path_style_round_trip_with_rekognition_on_the_same_port(fakerek):
 
 def test_virtual_host_style(fakerek):
     port = urllib.parse.urlparse(fakerek.endpoint).port
-    s3 = fakerek.client("s3", endpoint_url=f"http://localhost:{port}",
-                        config_options={"s3": {"addressing_style": "virtual"}})
+    s3 = fakerek.client(
+        "s3",
+        endpoint_url=f"http://localhost:{port}",
+        config_options={"s3": {"addressing_style": "virtual"}},
+    )
 
     def to_loopback(request, **_):
         # bucket.localhost does not resolve here: send to 127.0.0.1, keep the virtual Host header
@@ -46,21 +49,25 @@ def test_objects_survive_restarts_and_deletions_too(own_server):
     s3 = own_server.client("s3")
     s3.create_bucket(Bucket="keep")
     s3.create_bucket(Bucket="drop")
-    s3.put_object(Bucket="keep", Key="a.txt", Body=b"A", Metadata={"owner": "me"},
-                  ContentType="text/plain")
+    s3.put_object(
+        Bucket="keep", Key="a.txt", Body=b"A", Metadata={"owner": "me"}, ContentType="text/plain"
+    )
     s3.put_object(Bucket="keep", Key="b.txt", Body=b"A")  # same bytes, one blob
     s3.put_object(Bucket="keep", Key="c.txt", Body=b"C")
     big = bytes(range(256)) * 40_000  # 10 MB through a multipart upload
-    s3.upload_fileobj(io.BytesIO(big), "keep", "big.bin",
-                      Config=TransferConfig(multipart_threshold=5 * 1024 * 1024))
+    s3.upload_fileobj(
+        io.BytesIO(big),
+        "keep",
+        "big.bin",
+        Config=TransferConfig(multipart_threshold=5 * 1024 * 1024),
+    )
     s3.delete_object(Bucket="keep", Key="b.txt")
     s3.delete_objects(Bucket="keep", Delete={"Objects": [{"Key": "c.txt"}]})
     s3.delete_bucket(Bucket="drop")
     own_server.restart()
     s3 = own_server.client("s3")
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["keep"]
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket="keep")["Contents"]] == ["a.txt",
-                                                                               "big.bin"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="keep")["Contents"]] == ["a.txt", "big.bin"]
     a = s3.get_object(Bucket="keep", Key="a.txt")
     metadata = {k.lower(): v for k, v in a["Metadata"].items()}  # moto's server title-cases keys
     assert (a["Body"].read(), metadata, a["ContentType"]) == (b"A", {"owner": "me"}, "text/plain")
@@ -82,7 +89,6 @@ def test_missing_target_with_json_content_type_is_rekognition(fakerek):
     assert (status, body["__type"]) == (400, "UnknownOperationException")
 
 
-
 def test_empty_objects_then_more_requests_on_the_same_connection(fakerek):
     s3 = fakerek.client("s3", config_options={"read_timeout": 10})
     s3.create_bucket(Bucket="empties")
@@ -102,8 +108,11 @@ def test_an_external_s3_endpoint(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     external = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 30
@@ -116,19 +125,27 @@ def test_an_external_s3_endpoint(tmp_path):
         with FakerekServer(str(tmp_path / "data"), args=["--s3-endpoint-url", external]) as ours:
             s3 = ours.client("s3", endpoint_url=external)
             s3.create_bucket(Bucket="outside")
-            line = ('{"source-ref": "s3://outside/a.jpg", "x": 0, "x-metadata": {"class-name": '
-                    '"cat", "confidence": 1, "type": "groundtruth/image-classification", '
-                    '"human-annotated": "yes", "creation-date": "2024-01-01"}}\n')
+            line = (
+                '{"source-ref": "s3://outside/a.jpg", "x": 0, "x-metadata": {"class-name": '
+                '"cat", "confidence": 1, "type": "groundtruth/image-classification", '
+                '"human-annotated": "yes", "creation-date": "2024-01-01"}}\n'
+            )
             s3.put_object(Bucket="outside", Key="m.manifest", Body=line)
             rekognition = ours.client()
             project = rekognition.create_project(ProjectName="p")["ProjectArn"]
             for kind, key in (("TRAIN", "m.manifest"), ("TEST", "none.manifest")):
-                rekognition.create_dataset(ProjectArn=project, DatasetType=kind, DatasetSource={
-                    "GroundTruthManifest": {"S3Object": {"Bucket": "outside", "Name": key}}})
+                rekognition.create_dataset(
+                    ProjectArn=project,
+                    DatasetType=kind,
+                    DatasetSource={
+                        "GroundTruthManifest": {"S3Object": {"Bucket": "outside", "Name": key}}
+                    },
+                )
             train, test = rekognition.describe_projects()["ProjectDescriptions"][0]["Datasets"]
             assert train["Status"] == "CREATE_COMPLETE"
             assert test["StatusMessage"].startswith(
-                "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT")
+                "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"
+            )
             with pytest.raises(ClientError):  # fakerek's own port serves no S3 now
                 ours.client("s3").list_buckets()
     finally:

@@ -29,8 +29,11 @@ def project_from(client, s3, name: str, lines: list, key: str | None = None) -> 
     key = key or f"{name}.manifest"
     s3.put_object(Bucket=BUCKET, Key=key, Body=manifest(lines))
     project = client.create_project(ProjectName=name)["ProjectArn"]
-    client.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
-        "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": key}}})
+    client.create_dataset(
+        ProjectArn=project,
+        DatasetType="TRAIN",
+        DatasetSource={"GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": key}}},
+    )
     return project
 
 
@@ -60,13 +63,15 @@ def trained_project(rekognition, s3):
 
 def train(rekognition, project, name="v1", **kwargs):
     kwargs.setdefault("OutputConfig", {"S3Bucket": OUT, "S3KeyPrefix": "runs/"})
-    return rekognition.create_project_version(ProjectArn=project, VersionName=name,
-                                              **kwargs)["ProjectVersionArn"]
+    return rekognition.create_project_version(ProjectArn=project, VersionName=name, **kwargs)[
+        "ProjectVersionArn"
+    ]
 
 
 def describe(rekognition, project, name="v1"):
-    [found] = rekognition.describe_project_versions(
-        ProjectArn=project, VersionNames=[name])["ProjectVersionDescriptions"]
+    [found] = rekognition.describe_project_versions(ProjectArn=project, VersionNames=[name])[
+        "ProjectVersionDescriptions"
+    ]
     return found
 
 
@@ -79,7 +84,8 @@ def test_train_from_datasets_with_auto_split(rekognition, s3, trained_project):
     arn = train(rekognition, trained_project, Tags={}, VersionDescription="first try (v1)")
     assert arn.startswith(f"{trained_project.rsplit('/', 1)[0]}/version/v1/")
     rekognition.get_waiter("project_version_training_completed").wait(
-        ProjectArn=trained_project, VersionNames=["v1"])
+        ProjectArn=trained_project, VersionNames=["v1"]
+    )
     found = describe(rekognition, trained_project)
     assert found["Status"] == "TRAINING_COMPLETED"
     assert found["StatusMessage"] == "The model is ready to run."
@@ -90,15 +96,18 @@ def test_train_from_datasets_with_auto_split(rekognition, s3, trained_project):
     assert found["TrainingDataResult"]["Input"] == {}
     assert found["TestingDataResult"]["Input"] == {"AutoCreate": True}
     assert found["TestingDataResult"]["Output"]["AutoCreate"] is True
-    keys = {found["ManifestSummary"]["S3Object"]["Name"],
-            found["EvaluationResult"]["Summary"]["S3Object"]["Name"]}
+    keys = {
+        found["ManifestSummary"]["S3Object"]["Name"],
+        found["EvaluationResult"]["Summary"]["S3Object"]["Name"],
+    }
     assert keys == {"runs/v1/manifest_summary.json", "runs/EvaluationResultSummary-shapes-v1.json"}
     summary = read_json(s3, found["EvaluationResult"]["Summary"])
     assert summary["EvaluationDetails"]["NumberOfTrainingImages"] == 24
     assert summary["EvaluationDetails"]["NumberOfTestingImages"] == 6
     assert summary["EvaluationDetails"]["Labels"] == sorted(SHAPES)
     assert summary["AggregatedEvaluationResults"]["F1Score"] == pytest.approx(
-        found["EvaluationResult"]["F1Score"])
+        found["EvaluationResult"]["F1Score"]
+    )
     assert len(summary["AggregatedEvaluationResults"]["ConfusionMatrix"]) == 9
     f1s = [r["Metrics"]["F1Score"] for r in summary["LabelEvaluationResults"]]
     assert f1s == sorted(f1s, reverse=True)
@@ -109,16 +118,28 @@ def test_train_from_datasets_with_auto_split(rekognition, s3, trained_project):
     evaluation = s3.get_object(Bucket=OUT, Key="runs/v1/testing_output.manifest")["Body"]
     first = json.loads(evaluation.read().decode().splitlines()[0])
     details = first["rekognition-custom-labels-evaluation-0-metadata"][
-        "rekognition-custom-labels-evaluation-details"]
-    assert sum(details[k] for k in ("is-true-positive", "is-true-negative",
-                                    "is-false-positive", "is-false-negative")) == 1
+        "rekognition-custom-labels-evaluation-details"
+    ]
+    assert (
+        sum(
+            details[k]
+            for k in (
+                "is-true-positive",
+                "is-true-negative",
+                "is-false-positive",
+                "is-false-negative",
+            )
+        )
+        == 1
+    )
 
 
 def test_training_is_deterministic(rekognition, trained_project):
     train(rekognition, trained_project, "a")
     train(rekognition, trained_project, "b")
-    found = rekognition.describe_project_versions(
-        ProjectArn=trained_project)["ProjectVersionDescriptions"]
+    found = rekognition.describe_project_versions(ProjectArn=trained_project)[
+        "ProjectVersionDescriptions"
+    ]
     assert [v["ProjectVersionArn"].split("/")[3] for v in found] == ["b", "a"]  # newest first
     assert found[0]["EvaluationResult"]["F1Score"] == found[1]["EvaluationResult"]["F1Score"]
 
@@ -130,11 +151,15 @@ def test_external_manifests(rekognition, s3):
     project = rekognition.create_project(ProjectName="external")["ProjectArn"]
 
     def asset(key):
-        return {"Assets": [{"GroundTruthManifest": {"S3Object": {"Bucket": BUCKET,
-                                                                 "Name": key}}}]}
+        return {"Assets": [{"GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": key}}}]}
 
-    train(rekognition, project, TrainingData=asset("ext/train.manifest"),
-          TestingData=asset("ext/test.manifest"), OutputConfig={"S3Bucket": OUT})
+    train(
+        rekognition,
+        project,
+        TrainingData=asset("ext/train.manifest"),
+        TestingData=asset("ext/test.manifest"),
+        OutputConfig={"S3Bucket": OUT},
+    )
     found = describe(rekognition, project)
     assert found["Status"] == "TRAINING_COMPLETED", found["StatusMessage"]
     assert found["OutputConfig"] == {"S3Bucket": OUT, "S3KeyPrefix": ""}
@@ -142,18 +167,35 @@ def test_external_manifests(rekognition, s3):
     assert found["ManifestSummary"]["S3Object"]["Name"] == "v1/manifest_summary.json"
 
 
-@pytest.mark.parametrize("kwargs, code", [
-    ({"TrainingData": {"Assets": []}}, "InvalidParameterException"),
-    ({"TestingData": {"AutoCreate": True}}, "InvalidParameterException"),
-    ({"TrainingData": {"Assets": [{"GroundTruthManifest": {"S3Object": {
-        "Bucket": BUCKET, "Name": "a.manifest"}}}]},
-      "TestingData": {"AutoCreate": True}}, "InvalidParameterException"),  # project has data
-    ({"FeatureConfig": {"ContentModeration": {"ConfidenceThreshold": 50}}},
-     "InvalidParameterException"),
-    ({"OutputConfig": {"S3KeyPrefix": "x"}}, "InvalidParameterException"),
-    ({"VersionName": "bad name"}, "ValidationException"),
-    ({"VersionDescription": "no \u00e9"}, "ValidationException"),
-])
+@pytest.mark.parametrize(
+    "kwargs, code",
+    [
+        ({"TrainingData": {"Assets": []}}, "InvalidParameterException"),
+        ({"TestingData": {"AutoCreate": True}}, "InvalidParameterException"),
+        (
+            {
+                "TrainingData": {
+                    "Assets": [
+                        {
+                            "GroundTruthManifest": {
+                                "S3Object": {"Bucket": BUCKET, "Name": "a.manifest"}
+                            }
+                        }
+                    ]
+                },
+                "TestingData": {"AutoCreate": True},
+            },
+            "InvalidParameterException",
+        ),  # project has data
+        (
+            {"FeatureConfig": {"ContentModeration": {"ConfidenceThreshold": 50}}},
+            "InvalidParameterException",
+        ),
+        ({"OutputConfig": {"S3KeyPrefix": "x"}}, "InvalidParameterException"),
+        ({"VersionName": "bad name"}, "ValidationException"),
+        ({"VersionDescription": "no \u00e9"}, "ValidationException"),
+    ],
+)
 def test_request_errors(rekognition, trained_project, kwargs, code):
     name = kwargs.pop("VersionName", "v1")
     with pytest.raises(ClientError) as excinfo:
@@ -186,16 +228,19 @@ def test_content_errors_fail_the_training_with_artefacts(rekognition, s3):
     train(rekognition, project)
     with pytest.raises(WaiterError):
         rekognition.get_waiter("project_version_training_completed").wait(
-            ProjectArn=project, VersionNames=["v1"])
+            ProjectArn=project, VersionNames=["v1"]
+        )
     found = describe(rekognition, project)
     assert found["Status"] == "TRAINING_FAILED"
     assert found["StatusMessage"] == (
-        "ERROR_MANIFEST_TOO_FEW_LABELS: The manifest file has too few labels.")
+        "ERROR_MANIFEST_TOO_FEW_LABELS: The manifest file has too few labels."
+    )
     assert "EvaluationResult" not in found and "BillableTrainingTimeInSeconds" not in found
     assert "TrainingEndTimestamp" in found
     summary = read_json(s3, found["ManifestSummary"])
     assert summary["statistics"]["training"]["errors"][0]["code"] == (
-        "ERROR_MANIFEST_TOO_FEW_LABELS")
+        "ERROR_MANIFEST_TOO_FEW_LABELS"
+    )
     assert "Output" not in found["TrainingDataResult"]
 
 
@@ -203,23 +248,29 @@ def test_file_errors_leave_no_artefacts(rekognition, trained_project):
     train(rekognition, trained_project, OutputConfig={"S3Bucket": "no-such-output"})
     found = describe(rekognition, trained_project)
     assert found["StatusMessage"] == (
-        "ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET: Unable to write to output S3 bucket.")
+        "ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET: Unable to write to output S3 bucket."
+    )
     assert "ManifestSummary" not in found
     assert "Validation" not in found["TrainingDataResult"]
 
 
 def test_injected_training_failures(fakerek, rekognition, trained_project):
-    fakerek.control("POST", "faults", {"training": {"code": "ERROR_FAILED_IMAGES_S3_COPY",
-                                                    "count": 1}})
+    fakerek.control(
+        "POST", "faults", {"training": {"code": "ERROR_FAILED_IMAGES_S3_COPY", "count": 1}}
+    )
     fakerek.control("POST", "faults", {"training": {"code": "SERVICE_ERROR"}})
     train(rekognition, trained_project, "a")
     train(rekognition, trained_project, "b")
     train(rekognition, trained_project, "c")
-    by_name = {v["ProjectVersionArn"].split("/")[3]: v for v in
-               rekognition.describe_project_versions(
-                   ProjectArn=trained_project)["ProjectVersionDescriptions"]}
+    by_name = {
+        v["ProjectVersionArn"].split("/")[3]: v
+        for v in rekognition.describe_project_versions(ProjectArn=trained_project)[
+            "ProjectVersionDescriptions"
+        ]
+    }
     assert by_name["a"]["StatusMessage"] == (
-        "ERROR_FAILED_IMAGES_S3_COPY: Failed to copy images from S3 bucket.")
+        "ERROR_FAILED_IMAGES_S3_COPY: Failed to copy images from S3 bucket."
+    )
     assert by_name["b"]["StatusMessage"] == "Amazon Rekognition experienced a service issue."
     assert by_name["c"]["Status"] == "TRAINING_COMPLETED"
     with pytest.raises(ValueError, match="training code must be"):
@@ -230,14 +281,17 @@ def test_realistic_timing_and_deletion(fakerek, rekognition, trained_project):
     fakerek.configure(timing="realistic", delays={"training": 3, "deleting": 30})
     arn = train(rekognition, trained_project)
     found = describe(rekognition, trained_project)
-    assert (found["Status"], found["StatusMessage"]) == ("TRAINING_IN_PROGRESS",
-                                                         "The model is being trained.")
+    assert (found["Status"], found["StatusMessage"]) == (
+        "TRAINING_IN_PROGRESS",
+        "The model is being trained.",
+    )
     assert "EvaluationResult" not in found and "TrainingEndTimestamp" not in found
     with pytest.raises(ClientError) as excinfo:
         rekognition.delete_project_version(ProjectVersionArn=arn)
     assert error_of(excinfo)["Code"] == "ResourceInUseException"
     rekognition.get_waiter("project_version_training_completed").wait(
-        ProjectArn=trained_project, VersionNames=["v1"], WaiterConfig={"Delay": 1})
+        ProjectArn=trained_project, VersionNames=["v1"], WaiterConfig={"Delay": 1}
+    )
     assert rekognition.delete_project_version(ProjectVersionArn=arn)["Status"] == "DELETING"
     assert describe(rekognition, trained_project)["Status"] == "DELETING"
     assert rekognition.delete_project_version(ProjectVersionArn=arn)["Status"] == "DELETING"
@@ -250,8 +304,12 @@ def test_delete_then_gone_and_tags(rekognition, trained_project):
     arn = train(rekognition, trained_project, Tags={"stage": "test"})
     assert rekognition.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"stage": "test"}
     assert rekognition.delete_project_version(ProjectVersionArn=arn)["Status"] == "DELETING"
-    assert rekognition.describe_project_versions(
-        ProjectArn=trained_project, VersionNames=["v1"])["ProjectVersionDescriptions"] == []
+    assert (
+        rekognition.describe_project_versions(ProjectArn=trained_project, VersionNames=["v1"])[
+            "ProjectVersionDescriptions"
+        ]
+        == []
+    )
     with pytest.raises(ClientError) as excinfo:
         rekognition.list_tags_for_resource(ResourceArn=arn)
     assert error_of(excinfo)["Code"] == "ResourceNotFoundException"
@@ -264,14 +322,21 @@ def test_describe_errors_and_pages(rekognition, trained_project):
     for name in ("a", "b", "c"):
         train(rekognition, trained_project, name)
     pages = rekognition.get_paginator("describe_project_versions").paginate(
-        ProjectArn=trained_project, PaginationConfig={"PageSize": 2})
-    assert [v["ProjectVersionArn"].split("/")[3] for p in pages
-            for v in p["ProjectVersionDescriptions"]] == ["c", "b", "a"]
-    assert rekognition.describe_project_versions(
-        ProjectArn=trained_project, VersionNames=["zzz"])["ProjectVersionDescriptions"] == []
+        ProjectArn=trained_project, PaginationConfig={"PageSize": 2}
+    )
+    assert [
+        v["ProjectVersionArn"].split("/")[3] for p in pages for v in p["ProjectVersionDescriptions"]
+    ] == ["c", "b", "a"]
+    assert (
+        rekognition.describe_project_versions(ProjectArn=trained_project, VersionNames=["zzz"])[
+            "ProjectVersionDescriptions"
+        ]
+        == []
+    )
     with pytest.raises(ClientError) as excinfo:
         rekognition.describe_project_versions(
-            ProjectArn=trained_project.rsplit("/", 1)[0] + "/1000000000000")
+            ProjectArn=trained_project.rsplit("/", 1)[0] + "/1000000000000"
+        )
     assert error_of(excinfo)["Code"] == "ResourceNotFoundException"
     with pytest.raises(ClientError) as excinfo:
         rekognition.describe_project_versions(ProjectArn=trained_project, MaxResults=101)
@@ -293,8 +358,13 @@ def upload_boxes(s3, count: int, seed: int = 2000):
         shapes = [SHAPES[(i + k) % 3] for k in range(1 + i % 2)]
         data, boxes = scene(seed + i, shapes, size=(320, 240))
         s3.put_object(Bucket=BUCKET, Key=f"box{i}.jpg", Body=data)
-        lines.append(box_line(f"box{i}.jpg", [(label, (b[0], b[1], b[2] - b[0], b[3] - b[1]))
-                                             for label, b in boxes], size=(320, 240)))
+        lines.append(
+            box_line(
+                f"box{i}.jpg",
+                [(label, (b[0], b[1], b[2] - b[0], b[3] - b[1])) for label, b in boxes],
+                size=(320, 240),
+            )
+        )
     return lines
 
 
@@ -337,8 +407,9 @@ def test_external_manifest_with_auto_split(rekognition, s3):
     s3.put_object(Bucket=BUCKET, Key="all.manifest", Body=manifest(upload_shapes(s3, 20)))
     project = rekognition.create_project(ProjectName="auto")["ProjectArn"]
     location = {"GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": "all.manifest"}}}
-    train(rekognition, project, TrainingData={"Assets": [location]},
-          TestingData={"AutoCreate": True})
+    train(
+        rekognition, project, TrainingData={"Assets": [location]}, TestingData={"AutoCreate": True}
+    )
     found = describe(rekognition, project)
     assert found["Status"] == "TRAINING_COMPLETED", found["StatusMessage"]
     assert found["TestingDataResult"]["Input"] == {"AutoCreate": True}
@@ -377,11 +448,14 @@ def test_a_model_that_cannot_load_fails_to_start(fakerek, rekognition, trained_p
     arn = train(rekognition, trained_project)
     describe(rekognition, trained_project)
     shutil.rmtree(os.path.join(fakerek.data_dir, "models"))  # the model's files are gone
-    assert rekognition.start_project_version(ProjectVersionArn=arn,
-                                             MinInferenceUnits=1)["Status"] == "STARTING"
+    assert (
+        rekognition.start_project_version(ProjectVersionArn=arn, MinInferenceUnits=1)["Status"]
+        == "STARTING"
+    )
     with pytest.raises(WaiterError):
         rekognition.get_waiter("project_version_running").wait(
-            ProjectArn=trained_project, VersionNames=["v1"])
+            ProjectArn=trained_project, VersionNames=["v1"]
+        )
     found = describe(rekognition, trained_project)
     assert (found["Status"], found["StatusMessage"]) == ("FAILED", "The model failed to start.")
     assert "EvaluationResult" in found  # what training produced stays

@@ -17,53 +17,83 @@ from fakerek.objects import ExternalObjects, ObjectError, iter_chunks
 
 
 def add_parser(commands: Any) -> None:
-    manifest = commands.add_parser("manifest", help="convert and validate manifests",
-                                   description="Convert data to Custom Labels manifests, or "
-                                               "check a manifest with the server's rules.")
+    manifest = commands.add_parser(
+        "manifest",
+        help="convert and validate manifests",
+        description="Convert data to Custom Labels manifests, or "
+        "check a manifest with the server's rules.",
+    )
     tools = manifest.add_subparsers(dest="tool", required=True)
 
-    csv_tool = tools.add_parser("from-csv", help="CSV (image, labels...) to an image-level "
-                                "manifest")
+    csv_tool = tools.add_parser(
+        "from-csv", help="CSV (image, labels...) to an image-level manifest"
+    )
     csv_tool.add_argument("csv_file", help="CSV without header: image, label, label, ...")
-    csv_tool.add_argument("--s3-path", default="",
-                          help="prefix for column 1, e.g. s3://bucket/folder/")
-    csv_tool.add_argument("--output-dir", default=None,
-                          help="where to write <name>.manifest (default: beside the CSV)")
+    csv_tool.add_argument(
+        "--s3-path", default="", help="prefix for column 1, e.g. s3://bucket/folder/"
+    )
+    csv_tool.add_argument(
+        "--output-dir",
+        default=None,
+        help="where to write <name>.manifest (default: beside the CSV)",
+    )
 
-    gt_tool = tools.add_parser("from-groundtruth", help="SageMaker Ground Truth multi-label "
-                               "output.manifest to a Custom Labels manifest")
+    gt_tool = tools.add_parser(
+        "from-groundtruth",
+        help="SageMaker Ground Truth multi-label output.manifest to a Custom Labels manifest",
+    )
     gt_tool.add_argument("input", help="the Ground Truth job's output.manifest")
-    gt_tool.add_argument("--output", default=None,
-                         help="default: custom_labels_<input name> in this folder")
+    gt_tool.add_argument(
+        "--output", default=None, help="default: custom_labels_<input name> in this folder"
+    )
 
-    coco_tool = tools.add_parser("from-coco", help="COCO object-detection JSON to a "
-                                 "bounding-box manifest")
+    coco_tool = tools.add_parser(
+        "from-coco", help="COCO object-detection JSON to a bounding-box manifest"
+    )
     coco_tool.add_argument("coco_file")
     coco_tool.add_argument("--bucket", required=True, help="bucket holding the images")
     coco_tool.add_argument("--image-prefix", default="", help="key prefix of the images")
     coco_tool.add_argument("--job-name", default="coco-conversion")
     coco_tool.add_argument("--label-attribute", default="bounding-box")
     coco_tool.add_argument("--output", default="custom_labels.manifest")
-    coco_tool.add_argument("--upload", metavar="S3_KEY", default=None,
-                           help="also upload the manifest to s3://<bucket>/<S3_KEY>")
+    coco_tool.add_argument(
+        "--upload",
+        metavar="S3_KEY",
+        default=None,
+        help="also upload the manifest to s3://<bucket>/<S3_KEY>",
+    )
     coco_tool.add_argument("--endpoint-url", default=None, help="S3 endpoint for --upload")
 
-    validate = tools.add_parser("validate", help="check a manifest and its images with the "
-                                "server's rules; exit 1 on terminal errors")
+    validate = tools.add_parser(
+        "validate",
+        help="check a manifest and its images with the server's rules; exit 1 on terminal errors",
+    )
     validate.add_argument("manifest", help="a local file or s3://bucket/key")
-    validate.add_argument("--context", choices=(TRAINING, IMPORT), default=TRAINING,
-                          help="training: what CreateProjectVersion reports (images included); "
-                               "import: what CreateDataset keeps and drops")
-    validate.add_argument("--endpoint-url", default=None,
-                          help="S3 endpoint for the manifest and images (e.g. fakerek's)")
-    validate.add_argument("--no-images", action="store_true",
-                          help="skip fetching and checking the images")
+    validate.add_argument(
+        "--context",
+        choices=(TRAINING, IMPORT),
+        default=TRAINING,
+        help="training: what CreateProjectVersion reports (images included); "
+        "import: what CreateDataset keeps and drops",
+    )
+    validate.add_argument(
+        "--endpoint-url",
+        default=None,
+        help="S3 endpoint for the manifest and images (e.g. fakerek's)",
+    )
+    validate.add_argument(
+        "--no-images", action="store_true", help="skip fetching and checking the images"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        return {"from-csv": _from_csv, "from-groundtruth": _from_groundtruth,
-                "from-coco": _from_coco, "validate": _validate}[args.tool](args)
+        return {
+            "from-csv": _from_csv,
+            "from-groundtruth": _from_groundtruth,
+            "from-coco": _from_coco,
+            "validate": _validate,
+        }[args.tool](args)
     except (converters.ConversionError, OSError, ObjectError) as error:
         print(f"fakerek manifest {args.tool}: {error}", file=sys.stderr)
         return 2
@@ -80,15 +110,17 @@ def _from_csv(args: argparse.Namespace) -> int:
     firsts, repeats = converters.csv_duplicates(converters.read_csv(args.csv_file))
     if repeats:
         for suffix, rows in (("-deduplicated.csv", firsts), ("-duplicates.csv", repeats)):
-            with open(os.path.join(folder, base + suffix), "w", newline="",
-                      encoding="utf-8") as handle:
+            with open(
+                os.path.join(folder, base + suffix), "w", newline="", encoding="utf-8"
+            ) as handle:
                 csv.writer(handle).writerows(rows)
-        print(f"{len(repeats)} duplicate image(s): see {base}-duplicates.csv. Fix "
-              f"{base}-deduplicated.csv and convert it instead; no manifest was written.",
-              file=sys.stderr)
+        print(
+            f"{len(repeats)} duplicate image(s): see {base}-duplicates.csv. Fix "
+            f"{base}-deduplicated.csv and convert it instead; no manifest was written.",
+            file=sys.stderr,
+        )
         return 1
-    lines = converters.from_csv(converters.read_csv(args.csv_file, quotechar="|"),
-                                args.s3_path)
+    lines = converters.from_csv(converters.read_csv(args.csv_file, quotechar="|"), args.s3_path)
     target = os.path.join(folder, base + ".manifest")
     _write(target, lines)
     labels = sum(1 for line in lines for key in line if key.endswith("-metadata"))
@@ -111,19 +143,24 @@ def _from_coco(args: argparse.Namespace) -> int:
             coco = json.load(handle)
         except ValueError as error:
             raise converters.ConversionError(f"{args.coco_file} is not JSON: {error}") from None
-    lines = converters.from_coco(coco, args.bucket, args.image_prefix, args.job_name,
-                                 args.label_attribute)
+    lines = converters.from_coco(
+        coco, args.bucket, args.image_prefix, args.job_name, args.label_attribute
+    )
     _write(args.output, lines)
     print(f"{args.output}: {len(lines)} images")
     if args.upload:
-        objects = ExternalObjects(args.endpoint_url, os.environ.get("AWS_DEFAULT_REGION",
-                                                                    "us-east-1"))
-        objects.put(args.bucket, args.upload, converters.dumps(lines).encode(),
-                    "application/x-ndjson")
+        objects = ExternalObjects(
+            args.endpoint_url, os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        )
+        objects.put(
+            args.bucket, args.upload, converters.dumps(lines).encode(), "application/x-ndjson"
+        )
         print(f"uploaded to s3://{args.bucket}/{args.upload}")
     else:
-        print(f"upload the images with: aws s3 sync <local images> "
-              f"s3://{args.bucket}/{args.image_prefix}")
+        print(
+            f"upload the images with: aws s3 sync <local images> "
+            f"s3://{args.bucket}/{args.image_prefix}"
+        )
     return 0
 
 
@@ -132,8 +169,9 @@ def _validate(args: argparse.Namespace) -> int:
     tally = Tally()
     objects = None
     if args.manifest.startswith(("s3://", "S3://")) or not args.no_images:
-        objects = ExternalObjects(args.endpoint_url,
-                                  os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+        objects = ExternalObjects(
+            args.endpoint_url, os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+        )
     fetch = None if args.no_images else (lambda bucket, key: _fetch(objects, bucket, key))
 
     def progress(count: int) -> None:
@@ -141,16 +179,19 @@ def _validate(args: argparse.Namespace) -> int:
 
     try:
         chunks = _manifest_chunks(args.manifest, objects, limits)
-        result = report.build(text_lines(chunks, tally), tally, args.context, limits, fetch,
-                              progress)
+        result = report.build(
+            text_lines(chunks, tally), tally, args.context, limits, fetch, progress
+        )
     except ImportFailed as failure:
         print(f"{args.manifest}: {failure.code}: {message(failure.code)}")
         return 1
     for line in result.lines:
         for row in report.describe(line):
             print(row)
-    summary = (f"{tally.lines} lines: {result.count('valid')} valid, "
-               f"{result.count('invalid')} invalid, {result.count('ignored')} ignored")
+    summary = (
+        f"{tally.lines} lines: {result.count('valid')} valid, "
+        f"{result.count('invalid')} invalid, {result.count('ignored')} ignored"
+    )
     if args.context == IMPORT:
         summary += f", {result.dropped} dropped by CreateDataset"
     print(summary)

@@ -25,6 +25,7 @@ def _now() -> str:
 
 # -- CSV (§5.1) ---------------------------------------------------------------------------------
 
+
 def csv_duplicates(rows: Iterable[list[str]]) -> tuple[list[list[str]], list[list[str]]]:
     """(first occurrences, later occurrences) keyed by the first column; blank rows skipped."""
     seen: set[str] = set()
@@ -55,8 +56,13 @@ def from_csv(rows: Iterable[list[str]], s3_path: str = "") -> list[dict[str, Any
                 raise ConversionError(f"row {number}: {label!r} cannot be a label name here")
             line[label] = 1
             line[f"{label}-metadata"] = {
-                "confidence": 1, "job-name": f"labeling-job/{label}", "class-name": label,
-                "human-annotated": "yes", "creation-date": _now(), "type": IMAGE_LEVEL}
+                "confidence": 1,
+                "job-name": f"labeling-job/{label}",
+                "class-name": label,
+                "human-annotated": "yes",
+                "creation-date": _now(),
+                "type": IMAGE_LEVEL,
+            }
         lines.append(line)
     return lines
 
@@ -67,6 +73,7 @@ def read_csv(path: str, quotechar: str = '"') -> list[list[str]]:
 
 
 # -- Ground Truth multi-label (§5.2) ------------------------------------------------------------
+
 
 def from_groundtruth(lines: Iterable[str]) -> list[dict[str, Any]]:
     out = []
@@ -83,20 +90,30 @@ def from_groundtruth(lines: Iterable[str]) -> list[dict[str, Any]]:
                 line[f"{job}{index}-metadata"] = {
                     "class-name": meta["class-map"][str(class_id)],
                     "confidence": meta["confidence-map"][str(class_id)],
-                    "type": IMAGE_LEVEL, "job-name": meta["job-name"],
+                    "type": IMAGE_LEVEL,
+                    "job-name": meta["job-name"],
                     "human-annotated": meta["human-annotated"],
-                    "creation-date": meta["creation-date"]}
+                    "creation-date": meta["creation-date"],
+                }
         except (ValueError, KeyError, IndexError, TypeError) as error:
-            raise ConversionError(f"line {number}: not a Ground Truth multi-label line "
-                                  f"({type(error).__name__}: {error})") from None
+            raise ConversionError(
+                f"line {number}: not a Ground Truth multi-label line "
+                f"({type(error).__name__}: {error})"
+            ) from None
         out.append(line)
     return out
 
 
 # -- COCO (§5.3) --------------------------------------------------------------------------------
 
-def from_coco(coco: dict[str, Any], bucket: str, image_prefix: str, job_name: str,
-              attribute: str = "bounding-box") -> list[dict[str, Any]]:
+
+def from_coco(
+    coco: dict[str, Any],
+    bucket: str,
+    image_prefix: str,
+    job_name: str,
+    attribute: str = "bounding-box",
+) -> list[dict[str, Any]]:
     try:
         categories = {c["id"]: c["name"] for c in coco["categories"]}
         by_image: dict[Any, list[dict[str, Any]]] = {}
@@ -105,29 +122,50 @@ def from_coco(coco: dict[str, Any], bucket: str, image_prefix: str, job_name: st
         lines = []
         for image in coco["images"]:
             url = image.get("coco_url") or ""
-            source_ref = url if url.startswith("s3://") else (
-                f"s3://{bucket}/{image_prefix}{image['file_name']}")
+            source_ref = (
+                url
+                if url.startswith("s3://")
+                else (f"s3://{bucket}/{image_prefix}{image['file_name']}")
+            )
             annotations, objects, class_map = [], [], {}
             for annotation in by_image.get(image["id"], []):
                 left, top, width, height = annotation["bbox"]
-                annotations.append({"left": left, "top": top, "width": width, "height": height,
-                                    "class_id": annotation["category_id"]})
+                annotations.append(
+                    {
+                        "left": left,
+                        "top": top,
+                        "width": width,
+                        "height": height,
+                        "class_id": annotation["category_id"],
+                    }
+                )
                 class_map[str(annotation["category_id"])] = categories[annotation["category_id"]]
                 objects.append({"confidence": 1})
             captured = dt.datetime.strptime(image["date_captured"], "%Y-%m-%d %H:%M:%S")
-            lines.append({
-                "source-ref": source_ref,
-                attribute: {"image_size": [{"width": image["width"], "depth": 3,
-                                            "height": image["height"]}],
-                            "annotations": annotations},
-                f"{attribute}-metadata": {
-                    "job-name": job_name, "class-map": class_map, "human-annotated": "yes",
-                    "objects": objects, "creation-date": captured.strftime("%Y-%m-%dT%H:%M:%S"),
-                    "type": "groundtruth/object-detection"}})
+            lines.append(
+                {
+                    "source-ref": source_ref,
+                    attribute: {
+                        "image_size": [
+                            {"width": image["width"], "depth": 3, "height": image["height"]}
+                        ],
+                        "annotations": annotations,
+                    },
+                    f"{attribute}-metadata": {
+                        "job-name": job_name,
+                        "class-map": class_map,
+                        "human-annotated": "yes",
+                        "objects": objects,
+                        "creation-date": captured.strftime("%Y-%m-%dT%H:%M:%S"),
+                        "type": "groundtruth/object-detection",
+                    },
+                }
+            )
         return lines
     except (KeyError, TypeError, ValueError) as error:
-        raise ConversionError(f"not a COCO object-detection file ({type(error).__name__}: "
-                              f"{error})") from None
+        raise ConversionError(
+            f"not a COCO object-detection file ({type(error).__name__}: {error})"
+        ) from None
 
 
 def dumps(lines: Iterable[dict[str, Any]]) -> str:

@@ -56,8 +56,9 @@ class Tally:
             raise ImportFailed("ERROR_TOO_MANY_RECORDS_IN_ERROR")
 
 
-def open_manifest(objects: Objects, bucket: str, key: str, version: str | None,
-                  limits: ImportLimits) -> IO[bytes]:
+def open_manifest(
+    objects: Objects, bucket: str, key: str, version: str | None, limits: ImportLimits
+) -> IO[bytes]:
     """The manifest object, after the file checks that need no content (F5, F1, F3)."""
     try:
         size = objects.size(bucket, key, version)
@@ -117,10 +118,15 @@ def entry_row(line: Line, position: int) -> EntryRow:
     """A validated line as the dataset stores it, rendered for ListDatasetEntries."""
     shown = render(line, "cl-errors", None)
     shown["cl-metadata"] = {"is_labeled": line.is_labeled}
-    return EntryRow(position=position, source_ref=line.source_ref or "",
-                    entry=json.dumps(shown, ensure_ascii=False, separators=(",", ":")),
-                    is_labeled=line.is_labeled, has_errors=line.has_errors,
-                    labels=line.labels, box_labels=line.box_labels)
+    return EntryRow(
+        position=position,
+        source_ref=line.source_ref or "",
+        entry=json.dumps(shown, ensure_ascii=False, separators=(",", ":")),
+        is_labeled=line.is_labeled,
+        has_errors=line.has_errors,
+        labels=line.labels,
+        box_labels=line.box_labels,
+    )
 
 
 def manifest_chunks(stream: IO[bytes]) -> Iterator[bytes]:

@@ -81,8 +81,9 @@ class Line:
     dropped: bool = False  # IMPORT: a terminal content error removes the line
     outcome: str = ""  # valid | invalid | ignored, set by finish()
 
-    def add(self, code: str, where: str = "line", attribute: str | None = None,
-            index: int | None = None) -> None:
+    def add(
+        self, code: str, where: str = "line", attribute: str | None = None, index: int | None = None
+    ) -> None:
         self.problems.append(Problem(code, where, attribute, index))
         if code in PRIORITY:
             self.stopped = True
@@ -115,15 +116,21 @@ class Line:
                 if (attribute.name, index) in dropped:
                     continue
                 left, top = box["left"] / width, box["top"] / height
-                out.append((meta["class-map"][str(box["class_id"])],
-                            (left, top, left + box["width"] / width,
-                             top + box["height"] / height)))
+                out.append(
+                    (
+                        meta["class-map"][str(box["class_id"])],
+                        (left, top, left + box["width"] / width, top + box["height"] / height),
+                    )
+                )
         return out
 
     def finish(self) -> Line:
         """Step 11: decide whether the line is valid, invalid or ignored."""
-        if self.obj is None or self.stopped or any(
-                p.is_error and p.where == "line" for p in self.problems):
+        if (
+            self.obj is None
+            or self.stopped
+            or any(p.is_error and p.where == "line" for p in self.problems)
+        ):
             self.outcome = "invalid"
         elif not self.attributes:
             self.outcome = "ignored"
@@ -203,10 +210,12 @@ def _nonempty_str(value: Any) -> bool:
 
 
 def _common_metadata_ok(meta: dict[str, Any]) -> bool:
-    return (isinstance(meta.get("human-annotated"), str)
-            and meta["human-annotated"].lower() in ("yes", "no")
-            and _nonempty_str(meta.get("creation-date"))
-            and ("job-name" not in meta or isinstance(meta["job-name"], str)))
+    return (
+        isinstance(meta.get("human-annotated"), str)
+        and meta["human-annotated"].lower() in ("yes", "no")
+        and _nonempty_str(meta.get("creation-date"))
+        and ("job-name" not in meta or isinstance(meta["job-name"], str))
+    )
 
 
 def _check_attributes(line: Line, obj: dict[str, Any], context: str, limits: Limits) -> None:
@@ -228,8 +237,9 @@ def _check_attributes(line: Line, obj: dict[str, Any], context: str, limits: Lim
         line.add("ERROR_TOO_MANY_BOUNDING_BOXES")
     for attribute in boxes:
         if attribute.image_size and not (
-                limits.image_min_side <= min(attribute.image_size)
-                and max(attribute.image_size) <= limits.image_max_side):
+            limits.image_min_side <= min(attribute.image_size)
+            and max(attribute.image_size) <= limits.image_max_side
+        ):
             line.add("ERROR_INVALID_IMAGE_DIMENSION")
             break
 
@@ -239,13 +249,20 @@ def _labels_something(value: Any, meta: Any) -> bool:
         return False
     if meta.get("type") == IMAGE_LEVEL:
         return True
-    return (meta.get("type") == OBJECT_DETECTION and isinstance(value, dict)
-            and isinstance(value.get("annotations"), list) and bool(value["annotations"]))
+    return (
+        meta.get("type") == OBJECT_DETECTION
+        and isinstance(value, dict)
+        and isinstance(value.get("annotations"), list)
+        and bool(value["annotations"])
+    )
 
 
 def _format_error(line: Line, name: str, value: Any, meta: Any) -> None:
-    where = "attribute" if isinstance(value, dict) else (
-        "metadata" if isinstance(meta, dict) else "line")
+    where = (
+        "attribute"
+        if isinstance(value, dict)
+        else ("metadata" if isinstance(meta, dict) else "line")
+    )
     line.add("ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT", where, name)
 
 
@@ -267,14 +284,19 @@ def _check_pair(line: Line, name: str, value: Any, meta: Any, limits: Limits) ->
         line.attributes.append(Attribute(name, "other", valid=False))
 
 
-def _check_image_level(line: Line, name: str, value: Any, meta: dict[str, Any],
-                       limits: Limits) -> None:
+def _check_image_level(
+    line: Line, name: str, value: Any, meta: dict[str, Any], limits: Limits
+) -> None:
     if not _is_int(value):
         _format_error(line, name, value, meta)
         return
     confidence = meta.get("confidence")
-    if not (_nonempty_str(meta.get("class-name")) and _is_number(confidence)
-            and 0 <= confidence <= 1 and _common_metadata_ok(meta)):
+    if not (
+        _nonempty_str(meta.get("class-name"))
+        and _is_number(confidence)
+        and 0 <= confidence <= 1
+        and _common_metadata_ok(meta)
+    ):
         _metadata_error(line, name, meta)
         return
     attribute = Attribute(name, "image")
@@ -301,28 +323,36 @@ def _image_size(value: dict[str, Any]) -> tuple[int, int] | None:
 
 
 def _annotation_ok(annotation: Any) -> bool:
-    return (isinstance(annotation, dict) and _is_int(annotation.get("class_id"))
-            and annotation["class_id"] >= 0
-            and all(_is_number(annotation.get(k)) for k in ("top", "left", "width", "height")))
+    return (
+        isinstance(annotation, dict)
+        and _is_int(annotation.get("class_id"))
+        and annotation["class_id"] >= 0
+        and all(_is_number(annotation.get(k)) for k in ("top", "left", "width", "height"))
+    )
 
 
-def _check_boxes(line: Line, name: str, value: Any, meta: dict[str, Any],
-                 limits: Limits) -> None:
+def _check_boxes(line: Line, name: str, value: Any, meta: dict[str, Any], limits: Limits) -> None:
     size = _image_size(value) if isinstance(value, dict) else None
     annotations = value.get("annotations", []) if isinstance(value, dict) else None
-    if size is None or not isinstance(annotations, list) or not all(
-            _annotation_ok(a) for a in annotations):
+    if (
+        size is None
+        or not isinstance(annotations, list)
+        or not all(_annotation_ok(a) for a in annotations)
+    ):
         _format_error(line, name, value, meta)
         return
     objects, class_map = meta.get("objects"), meta.get("class-map")
-    if not (isinstance(objects, list) and isinstance(class_map, dict)
-            and all(_nonempty_str(v) for v in class_map.values())
-            and _common_metadata_ok(meta)):
+    if not (
+        isinstance(objects, list)
+        and isinstance(class_map, dict)
+        and all(_nonempty_str(v) for v in class_map.values())
+        and _common_metadata_ok(meta)
+    ):
         _metadata_error(line, name, meta)
         return
     if len(objects) < len(annotations) or not all(
-            isinstance(o, dict) and _is_number(o.get("confidence"))
-            for o in objects[:len(annotations)]):
+        isinstance(o, dict) and _is_number(o.get("confidence")) for o in objects[: len(annotations)]
+    ):
         line.add("ERROR_MISSING_BOUNDING_BOX_CONFIDENCE", "metadata", name)
         return
     if any(str(a["class_id"]) not in class_map for a in annotations):

@@ -34,9 +34,14 @@ def _counted(texts: Iterable[str], progress: Callable[[int], None] | None) -> It
         yield text
 
 
-def build(texts: Iterable[str], tally: Tally, context: str, limits: ImportLimits,
-          fetch: training.Fetch | None,
-          progress: Callable[[int], None] | None = None) -> Report:
+def build(
+    texts: Iterable[str],
+    tally: Tally,
+    context: str,
+    limits: ImportLimits,
+    fetch: training.Fetch | None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
     """Validate a manifest's lines as the server would. File errors raise ImportFailed."""
     texts = _counted(texts, progress)
     if context == IMPORT:
@@ -54,9 +59,13 @@ def build(texts: Iterable[str], tally: Tally, context: str, limits: ImportLimits
     tally.lines = len(lines)
     if not tally.seen_text:
         raise ImportFailed("ERROR_EMPTY_MANIFEST")
-    result = training.validate(lines, [], fetch=fetch, across=False,
-                               limits=training.TrainingLimits(max_labels=limits.max_labels,
-                                                              line=limits.line))
+    result = training.validate(
+        lines,
+        [],
+        fetch=fetch,
+        across=False,
+        limits=training.TrainingLimits(max_labels=limits.max_labels, line=limits.line),
+    )
     return Report(context, lines=result.training.lines, terminal=result.training.errors)
 
 

@@ -27,7 +27,10 @@ from fakerek.manifests.lines import TRAINING, Limits, Line, check_line, render
 from fakerek.objects import Objects
 
 IMAGE_LEVEL_LABELS, OBJECT_LOCALIZATION, NOT_DETERMINED = (
-    "IMAGE_LEVEL_LABELS", "OBJECT_LOCALIZATION", "NOT_DETERMINED")
+    "IMAGE_LEVEL_LABELS",
+    "OBJECT_LOCALIZATION",
+    "NOT_DETERMINED",
+)
 Fetch = Callable[[str, str], bytes | None]
 DEFAULT_FILE_LIMITS = ImportLimits()
 
@@ -71,8 +74,13 @@ class Side:
         }
 
     def validation_manifest(self) -> str:
-        return "".join(json.dumps(render(line, "errors", "warnings"), ensure_ascii=False,
-                                  separators=(",", ":")) + "\n" for line in self.lines)
+        return "".join(
+            json.dumps(
+                render(line, "errors", "warnings"), ensure_ascii=False, separators=(",", ":")
+            )
+            + "\n"
+            for line in self.lines
+        )
 
 
 @dataclass
@@ -88,9 +96,13 @@ class Validation:
         return ordered[0] if ordered else None
 
     def summary(self) -> dict[str, Any]:
-        return {"statistics": {"training": self.training.statistics(),
-                               "testing": self.testing.statistics()},
-                "errors": [{"code": c, "message": message(c)} for c in self.errors]}
+        return {
+            "statistics": {
+                "training": self.training.statistics(),
+                "testing": self.testing.statistics(),
+            },
+            "errors": [{"code": c, "message": message(c)} for c in self.errors],
+        }
 
 
 def check_output_bucket(objects: Objects, bucket: str) -> None:
@@ -99,8 +111,13 @@ def check_output_bucket(objects: Objects, bucket: str) -> None:
         raise ImportFailed("ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET")
 
 
-def read_manifest(objects: Objects, bucket: str, key: str, version: str | None,
-                  limits: ImportLimits = DEFAULT_FILE_LIMITS) -> list[str]:
+def read_manifest(
+    objects: Objects,
+    bucket: str,
+    key: str,
+    version: str | None,
+    limits: ImportLimits = DEFAULT_FILE_LIMITS,
+) -> list[str]:
     """An external training or test manifest after its file checks (F5, F1, F3, F1, F2)."""
     tally = Tally()
     stream = open_manifest(objects, bucket, key, version, limits)
@@ -122,17 +139,25 @@ def _lines(texts: Sequence[str]) -> list[Line]:
     return out
 
 
-def validate(train_texts: Sequence[str], test_texts: Sequence[str] | None, *,
-             fetch: Fetch | None, denied: frozenset[str] = frozenset(),
-             owners: dict[str, str] | None = None, reference_owner: str = "",
-             limits: TrainingLimits = TrainingLimits(), across: bool = True) -> Validation:
+def validate(
+    train_texts: Sequence[str],
+    test_texts: Sequence[str] | None,
+    *,
+    fetch: Fetch | None,
+    denied: frozenset[str] = frozenset(),
+    owners: dict[str, str] | None = None,
+    reference_owner: str = "",
+    limits: TrainingLimits = TrainingLimits(),
+    across: bool = True,
+) -> Validation:
     """Steps 2-7 of §2.8. `test_texts=None` asks for an auto-split of the training lines;
     `across=False` skips the checks that compare the two sides (for one manifest alone)."""
     train_lines = _lines(train_texts)
     result = Validation(Side("training"), Side("testing"), auto_split=test_texts is None)
     if test_texts is None:
-        chosen = set(split.choose([(line.number, line.is_labeled, line.labels)
-                                   for line in train_lines]))
+        chosen = set(
+            split.choose([(line.number, line.is_labeled, line.labels) for line in train_lines])
+        )
         if not chosen:
             result.training.lines = [line.finish() for line in train_lines]
             result.training.errors.append("ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_AUTOSPLIT")
@@ -149,45 +174,57 @@ def validate(train_texts: Sequence[str], test_texts: Sequence[str] | None, *,
     sides = (result.training, result.testing)
     for side in sides:
         _bucket_checks(side, denied, owners or {}, reference_owner)
-        blocked = {"ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET",
-                   "ERROR_INVALID_IMAGES_S3_BUCKET_OWNER"} & set(side.errors)
+        blocked = {
+            "ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET",
+            "ERROR_INVALID_IMAGES_S3_BUCKET_OWNER",
+        } & set(side.errors)
         fetched = None if blocked else _images(side, fetch, limits)
         for line in side.lines:
             line.finish()
         if fetched is not None:
             _rows_checks(side, fetched, limits)
-    if any(c in side.errors for side in sides for c in (
-            "ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST", "ERROR_FAILED_IMAGES_S3_COPY")):
+    if any(
+        c in side.errors
+        for side in sides
+        for c in ("ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST", "ERROR_FAILED_IMAGES_S3_COPY")
+    ):
         return result
     _use_case_and_labels(result, limits, across)
     return result
 
 
-def _bucket_checks(side: Side, denied: frozenset[str], owners: dict[str, str],
-                   reference_owner: str) -> None:
+def _bucket_checks(
+    side: Side, denied: frozenset[str], owners: dict[str, str], reference_owner: str
+) -> None:
     buckets = {line.bucket for line in side.lines if line.bucket}
     if len(buckets) > 1:
         side.errors.append("ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS")
     if buckets & denied:
         side.errors.append("ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET")
-    elif reference_owner and any(owners.get(b, reference_owner) != reference_owner
-                                 for b in buckets):
+    elif reference_owner and any(
+        owners.get(b, reference_owner) != reference_owner for b in buckets
+    ):
         side.errors.append("ERROR_INVALID_IMAGES_S3_BUCKET_OWNER")
 
 
-def _images(side: Side, fetch: Fetch | None,
-            limits: TrainingLimits) -> dict[tuple[str, str], bytes | None]:
+def _images(
+    side: Side, fetch: Fetch | None, limits: TrainingLimits
+) -> dict[tuple[str, str], bytes | None]:
     """Step 10 for every line of one side; returns what was fetched, by location."""
     wanted = [line for line in side.lines if line.bucket and not line.stopped]
     if fetch is None:
         return {}
     locations = list({(line.bucket, line.key or "") for line in wanted})
     with ThreadPoolExecutor(8) as pool:
-        fetched = dict(zip(locations, pool.map(lambda where: fetch(*where), locations),
-                           strict=True))
+        fetched = dict(
+            zip(locations, pool.map(lambda where: fetch(*where), locations), strict=True)
+        )
     for line in wanted:
-        code = images.check(fetched[(line.bucket, line.key or "")],
-                            any(a.kind == "box" for a in line.attributes), limits.image)
+        code = images.check(
+            fetched[(line.bucket, line.key or "")],
+            any(a.kind == "box" for a in line.attributes),
+            limits.image,
+        )
         if code:
             line.add(code)
     return fetched
@@ -206,8 +243,9 @@ def _rows_checks(side: Side, fetched: dict, limits: TrainingLimits) -> None:
 def _kinds(side: Side) -> tuple[int, int]:
     """(lines with a usable image-level label, lines with a usable box) among valid lines."""
     valid = [line for line in side.lines if line.outcome == "valid"]
-    image_level = sum(1 for line in valid
-                      if any(a.usable and a.kind == "image" for a in line.attributes))
+    image_level = sum(
+        1 for line in valid if any(a.usable and a.kind == "image" for a in line.attributes)
+    )
     boxes = sum(1 for line in valid if any(a.usable and a.kind == "box" for a in line.attributes))
     return image_level, boxes
 
@@ -243,8 +281,11 @@ def _usable(side: Side, use_case: str) -> tuple[list[Line], set[str]]:
 def _use_case_and_labels(result: Validation, limits: TrainingLimits, across: bool) -> None:
     """Step 7: the use case, then C7a/C7b and C8 per side, then C9/C10 across sides."""
     use_case = _choose_use_case(result.training, result.testing)
-    minimum = (limits.min_labels_classification if use_case == IMAGE_LEVEL_LABELS
-               else limits.min_labels_detection)
+    minimum = (
+        limits.min_labels_classification
+        if use_case == IMAGE_LEVEL_LABELS
+        else limits.min_labels_detection
+    )
     labels: dict[str, set[str]] = {}
     usable_labels: dict[str, set[str]] = {}
     for side in (result.training, result.testing):

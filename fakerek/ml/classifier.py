@@ -40,18 +40,28 @@ class Model:
     def multi_label(self) -> bool:
         return self.head.activation == heads.SIGMOID
 
-    def scores(self, images: Sequence[bytes],
-               threads: int = features.SERVING_THREADS) -> np.ndarray:
+    def scores(
+        self, images: Sequence[bytes], threads: int = features.SERVING_THREADS
+    ) -> np.ndarray:
         arrays = [features.to_array(features.decode(data)) for data in images]
         return self.head.scores(features.backbone(threads).embed(arrays))
 
     def save(self, folder: str) -> None:
         os.makedirs(folder, exist_ok=True)
-        model = graph.linear_head_model(self.head.weights, self.head.bias, self.head.activation,
-                                        {"labels": json.dumps(self.labels), "task": self.task})
+        model = graph.linear_head_model(
+            self.head.weights,
+            self.head.bias,
+            self.head.activation,
+            {"labels": json.dumps(self.labels), "task": self.task},
+        )
         _write(os.path.join(folder, "head.onnx"), model.SerializeToString())
-        meta = {"task": self.task, "labels": self.labels, "activation": self.head.activation,
-                "thresholds": self.thresholds, "input_size": features.SIZE}
+        meta = {
+            "task": self.task,
+            "labels": self.labels,
+            "activation": self.head.activation,
+            "thresholds": self.thresholds,
+            "input_size": features.SIZE,
+        }
         _write(os.path.join(folder, "model.json"), json.dumps(meta, indent=1).encode())
 
     @classmethod
@@ -60,10 +70,10 @@ class Model:
             meta = json.load(handle)
         onnx_model = onnx.load(os.path.join(folder, "head.onnx"))
         tensors = {t.name: numpy_helper.to_array(t) for t in onnx_model.graph.initializer}
-        head = heads.LinearHead(tensors[graph.HEAD_WEIGHTS], tensors[graph.HEAD_BIAS],
-                                meta["activation"])
-        return cls(meta["labels"], head,
-                   meta["thresholds"], meta["task"])
+        head = heads.LinearHead(
+            tensors[graph.HEAD_WEIGHTS], tensors[graph.HEAD_BIAS], meta["activation"]
+        )
+        return cls(meta["labels"], head, meta["thresholds"], meta["task"])
 
 
 def _write(path: str, data: bytes) -> None:
@@ -88,10 +98,23 @@ def train(examples: Sequence[Example], load: Loader, seed: int = 0) -> Model:
             groups.append(index)
             targets.append(target)
     embedded = features.backbone().embed(arrays)
-    log.info("embedded %d images (%d views) in %.1f s", len(examples), len(arrays),
-             time.perf_counter() - started)
-    head = heads.train(embedded, np.array(targets), np.array(groups),
-                       heads.SIGMOID if multi else heads.SOFTMAX, seed)
-    log.info("trained a %s head on %d labels in %.1f s", head.activation, len(labels),
-             time.perf_counter() - started)
+    log.info(
+        "embedded %d images (%d views) in %.1f s",
+        len(examples),
+        len(arrays),
+        time.perf_counter() - started,
+    )
+    head = heads.train(
+        embedded,
+        np.array(targets),
+        np.array(groups),
+        heads.SIGMOID if multi else heads.SOFTMAX,
+        seed,
+    )
+    log.info(
+        "trained a %s head on %d labels in %.1f s",
+        head.activation,
+        len(labels),
+        time.perf_counter() - started,
+    )
     return Model(labels, head)

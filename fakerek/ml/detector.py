@@ -37,8 +37,9 @@ MIN_SCORE = 0.05
 PCA_IMAGES = 60
 
 
-def anchors(scales=(0.1, 0.14, 0.2, 0.28, 0.4, 0.56, 0.8), aspects=(1 / 3, 1 / 2, 1, 2),
-            step: float = 0.4) -> np.ndarray:
+def anchors(
+    scales=(0.1, 0.14, 0.2, 0.28, 0.4, 0.56, 0.8), aspects=(1 / 3, 1 / 2, 1, 2), step: float = 0.4
+) -> np.ndarray:
     out = []
     for scale in scales:
         n = max(1, int(np.ceil(1.0 / (scale * step))))
@@ -75,23 +76,26 @@ def context(boxes: np.ndarray, factor: float = 1.8) -> np.ndarray:
 
 def geometry(boxes: np.ndarray) -> np.ndarray:
     size = boxes[:, 2:] - boxes[:, :2]
-    return np.concatenate([np.log(size + 1e-3), (boxes[:, :2] + boxes[:, 2:]) / 2],
-                          1).astype(np.float32)
+    return np.concatenate([np.log(size + 1e-3), (boxes[:, :2] + boxes[:, 2:]) / 2], 1).astype(
+        np.float32
+    )
 
 
 def encode(boxes: np.ndarray, truth: np.ndarray) -> np.ndarray:
     size, centre = boxes[:, 2:] - boxes[:, :2], (boxes[:, :2] + boxes[:, 2:]) / 2
     t_size, t_centre = truth[:, 2:] - truth[:, :2], (truth[:, :2] + truth[:, 2:]) / 2
-    return np.concatenate([(t_centre - centre) / size, np.log(t_size / size)],
-                          1).astype(np.float32)
+    return np.concatenate([(t_centre - centre) / size, np.log(t_size / size)], 1).astype(np.float32)
 
 
 # -- graphs -------------------------------------------------------------------------------------
 
+
 def _maps_inputs() -> list[onnx.ValueInfoProto]:
     g32, g16 = SIZE // 32, SIZE // 16
-    return [helper.make_tensor_value_info("fmap16", TensorProto.FLOAT, [1, C16, g16, g16]),
-            helper.make_tensor_value_info("fmap32", TensorProto.FLOAT, [1, 1280, g32, g32])]
+    return [
+        helper.make_tensor_value_info("fmap16", TensorProto.FLOAT, [1, C16, g16, g16]),
+        helper.make_tensor_value_info("fmap32", TensorProto.FLOAT, [1, 1280, g32, g32]),
+    ]
 
 
 def _pca(g: graph.GraphBuilder, pca_w: np.ndarray, pca_mean: np.ndarray) -> str:
@@ -101,13 +105,23 @@ def _pca(g: graph.GraphBuilder, pca_w: np.ndarray, pca_mean: np.ndarray) -> str:
 
 
 def _roi_align(g: graph.GraphBuilder, fmap: str, rois: str, out: int) -> str:
-    first = g.op("Slice", [g.op("Shape", [rois]), g.const(np.array([0], np.int64)),
-                           g.const(np.array([1], np.int64))])
-    index = g.op("ConstantOfShape", [first],
-                 value=helper.make_tensor("zero", TensorProto.INT64, [1], [0]))
-    return g.op("RoiAlign", [fmap, rois, index], mode="avg", output_height=out,
-                output_width=out, sampling_ratio=2, spatial_scale=1.0,
-                coordinate_transformation_mode="half_pixel")
+    first = g.op(
+        "Slice",
+        [g.op("Shape", [rois]), g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64))],
+    )
+    index = g.op(
+        "ConstantOfShape", [first], value=helper.make_tensor("zero", TensorProto.INT64, [1], [0])
+    )
+    return g.op(
+        "RoiAlign",
+        [fmap, rois, index],
+        mode="avg",
+        output_height=out,
+        output_width=out,
+        sampling_ratio=2,
+        spatial_scale=1.0,
+        coordinate_transformation_mode="half_pixel",
+    )
 
 
 def _scaled(g: graph.GraphBuilder, rois: str, grid: int) -> str:
@@ -119,29 +133,38 @@ def roi_feature_model(pca_w: np.ndarray, pca_mean: np.ndarray) -> onnx.ModelProt
     g = graph.GraphBuilder("roi_")
     p32 = _pca(g, pca_w, pca_mean)
     g32, g16 = SIZE // 32, SIZE // 16
-    parts = [g.op("Flatten", [_roi_align(g, p32, _scaled(g, "rois", g32), 2)], axis=1),
-             g.op("Flatten", [_roi_align(g, p32, _scaled(g, "context", g32), 1)], axis=1),
-             g.op("Flatten", [_roi_align(g, "fmap16", _scaled(g, "rois", g16), 2)], axis=1)]
+    parts = [
+        g.op("Flatten", [_roi_align(g, p32, _scaled(g, "rois", g32), 2)], axis=1),
+        g.op("Flatten", [_roi_align(g, p32, _scaled(g, "context", g32), 1)], axis=1),
+        g.op("Flatten", [_roi_align(g, "fmap16", _scaled(g, "rois", g16), 2)], axis=1),
+    ]
     g.output(g.op("Concat", parts, axis=1), "roi_features")
-    inputs = [*_maps_inputs(),
-              helper.make_tensor_value_info("rois", TensorProto.FLOAT, ["R", 4]),
-              helper.make_tensor_value_info("context", TensorProto.FLOAT, ["R", 4])]
+    inputs = [
+        *_maps_inputs(),
+        helper.make_tensor_value_info("rois", TensorProto.FLOAT, ["R", 4]),
+        helper.make_tensor_value_info("context", TensorProto.FLOAT, ["R", 4]),
+    ]
     out = helper.make_tensor_value_info("roi_features", TensorProto.FLOAT, ["R", "D"])
     return g.model(inputs, [out])
 
 
-def _position_sensitive(g: graph.GraphBuilder, fmap: str, weights_: np.ndarray, rois: str,
-                        channels: int, k: int) -> str:
+def _position_sensitive(
+    g: graph.GraphBuilder, fmap: str, weights_: np.ndarray, rois: str, channels: int, k: int
+) -> str:
     """A linear head over Flatten(RoIAlign(fmap, 2×2)), applied before the pooling."""
     per_bin = weights_.reshape(channels, 4, k)  # Flatten order: channel, then bin
     conv = np.transpose(per_bin, (1, 2, 0)).reshape(4 * k, channels, 1, 1).astype(np.float32)
-    pooled = _roi_align(g, g.op("Conv", [fmap, g.const(conv, "ps_w")], kernel_shape=[1, 1]),
-                        rois, 2)
+    pooled = _roi_align(
+        g, g.op("Conv", [fmap, g.const(conv, "ps_w")], kernel_shape=[1, 1]), rois, 2
+    )
     pooled = g.op("Reshape", [pooled, g.const(np.array([0, 4, k, 4], np.int64))])
     mask = np.zeros((1, 4, 1, 4), np.float32)
     mask[0, np.arange(4), 0, np.arange(4)] = 1
-    return g.op("ReduceSum", [g.op("Mul", [pooled, g.const(mask)]),
-                              g.const(np.array([1, 3], np.int64))], keepdims=0)
+    return g.op(
+        "ReduceSum",
+        [g.op("Mul", [pooled, g.const(mask)]), g.const(np.array([1, 3], np.int64))],
+        keepdims=0,
+    )
 
 
 def head_model(model: DetectorModel) -> onnx.ModelProto:
@@ -154,36 +177,63 @@ def head_model(model: DetectorModel) -> onnx.ModelProto:
     p32 = _pca(g, model.pca_w, model.pca_mean)
     g32, g16 = SIZE // 32, SIZE // 16
     box_part = _position_sensitive(g, p32, w[:o1], g.const(ANCHORS * g32, "a32"), PCA_DIM, k)
-    context_conv = g.op("Conv", [p32, g.const(np.ascontiguousarray(
-        w[o1:o2].T.reshape(k, PCA_DIM, 1, 1)), "ctx_w")], kernel_shape=[1, 1])
-    context_part = g.op("Flatten", [_roi_align(g, context_conv,
-                                               g.const(context(ANCHORS) * g32, "c32"), 1)],
-                        axis=1)
+    context_conv = g.op(
+        "Conv",
+        [p32, g.const(np.ascontiguousarray(w[o1:o2].T.reshape(k, PCA_DIM, 1, 1)), "ctx_w")],
+        kernel_shape=[1, 1],
+    )
+    context_part = g.op(
+        "Flatten", [_roi_align(g, context_conv, g.const(context(ANCHORS) * g32, "c32"), 1)], axis=1
+    )
     fine_part = _position_sensitive(g, "fmap16", w[o2:o3], g.const(ANCHORS * g16, "a16"), C16, k)
     constant = (geometry(ANCHORS) @ w[o3:] + bias).astype(np.float32)
-    total = g.op("Add", [g.op("Add", [g.op("Add", [box_part, context_part]), fine_part]),
-                         g.const(constant, "geo")])
+    total = g.op(
+        "Add",
+        [g.op("Add", [g.op("Add", [box_part, context_part]), fine_part]), g.const(constant, "geo")],
+    )
 
     def columns(tensor: str, start: int, end: int) -> str:
-        return g.op("Slice", [tensor, g.const(np.array([start], np.int64)),
-                              g.const(np.array([end], np.int64)),
-                              g.const(np.array([1], np.int64))])
+        return g.op(
+            "Slice",
+            [
+                tensor,
+                g.const(np.array([start], np.int64)),
+                g.const(np.array([end], np.int64)),
+                g.const(np.array([1], np.int64)),
+            ],
+        )
 
     g.output(g.op("Softmax", [columns(total, 0, classes)], axis=1), "det_scores")
     deltas = columns(total, classes, classes + 4)
     size = ANCHORS[:, 2:] - ANCHORS[:, :2]
     centre = (ANCHORS[:, :2] + ANCHORS[:, 2:]) / 2
-    new_centre = g.op("Add", [g.op("Mul", [columns(deltas, 0, 2), g.const(size)]),
-                              g.const(centre.astype(np.float32))])
-    half = g.op("Mul", [g.op("Exp", [g.op("Clip", [columns(deltas, 2, 4),
-                                                  g.const(np.float32(-2)),
-                                                  g.const(np.float32(2))])]),
-                        g.const((size / 2).astype(np.float32))])
-    corners = g.op("Concat", [g.op("Sub", [new_centre, half]), g.op("Add", [new_centre, half])],
-                   axis=1)
+    new_centre = g.op(
+        "Add",
+        [g.op("Mul", [columns(deltas, 0, 2), g.const(size)]), g.const(centre.astype(np.float32))],
+    )
+    half = g.op(
+        "Mul",
+        [
+            g.op(
+                "Exp",
+                [
+                    g.op(
+                        "Clip",
+                        [columns(deltas, 2, 4), g.const(np.float32(-2)), g.const(np.float32(2))],
+                    )
+                ],
+            ),
+            g.const((size / 2).astype(np.float32)),
+        ],
+    )
+    corners = g.op(
+        "Concat", [g.op("Sub", [new_centre, half]), g.op("Add", [new_centre, half])], axis=1
+    )
     g.output(g.op("Clip", [corners, g.const(np.float32(0)), g.const(np.float32(1))]), "det_boxes")
-    outputs = [helper.make_tensor_value_info("det_scores", TensorProto.FLOAT, ["A", classes]),
-               helper.make_tensor_value_info("det_boxes", TensorProto.FLOAT, ["A", 4])]
+    outputs = [
+        helper.make_tensor_value_info("det_scores", TensorProto.FLOAT, ["A", classes]),
+        helper.make_tensor_value_info("det_boxes", TensorProto.FLOAT, ["A", 4]),
+    ]
     return g.model(_maps_inputs(), outputs)
 
 
@@ -197,13 +247,15 @@ def _maps_session(threads: int):
     return features.session(model.SerializeToString(), threads)
 
 
-def feature_maps(array: np.ndarray, threads: int = features.TRAINING_THREADS
-                 ) -> dict[str, np.ndarray]:
+def feature_maps(
+    array: np.ndarray, threads: int = features.TRAINING_THREADS
+) -> dict[str, np.ndarray]:
     fmap16, fmap32 = maps_session(threads).run(["fmap16", "fmap32"], {"image": array[None]})
     return {"fmap16": fmap16, "fmap32": fmap32}
 
 
 # -- the model ----------------------------------------------------------------------------------
+
 
 @dataclass
 class Detection:
@@ -227,8 +279,9 @@ class DetectorModel:
 
     def session(self):
         if self._session is None:
-            self._session = features.session(head_model(self).SerializeToString(),
-                                             features.SERVING_THREADS)
+            self._session = features.session(
+                head_model(self).SerializeToString(), features.SERVING_THREADS
+            )
         return self._session
 
     def detect(self, data: bytes, threads: int = features.SERVING_THREADS) -> list[Detection]:
@@ -240,11 +293,17 @@ class DetectorModel:
     def save(self, folder: str) -> None:
         os.makedirs(folder, exist_ok=True)
         onnx.save(head_model(self), os.path.join(folder, "head.onnx"))
-        arrays = {name: getattr(self, name) for name in ("pca_w", "pca_mean", "class_w",
-                                                          "class_b", "box_w", "box_b")}
+        arrays = {
+            name: getattr(self, name)
+            for name in ("pca_w", "pca_mean", "class_w", "class_b", "box_w", "box_b")
+        }
         np.savez(os.path.join(folder, "detector.npz"), **arrays)
-        meta = {"task": self.task, "labels": self.labels, "thresholds": self.thresholds,
-                "input_size": SIZE}
+        meta = {
+            "task": self.task,
+            "labels": self.labels,
+            "thresholds": self.thresholds,
+            "input_size": SIZE,
+        }
         with open(os.path.join(folder, "model.json"), "w", encoding="utf-8") as handle:
             json.dump(meta, handle, indent=1)
 
@@ -253,11 +312,13 @@ class DetectorModel:
         with open(os.path.join(folder, "model.json"), encoding="utf-8") as handle:
             meta = json.load(handle)
         arrays = np.load(os.path.join(folder, "detector.npz"))
-        model = cls(meta["labels"], **{k: arrays[k] for k in arrays.files},
-                    thresholds=meta["thresholds"])
+        model = cls(
+            meta["labels"], **{k: arrays[k] for k in arrays.files}, thresholds=meta["thresholds"]
+        )
         model._session = features.session(
             onnx.load(os.path.join(folder, "head.onnx")).SerializeToString(),
-            features.SERVING_THREADS)
+            features.SERVING_THREADS,
+        )
         return model
 
 
@@ -271,14 +332,21 @@ def nms(boxes: np.ndarray, scores: np.ndarray) -> list[int]:
         keep.append(int(best))
         if not len(rest):
             break
-        overlap = iou(boxes[best:best + 1], boxes[rest])[0]
-        ix = np.clip(np.minimum(boxes[best, 2], boxes[rest, 2])
-                     - np.maximum(boxes[best, 0], boxes[rest, 0]), 0, None)
-        iy = np.clip(np.minimum(boxes[best, 3], boxes[rest, 3])
-                     - np.maximum(boxes[best, 1], boxes[rest, 1]), 0, None)
+        overlap = iou(boxes[best : best + 1], boxes[rest])[0]
+        ix = np.clip(
+            np.minimum(boxes[best, 2], boxes[rest, 2]) - np.maximum(boxes[best, 0], boxes[rest, 0]),
+            0,
+            None,
+        )
+        iy = np.clip(
+            np.minimum(boxes[best, 3], boxes[rest, 3]) - np.maximum(boxes[best, 1], boxes[rest, 1]),
+            0,
+            None,
+        )
         inter = ix * iy
-        drop = (overlap >= NMS_IOU) | (inter / area[rest] >= CONTAIN) | (inter / area[best]
-                                                                          >= CONTAIN)
+        drop = (
+            (overlap >= NMS_IOU) | (inter / area[rest] >= CONTAIN) | (inter / area[best] >= CONTAIN)
+        )
         order = list(rest[~drop])
     return keep
 
@@ -296,6 +364,7 @@ def postprocess(scores: np.ndarray, boxes: np.ndarray) -> list[tuple[int, float,
 
 # -- training -----------------------------------------------------------------------------------
 
+
 @dataclass
 class BoxExample:
     image: bytes
@@ -303,9 +372,16 @@ class BoxExample:
     labels: list[str]
 
 
-def _softmax_minibatch(x: np.ndarray, y: np.ndarray, classes: int, seed: int, l2: float = 1e-4,
-                       epochs: int = 8, batch: int = 512,
-                       rate: float = 3e-3) -> tuple[np.ndarray, np.ndarray]:
+def _softmax_minibatch(
+    x: np.ndarray,
+    y: np.ndarray,
+    classes: int,
+    seed: int,
+    l2: float = 1e-4,
+    epochs: int = 8,
+    batch: int = 512,
+    rate: float = 3e-3,
+) -> tuple[np.ndarray, np.ndarray]:
     mean = x.mean(0, dtype=np.float64).astype(np.float32)
     scale = np.sqrt(_variance(x, mean)) + 1e-3
     n, d = x.shape
@@ -318,7 +394,7 @@ def _softmax_minibatch(x: np.ndarray, y: np.ndarray, classes: int, seed: int, l2
     for _ in range(epochs):
         order = rng.permutation(n)
         for start in range(0, n, batch):
-            index = order[start:start + batch]
+            index = order[start : start + batch]
             z = (x[index] - mean) / scale
             logits = z @ w + b
             logits -= logits.max(1, keepdims=True)
@@ -333,7 +409,7 @@ def _softmax_minibatch(x: np.ndarray, y: np.ndarray, classes: int, seed: int, l2
             vw = 0.999 * vw + 0.001 * gw * gw
             mb = 0.9 * mb + 0.1 * gb
             vb = 0.999 * vb + 0.001 * gb * gb
-            c1, c2 = 1 - 0.9 ** step, 1 - 0.999 ** step
+            c1, c2 = 1 - 0.9**step, 1 - 0.999**step
             w -= lr * (mw / c1) / (np.sqrt(vw / c2) + 1e-8)
             b -= lr * (mb / c1) / (np.sqrt(vb / c2) + 1e-8)
     return (w / scale[:, None]).astype(np.float32), (b - (mean / scale) @ w).astype(np.float32)
@@ -343,33 +419,35 @@ def _variance(x: np.ndarray, mean: np.ndarray, chunk: int = 8192) -> np.ndarray:
     """Column variance in chunks, without a temporary as large as `x`."""
     total = np.zeros(x.shape[1], np.float64)
     for start in range(0, len(x), chunk):
-        total += ((x[start:start + chunk] - mean) ** 2).sum(0)
+        total += ((x[start : start + chunk] - mean) ** 2).sum(0)
     return (total / len(x)).astype(np.float32)
 
 
-def _ridge(x: np.ndarray, rows: np.ndarray, t: np.ndarray, strength: float = 0.1,
-           chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def _ridge(
+    x: np.ndarray, rows: np.ndarray, t: np.ndarray, strength: float = 0.1, chunk: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
     """Ridge regression of `t` on the rows `rows` of `x` (standardised, closed form), built in
     chunks so that no standardised copy of the rows exists at once."""
     total = np.zeros(x.shape[1], np.float64)
     for i in range(0, len(rows), chunk):
-        total += x[rows[i:i + chunk]].sum(0, dtype=np.float64)
+        total += x[rows[i : i + chunk]].sum(0, dtype=np.float64)
     mean = (total / len(rows)).astype(np.float32)
     variance = np.zeros(x.shape[1], np.float64)
     for i in range(0, len(rows), chunk):
-        variance += ((x[rows[i:i + chunk]] - mean) ** 2).sum(0)
+        variance += ((x[rows[i : i + chunk]] - mean) ** 2).sum(0)
     scale = (np.sqrt(variance / len(rows)) + 1e-3).astype(np.float32)
     centred_t = (t - t.mean(0)).astype(np.float32)
     gram = np.zeros((x.shape[1], x.shape[1]), np.float64)
     cross = np.zeros((x.shape[1], t.shape[1]), np.float64)
     for i in range(0, len(rows), chunk):
-        z = (x[rows[i:i + chunk]] - mean) / scale
+        z = (x[rows[i : i + chunk]] - mean) / scale
         gram += z.T @ z
-        cross += z.T @ centred_t[i:i + chunk]
+        cross += z.T @ centred_t[i : i + chunk]
     gram += strength * len(rows) * np.eye(x.shape[1])
     wz = np.linalg.solve(gram, cross).astype(np.float32)
     return (wz / scale[:, None]).astype(np.float32), (t.mean(0) - (mean / scale) @ wz).astype(
-        np.float32)
+        np.float32
+    )
 
 
 def _view_boxes(example: BoxExample, mirrored: bool) -> np.ndarray:
@@ -379,24 +457,30 @@ def _view_boxes(example: BoxExample, mirrored: bool) -> np.ndarray:
     return boxes
 
 
-def _sample_rois(boxes: np.ndarray, rng: np.random.Generator,
-                 negatives: int) -> tuple[np.ndarray, int]:
+def _sample_rois(
+    boxes: np.ndarray, rng: np.random.Generator, negatives: int
+) -> tuple[np.ndarray, int]:
     """The boxes one view trains on: matching anchors, background anchors (half of them near an
     object), jittered copies of the true boxes. Returns (rois, number of matching anchors)."""
     overlap = iou(ANCHORS, boxes)
     best = overlap.max(1)
     forced = overlap.argmax(0)
-    positives = np.union1d(np.flatnonzero(best >= 0.5),
-                           forced[overlap[forced, np.arange(len(boxes))] >= 0.3])
+    positives = np.union1d(
+        np.flatnonzero(best >= 0.5), forced[overlap[forced, np.arange(len(boxes))] >= 0.3]
+    )
     background = np.flatnonzero(best < 0.5)
     hard = background[best[background] >= 0.1]
-    chosen = np.concatenate([
-        rng.choice(hard, min(len(hard), negatives // 2), replace=False),
-        rng.choice(background, min(len(background), negatives // 2), replace=False)])
+    chosen = np.concatenate(
+        [
+            rng.choice(hard, min(len(hard), negatives // 2), replace=False),
+            rng.choice(background, min(len(background), negatives // 2), replace=False),
+        ]
+    )
     jitter = np.repeat(boxes, 4, 0)
     size = np.repeat(boxes[:, 2:] - boxes[:, :2], 4, 0)
-    jitter = np.clip(jitter + rng.uniform(-0.15, 0.15, jitter.shape)
-                     * np.concatenate([size, size], 1), 0, 1)
+    jitter = np.clip(
+        jitter + rng.uniform(-0.15, 0.15, jitter.shape) * np.concatenate([size, size], 1), 0, 1
+    )
     jitter = jitter[(jitter[:, 2] - jitter[:, 0] > 0.02) & (jitter[:, 3] - jitter[:, 1] > 0.02)]
     rois = np.concatenate([ANCHORS[positives], ANCHORS[chosen], jitter]).astype(np.float32)
     return rois, len(positives)
@@ -411,19 +495,28 @@ def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) ->
     started = time.perf_counter()
     labels = sorted({label for e in examples for label in e.labels})
     rng = np.random.default_rng(seed)
-    views = [(example, mirrored, *_sample_rois(_view_boxes(example, mirrored), rng, negatives))
-             for example in examples for mirrored in (False, True)]
+    views = [
+        (example, mirrored, *_sample_rois(_view_boxes(example, mirrored), rng, negatives))
+        for example in examples
+        for mirrored in (False, True)
+    ]
     # PCA of the stride-32 map, from the first images
-    pixels = np.concatenate([
-        feature_maps(features.to_array(features.decode(e.image, SIZE), SIZE))["fmap32"][0]
-        .reshape(1280, -1).T for e in examples[:PCA_IMAGES]])
+    pixels = np.concatenate(
+        [
+            feature_maps(features.to_array(features.decode(e.image, SIZE), SIZE))["fmap32"][0]
+            .reshape(1280, -1)
+            .T
+            for e in examples[:PCA_IMAGES]
+        ]
+    )
     pca_mean = pixels.mean(0)
     centred = pixels - pca_mean
     _, vectors = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
     pca_w = np.ascontiguousarray(vectors[:, ::-1][:, :PCA_DIM]).astype(np.float32)
     del pixels, centred
-    roi_session = features.session(roi_feature_model(pca_w, pca_mean).SerializeToString(), 2,
-                                   arena=False)
+    roi_session = features.session(
+        roi_feature_model(pca_w, pca_mean).SerializeToString(), 2, arena=False
+    )
     width = 5 * PCA_DIM + 4 * C16 + 4
     samples = np.empty((sum(len(v[2]) for v in views), width), np.float32)
     targets = np.empty(len(samples), np.int64)
@@ -435,12 +528,17 @@ def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) ->
         classes = np.array([labels.index(label) for label in example.labels], np.int64)
         if not mirrored:  # both views of an image go through the backbone in one batch
             pair = np.stack(features.views(features.decode(example.image, SIZE), SIZE))
-            maps = dict(zip(("fmap16", "fmap32"),
-                            maps_session().run(["fmap16", "fmap32"], {"image": pair}),
-                            strict=True))
+            maps = dict(
+                zip(
+                    ("fmap16", "fmap32"),
+                    maps_session().run(["fmap16", "fmap32"], {"image": pair}),
+                    strict=True,
+                )
+            )
         view = {name: value[int(mirrored)][None] for name, value in maps.items()}
-        pooled = roi_session.run(["roi_features"], {**view, "rois": rois,
-                                                    "context": context(rois)})[0]
+        pooled = roi_session.run(
+            ["roi_features"], {**view, "rois": rois, "context": context(rois)}
+        )[0]
         end = row + len(rois)
         samples[row:end, :-4], samples[row:end, -4:] = pooled, geometry(rois)
         match = iou(rois, boxes)
@@ -452,13 +550,18 @@ def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) ->
         regression_rows.append(row + regress)
         regression_targets.append(encode(rois[regress], boxes[which[regress]]))
         row = end
-    log.info("pooled %d training samples from %d views in %.1f s", len(samples), len(views),
-             time.perf_counter() - started)
+    log.info(
+        "pooled %d training samples from %d views in %.1f s",
+        len(samples),
+        len(views),
+        time.perf_counter() - started,
+    )
     class_w, class_b = _softmax_minibatch(samples, targets, len(labels) + 1, seed)
-    box_w, box_b = _ridge(samples, np.concatenate(regression_rows),
-                          np.concatenate(regression_targets))
+    box_w, box_b = _ridge(
+        samples, np.concatenate(regression_rows), np.concatenate(regression_targets)
+    )
     del samples
-    log.info("trained a detector on %d labels in %.1f s", len(labels),
-             time.perf_counter() - started)
+    log.info(
+        "trained a detector on %d labels in %.1f s", len(labels), time.perf_counter() - started
+    )
     return DetectorModel(labels, pca_w, pca_mean, class_w, class_b, box_w, box_b)
-

@@ -22,8 +22,9 @@ class LabelResult:
     f1: float
 
 
-def best_threshold(scores: np.ndarray, truth: np.ndarray,
-                   positives: int | None = None) -> tuple[float, float, float, float]:
+def best_threshold(
+    scores: np.ndarray, truth: np.ndarray, positives: int | None = None
+) -> tuple[float, float, float, float]:
     """(threshold, precision, recall, F1) for one label; positive means score >= threshold.
 
     `truth[i]`: prediction i is right. `positives`: how many things there were to find (for
@@ -51,21 +52,25 @@ def evaluate(labels: list[str], scores: np.ndarray, truth: np.ndarray) -> list[L
     results = []
     for index, label in enumerate(labels):
         threshold, precision, recall, f1 = best_threshold(scores[:, index], truth[:, index])
-        results.append(LabelResult(label, int(truth[:, index].sum()), threshold, precision,
-                                   recall, f1))
+        results.append(
+            LabelResult(label, int(truth[:, index].sum()), threshold, precision, recall, f1)
+        )
     return sorted(results, key=lambda r: (-r.f1, r.label))
 
 
 def aggregate(results: list[LabelResult]) -> dict[str, float]:
     if not results:
         return {"Precision": 0.0, "Recall": 0.0, "F1Score": 0.0}
-    return {"Precision": float(np.mean([r.precision for r in results])),
-            "Recall": float(np.mean([r.recall for r in results])),
-            "F1Score": float(np.mean([r.f1 for r in results]))}
+    return {
+        "Precision": float(np.mean([r.precision for r in results])),
+        "Recall": float(np.mean([r.recall for r in results])),
+        "F1Score": float(np.mean([r.f1 for r in results])),
+    }
 
 
-def confusion_matrix(labels: list[str], scores: np.ndarray,
-                     truth: np.ndarray) -> list[dict[str, object]]:
+def confusion_matrix(
+    labels: list[str], scores: np.ndarray, truth: np.ndarray
+) -> list[dict[str, object]]:
     """Every (ground truth G, predicted P) pair: share of G's test images whose top label is P."""
     top = scores.argmax(1) if len(scores) else np.zeros(0, np.int64)
     cells = []
@@ -73,13 +78,13 @@ def confusion_matrix(labels: list[str], scores: np.ndarray,
         carriers = np.flatnonzero(truth[:, g])
         for p, predicted in enumerate(labels):
             value = float(np.mean(top[carriers] == p)) if len(carriers) else 0.0
-            cells.append({"GroundTruthLabel": ground, "PredictedLabel": predicted,
-                          "Value": value})
+            cells.append({"GroundTruthLabel": ground, "PredictedLabel": predicted, "Value": value})
     return cells
 
 
-def match_boxes(predicted: list[tuple[str, float, np.ndarray]],
-                truth: list[tuple[str, np.ndarray]]) -> list[bool]:
+def match_boxes(
+    predicted: list[tuple[str, float, np.ndarray]], truth: list[tuple[str, np.ndarray]]
+) -> list[bool]:
     """For one image: whether each prediction (best first) hits a true box of its label with
     IoU >= 0.5; each true box is matched once, by the best-scoring prediction that reaches it."""
     used = [False] * len(truth)
@@ -128,15 +133,25 @@ class BoxEvaluation:
     hits: list[list[bool]]  # per image, per prediction
 
 
-def evaluate_boxes(labels: list[str], predicted: list[list[tuple[str, float, np.ndarray]]],
-                   truth: list[list[tuple[str, np.ndarray]]]) -> BoxEvaluation:
+def evaluate_boxes(
+    labels: list[str],
+    predicted: list[list[tuple[str, float, np.ndarray]]],
+    truth: list[list[tuple[str, np.ndarray]]],
+) -> BoxEvaluation:
     """Per-label thresholds and metrics over every box of every test image (§2.1-2.4)."""
     hits = [match_boxes(p, t) for p, t in zip(predicted, truth, strict=True)]
     results, aps, ars = [], [], []
     for label in labels:
         scores = np.array([s for p in predicted for (lab, s, _) in p if lab == label])
-        right = np.array([h for p, hs in zip(predicted, hits, strict=True)
-                          for (lab, _, _), h in zip(p, hs, strict=True) if lab == label], bool)
+        right = np.array(
+            [
+                h
+                for p, hs in zip(predicted, hits, strict=True)
+                for (lab, _, _), h in zip(p, hs, strict=True)
+                if lab == label
+            ],
+            bool,
+        )
         positives = sum(1 for t in truth for (lab, _) in t if lab == label)
         threshold, precision, recall, f1 = best_threshold(scores, right, positives)
         images = sum(1 for t in truth if any(lab == label for lab, _ in t))
@@ -145,5 +160,6 @@ def evaluate_boxes(labels: list[str], predicted: list[list[tuple[str, float, np.
             aps.append(average_precision(scores, right, positives))
             ars.append(float(right.sum()) / positives)
     results.sort(key=lambda r: (-r.f1, r.label))
-    return BoxEvaluation(results, float(np.mean(aps)) if aps else 0.0,
-                         float(np.mean(ars)) if ars else 0.0, hits)
+    return BoxEvaluation(
+        results, float(np.mean(aps)) if aps else 0.0, float(np.mean(ars)) if ars else 0.0, hits
+    )

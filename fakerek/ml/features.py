@@ -64,7 +64,7 @@ class Backbone:
             return np.zeros((0, graph.FEATURES), np.float32)
         out = []
         for start in range(0, len(arrays), BATCH):
-            batch = np.stack(arrays[start:start + BATCH])
+            batch = np.stack(arrays[start : start + BATCH])
             out.append(self._session.run(["features"], {"image": batch})[0])
         return np.concatenate(out)
 

@@ -17,8 +17,15 @@ OPSET = 17
 FEATURES = 2560
 HEAD_WEIGHTS, HEAD_BIAS = "head_weights", "head_bias"
 # (kernel, stride, expansion, output channels, repeats): EfficientNet-B0 without squeeze-excite.
-LITE0_STAGES = [(3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
-                (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1)]
+LITE0_STAGES = [
+    (3, 1, 1, 16, 1),
+    (3, 2, 6, 24, 2),
+    (5, 2, 6, 40, 2),
+    (3, 2, 6, 80, 3),
+    (5, 1, 6, 112, 3),
+    (5, 2, 6, 192, 4),
+    (3, 1, 6, 320, 1),
+]
 
 
 class GraphBuilder:
@@ -47,29 +54,47 @@ class GraphBuilder:
     def output(self, source: str, name: str) -> None:
         self.nodes.append(helper.make_node("Identity", [source], [name]))
 
-    def model(self, inputs: list[onnx.ValueInfoProto],
-              outputs: list[onnx.ValueInfoProto]) -> onnx.ModelProto:
+    def model(
+        self, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto]
+    ) -> onnx.ModelProto:
         graph = helper.make_graph(self.nodes, "fakerek", inputs, outputs, self.initializers)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                                  producer_name="fakerek")
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="fakerek"
+        )
         model.ir_version = 8
         onnx.checker.check_model(model)
         return model
 
 
-def _fold_bn(weight: np.ndarray, state: dict[str, np.ndarray],
-             bn: str) -> tuple[np.ndarray, np.ndarray]:
+def _fold_bn(
+    weight: np.ndarray, state: dict[str, np.ndarray], bn: str
+) -> tuple[np.ndarray, np.ndarray]:
     scale = state[f"{bn}.weight"] / np.sqrt(state[f"{bn}.running_var"] + BN_EPS)
     bias = state[f"{bn}.bias"] - state[f"{bn}.running_mean"] * scale
     return (weight * scale[:, None, None, None]).astype(np.float32), bias.astype(np.float32)
 
 
-def _conv_bn(g: GraphBuilder, x: str, state: dict[str, np.ndarray], weight: str, bn: str,
-             stride: int = 1, groups: int = 1, relu6: bool = True) -> str:
+def _conv_bn(
+    g: GraphBuilder,
+    x: str,
+    state: dict[str, np.ndarray],
+    weight: str,
+    bn: str,
+    stride: int = 1,
+    groups: int = 1,
+    relu6: bool = True,
+) -> str:
     w, b = _fold_bn(state[weight], state, bn)
     k = w.shape[-1]
-    y = g.op("Conv", [x, g.const(w, "w"), g.const(b, "b")], "conv", kernel_shape=[k, k],
-             strides=[stride, stride], group=groups, auto_pad="SAME_UPPER")
+    y = g.op(
+        "Conv",
+        [x, g.const(w, "w"), g.const(b, "b")],
+        "conv",
+        kernel_shape=[k, k],
+        strides=[stride, stride],
+        group=groups,
+        auto_pad="SAME_UPPER",
+    )
     if relu6:
         y = g.op("Clip", [y, g.const(np.float32(0)), g.const(np.float32(6))], "relu6")
     return y
@@ -79,8 +104,7 @@ def backbone_maps(g: GraphBuilder, state: dict[str, np.ndarray], image: str) -> 
     """Feature maps of the backbone: `fmap16` (112 ch, stride 16), `fmap32` (1280, stride 32)."""
     x = g.op("Cast", [image], to=TensorProto.FLOAT)
     x = g.op("Transpose", [x], perm=[0, 3, 1, 2])
-    x = g.op("Mul", [g.op("Sub", [x, g.const(np.float32(127.0))]),
-                     g.const(np.float32(1 / 128))])
+    x = g.op("Mul", [g.op("Sub", [x, g.const(np.float32(127.0))]), g.const(np.float32(1 / 128))])
     x = _conv_bn(g, x, state, "_conv_stem.weight", "_bn0", stride=2)
     maps, index, channels = {}, 0, 32
     for _kernel, stride, expand, out, repeats in LITE0_STAGES:  # kernel sizes come with weights
@@ -90,8 +114,15 @@ def backbone_maps(g: GraphBuilder, state: dict[str, np.ndarray], image: str) -> 
             h = x
             if expand != 1:
                 h = _conv_bn(g, h, state, p + "_expand_conv.weight", p + "_bn0")
-            h = _conv_bn(g, h, state, p + "_depthwise_conv.weight", p + "_bn1", stride=step,
-                         groups=channels * expand)
+            h = _conv_bn(
+                g,
+                h,
+                state,
+                p + "_depthwise_conv.weight",
+                p + "_bn1",
+                stride=step,
+                groups=channels * expand,
+            )
             h = _conv_bn(g, h, state, p + "_project_conv.weight", p + "_bn2", relu6=False)
             if step == 1 and channels == out:
                 h = g.op("Add", [h, x], "residual")
@@ -121,23 +152,28 @@ def backbone_maps_model(state: dict[str, np.ndarray]) -> onnx.ModelProto:
     outputs = []
     for name, channels in (("fmap16", 112), ("fmap32", 1280)):
         g.output(maps[name], name)
-        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT,
-                                                     ["N", channels, f"h_{name}", f"w_{name}"]))
+        outputs.append(
+            helper.make_tensor_value_info(
+                name, TensorProto.FLOAT, ["N", channels, f"h_{name}", f"w_{name}"]
+            )
+        )
     image = helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", "H", "W", 3])
     return g.model([image], outputs)
 
 
-def linear_head_model(weights: np.ndarray, bias: np.ndarray, activation: str,
-                      metadata: dict[str, str]) -> onnx.ModelProto:
+def linear_head_model(
+    weights: np.ndarray, bias: np.ndarray, activation: str, metadata: dict[str, str]
+) -> onnx.ModelProto:
     """features [N, D] → scores [N, K]: one Gemm, then Softmax (single label) or Sigmoid."""
     g = GraphBuilder("head_")
-    g.initializers += [numpy_helper.from_array(weights.astype(np.float32), HEAD_WEIGHTS),
-                       numpy_helper.from_array(bias.astype(np.float32), HEAD_BIAS)]
+    g.initializers += [
+        numpy_helper.from_array(weights.astype(np.float32), HEAD_WEIGHTS),
+        numpy_helper.from_array(bias.astype(np.float32), HEAD_BIAS),
+    ]
     logits = g.op("Gemm", ["features", HEAD_WEIGHTS, HEAD_BIAS])
     attrs = {"axis": 1} if activation == "Softmax" else {}
     g.output(g.op(activation, [logits], **attrs), "scores")
-    features = helper.make_tensor_value_info("features", TensorProto.FLOAT,
-                                             ["N", weights.shape[0]])
+    features = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", weights.shape[0]])
     scores = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", weights.shape[1]])
     model = g.model([features], [scores])
     for key, value in sorted(metadata.items()):

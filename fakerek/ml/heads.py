@@ -35,8 +35,14 @@ def activate(logits: np.ndarray, activation: str) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
 
 
-def fit(features: np.ndarray, targets: np.ndarray, activation: str, l2: float,
-        iterations: int = 300, rate: float = 0.05) -> LinearHead:
+def fit(
+    features: np.ndarray,
+    targets: np.ndarray,
+    activation: str,
+    l2: float,
+    iterations: int = 300,
+    rate: float = 0.05,
+) -> LinearHead:
     """`targets`: [N, K] one-hot (Softmax) or 0/1 (Sigmoid)."""
     mean = features.mean(0)
     scale = features.std(0) + 1e-3
@@ -59,7 +65,7 @@ def fit(features: np.ndarray, targets: np.ndarray, activation: str, l2: float,
         vw = beta2 * vw + (1 - beta2) * gw * gw
         mb = beta1 * mb + (1 - beta1) * gb
         vb = beta2 * vb + (1 - beta2) * gb * gb
-        c1, c2 = 1 - beta1 ** step, 1 - beta2 ** step
+        c1, c2 = 1 - beta1**step, 1 - beta2**step
         w -= rate * (mw / c1) / (np.sqrt(vw / c2) + 1e-8)
         b -= rate * (mb / c1) / (np.sqrt(vb / c2) + 1e-8)
     raw_w = (w / scale[:, None]).astype(np.float32)
@@ -74,11 +80,12 @@ def _log_likelihood(head: LinearHead, features: np.ndarray, targets: np.ndarray)
     return float(np.mean(targets * np.log(p + 1e-9) + (1 - targets) * np.log(1 - p + 1e-9)))
 
 
-def train(features: np.ndarray, targets: np.ndarray, groups: np.ndarray, activation: str,
-          seed: int = 0) -> LinearHead:
+def train(
+    features: np.ndarray, targets: np.ndarray, groups: np.ndarray, activation: str, seed: int = 0
+) -> LinearHead:
     """Choose L2 on a held-out quarter of the images (`groups` = image of each row), then fit."""
     images = np.unique(groups)
-    held = set(np.random.default_rng(seed).permutation(images)[:max(1, len(images) // 4)])
+    held = set(np.random.default_rng(seed).permutation(images)[: max(1, len(images) // 4)])
     validation = np.isin(groups, list(held))
     best_l2, best = L2_GRID[0], -np.inf
     if validation.all() or not validation.any():

@@ -18,9 +18,15 @@ import numpy as np
 
 MAGIC = 0x1950A86A20F9469CFC6C
 _DTYPES = {
-    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-    "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
-    "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
 }
 
 
@@ -52,17 +58,18 @@ class _Tensor:
             raise WeightsError("a tensor points at a storage with no data")
         if not self.size:
             return base[self.offset].copy()
-        needed = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride,
-                                                                strict=True)) + 1
+        needed = (
+            self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride, strict=True)) + 1
+        )
         if needed > base.size:
             raise WeightsError("a tensor reaches past the end of its storage")
         item = base.itemsize
         return np.lib.stride_tricks.as_strided(
-            base[self.offset:], shape=self.size, strides=[s * item for s in self.stride]).copy()
+            base[self.offset :], shape=self.size, strides=[s * item for s in self.stride]
+        ).copy()
 
 
-def _rebuild_tensor(storage: _Storage, offset: int, size: tuple, stride: tuple,
-                    *_: Any) -> _Tensor:
+def _rebuild_tensor(storage: _Storage, offset: int, size: tuple, stride: tuple, *_: Any) -> _Tensor:
     return _Tensor(storage, offset, size, stride)
 
 

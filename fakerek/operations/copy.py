@@ -30,12 +30,24 @@ from fakerek.store import policies, projects, tags, versions
 from fakerek.store.db import Store
 
 log = logging.getLogger("fakerek.copy")
-COPYABLE = {"TRAINING_COMPLETED", "STARTING", "RUNNING", "FAILED", "STOPPING", "STOPPED",
-            "COPYING_COMPLETED"}
+COPYABLE = {
+    "TRAINING_COMPLETED",
+    "STARTING",
+    "RUNNING",
+    "FAILED",
+    "STOPPING",
+    "STOPPED",
+    "COPYING_COMPLETED",
+}
 MAX_CONCURRENT_COPIES = 5
 MAX_POLICIES = 1000  # every policy of the project (the quota keeps them few)
-ARTEFACTS = ("ManifestSummary", "TrainingValidation", "TestingValidation", "TrainingOutput",
-             "TestingOutput")
+ARTEFACTS = (
+    "ManifestSummary",
+    "TrainingValidation",
+    "TestingValidation",
+    "TrainingOutput",
+    "TestingOutput",
+)
 
 
 def _principals(statement: dict[str, Any]) -> list[str]:
@@ -49,16 +61,18 @@ def _principals(statement: dict[str, Any]) -> list[str]:
 
 
 def _names_caller(principal: str, account: str) -> bool:
-    return principal == "*" or principal == account or principal.startswith(
-        f"arn:aws:iam::{account}:")
+    return (
+        principal == "*" or principal == account or principal.startswith(f"arn:aws:iam::{account}:")
+    )
 
 
 def _listify(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def allowed(documents: list[str], project_name: str, caller: str, version: str,
-            same_account: bool) -> bool:
+def allowed(
+    documents: list[str], project_name: str, caller: str, version: str, same_account: bool
+) -> bool:
     """Policy evaluation for a copy: a matching Deny refuses; across accounts an Allow is needed."""
     allow = False
     for document in documents:
@@ -84,8 +98,10 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     source_project_parsed = arns.parse(source_project_arn)
     source_parsed = arns.parse(source_arn)
     if (source_parsed.project, source_parsed.account, source_parsed.region) != (
-            source_project_parsed.project, source_project_parsed.account,
-            source_project_parsed.region):
+        source_project_parsed.project,
+        source_project_parsed.account,
+        source_project_parsed.region,
+    ):
         raise InvalidParameter("SourceProjectVersionArn does not belong to SourceProjectArn.")
     if ctx.region != source_parsed.region or arns.parse(destination_arn).region != ctx.region:
         raise InvalidParameter("A model can be copied only within one region.")
@@ -93,17 +109,22 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     ctx = ctx.settled(source_arn)
     with ctx.store.write() as tx:
         purge_deleted(ctx, tx)
-        source_project = projects.by_arn(tx, source_parsed.account, ctx.region,
-                                         source_project_arn, ctx.now_ms)
-        denied = AccessDenied("The policies of the source project do not allow this account "
-                              "to copy the model.")
+        source_project = projects.by_arn(
+            tx, source_parsed.account, ctx.region, source_project_arn, ctx.now_ms
+        )
+        denied = AccessDenied(
+            "The policies of the source project do not allow this account to copy the model."
+        )
         if source_project is None:  # another account's projects are not even visible
-            raise ResourceNotFound(f"The project {source_project_arn} does not exist.") if (
-                same_account) else denied
-        documents = [row["document"] for row in policies.page(tx, source_project["id"], None,
-                                                              MAX_POLICIES)]
-        if not allowed(documents, source_project["name"], ctx.account, source_arn,
-                       same_account):
+            raise (
+                ResourceNotFound(f"The project {source_project_arn} does not exist.")
+                if (same_account)
+                else denied
+            )
+        documents = [
+            row["document"] for row in policies.page(tx, source_project["id"], None, MAX_POLICIES)
+        ]
+        if not allowed(documents, source_project["name"], ctx.account, source_arn, same_account):
             raise denied
         source = versions.by_arn(tx, source_parsed.account, ctx.region, source_arn, ctx.now_ms)
         if source is None:
@@ -112,33 +133,45 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if destination is None:
             raise ResourceNotFound(f"The project {destination_arn} does not exist.")
         if CUSTOM_LABELS not in (source_project["feature"], destination["feature"]) or (
-                source_project["feature"] != destination["feature"]):
+            source_project["feature"] != destination["feature"]
+        ):
             raise InvalidParameter("Copying is supported only for Custom Labels models.")
         status = lifecycle.version_status(source, ctx.now_ms)[0]
         if status not in COPYABLE:
             raise ResourceInUse(f"The model {source_arn} is {status}; it cannot be copied.")
         if versions.by_name(tx, destination["id"], params["VersionName"]) is not None:
-            raise ResourceInUse(f"The destination project already has a model named "
-                                f"{params['VersionName']}.")
+            raise ResourceInUse(
+                f"The destination project already has a model named {params['VersionName']}."
+            )
         if versions.in_phase(tx, destination["id"], "COPYING", ctx.now_ms) >= (
-                MAX_CONCURRENT_COPIES):
-            raise LimitExceeded(f"At most {MAX_CONCURRENT_COPIES} copies may run into one "
-                                "project at once.")
+            MAX_CONCURRENT_COPIES
+        ):
+            raise LimitExceeded(
+                f"At most {MAX_CONCURRENT_COPIES} copies may run into one project at once."
+            )
         created_ms = ctx.store.next_ms(tx, ctx.now_ms)
         arn = version_arn(destination["arn"], params["VersionName"], created_ms)
         source_request = json.loads(source["request"])
-        request = {"OutputConfig": params["OutputConfig"], "SourceProjectVersionArn": source_arn,
-                   "AutoCreate": source_request["AutoCreate"]}
+        request = {
+            "OutputConfig": params["OutputConfig"],
+            "SourceProjectVersionArn": source_arn,
+            "AutoCreate": source_request["AutoCreate"],
+        }
         for key in ("TrainingData", "TestingData"):
             if key in source_request:
                 request[key] = source_request[key]
         if "KmsKeyId" in params:
             request["KmsKeyId"] = params["KmsKeyId"]
-        copy_id = versions.insert(tx, project_id=destination["id"], name=params["VersionName"],
-                                  arn=arn, created_ms=created_ms,
-                                  ready_ms=lifecycle.ends_at(ctx.settings, "copying",
-                                                             created_ms), request=request,
-                                  phase="COPYING")
+        copy_id = versions.insert(
+            tx,
+            project_id=destination["id"],
+            name=params["VersionName"],
+            arn=arn,
+            created_ms=created_ms,
+            ready_ms=lifecycle.ends_at(ctx.settings, "copying", created_ms),
+            request=request,
+            phase="COPYING",
+        )
         tags.put(tx, arn, params.get("Tags", {}))
     store, objects, source_id = ctx.store, ctx.objects, source["id"]
     ctx.jobs.submit([arn], lambda: _copy(store, objects, source_id, copy_id))
@@ -164,7 +197,8 @@ def _copy(store: Store, objects: Objects, source_id: int, copy_id: int) -> None:
             summary = old["EvaluationResult"]["Summary"]
             results["EvaluationResult"] = {
                 "F1Score": old["EvaluationResult"]["F1Score"],
-                "Summary": outputs.put(outputs.summary_key, _read(objects, summary))}
+                "Summary": outputs.put(outputs.summary_key, _read(objects, summary)),
+            }
         folder = training_job.model_folder(store, copy_id)
         shutil.rmtree(folder, ignore_errors=True)
         shutil.copytree(training_job.model_folder(store, source_id), folder)
@@ -172,13 +206,17 @@ def _copy(store: Store, objects: Objects, source_id: int, copy_id: int) -> None:
     except (training_job.TrainingFailed, ObjectError, OSError) as failure:
         log.info("copy into %s failed: %s", copy["arn"], failure)
         outcome = "FAILED"
-        message = ("The model could not be copied: its training results could not be written "
-                   "to the output bucket." if isinstance(failure, training_job.TrainingFailed)
-                   else f"The model could not be copied: {failure}")
+        message = (
+            "The model could not be copied: its training results could not be written "
+            "to the output bucket."
+            if isinstance(failure, training_job.TrainingFailed)
+            else f"The model could not be copied: {failure}"
+        )
         training_job.remove_model(store, copy_id)
     with store.write() as tx:
-        versions.finish(tx, copy_id, outcome, lifecycle.now_ms(), message, results,
-                        training_end=False)
+        versions.finish(
+            tx, copy_id, outcome, lifecycle.now_ms(), message, results, training_end=False
+        )
 
 
 def _read(objects: Objects, location: dict[str, Any]) -> str:

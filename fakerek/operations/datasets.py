@@ -50,11 +50,15 @@ def import_limits(ctx: Ctx, kind: str) -> importer.ImportLimits:
     if ctx.region in SMALL_REGIONS:
         max_rows = min(max_rows, SMALL_REGIONS[ctx.region][0 if kind == "TRAIN" else 1])
     return importer.ImportLimits(
-        max_bytes=settings.manifest_max_bytes, max_rows=max_rows,
+        max_bytes=settings.manifest_max_bytes,
+        max_rows=max_rows,
         max_labels=settings.manifest_max_labels,
         invalid_row_threshold=settings.invalid_row_threshold,
-        line=Limits(max_line_chars=settings.manifest_max_line_chars,
-                    max_boxes_per_image=settings.max_boxes_per_image))
+        line=Limits(
+            max_line_chars=settings.manifest_max_line_chars,
+            max_boxes_per_image=settings.max_boxes_per_image,
+        ),
+    )
 
 
 def require(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
@@ -70,6 +74,7 @@ def _status(row: sqlite3.Row, ctx: Ctx) -> str:
 
 # -- operations ---------------------------------------------------------------------------------
 
+
 def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     kind = params["DatasetType"]
     source = params.get("DatasetSource") or {}
@@ -81,8 +86,9 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameter("GroundTruthManifest needs an S3Object with a Bucket and a Name.")
     new_tags = params.get("Tags", {})
     if len(new_tags) > ctx.settings.max_tags_per_resource:
-        raise InvalidParameter(f"A resource can have at most {ctx.settings.max_tags_per_resource} "
-                               "tags.")
+        raise InvalidParameter(
+            f"A resource can have at most {ctx.settings.max_tags_per_resource} tags."
+        )
     if source_arn is not None:
         ctx = ctx.settled(source_arn)
     with ctx.store.write() as tx:
@@ -93,19 +99,29 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         source_row = None
         if source_arn is not None:
             source_row = require(tx, ctx, source_arn)
-            if _status(source_row, ctx) not in ("CREATE_COMPLETE", "UPDATE_COMPLETE",
-                                                "UPDATE_FAILED"):
-                raise InvalidParameter(f"The dataset {source_arn} is {_status(source_row, ctx)}; "
-                                       "it can be copied once it is complete.")
+            if _status(source_row, ctx) not in (
+                "CREATE_COMPLETE",
+                "UPDATE_COMPLETE",
+                "UPDATE_FAILED",
+            ):
+                raise InvalidParameter(
+                    f"The dataset {source_arn} is {_status(source_row, ctx)}; "
+                    "it can be copied once it is complete."
+                )
         if datasets.by_type(tx, project["id"], kind) is not None:
-            raise ResourceAlreadyExists(f"The project already has a {kind} dataset; delete it "
-                                        "before creating another.")
+            raise ResourceAlreadyExists(
+                f"The project already has a {kind} dataset; delete it before creating another."
+            )
         created_ms = ctx.store.next_ms(tx, ctx.now_ms)
         arn = dataset_arn(project["arn"], kind, created_ms)
-        dataset_id = datasets.insert(tx, project_id=project["id"], kind=kind, arn=arn,
-                                     created_ms=created_ms,
-                                     ready_ms=lifecycle.ends_at(ctx.settings, "dataset",
-                                                                created_ms))
+        dataset_id = datasets.insert(
+            tx,
+            project_id=project["id"],
+            kind=kind,
+            arn=arn,
+            created_ms=created_ms,
+            ready_ms=lifecycle.ends_at(ctx.settings, "dataset", created_ms),
+        )
         tags.put(tx, arn, new_tags)
         if manifest is None and source_row is None:
             datasets.finish(tx, dataset_id, "COMPLETE", created_ms)
@@ -128,13 +144,21 @@ def describe_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         total, labeled, labels, errors = row["total"], row["labeled"], row["labels"], row["errors"]
     else:  # the running phase's results are not visible before it ends
         total, labeled, labels, errors = json.loads(row["previous_stats"])
-    return {"DatasetDescription": {
-        "CreationTimestamp": row["created_ms"] / 1000,
-        "LastUpdatedTimestamp": lifecycle.dataset_last_update_ms(row, ctx.now_ms) / 1000,
-        "Status": status, "StatusMessage": message, "StatusMessageCode": code,
-        "DatasetStats": {"LabeledEntries": labeled, "TotalEntries": total,
-                         "TotalLabels": labels, "ErrorEntries": errors},
-    }}
+    return {
+        "DatasetDescription": {
+            "CreationTimestamp": row["created_ms"] / 1000,
+            "LastUpdatedTimestamp": lifecycle.dataset_last_update_ms(row, ctx.now_ms) / 1000,
+            "Status": status,
+            "StatusMessage": message,
+            "StatusMessageCode": code,
+            "DatasetStats": {
+                "LabeledEntries": labeled,
+                "TotalEntries": total,
+                "TotalLabels": labels,
+                "ErrorEntries": errors,
+            },
+        }
+    }
 
 
 def _require_listable(ctx: Ctx, row: sqlite3.Row) -> None:
@@ -152,13 +176,17 @@ def list_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.read() as conn:
         row = require(conn, ctx, params["DatasetArn"])
         _require_listable(ctx, row)
-        rows = datasets.entry_page(conn, row["id"], page.after, page.limit + 1,
-                                   labels=params.get("ContainsLabels"),
-                                   labeled=params.get("Labeled"),
-                                   source_ref_contains=params.get("SourceRefContains"),
-                                   has_errors=params.get("HasErrors", False))
-    return {"DatasetEntries": [r["entry"] for r in page.rows(rows)],
-            **page.token(rows, "position")}
+        rows = datasets.entry_page(
+            conn,
+            row["id"],
+            page.after,
+            page.limit + 1,
+            labels=params.get("ContainsLabels"),
+            labeled=params.get("Labeled"),
+            source_ref_contains=params.get("SourceRefContains"),
+            has_errors=params.get("HasErrors", False),
+        )
+    return {"DatasetEntries": [r["entry"] for r in page.rows(rows)], **page.token(rows, "position")}
 
 
 def list_dataset_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
@@ -168,10 +196,16 @@ def list_dataset_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         row = require(conn, ctx, params["DatasetArn"])
         _require_listable(ctx, row)
         rows = datasets.label_page(conn, row["id"], page.after, page.limit + 1)
-    return {"DatasetLabelDescriptions": [
-        {"LabelName": r["label"],
-         "LabelStats": {"EntryCount": r["entries"], "BoundingBoxCount": r["boxed"]}}
-        for r in page.rows(rows)], **page.token(rows, "label")}
+    return {
+        "DatasetLabelDescriptions": [
+            {
+                "LabelName": r["label"],
+                "LabelStats": {"EntryCount": r["entries"], "BoundingBoxCount": r["boxed"]},
+            }
+            for r in page.rows(rows)
+        ],
+        **page.token(rows, "label"),
+    }
 
 
 def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
@@ -190,14 +224,19 @@ def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if status.endswith("_IN_PROGRESS"):
             raise ResourceInUse(f"The dataset {row['arn']} is {status}.")
         if status == "CREATE_FAILED":
-            raise InvalidParameter(f"The dataset {row['arn']} is CREATE_FAILED; delete it and "
-                                   "create it again.")
+            raise InvalidParameter(
+                f"The dataset {row['arn']} is CREATE_FAILED; delete it and create it again."
+            )
         max_rows = import_limits(ctx, row["type"]).max_rows
         if row["total"] >= max_rows:
             raise LimitExceeded(f"The dataset already has the maximum of {max_rows} entries.")
-        datasets.start_phase(tx, row["id"], "UPDATE",
-                             lifecycle.ends_at(ctx.settings, "dataset", ctx.now_ms),
-                             lifecycle.dataset_last_update_ms(row, ctx.now_ms))
+        datasets.start_phase(
+            tx,
+            row["id"],
+            "UPDATE",
+            lifecycle.ends_at(ctx.settings, "dataset", ctx.now_ms),
+            lifecycle.dataset_last_update_ms(row, ctx.now_ms),
+        )
     limits, store, dataset_id = import_limits(ctx, row["type"]), ctx.store, row["id"]
     ctx.jobs.submit([row["arn"]], lambda: _update(store, dataset_id, text, limits))
     return {}
@@ -225,8 +264,9 @@ def distribute_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, An
             raise InvalidParameter("The test dataset must be empty.")
         ready_ms = lifecycle.ends_at(ctx.settings, "dataset", ctx.now_ms)
         for row in rows:
-            datasets.start_phase(tx, row["id"], "UPDATE", ready_ms,
-                                 lifecycle.dataset_last_update_ms(row, ctx.now_ms))
+            datasets.start_phase(
+                tx, row["id"], "UPDATE", ready_ms, lifecycle.dataset_last_update_ms(row, ctx.now_ms)
+            )
     store, train_id, test_id = ctx.store, by_type["TRAIN"]["id"], by_type["TEST"]["id"]
     ctx.jobs.submit(arns, lambda: _distribute(store, train_id, test_id))
     return {}
@@ -245,30 +285,45 @@ def delete_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             raise ResourceInUse(f"The dataset {row['arn']} is {status}.")
         if versions.in_phase(tx, row["project_id"], "TRAINING", ctx.now_ms):
             raise ResourceInUse("A model of the project is training from this dataset.")
-        datasets.mark_deleting(tx, row["id"], ctx.now_ms,
-                               lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms))
+        datasets.mark_deleting(
+            tx, row["id"], ctx.now_ms, lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms)
+        )
     return {}
 
 
 # -- background jobs ----------------------------------------------------------------------------
 
+
 def _fail(store: Store, dataset_ids: list[int], code: str | None) -> None:
     message = status_message(code) if code else lifecycle.SERVICE_ISSUE
     with store.write() as tx:
         for dataset_id in dataset_ids:
-            datasets.finish(tx, dataset_id, "FAILED", lifecycle.now_ms(), message,
-                            "CLIENT_ERROR" if code else "SERVICE_ERROR")
+            datasets.finish(
+                tx,
+                dataset_id,
+                "FAILED",
+                lifecycle.now_ms(),
+                message,
+                "CLIENT_ERROR" if code else "SERVICE_ERROR",
+            )
 
 
-def _import(store: Store, objects: Any, dataset_id: int, s3_object: dict[str, str],
-            limits: importer.ImportLimits) -> None:
+def _import(
+    store: Store,
+    objects: Any,
+    dataset_id: int,
+    s3_object: dict[str, str],
+    limits: importer.ImportLimits,
+) -> None:
     """CreateDataset from a manifest: stream, validate and store its lines in batches."""
     try:
         tally = importer.Tally()
-        stream = importer.open_manifest(objects, s3_object["Bucket"], s3_object["Name"],
-                                        s3_object.get("Version"), limits)
-        lines = importer.validate(importer.text_lines(importer.manifest_chunks(stream), tally),
-                                  tally, limits)
+        stream = importer.open_manifest(
+            objects, s3_object["Bucket"], s3_object["Name"], s3_object.get("Version"), limits
+        )
+        lines = importer.validate(
+            importer.text_lines(importer.manifest_chunks(stream), tally), tally, limits
+        )
         batch: list[datasets.EntryRow] = []
         for position, line in enumerate(lines, 1):
             batch.append(importer.entry_row(line, position))
@@ -283,8 +338,9 @@ def _import(store: Store, objects: Any, dataset_id: int, s3_object: dict[str, st
             if datasets.count_labels(tx, dataset_id) > limits.max_labels:
                 raise importer.ImportFailed("ERROR_MANIFEST_TOO_MANY_LABELS")
             datasets.finish(tx, dataset_id, "COMPLETE", lifecycle.now_ms())
-        log.info("dataset %d imported: %d lines, %d dropped", dataset_id, tally.lines,
-                 tally.dropped)
+        log.info(
+            "dataset %d imported: %d lines, %d dropped", dataset_id, tally.lines, tally.dropped
+        )
     except importer.ImportFailed as failure:
         with store.write() as tx:
             datasets.delete_entries(tx, dataset_id)
@@ -300,12 +356,14 @@ def _update(store: Store, dataset_id: int, text: str, limits: importer.ImportLim
     """UpdateDatasetEntries: validate the lines, then merge them in one transaction."""
     try:
         tally = importer.Tally()
-        lines = list(importer.validate(importer.text_lines([text.encode()], tally), tally,
-                                       limits))
+        lines = list(importer.validate(importer.text_lines([text.encode()], tally), tally, limits))
         with store.write() as tx:
             start = datasets.next_position(tx, dataset_id)
-            datasets.add_entries(tx, dataset_id, [importer.entry_row(line, start + i)
-                                                  for i, line in enumerate(lines)])
+            datasets.add_entries(
+                tx,
+                dataset_id,
+                [importer.entry_row(line, start + i) for i, line in enumerate(lines)],
+            )
             tally.check(limits, rows=datasets.count_entries(tx, dataset_id))
             if datasets.count_labels(tx, dataset_id) > limits.max_labels:
                 raise importer.ImportFailed("ERROR_MANIFEST_TOO_MANY_LABELS")
@@ -322,8 +380,12 @@ def _distribute(store: Store, train_id: int, test_id: int) -> None:
         with store.write() as tx:
             entries = datasets.all_entries(tx, train_id)
             labels = datasets.labels_by_position(tx, train_id)
-            chosen = split.choose([(e["position"], bool(e["is_labeled"]),
-                                    labels.get(e["position"], set())) for e in entries])
+            chosen = split.choose(
+                [
+                    (e["position"], bool(e["is_labeled"]), labels.get(e["position"], set()))
+                    for e in entries
+                ]
+            )
             if not chosen:
                 raise importer.ImportFailed("ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE")
             datasets.move_entries(tx, train_id, test_id, chosen)
@@ -346,5 +408,6 @@ def recover(store: Store) -> None:
             with store.write() as tx:
                 datasets.delete_entries(tx, row["id"])
         _fail(store, [row["id"]], None)
-        log.warning("dataset %s was interrupted by a restart: marked %s_FAILED", row["arn"],
-                    row["phase"])
+        log.warning(
+            "dataset %s was interrupted by a restart: marked %s_FAILED", row["arn"], row["phase"]
+        )

@@ -31,10 +31,12 @@ def _image(ctx: Ctx, image: dict[str, Any]) -> tuple[bytes, str | None]:
         return image["Bytes"], None
     s3 = image["S3Object"]
     if not s3.get("Bucket") or not s3.get("Name"):
-        raise InvalidParameter("Request has invalid parameters: S3Object needs a Bucket and a "
-                               "Name.")
-    unreadable = InvalidS3Object("Unable to get object metadata from S3. Check object key, "
-                                 "region and/or access permissions.")
+        raise InvalidParameter(
+            "Request has invalid parameters: S3Object needs a Bucket and a Name."
+        )
+    unreadable = InvalidS3Object(
+        "Unable to get object metadata from S3. Check object key, region and/or access permissions."
+    )
     try:
         if ctx.objects.size(s3["Bucket"], s3["Name"], s3.get("Version")) > LIMITS.max_bytes:
             raise ImageTooLarge("Image size is too large.")
@@ -58,16 +60,18 @@ def _as_label(label: serving.Label) -> dict[str, Any]:
     out: dict[str, Any] = {"Name": label.name, "Confidence": label.confidence}
     if label.box is not None:
         x1, y1, x2, y2 = (min(max(v, 0.0), 1.0) for v in label.box)
-        out["Geometry"] = {"BoundingBox": {"Width": x2 - x1, "Height": y2 - y1,
-                                           "Left": x1, "Top": y1}}
+        out["Geometry"] = {
+            "BoundingBox": {"Width": x2 - x1, "Height": y2 - y1, "Left": x1, "Top": y1}
+        }
     return out
 
 
 def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     image = params["Image"]
     if ("Bytes" in image) == ("S3Object" in image):
-        raise InvalidParameter("Request has invalid parameters: give Image.Bytes or "
-                               "Image.S3Object.")
+        raise InvalidParameter(
+            "Request has invalid parameters: give Image.Bytes or Image.S3Object."
+        )
     ctx = ctx.settled(params["ProjectVersionArn"])
     with ctx.store.read() as conn:
         row = require(conn, ctx, params["ProjectVersionArn"])
@@ -86,12 +90,14 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     else:
         model = load_model(ctx, row)
         if model is None:
-            raise ResourceNotReady(f"ProjectVersion {row['arn']} is not ready: "
-                                   f"{FAILED_TO_START}")
+            raise ResourceNotReady(f"ProjectVersion {row['arn']} is not ready: {FAILED_TO_START}")
         found = serving.predict(model, data)
-        labels = [_as_label(label) for label in found
-                  if label.confidence >= (label.threshold if minimum is None else minimum)]
+        labels = [
+            _as_label(label)
+            for label in found
+            if label.confidence >= (label.threshold if minimum is None else minimum)
+        ]
     labels.sort(key=lambda label: -label["Confidence"])
     if "MaxResults" in params:
-        labels = labels[:params["MaxResults"]]
+        labels = labels[: params["MaxResults"]]
     return {"CustomLabels": labels}

@@ -31,22 +31,32 @@ def put_project_policy(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if current is None:
             if given is not None:
                 raise InvalidPolicyRevisionId(
-                    f"The project has no policy named {name}, so it has no revision {given}.")
+                    f"The project has no policy named {name}, so it has no revision {given}."
+                )
             limit = ctx.settings.max_policies_per_project
             if policies.count(tx, project["id"]) >= limit:
                 raise ServiceQuotaExceeded(f"A project can have at most {limit} policies.")
-            policies.insert(tx, project["id"], name, revision, params["PolicyDocument"],
-                            ctx.store.next_ms(tx, ctx.now_ms))
+            policies.insert(
+                tx,
+                project["id"],
+                name,
+                revision,
+                params["PolicyDocument"],
+                ctx.store.next_ms(tx, ctx.now_ms),
+            )
         else:
             if given is None:
                 raise ResourceAlreadyExists(
                     f"The project already has a policy named {name}; pass its current "
-                    "PolicyRevisionId to replace it.")
+                    "PolicyRevisionId to replace it."
+                )
             if given.lower() != current["revision"]:
                 raise InvalidPolicyRevisionId(
-                    f"{given} is not the current revision of policy {name}.")
-            policies.replace(tx, project["id"], name, revision, params["PolicyDocument"],
-                             ctx.now_ms)
+                    f"{given} is not the current revision of policy {name}."
+                )
+            policies.replace(
+                tx, project["id"], name, revision, params["PolicyDocument"], ctx.now_ms
+            )
     return {"PolicyRevisionId": revision}
 
 
@@ -56,14 +66,20 @@ def list_project_policies(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         project = require(conn, ctx, params["ProjectArn"])
         require_custom_labels(project)
         rows = policies.page(conn, project["id"], page.after, page.limit + 1)
-    return {"ProjectPolicies": [{
-        "ProjectArn": project["arn"],
-        "PolicyName": row["name"],
-        "PolicyRevisionId": row["revision"],
-        "PolicyDocument": row["document"],
-        "CreationTimestamp": row["created_ms"] / 1000,
-        "LastUpdatedTimestamp": row["updated_ms"] / 1000,
-    } for row in page.rows(rows)], **page.token(rows, "created_ms")}
+    return {
+        "ProjectPolicies": [
+            {
+                "ProjectArn": project["arn"],
+                "PolicyName": row["name"],
+                "PolicyRevisionId": row["revision"],
+                "PolicyDocument": row["document"],
+                "CreationTimestamp": row["created_ms"] / 1000,
+                "LastUpdatedTimestamp": row["updated_ms"] / 1000,
+            }
+            for row in page.rows(rows)
+        ],
+        **page.token(rows, "created_ms"),
+    }
 
 
 def delete_project_policy(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:

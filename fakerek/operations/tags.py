@@ -25,8 +25,9 @@ _FINDERS: dict[str, Callable[[sqlite3.Connection, Ctx, str], sqlite3.Row]] = {
 def _require_resource(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
     parsed = arns.parse(arn)
     if parsed is None:
-        raise InvalidParameter(f"{arn} is not the ARN of a Custom Labels project, dataset or "
-                               "model version.")
+        raise InvalidParameter(
+            f"{arn} is not the ARN of a Custom Labels project, dataset or model version."
+        )
     finder = _FINDERS.get(parsed.kind)
     if finder is None:
         raise ResourceNotFound(f"The resource {arn} does not exist.")

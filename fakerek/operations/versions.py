@@ -26,8 +26,16 @@ from fakerek.protocol.errors import (
 from fakerek.store import datasets, tags, versions
 
 log = logging.getLogger("fakerek.versions")
-DELETABLE = {"TRAINING_COMPLETED", "TRAINING_FAILED", "COPYING_COMPLETED", "COPYING_FAILED",
-             "STOPPED", "FAILED", "DEPRECATED", "EXPIRED"}
+DELETABLE = {
+    "TRAINING_COMPLETED",
+    "TRAINING_FAILED",
+    "COPYING_COMPLETED",
+    "COPYING_FAILED",
+    "STOPPED",
+    "FAILED",
+    "DEPRECATED",
+    "EXPIRED",
+}
 
 
 def version_arn(project_arn: str, name: str, created_ms: int) -> str:
@@ -62,16 +70,18 @@ def _check_request(params: dict[str, Any]) -> None:
     for asset in [*training["Assets"], *(assets or [])]:
         s3 = (asset.get("GroundTruthManifest") or {}).get("S3Object") or {}
         if not (s3.get("Bucket") and s3.get("Name")):
-            raise InvalidParameter("Each asset needs GroundTruthManifest.S3Object with a Bucket "
-                                   "and a Name.")
+            raise InvalidParameter(
+                "Each asset needs GroundTruthManifest.S3Object with a Bucket and a Name."
+            )
 
 
 def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     _check_request(params)
     new_tags = params.get("Tags", {})
     if len(new_tags) > ctx.settings.max_tags_per_resource:
-        raise InvalidParameter(f"A resource can have at most {ctx.settings.max_tags_per_resource} "
-                               "tags.")
+        raise InvalidParameter(
+            f"A resource can have at most {ctx.settings.max_tags_per_resource} tags."
+        )
     with ctx.store.read() as conn:  # in instant timing, imports into the datasets finish first
         project = require_project(conn, ctx, params["ProjectArn"])
         pending = [d["arn"] for d in datasets.of_projects(conn, [project["id"]], ctx.now_ms)]
@@ -85,30 +95,48 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             raise ResourceInUse(f"The project {project['arn']} is being deleted.")
         if versions.by_name(tx, project["id"], params["VersionName"]) is not None:
             raise ResourceInUse(f"The project already has a model named {params['VersionName']}.")
-        project_datasets = {d["type"]: d for d in datasets.of_projects(tx, [project["id"]],
-                                                                        ctx.now_ms)}
-        request = {k: params[k] for k in ("OutputConfig", "TrainingData", "TestingData",
-                                          "KmsKeyId", "VersionDescription") if k in params}
+        project_datasets = {
+            d["type"]: d for d in datasets.of_projects(tx, [project["id"]], ctx.now_ms)
+        }
+        request = {
+            k: params[k]
+            for k in (
+                "OutputConfig",
+                "TrainingData",
+                "TestingData",
+                "KmsKeyId",
+                "VersionDescription",
+            )
+            if k in params
+        }
         if "TrainingData" in params:
             if project_datasets:
-                raise InvalidParameter("The project has datasets: train from them, not from "
-                                       "TrainingData and TestingData.")
+                raise InvalidParameter(
+                    "The project has datasets: train from them, not from "
+                    "TrainingData and TestingData."
+                )
             request["AutoCreate"] = bool(params["TestingData"].get("AutoCreate"))
         else:
             _require_datasets(ctx, project_datasets)
             request["AutoCreate"] = "TEST" not in project_datasets
         created_ms = ctx.store.next_ms(tx, ctx.now_ms)
         arn = version_arn(project["arn"], params["VersionName"], created_ms)
-        version_id = versions.insert(tx, project_id=project["id"], name=params["VersionName"],
-                                     arn=arn, created_ms=created_ms,
-                                     ready_ms=lifecycle.ends_at(ctx.settings, "training",
-                                                                created_ms),
-                                     request=request)
+        version_id = versions.insert(
+            tx,
+            project_id=project["id"],
+            name=params["VersionName"],
+            arn=arn,
+            created_ms=created_ms,
+            ready_ms=lifecycle.ends_at(ctx.settings, "training", created_ms),
+            request=request,
+        )
         tags.put(tx, arn, new_tags)
     settings = ctx.settings
     options = training_job.Options(
-        denied=settings.denied_buckets, limits=dataset_ops.import_limits(ctx, "TRAIN"),
-        fault=ctx.faults.take_training())
+        denied=settings.denied_buckets,
+        limits=dataset_ops.import_limits(ctx, "TRAIN"),
+        fault=ctx.faults.take_training(),
+    )
     store, objects = ctx.store, ctx.objects
     ctx.jobs.submit([arn], lambda: training_job.run(store, objects, version_id, options))
     return {"ProjectVersionArn": arn}
@@ -116,8 +144,7 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 def _require_datasets(ctx: Ctx, found: dict[str, sqlite3.Row]) -> None:
     if "TRAIN" not in found:
-        raise InvalidParameter("The project has no training dataset: create one before "
-                               "training.")
+        raise InvalidParameter("The project has no training dataset: create one before training.")
     for row in found.values():
         status = lifecycle.dataset_status(row, ctx.now_ms)[0]
         if status.endswith("_IN_PROGRESS"):
@@ -130,11 +157,12 @@ def describe(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
     """ProjectVersionDescription: what has happened so far, as of `now_ms`."""
     status, message = lifecycle.version_status(row, now_ms)
     request = json.loads(row["request"])
-    trained = (row["phase"] not in ("TRAINING", "COPYING")
-               or lifecycle.version_done(row, now_ms))
+    trained = row["phase"] not in ("TRAINING", "COPYING") or lifecycle.version_done(row, now_ms)
     results = json.loads(row["results"]) if trained else {}
-    output = {"S3Bucket": request["OutputConfig"]["S3Bucket"],
-              "S3KeyPrefix": request["OutputConfig"].get("S3KeyPrefix", "")}
+    output = {
+        "S3Bucket": request["OutputConfig"]["S3Bucket"],
+        "S3KeyPrefix": request["OutputConfig"].get("S3KeyPrefix", ""),
+    }
     training = {"Input": request.get("TrainingData", {})}
     testing = {"Input": request.get("TestingData", {"AutoCreate": request["AutoCreate"]})}
     if "TrainingValidation" in results:
@@ -142,8 +170,10 @@ def describe(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
         testing["Validation"] = training_job.asset(results["TestingValidation"])
     if "TrainingOutput" in results:
         training["Output"] = training_job.asset(results["TrainingOutput"])
-        testing["Output"] = {**training_job.asset(results["TestingOutput"]),
-                             "AutoCreate": request["AutoCreate"]}
+        testing["Output"] = {
+            **training_job.asset(results["TestingOutput"]),
+            "AutoCreate": request["AutoCreate"],
+        }
     ended = row["training_end_ms"] if trained and row["training_end_ms"] else None
     return {
         "ProjectVersionArn": row["arn"],
@@ -170,17 +200,30 @@ def describe_project_versions(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any
     page = pagination.start(ctx.operation, params, int)
     with ctx.store.read() as conn:
         project = require_project(conn, ctx, params["ProjectArn"])
-        rows = versions.page(conn, project["id"], ctx.now_ms, names=params.get("VersionNames"),
-                             before_ms=page.after, limit=page.limit + 1)
+        rows = versions.page(
+            conn,
+            project["id"],
+            ctx.now_ms,
+            names=params.get("VersionNames"),
+            before_ms=page.after,
+            limit=page.limit + 1,
+        )
     waiting = [r["arn"] for r in page.rows(rows) if not lifecycle.version_done(r, ctx.now_ms)]
     if waiting and ctx.settings.timing == "instant":
         ctx = ctx.settled(*waiting)
         with ctx.store.read() as conn:
-            rows = versions.page(conn, project["id"], ctx.now_ms,
-                                 names=params.get("VersionNames"), before_ms=page.after,
-                                 limit=page.limit + 1)
-    return {"ProjectVersionDescriptions": [describe(r, ctx.now_ms) for r in page.rows(rows)],
-            **page.token(rows, "created_ms")}
+            rows = versions.page(
+                conn,
+                project["id"],
+                ctx.now_ms,
+                names=params.get("VersionNames"),
+                before_ms=page.after,
+                limit=page.limit + 1,
+            )
+    return {
+        "ProjectVersionDescriptions": [describe(r, ctx.now_ms) for r in page.rows(rows)],
+        **page.token(rows, "created_ms"),
+    }
 
 
 def delete_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
@@ -192,10 +235,13 @@ def delete_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if status == "DELETING":
             return {"Status": "DELETING"}
         if status not in DELETABLE:
-            raise ResourceInUse(f"The model {row['arn']} is {status}; it can be deleted once "
-                                "it is neither training, starting, running nor stopping.")
-        versions.mark_deleting(tx, row["id"], ctx.now_ms,
-                               lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms))
+            raise ResourceInUse(
+                f"The model {row['arn']} is {status}; it can be deleted once "
+                "it is neither training, starting, running nor stopping."
+            )
+        versions.mark_deleting(
+            tx, row["id"], ctx.now_ms, lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms)
+        )
     return {"Status": "DELETING"}
 
 
@@ -212,9 +258,15 @@ def recover(store: Any) -> None:
     for row in stuck:
         training_job.remove_model(store, row["id"])
         with store.write() as tx:
-            versions.finish(tx, row["id"], "FAILED", lifecycle.now_ms(),
-                            lifecycle.SERVICE_ISSUE, {},
-                            training_end=row["phase"] == "TRAINING")
+            versions.finish(
+                tx,
+                row["id"],
+                "FAILED",
+                lifecycle.now_ms(),
+                lifecycle.SERVICE_ISSUE,
+                {},
+                training_end=row["phase"] == "TRAINING",
+            )
 
 
 STARTABLE = {"TRAINING_COMPLETED", "STOPPED", "COPYING_COMPLETED", "FAILED"}
@@ -224,22 +276,31 @@ FAILED_TO_START = lifecycle.VERSION_MESSAGES["FAILED"]
 def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     minimum, maximum = params["MinInferenceUnits"], params.get("MaxInferenceUnits")
     if maximum is not None and maximum < minimum:
-        raise InvalidParameter("MaxInferenceUnits must be greater than or equal to "
-                               "MinInferenceUnits.")
+        raise InvalidParameter(
+            "MaxInferenceUnits must be greater than or equal to MinInferenceUnits."
+        )
     limit = ctx.settings.max_inference_units
     if max(minimum, maximum or 0) > limit:
-        raise LimitExceeded(f"A model can run on at most {limit} inference units "
-                            "(setting max_inference_units).")
+        raise LimitExceeded(
+            f"A model can run on at most {limit} inference units (setting max_inference_units)."
+        )
     ctx = ctx.settled(params["ProjectVersionArn"])
     with ctx.store.write() as tx:
         row = require(tx, ctx, params["ProjectVersionArn"])
         require_custom_labels(row)
         status = lifecycle.version_status(row, ctx.now_ms)[0]
         if status not in STARTABLE:
-            raise ResourceInUse(f"The model {row['arn']} is {status}; it can be started when "
-                                "it is " + ", ".join(sorted(STARTABLE)) + ".")
-        versions.change_phase(tx, row["id"], "STARTING", ctx.now_ms,
-                              lifecycle.ends_at(ctx.settings, "starting", ctx.now_ms))
+            raise ResourceInUse(
+                f"The model {row['arn']} is {status}; it can be started when "
+                "it is " + ", ".join(sorted(STARTABLE)) + "."
+            )
+        versions.change_phase(
+            tx,
+            row["id"],
+            "STARTING",
+            ctx.now_ms,
+            lifecycle.ends_at(ctx.settings, "starting", ctx.now_ms),
+        )
         versions.set_units(tx, row["id"], minimum, maximum)
     ctx.capacity.start(row["arn"], minimum, maximum)
     ctx.jobs.submit([row["arn"]], lambda: load_model(ctx, row))
@@ -266,10 +327,17 @@ def stop_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         require_custom_labels(row)
         status = lifecycle.version_status(row, ctx.now_ms)[0]
         if status not in ("RUNNING", "STARTING"):
-            raise ResourceInUse(f"The model {row['arn']} is {status}; only a running or "
-                                "starting model can be stopped.")
-        versions.change_phase(tx, row["id"], "STOPPING", ctx.now_ms,
-                              lifecycle.ends_at(ctx.settings, "stopping", ctx.now_ms))
+            raise ResourceInUse(
+                f"The model {row['arn']} is {status}; only a running or "
+                "starting model can be stopped."
+            )
+        versions.change_phase(
+            tx,
+            row["id"],
+            "STOPPING",
+            ctx.now_ms,
+            lifecycle.ends_at(ctx.settings, "stopping", ctx.now_ms),
+        )
     ctx.models.drop(row["id"])
     ctx.capacity.stop(row["arn"])
     return {"Status": "STOPPING"}

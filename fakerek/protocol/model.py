@@ -13,21 +13,42 @@ from botocore.model import OperationModel, ServiceModel, Shape
 
 # The operations of Rekognition that belong to Custom Labels (projects, datasets, models, policies,
 # tags, inference). Every other operation of the service model is out of fakerek's scope.
-CUSTOM_LABELS_OPERATIONS = frozenset({
-    "CreateProject", "DeleteProject", "DescribeProjects",
-    "PutProjectPolicy", "ListProjectPolicies", "DeleteProjectPolicy",
-    "CreateDataset", "DeleteDataset", "DescribeDataset", "DistributeDatasetEntries",
-    "ListDatasetEntries", "ListDatasetLabels", "UpdateDatasetEntries",
-    "CreateProjectVersion", "CopyProjectVersion", "DeleteProjectVersion",
-    "DescribeProjectVersions", "StartProjectVersion", "StopProjectVersion",
-    "DetectCustomLabels",
-    "TagResource", "UntagResource", "ListTagsForResource",
-})
+CUSTOM_LABELS_OPERATIONS = frozenset(
+    {
+        "CreateProject",
+        "DeleteProject",
+        "DescribeProjects",
+        "PutProjectPolicy",
+        "ListProjectPolicies",
+        "DeleteProjectPolicy",
+        "CreateDataset",
+        "DeleteDataset",
+        "DescribeDataset",
+        "DistributeDatasetEntries",
+        "ListDatasetEntries",
+        "ListDatasetLabels",
+        "UpdateDatasetEntries",
+        "CreateProjectVersion",
+        "CopyProjectVersion",
+        "DeleteProjectVersion",
+        "DescribeProjectVersions",
+        "StartProjectVersion",
+        "StopProjectVersion",
+        "DetectCustomLabels",
+        "TagResource",
+        "UntagResource",
+        "ListTagsForResource",
+    }
+)
 
 # Errors any JSON 1.1 front end may answer whatever the operation's modeled error list says.
-PROTOCOL_ERRORS = frozenset({
-    "ValidationException", "SerializationException", "UnknownOperationException",
-})
+PROTOCOL_ERRORS = frozenset(
+    {
+        "ValidationException",
+        "SerializationException",
+        "UnknownOperationException",
+    }
+)
 
 
 class Service:

@@ -40,8 +40,11 @@ def decode(operation: str, params: dict[str, Any], key_type: type) -> Any:
         data = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
         if not isinstance(data, dict):
             raise ValueError
-        valid = (data["o"] == operation and data["f"] == _filters_digest(params)
-                 and type(data["k"]) is key_type)
+        valid = (
+            data["o"] == operation
+            and data["f"] == _filters_digest(params)
+            and type(data["k"]) is key_type
+        )
     except (ValueError, KeyError, TypeError, UnicodeError):
         valid = False
     if not valid:
@@ -59,7 +62,7 @@ class Page:
     after: Any
 
     def rows(self, fetched: list) -> list:
-        return fetched[:self.limit]
+        return fetched[: self.limit]
 
     def token(self, fetched: list, key: str) -> dict[str, str]:
         """`{"NextToken": …}` when rows remain beyond this page (sort key `key`), else `{}`."""

@@ -36,8 +36,9 @@ def _converter(shape: Shape) -> Converter:
 def _compile(shape: Shape, where: str) -> Converter:
     kind = shape.type_name
     if kind == "structure":
-        members = {name: _compile(member, f"{where}.{name}")
-                   for name, member in shape.members.items()}
+        members = {
+            name: _compile(member, f"{where}.{name}") for name, member in shape.members.items()
+        }
 
         def structure(value: dict[str, Any]) -> dict[str, Any]:
             out = {}
@@ -50,6 +51,7 @@ def _compile(shape: Shape, where: str) -> Converter:
                     raise KeyError(f"{where} has no member {name}") from None
                 out[name] = item if convert is None else convert(item)
             return out
+
         return structure
     if kind == "list":
         convert = _compile(shape.member, where)

@@ -22,9 +22,12 @@ INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
 # Java's \d, \s and \w are ASCII-only; Python's are Unicode. Spelled out for both contexts.
 _JAVA_CLASSES = {
-    "d": ("[0-9]", "0-9"), "D": ("[^0-9]", None),
-    "s": ("[ \\t\\n\\x0B\\f\\r]", " \\t\\n\\x0B\\f\\r"), "S": ("[^ \\t\\n\\x0B\\f\\r]", None),
-    "w": ("[a-zA-Z_0-9]", "a-zA-Z_0-9"), "W": ("[^a-zA-Z_0-9]", None),
+    "d": ("[0-9]", "0-9"),
+    "D": ("[^0-9]", None),
+    "s": ("[ \\t\\n\\x0B\\f\\r]", " \\t\\n\\x0B\\f\\r"),
+    "S": ("[^ \\t\\n\\x0B\\f\\r]", None),
+    "w": ("[a-zA-Z_0-9]", "a-zA-Z_0-9"),
+    "W": ("[^a-zA-Z_0-9]", None),
 }
 # Java's `.` stops at every line terminator, not only at \n.
 _JAVA_DOT = "[^\\n\\r\\u0085\\u2028\\u2029]"
@@ -42,15 +45,15 @@ def compile_pattern(pattern: str) -> regex.Pattern:
             if repl and (not in_class or repl[1] is not None):
                 out.append(repl[1] if in_class else repl[0])
             else:
-                out.append(pattern[i:i + 2])
+                out.append(pattern[i : i + 2])
             i += 2
             continue
         if ch == "[" and not in_class:
             in_class = True
-            if pattern[i + 1:i + 2] == "^":
+            if pattern[i + 1 : i + 2] == "^":
                 out.append("[^")
                 i += 2
-                if pattern[i:i + 1] == "]":  # a leading ']' is literal
+                if pattern[i : i + 1] == "]":  # a leading ']' is literal
                     out.append("\\]")
                     i += 1
                 continue
@@ -102,9 +105,16 @@ def parse_input(shape: Shape | None, body: Any) -> dict[str, Any]:
 
 # -- phase 1: JSON types ------------------------------------------------------------------------
 
+
 def _type_error(path: str, expected: str, value: Any) -> SerializationError:
-    got = {dict: "object", list: "array", str: "string", bool: "boolean",
-           int: "number", float: "number"}.get(type(value), type(value).__name__)
+    got = {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+    }.get(type(value), type(value).__name__)
     where = f"'{path}'" if path else "the top level"
     return SerializationError(f"Expected {expected} at {where} but found a JSON {got}.")
 
@@ -122,13 +132,17 @@ def _convert(shape: Shape, value: Any, path: str) -> Any:
     if kind == "list":
         if not isinstance(value, list):
             raise _type_error(path, "an array", value)
-        return [_convert(shape.member, item, f"{path}.{i}.member")
-                for i, item in enumerate(value, 1) if item is not None]
+        return [
+            _convert(shape.member, item, f"{path}.{i}.member")
+            for i, item in enumerate(value, 1)
+            if item is not None
+        ]
     if kind == "map":
         if not isinstance(value, dict):
             raise _type_error(path, "an object", value)
-        return {k: _convert(shape.value, v, f"{path}.{k}") for k, v in value.items()
-                if v is not None}
+        return {
+            k: _convert(shape.value, v, f"{path}.{k}") for k, v in value.items() if v is not None
+        }
     if kind == "string":
         if not isinstance(value, str):
             raise _type_error(path, "a string", value)
@@ -162,13 +176,16 @@ def _convert(shape: Shape, value: Any, path: str) -> Any:
 
 # -- phase 2: modeled constraints ---------------------------------------------------------------
 
+
 def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
     kind = shape.type_name
     if kind == "structure":
         for name in shape.required_members:
             if name not in value:
-                problems.append(f"Value null at '{member_path(path, name)}' failed to satisfy "
-                                "constraint: Member must not be null")
+                problems.append(
+                    f"Value null at '{member_path(path, name)}' failed to satisfy "
+                    "constraint: Member must not be null"
+                )
         for name, member in shape.members.items():
             if name in value:
                 _check(member, value[name], member_path(path, name), problems)
@@ -179,12 +196,16 @@ def _check(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
         for i, item in enumerate(value, 1):
             _check(shape.member, item, f"{path}.{i}.member", problems)
     elif kind == "map":
-        for label, sub, items in (("Map keys", shape.key, value.keys()),
-                                  ("Map value", shape.value, value.values())):
+        for label, sub, items in (
+            ("Map keys", shape.key, value.keys()),
+            ("Map value", shape.value, value.values()),
+        ):
             texts = sorted({t for item in items for t in _violations(sub, item)})
             if texts:
-                problems.append(f"Value '{render(value)}' at '{path}' failed to satisfy constraint"
-                                f": {label} must satisfy constraint: [{', '.join(texts)}]")
+                problems.append(
+                    f"Value '{render(value)}' at '{path}' failed to satisfy constraint"
+                    f": {label} must satisfy constraint: [{', '.join(texts)}]"
+                )
 
 
 def _violations(shape: Shape, value: Any) -> list[str]:

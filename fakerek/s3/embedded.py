@@ -26,8 +26,17 @@ from fakerek.store.db import Store
 
 log = logging.getLogger("fakerek.s3")
 ACCOUNT = "123456789012"  # moto's single S3 namespace; bucket names are global, as on AWS
-_OBJECT_SUBRESOURCES = {"tagging", "acl", "retention", "legal-hold", "restore", "torrent",
-                        "uploads", "partNumber", "select"}
+_OBJECT_SUBRESOURCES = {
+    "tagging",
+    "acl",
+    "retention",
+    "legal-hold",
+    "restore",
+    "torrent",
+    "uploads",
+    "partNumber",
+    "select",
+}
 _CHUNK = 1024 * 1024
 
 
@@ -66,8 +75,11 @@ class EmbeddedS3:
 
         def capture(status: str, headers: list, exc_info: Any = None) -> Any:
             status_holder.append(int(status.split(" ", 1)[0]))
-            return start_response(status, headers, exc_info) if exc_info else start_response(
-                status, headers)
+            return (
+                start_response(status, headers, exc_info)
+                if exc_info
+                else start_response(status, headers)
+            )
 
         body = self.app(environ, capture)
         method = environ.get("REQUEST_METHOD", "GET")
@@ -79,8 +91,9 @@ class EmbeddedS3:
                 try:
                     self._mirror(environ, method)
                 except Exception:
-                    log.exception("could not persist S3 change %s %s", method,
-                                  environ.get("PATH_INFO"))
+                    log.exception(
+                        "could not persist S3 change %s %s", method, environ.get("PATH_INFO")
+                    )
             return chunks
         return body
 
@@ -125,17 +138,22 @@ class EmbeddedS3:
     def _sync_bucket(self, name: str, keys: bool = False) -> None:
         bucket = self.backend.buckets.get(name)
         with self.store.write() as tx:
-            stored = tx.execute("SELECT key, blob FROM s3_objects WHERE bucket = ?",
-                                (name,)).fetchall()
+            stored = tx.execute(
+                "SELECT key, blob FROM s3_objects WHERE bucket = ?", (name,)
+            ).fetchall()
             if bucket is None:
                 gone = stored
                 tx.execute("DELETE FROM s3_buckets WHERE name = ?", (name,))
             else:
-                tx.execute("INSERT OR IGNORE INTO s3_buckets (name, region, created_ms) "
-                           "VALUES (?, ?, ?)", (name, bucket.region_name, int(time.time() * 1000)))
+                tx.execute(
+                    "INSERT OR IGNORE INTO s3_buckets (name, region, created_ms) VALUES (?, ?, ?)",
+                    (name, bucket.region_name, int(time.time() * 1000)),
+                )
                 gone = [row for row in stored if keys and self._live_key(name, row[0]) is None]
-            tx.executemany("DELETE FROM s3_objects WHERE bucket = ? AND key = ?",
-                           [(name, row[0]) for row in gone])
+            tx.executemany(
+                "DELETE FROM s3_objects WHERE bucket = ? AND key = ?",
+                [(name, row[0]) for row in gone],
+            )
             unused = self._unused(tx, {row[1] for row in gone})
         self._remove_blobs(unused)
 
@@ -149,24 +167,37 @@ class EmbeddedS3:
         fake = self._live_key(bucket, key)
         digest = None if fake is None else self._write_blob(fake)
         with self.store.write() as tx:
-            old = tx.execute("SELECT blob FROM s3_objects WHERE bucket = ? AND key = ?",
-                             (bucket, key)).fetchone()
+            old = tx.execute(
+                "SELECT blob FROM s3_objects WHERE bucket = ? AND key = ?", (bucket, key)
+            ).fetchone()
             if fake is None:
                 tx.execute("DELETE FROM s3_objects WHERE bucket = ? AND key = ?", (bucket, key))
             else:
-                tx.execute("INSERT INTO s3_objects (bucket, key, blob, size, etag, metadata) "
-                           "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (bucket, key) DO UPDATE SET "
-                           "blob = excluded.blob, size = excluded.size, etag = excluded.etag, "
-                           "metadata = excluded.metadata",
-                           (bucket, key, digest, fake.size, fake.etag.strip('"'),
-                            json.dumps(dict(fake.metadata))))
+                tx.execute(
+                    "INSERT INTO s3_objects (bucket, key, blob, size, etag, metadata) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (bucket, key) DO UPDATE SET "
+                    "blob = excluded.blob, size = excluded.size, etag = excluded.etag, "
+                    "metadata = excluded.metadata",
+                    (
+                        bucket,
+                        key,
+                        digest,
+                        fake.size,
+                        fake.etag.strip('"'),
+                        json.dumps(dict(fake.metadata)),
+                    ),
+                )
             unused = self._unused(tx, {old[0]} if old else set())
         self._remove_blobs(unused)
 
     @staticmethod
     def _unused(tx: Any, blobs: set[str]) -> list[str]:
-        return [b for b in blobs if tx.execute("SELECT 1 FROM s3_objects WHERE blob = ? LIMIT 1",
-                                               (b,)).fetchone() is None]
+        return [
+            b
+            for b in blobs
+            if tx.execute("SELECT 1 FROM s3_objects WHERE blob = ? LIMIT 1", (b,)).fetchone()
+            is None
+        ]
 
     def _remove_blobs(self, blobs: Iterable[str]) -> None:
         for digest in blobs:
@@ -206,8 +237,9 @@ class EmbeddedS3:
     def _restore(self) -> None:
         with self.store.read() as conn:
             buckets = conn.execute("SELECT name, region FROM s3_buckets").fetchall()
-            objects = conn.execute("SELECT bucket, key, blob, size, etag, metadata "
-                                   "FROM s3_objects").fetchall()
+            objects = conn.execute(
+                "SELECT bucket, key, blob, size, etag, metadata FROM s3_objects"
+            ).fetchall()
         for name, region in buckets:
             self.backend.create_bucket(name, region)
         for bucket, key, blob, size, etag, metadata in objects:

@@ -47,8 +47,9 @@ class Store:
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=30)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -87,8 +88,9 @@ class Store:
         ARNs end with it and must be unique, so two creations in one millisecond get consecutive
         values. Call inside `write()`; the clock is stored, so it holds across restarts.
         """
-        row = conn.execute("UPDATE clock SET last_ms = max(last_ms + 1, ?) RETURNING last_ms",
-                           (now_ms,)).fetchone()
+        row = conn.execute(
+            "UPDATE clock SET last_ms = max(last_ms + 1, ?) RETURNING last_ms", (now_ms,)
+        ).fetchone()
         return row[0]
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -99,7 +101,8 @@ class Store:
         if version > len(MIGRATIONS):
             raise SchemaTooNew(
                 f"{self.path} has schema version {version}; this fakerek knows up to "
-                f"{len(MIGRATIONS)}. Upgrade fakerek or use another --data-dir.")
+                f"{len(MIGRATIONS)}. Upgrade fakerek or use another --data-dir."
+            )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.write() as tx:
                 for statement in script:
@@ -132,6 +135,7 @@ def _lock_data_dir(data_dir: str):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise DataDirInUse(f"{data_dir} is in use by another fakerek server; "
-                           "stop it or choose another --data-dir.") from None
+        raise DataDirInUse(
+            f"{data_dir} is in use by another fakerek server; stop it or choose another --data-dir."
+        ) from None
     return handle

@@ -17,43 +17,71 @@ def purge_gone(tx: sqlite3.Connection, now_ms: int) -> None:
     tx.execute("DELETE FROM projects WHERE gone_ms <= ?", (now_ms,))
 
 
-def insert(tx: sqlite3.Connection, *, account: str, region: str, name: str, arn: str,
-           created_ms: int, feature: str, auto_update: str | None) -> int:
+def insert(
+    tx: sqlite3.Connection,
+    *,
+    account: str,
+    region: str,
+    name: str,
+    arn: str,
+    created_ms: int,
+    feature: str,
+    auto_update: str | None,
+) -> int:
     cur = tx.execute(
         "INSERT INTO projects (account, region, name, arn, created_ms, feature, auto_update)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (account, region, name, arn, created_ms, feature, auto_update))
+        (account, region, name, arn, created_ms, feature, auto_update),
+    )
     return cur.lastrowid
 
 
-def by_arn(conn: sqlite3.Connection, account: str, region: str, arn: str,
-           now_ms: int) -> sqlite3.Row | None:
+def by_arn(
+    conn: sqlite3.Connection, account: str, region: str, arn: str, now_ms: int
+) -> sqlite3.Row | None:
     return conn.execute(
         f"SELECT * FROM projects WHERE arn = :arn AND account = :account AND region = :region"
         f" AND {LIVE}",
-        {"arn": arn, "account": account, "region": region, "now": now_ms}).fetchone()
+        {"arn": arn, "account": account, "region": region, "now": now_ms},
+    ).fetchone()
 
 
-def by_name(conn: sqlite3.Connection, account: str, region: str, name: str,
-            now_ms: int) -> sqlite3.Row | None:
+def by_name(
+    conn: sqlite3.Connection, account: str, region: str, name: str, now_ms: int
+) -> sqlite3.Row | None:
     return conn.execute(
         f"SELECT * FROM projects WHERE account = :account AND region = :region AND name = :name"
         f" AND {LIVE}",
-        {"account": account, "region": region, "name": name, "now": now_ms}).fetchone()
+        {"account": account, "region": region, "name": name, "now": now_ms},
+    ).fetchone()
 
 
 def count(conn: sqlite3.Connection, account: str, region: str, now_ms: int) -> int:
     return conn.execute(
         f"SELECT count(*) FROM projects WHERE account = :account AND region = :region AND {LIVE}",
-        {"account": account, "region": region, "now": now_ms}).fetchone()[0]
+        {"account": account, "region": region, "now": now_ms},
+    ).fetchone()[0]
 
 
-def page(conn: sqlite3.Connection, account: str, region: str, now_ms: int, *,
-         names: Sequence[str] | None, features: Sequence[str], after_ms: int | None,
-         limit: int) -> list[sqlite3.Row]:
+def page(
+    conn: sqlite3.Connection,
+    account: str,
+    region: str,
+    now_ms: int,
+    *,
+    names: Sequence[str] | None,
+    features: Sequence[str],
+    after_ms: int | None,
+    limit: int,
+) -> list[sqlite3.Row]:
     """Up to `limit` projects in creation order, after the creation time `after_ms`."""
-    params: dict = {"account": account, "region": region, "now": now_ms,
-                    "after": -1 if after_ms is None else after_ms, "limit": limit}
+    params: dict = {
+        "account": account,
+        "region": region,
+        "now": now_ms,
+        "after": -1 if after_ms is None else after_ms,
+        "limit": limit,
+    }
     where = [f"account = :account AND region = :region AND {LIVE} AND created_ms > :after"]
     where.append(f"feature IN ({placeholders('f', len(features))})")
     params.update({f"f{i}": f for i, f in enumerate(features)})
@@ -62,9 +90,12 @@ def page(conn: sqlite3.Connection, account: str, region: str, now_ms: int, *,
         params.update({f"n{i}": n for i, n in enumerate(names)})
     return conn.execute(
         f"SELECT * FROM projects WHERE {' AND '.join(where)} ORDER BY created_ms LIMIT :limit",
-        params).fetchall()
+        params,
+    ).fetchall()
 
 
 def mark_deleting(tx: sqlite3.Connection, project_id: int, deleting_ms: int, gone_ms: int) -> None:
-    tx.execute("UPDATE projects SET deleting_ms = ?, gone_ms = ? WHERE id = ?",
-               (deleting_ms, gone_ms, project_id))
+    tx.execute(
+        "UPDATE projects SET deleting_ms = ?, gone_ms = ? WHERE id = ?",
+        (deleting_ms, gone_ms, project_id),
+    )

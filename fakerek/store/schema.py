@@ -130,5 +130,14 @@ MIGRATIONS: list[list[str]] = [
 ]
 
 # Tables emptied by a reset; the clock is kept so that ARNs stay unique across resets.
-TABLES = ["tags", "dataset_labels", "dataset_entries", "datasets", "versions",
-          "project_policies", "projects", "s3_objects", "s3_buckets"]
+TABLES = [
+    "tags",
+    "dataset_labels",
+    "dataset_entries",
+    "datasets",
+    "versions",
+    "project_policies",
+    "projects",
+    "s3_objects",
+    "s3_buckets",
+]

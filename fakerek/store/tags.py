@@ -16,9 +16,11 @@ def keys_of(conn: sqlite3.Connection, arn: str) -> set[str]:
 
 
 def put(tx: sqlite3.Connection, arn: str, tags: Mapping[str, str]) -> None:
-    tx.executemany("INSERT INTO tags (arn, key, value) VALUES (?, ?, ?)"
-                   " ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
-                   [(arn, k, v) for k, v in tags.items()])
+    tx.executemany(
+        "INSERT INTO tags (arn, key, value) VALUES (?, ?, ?)"
+        " ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
+        [(arn, k, v) for k, v in tags.items()],
+    )
 
 
 def remove(tx: sqlite3.Connection, arn: str, keys: Iterable[str]) -> None:
