@@ -10,7 +10,11 @@ from __future__ import annotations
 import io
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from fakerek.adapters.moto_s3 import Key
+    from fakerek.s3.embedded import EmbeddedS3
 
 CHUNK = 1024 * 1024
 
@@ -45,49 +49,48 @@ def iter_chunks(stream: IO[bytes]) -> Iterator[bytes]:
 class EmbeddedObjects:
     """Objects of the S3 served on fakerek's own port."""
 
-    def __init__(self, s3: Any, denied: frozenset[str] = frozenset()):
+    def __init__(self, s3: EmbeddedS3, denied: frozenset[str] = frozenset()):
         self.s3 = s3
         self.denied = denied
 
-    def _key(self, bucket: str, key: str, version: str | None) -> Any:
+    def _key(self, bucket: str, key: str, version: str | None) -> Key:
         if bucket in self.denied:
             raise ObjectError("denied", f"access to bucket {bucket} is denied")
-        if bucket not in self.s3.backend.buckets:
+        if not self.s3.moto.has_bucket(bucket):
             raise ObjectError("missing", f"bucket {bucket} does not exist")
-        try:
-            fake = self.s3.backend.get_object(bucket, key, version_id=version)
-        except Exception as error:  # moto raises its own S3 errors for bad versions
-            raise ObjectError("missing", f"s3://{bucket}/{key}: {error}") from None
-        if fake is None:
+        found = self.s3.moto.get(bucket, key, version)
+        if found is None:
             raise ObjectError("missing", f"s3://{bucket}/{key} does not exist")
-        return fake
+        return found
 
     def size(self, bucket: str, key: str, version: str | None = None) -> int:
-        return self._key(bucket, key, version).size
+        return self.s3.moto.info(self._key(bucket, key, version)).size
 
     def open(self, bucket: str, key: str, version: str | None = None) -> IO[bytes]:
         """A private copy of the object's bytes, read without loading them all at once."""
-        fake = self._key(bucket, key, version)
+        found = self._key(bucket, key, version)
         copy = tempfile.SpooledTemporaryFile(max_size=8 * CHUNK)  # noqa: SIM115 - returned
-        with fake.lock:
-            fake._value_buffer.seek(0)
-            for chunk in iter_chunks(fake._value_buffer):
-                copy.write(chunk)
+        self.s3.moto.copy_bytes(found, copy)
         copy.seek(0)
         return copy
 
     def read(
         self, bucket: str, key: str, version: str | None = None, limit: int | None = None
     ) -> bytes:
-        return self._key(bucket, key, version).value[:limit]
+        return self.s3.moto.read(self._key(bucket, key, version), limit)
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
-        if bucket in self.denied or bucket not in self.s3.backend.buckets:
+        if bucket in self.denied or not self.s3.moto.has_bucket(bucket):
             raise ObjectError("missing", f"cannot write to bucket {bucket}")
-        self.s3.put_object(bucket, key, data, content_type)
+        try:
+            self.s3.put_object(bucket, key, data, content_type)
+        except Exception as error:  # logged by the embedded S3, which undid the write
+            raise ObjectError(
+                "failed", f"s3://{bucket}/{key} could not be stored: {error}"
+            ) from None
 
     def bucket_exists(self, bucket: str) -> bool:
-        return bucket not in self.denied and bucket in self.s3.backend.buckets
+        return bucket not in self.denied and self.s3.moto.has_bucket(bucket)
 
 
 class ExternalObjects:

@@ -6,11 +6,8 @@ import logging
 import signal
 import sys
 
-import waitress
-from waitress.channel import HTTPChannel
-from waitress.server import BaseWSGIServer
-
 from fakerek import __version__
+from fakerek.adapters.waitress_server import Server
 from fakerek.app import App
 from fakerek.config import Settings
 from fakerek.protocol.model import service
@@ -21,21 +18,6 @@ log = logging.getLogger("fakerek")
 # S3 uploads (served on the same port) can be large; Rekognition bodies have their own,
 # smaller limit (max_body_bytes) checked by the protocol layer.
 TRANSPORT_BODY_LIMIT = 5 * 1024**3
-
-
-class _Channel(HTTPChannel):
-    """waitress 3.0 never completes a request without a body that asked for `100-continue`
-    (boto3 does, for an empty PutObject): its interim answer marks the request incomplete."""
-
-    def send_continue(self) -> None:
-        bodiless = (
-            self.request.completed
-            and self.request.content_length == 0
-            and (not self.request.chunked)
-        )
-        super().send_continue()
-        if bodiless:
-            self.request.completed = True
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -56,13 +38,13 @@ def run(settings: Settings) -> int:
         print(f"fakerek: {error}", file=sys.stderr)
         return 1
     try:
-        app = App(settings, store, None if settings.s3_endpoint_url else EmbeddedS3(store))
-        server = waitress.create_server(
+        s3 = None if settings.s3_endpoint_url else EmbeddedS3(store, settings.region)
+        app = App(settings, store, s3)
+        server = Server(
             app,
             host=settings.host,
             port=settings.port,
             threads=settings.threads,
-            ident="fakerek",
             max_request_body_size=max(TRANSPORT_BODY_LIMIT, settings.max_body_bytes),
         )
     except OSError as error:
@@ -71,16 +53,9 @@ def run(settings: Settings) -> int:
             f"fakerek: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr
         )
         return 1
-    listeners = (
-        [server]
-        if isinstance(server, BaseWSGIServer)
-        else [s for s in server.map.values() if isinstance(s, BaseWSGIServer)]
-    )  # several addresses
-    for listener in listeners:
-        listener.channel_class = _Channel
     signal.signal(signal.SIGTERM, _interrupt)
     print(
-        f"fakerek {__version__} ready on http://{settings.host}:{server.effective_port} "
+        f"fakerek {__version__} ready on http://{settings.host}:{server.port} "
         f"(data dir {store.data_dir})",
         flush=True,
     )

@@ -1,10 +1,13 @@
-"""S3 on fakerek's own port: moto's S3 backend, made durable under the data directory.
+"""S3 on fakerek's own port: moto's S3, made durable under the data directory.
 
-moto keeps objects in memory. Every successful request that changes a bucket or an object is
-mirrored to disk after moto has answered it: object bytes go to a content-addressed blob folder,
-the index (bucket, key, blob, metadata) to the SQLite store. At start-up the index is replayed
-into moto, so buckets and objects survive restarts. Object versions, ACLs, tags and bucket
-configuration are served by moto but not persisted: only the latest bytes and user metadata are.
+moto keeps objects in memory. Every request that changes a bucket or an object is answered by
+moto, then mirrored to disk before the client hears of it: object bytes go to a content-addressed
+blob folder, the index (bucket, key, blob, metadata) to the SQLite store. A change that cannot be
+stored is undone in moto and answered with S3's `InternalError` (500), so an acknowledged write
+is a durable one. At start-up the index is replayed into moto, repairing what a crash or an older
+version left (an object without its bucket row, an index row without its blob). Object versions,
+ACLs, tags and bucket configuration are served by moto but not kept: only the latest bytes and
+metadata of each object are.
 """
 
 from __future__ import annotations
@@ -17,247 +20,304 @@ import os
 import shutil
 import tempfile
 import threading
-import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+from fakerek.adapters.moto_s3 import KeyInfo, MotoS3
+from fakerek.lifecycle import now_ms
+from fakerek.s3 import addressing
+from fakerek.store import s3 as index
 from fakerek.store.db import Store
 
 log = logging.getLogger("fakerek.s3")
-ACCOUNT = "123456789012"  # moto's single S3 namespace; bucket names are global, as on AWS
-_OBJECT_SUBRESOURCES = {
-    "tagging",
-    "acl",
-    "retention",
-    "legal-hold",
-    "restore",
-    "torrent",
-    "uploads",
-    "partNumber",
-    "select",
-}
-_CHUNK = 1024 * 1024
+# Object sub-resources that change no bytes and no user metadata (not kept across restarts).
+_SUBRESOURCES = {"tagging", "acl", "retention", "legal-hold", "restore", "torrent", "select"}
+_MUTATING = ("PUT", "POST", "DELETE")
+_ATTEMPTS = 3  # a key overwritten while it is being stored is read again
+INTERNAL_ERROR = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
+    "<Message>We encountered an internal error. Please try again.</Message>"
+    "<RequestId>{request_id}</RequestId></Error>"
+)
 
 
-class _Shim:
-    """Just enough of a request for moto's virtual-host test."""
+class Blobs:
+    """Content-addressed files: `<dir>/<2 hex>/<sha256>`; a file is written once, never changed."""
 
-    def __init__(self, host: str):
-        self.headers = {"host": host, "Host": host}
-        self.url = f"http://{host}/"
+    def __init__(self, folder: str):
+        self.folder = folder
+        os.makedirs(folder, exist_ok=True)
 
+    def path(self, digest: str) -> str:
+        return os.path.join(self.folder, digest[:2], digest)
 
-class EmbeddedS3:
-    def __init__(self, store: Store):
-        from moto.s3.models import s3_backends
-        from moto.s3.responses import S3Response
-        from moto.server import create_backend_app
-
-        self.store = store
-        self.app = create_backend_app("s3")
-        self._backends = s3_backends
-        self._virtual = S3Response.subdomain_based_buckets
-        self._response = S3Response.__new__(S3Response)
-        self.blob_dir = os.path.join(store.data_dir, "s3")
-        os.makedirs(self.blob_dir, exist_ok=True)
-        self._lock = threading.Lock()  # one mirror at a time: keeps index and blobs consistent
-        self._restore()
-
-    @property
-    def backend(self) -> Any:
-        return self._backends[ACCOUNT]["aws"]
-
-    # -- WSGI ------------------------------------------------------------------------------------
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        status_holder: list[int] = []
-
-        def capture(status: str, headers: list, exc_info: Any = None) -> Any:
-            status_holder.append(int(status.split(" ", 1)[0]))
-            return (
-                start_response(status, headers, exc_info)
-                if exc_info
-                else start_response(status, headers)
-            )
-
-        body = self.app(environ, capture)
-        method = environ.get("REQUEST_METHOD", "GET")
-        if method in ("PUT", "POST", "DELETE"):
-            chunks = list(body)  # let moto finish the request before mirroring it
-            if hasattr(body, "close"):
-                body.close()
-            if status_holder and status_holder[0] < 300:
-                try:
-                    self._mirror(environ, method)
-                except Exception:
-                    log.exception(
-                        "could not persist S3 change %s %s", method, environ.get("PATH_INFO")
-                    )
-            return chunks
-        return body
-
-    def bucket_and_key(self, environ: dict[str, Any]) -> tuple[str, str]:
-        host = environ.get("HTTP_HOST", "")
-        raw = environ.get("PATH_INFO", "")
-        try:
-            path = raw.encode("latin-1").decode("utf-8")
-        except UnicodeError:
-            path = raw
-        if host and self._virtual(self._response, _Shim(host)):
-            return host.split(".", 1)[0], path[1:]
-        bucket, _, key = path.lstrip("/").partition("/")
-        return bucket, key
-
-    def _mirror(self, environ: dict[str, Any], method: str) -> None:
-        bucket, key = self.bucket_and_key(environ)
-        if not bucket:
-            return
-        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        with self._lock:
-            if key:
-                if _OBJECT_SUBRESOURCES & query.keys() and "uploadId" not in query:
-                    return
-                if "uploadId" in query and not (method == "POST" and "partNumber" not in query):
-                    return  # a part, or an aborted upload: not an object yet
-                self._sync_object(bucket, key)
-            elif not query:
-                self._sync_bucket(bucket)
-            elif "delete" in query:
-                self._sync_bucket(bucket, keys=True)
-
-    # -- mirroring -------------------------------------------------------------------------------
-
-    def put_object(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
-        """Write an object from inside fakerek (training outputs), durably like a PUT would."""
-        fake = self.backend.put_object(bucket, key, data)
-        fake.set_metadata({"content-type": content_type})
-        with self._lock:
-            self._sync_object(bucket, key)
-
-    def _sync_bucket(self, name: str, keys: bool = False) -> None:
-        bucket = self.backend.buckets.get(name)
-        with self.store.write() as tx:
-            stored = tx.execute(
-                "SELECT key, blob FROM s3_objects WHERE bucket = ?", (name,)
-            ).fetchall()
-            if bucket is None:
-                gone = stored
-                tx.execute("DELETE FROM s3_buckets WHERE name = ?", (name,))
-            else:
-                tx.execute(
-                    "INSERT OR IGNORE INTO s3_buckets (name, region, created_ms) VALUES (?, ?, ?)",
-                    (name, bucket.region_name, int(time.time() * 1000)),
-                )
-                gone = [row for row in stored if keys and self._live_key(name, row[0]) is None]
-            tx.executemany(
-                "DELETE FROM s3_objects WHERE bucket = ? AND key = ?",
-                [(name, row[0]) for row in gone],
-            )
-            unused = self._unused(tx, {row[1] for row in gone})
-        self._remove_blobs(unused)
-
-    def _live_key(self, bucket: str, key: str) -> Any:
-        try:
-            return self.backend.get_object(bucket, key)
-        except Exception:  # moto raises for missing buckets and keys alike
-            return None
-
-    def _sync_object(self, bucket: str, key: str) -> None:
-        fake = self._live_key(bucket, key)
-        digest = None if fake is None else self._write_blob(fake)
-        with self.store.write() as tx:
-            old = tx.execute(
-                "SELECT blob FROM s3_objects WHERE bucket = ? AND key = ?", (bucket, key)
-            ).fetchone()
-            if fake is None:
-                tx.execute("DELETE FROM s3_objects WHERE bucket = ? AND key = ?", (bucket, key))
-            else:
-                tx.execute(
-                    "INSERT INTO s3_objects (bucket, key, blob, size, etag, metadata) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (bucket, key) DO UPDATE SET "
-                    "blob = excluded.blob, size = excluded.size, etag = excluded.etag, "
-                    "metadata = excluded.metadata",
-                    (
-                        bucket,
-                        key,
-                        digest,
-                        fake.size,
-                        fake.etag.strip('"'),
-                        json.dumps(dict(fake.metadata)),
-                    ),
-                )
-            unused = self._unused(tx, {old[0]} if old else set())
-        self._remove_blobs(unused)
-
-    @staticmethod
-    def _unused(tx: Any, blobs: set[str]) -> list[str]:
-        return [
-            b
-            for b in blobs
-            if tx.execute("SELECT 1 FROM s3_objects WHERE blob = ? LIMIT 1", (b,)).fetchone()
-            is None
-        ]
-
-    def _remove_blobs(self, blobs: Iterable[str]) -> None:
-        for digest in blobs:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(self._blob_path(digest))
-
-    def _blob_path(self, digest: str) -> str:
-        return os.path.join(self.blob_dir, digest[:2], digest)
-
-    def _write_blob(self, fake: Any) -> str:
+    def write(self, fill: Callable[[Any], None]) -> str:
+        """Store what `fill(file)` writes; return its digest."""
+        with tempfile.NamedTemporaryFile(dir=self.folder, delete=False) as tmp:
+            try:
+                fill(tmp)
+            except BaseException:
+                os.unlink(tmp.name)
+                raise
         sha = hashlib.sha256()
-        with tempfile.NamedTemporaryFile(dir=self.blob_dir, delete=False) as tmp, fake.lock:
-            buffer = fake._value_buffer
-            buffer.seek(0)
-            while chunk := buffer.read(_CHUNK):
+        with open(tmp.name, "rb") as written:
+            while chunk := written.read(1024 * 1024):
                 sha.update(chunk)
-                tmp.write(chunk)
         digest = sha.hexdigest()
-        target = self._blob_path(digest)
+        target = self.path(digest)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.replace(tmp.name, target)
         return digest
 
-    def _collect_garbage(self) -> None:
-        """Remove blob files no object points at (left by a crash between blob and index)."""
-        with self.store.read() as conn:
-            used = {row[0] for row in conn.execute("SELECT DISTINCT blob FROM s3_objects")}
-        for folder in os.listdir(self.blob_dir):
-            sub = os.path.join(self.blob_dir, folder)
-            if os.path.isdir(sub) and len(folder) == 2:
-                for name in os.listdir(sub):
-                    if name not in used:
-                        os.remove(os.path.join(sub, name))
+    def remove(self, digests: Iterable[str]) -> None:
+        for digest in digests:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.path(digest))
+
+    def sweep(self, used: set[str]) -> int:
+        """Remove files no object points at (left by a crash between blob and index)."""
+        removed = 0
+        for folder in os.listdir(self.folder):
+            sub = os.path.join(self.folder, folder)
+            if not os.path.isdir(sub):
+                if folder.startswith("tmp"):  # a temporary file a crash left
+                    os.remove(sub)
+                continue
+            for name in os.listdir(sub):
+                if name not in used:
+                    os.remove(os.path.join(sub, name))
+                    removed += 1
+        return removed
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        os.makedirs(self.folder, exist_ok=True)
+
+
+class EmbeddedS3:
+    def __init__(self, store: Store, region: str = "us-east-1"):
+        self.store = store
+        self.region = region  # of a bucket brought back for objects whose bucket row was lost
+        self.moto = MotoS3()
+        self.blobs = Blobs(os.path.join(store.data_dir, "s3"))
+        self._lock = threading.Lock()  # one mirror at a time: index and blobs stay consistent
+        self._restore()
+
+    # -- WSGI ------------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        target = addressing.to_path_style(environ)
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in _MUTATING:
+            return self.moto.app(environ, start_response)
+        answered: list[Any] = []
+
+        def capture(status: str, headers: list, exc_info: Any = None) -> Any:
+            answered[:] = [status, headers]
+            return lambda data: None
+
+        body = self.moto.app(environ, capture)
+        try:
+            chunks = list(body)  # moto finishes the request before it is mirrored
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        status, headers = answered
+        if int(status.split(" ", 1)[0]) < 300:
+            try:
+                with self._lock:
+                    self._mirror(target, method)
+            except Exception:
+                log.exception(
+                    "could not store S3 change %s /%s/%s: answering InternalError",
+                    method,
+                    target.bucket,
+                    target.key,
+                )
+                self._undo(target)
+                request_id = uuid.uuid4().hex[:16].upper()
+                chunks = [INTERNAL_ERROR.format(request_id=request_id).encode()]
+                status = "500 Internal Server Error"
+                headers = [
+                    ("Content-Type", "application/xml"),
+                    ("Content-Length", str(len(chunks[0]))),
+                    ("x-amz-request-id", request_id),
+                ]
+        start_response(status, headers)
+        return chunks
+
+    # -- mirroring -------------------------------------------------------------------------------
+
+    def _mirror(self, target: addressing.Target, method: str) -> None:
+        bucket, key = target.bucket, target.key
+        if not bucket:
+            return
+        query = parse_qs(target.query, keep_blank_values=True)
+        if key:
+            if "uploadId" in query:
+                if method == "POST" and "partNumber" not in query:
+                    self._sync_object(bucket, key)  # CompleteMultipartUpload
+                return  # a part, or an aborted upload: not an object yet
+            if method == "POST" and "uploads" in query:
+                return  # CreateMultipartUpload
+            if not _SUBRESOURCES & query.keys():
+                self._sync_object(bucket, key)
+        elif not query:
+            self._sync_bucket(bucket)
+        elif "delete" in query:
+            self._sync_keys(bucket)
+
+    def put_object(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
+        """Write an object from inside fakerek (training outputs), durably as a PUT would."""
+        self.moto.put(bucket, key, data, {"Content-Type": content_type})
+        with self._lock:
+            try:
+                self._sync_object(bucket, key)
+            except Exception:
+                self._undo(addressing.Target(bucket, key, ""))
+                raise
+
+    def _sync_bucket(self, name: str) -> None:
+        region = self.moto.buckets().get(name)
+        with self.store.write() as tx:
+            if region is None:
+                unused = index.delete_bucket(tx, name)
+            else:
+                index.put_bucket(tx, name, region, now_ms())
+                unused = []
+        self.blobs.remove(unused)
+
+    def _sync_keys(self, bucket: str) -> None:
+        """After DeleteObjects: forget the stored keys moto no longer has."""
+        live = set(self.moto.keys(bucket))
+        with self.store.write() as tx:
+            gone = [key for key in index.keys(tx, bucket) if key not in live]
+            unused = index.delete_objects(tx, bucket, gone)
+        self.blobs.remove(unused)
+
+    def _sync_object(self, bucket: str, key: str) -> None:
+        for attempt in range(_ATTEMPTS):
+            fake = self.moto.get(bucket, key)
+            if fake is None:
+                with self.store.write() as tx:
+                    unused = index.delete_objects(tx, bucket, [key])
+                self.blobs.remove(unused)
+                return
+            try:
+                digest = self.blobs.write(lambda file, fake=fake: self.moto.copy_bytes(fake, file))
+            except ValueError:  # an overwrite closed this key's buffer: store the newer one
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                continue
+            info = self.moto.info(fake)
+            with self.store.write() as tx:
+                index.put_bucket(tx, bucket, self.moto.buckets().get(bucket, self.region), now_ms())
+                unused = index.put_object(
+                    tx, bucket, key, digest, info.size, info.etag, info.metadata
+                )
+            self.blobs.remove(unused)
+            return
+
+    def _undo(self, target: addressing.Target) -> None:
+        """Bring moto back to what the index holds for the target a failed mirror touched."""
+        try:
+            with self.store.read() as conn:
+                stored_buckets = {row["name"] for row in index.buckets(conn)}
+                rows = (
+                    [index.object_row(conn, target.bucket, target.key)]
+                    if target.key
+                    else [r for r in index.objects(conn) if r["bucket"] == target.bucket]
+                )
+            if not target.key and target.bucket not in stored_buckets:
+                self.moto.delete_bucket(target.bucket)
+                return
+            if target.key and rows[0] is None:
+                self.moto.forget(target.bucket, target.key)
+                return
+            live = set(self.moto.keys(target.bucket))
+            for row in rows:
+                if row is not None and (target.key or row["key"] not in live):
+                    self._restore_object(row)
+        except Exception:
+            log.exception(
+                "could not undo the S3 change to /%s/%s in memory", target.bucket, target.key
+            )
 
     # -- start-up and reset ----------------------------------------------------------------------
 
+    def _restore_object(self, row: Any) -> None:
+        with open(self.blobs.path(row["blob"]), "rb") as source:
+            self.moto.restore(
+                row["bucket"],
+                row["key"],
+                source,
+                KeyInfo(row["size"], row["etag"], json.loads(row["metadata"])),
+            )
+
     def _restore(self) -> None:
-        with self.store.read() as conn:
-            buckets = conn.execute("SELECT name, region FROM s3_buckets").fetchall()
-            objects = conn.execute(
-                "SELECT bucket, key, blob, size, etag, metadata FROM s3_objects"
-            ).fetchall()
-        for name, region in buckets:
-            self.backend.create_bucket(name, region)
-        for bucket, key, blob, size, etag, metadata in objects:
-            fake = self.backend.put_object(bucket, key, b"", disable_notification=True)
-            with open(self._blob_path(blob), "rb") as source, fake.lock:
-                fake._value_buffer.seek(0)
-                fake._value_buffer.truncate()
-                shutil.copyfileobj(source, fake._value_buffer, _CHUNK)
-            fake.contentsize = size
-            fake._etag = etag
-            fake.set_metadata(json.loads(metadata))
-        if buckets:
-            log.info("restored %d S3 buckets and %d objects", len(buckets), len(objects))
-        self._collect_garbage()
+        """Replay the index into moto, repairing it on the way; never fails the start-up."""
+        try:
+            with self.store.read() as conn:
+                buckets = index.buckets(conn)
+                objects = index.objects(conn)
+        except Exception:
+            log.exception("the embedded S3's index cannot be read: starting with no objects")
+            return
+        for row in buckets:
+            try:
+                self.moto.create_bucket(row["name"], row["region"])
+            except Exception:
+                log.exception("bucket %s cannot be restored", row["name"])
+        restored = 0
+        for row in objects:
+            try:
+                restored += self._restore_checked(row)
+            except Exception:
+                log.exception(
+                    "s3://%s/%s cannot be restored; its index row is kept",
+                    row["bucket"],
+                    row["key"],
+                )
+        if buckets or objects:
+            log.info("restored %d S3 buckets and %d objects", len(buckets), restored)
+        try:
+            with self.store.read() as conn:
+                removed = self.blobs.sweep(index.used_blobs(conn))
+            if removed:
+                log.info("removed %d stored S3 blobs no object uses", removed)
+        except Exception:
+            log.exception("unused S3 blobs could not be swept")
+
+    def _restore_checked(self, row: Any) -> int:
+        """Restore one object, repairing its bucket row or dropping a row without bytes."""
+        bucket, key = row["bucket"], row["key"]
+        if not os.path.exists(self.blobs.path(row["blob"])):
+            log.warning(
+                "repair: s3://%s/%s is dropped: its stored bytes (blob %s) are missing",
+                bucket,
+                key,
+                row["blob"],
+            )
+            with self.store.write() as tx:
+                index.delete_objects(tx, bucket, [key])
+            return 0
+        if not self.moto.has_bucket(bucket):
+            log.warning(
+                "repair: bucket %s is restored (region %s): it holds stored objects but "
+                "had no bucket row",
+                bucket,
+                self.region,
+            )
+            self.moto.create_bucket(bucket, self.region)
+            with self.store.write() as tx:
+                index.put_bucket(tx, bucket, self.region, now_ms())
+        self._restore_object(row)
+        return 1
 
     def reset(self) -> None:
         """Empty every bucket (the store's reset clears the index)."""
-        self._backends.reset()
         with self._lock:
-            shutil.rmtree(self.blob_dir, ignore_errors=True)
-            os.makedirs(self.blob_dir, exist_ok=True)
+            self.moto.reset()
+            self.blobs.clear()
