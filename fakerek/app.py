@@ -53,6 +53,7 @@ class App:
                     settings.s3_endpoint_url, settings.region, settings.denied_buckets
                 )
             else:
+                assert self.s3 is not None, "no embedded S3 and no external endpoint"
                 found = EmbeddedObjects(self.s3, settings.denied_buckets)
             self._objects[key] = found
         return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from fakerek.protocol.errors import InvalidParameter
 from fakerek.protocol.model import service
 from fakerek.protocol.validate import compile_pattern
 
@@ -37,6 +38,15 @@ def partition(region: str) -> str:
 
 def project_arn(region: str, account: str, name: str, created_ms: int) -> str:
     return f"arn:{partition(region)}:rekognition:{region}:{account}:project/{name}/{created_ms}"
+
+
+def of(arn: str) -> Arn:
+    """The parts of an ARN the wire model has already checked (its pattern is a Custom Labels
+    one); InvalidParameterException if it names no Custom Labels resource after all."""
+    parsed = parse(arn)
+    if parsed is None:
+        raise InvalidParameter(f"{arn} is not the ARN of a Custom Labels resource.")
+    return parsed
 
 
 def parse(arn: str) -> Arn | None:

@@ -63,7 +63,7 @@ def predict(model: Any, image: bytes) -> list[Label]:
             Label(
                 d.label,
                 100 * d.score,
-                tuple(float(v) for v in d.box),
+                (float(d.box[0]), float(d.box[1]), float(d.box[2]), float(d.box[3])),
                 thresholds.get(d.label, 50.0),
             )
             for d in model.detect(image)

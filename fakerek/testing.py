@@ -216,7 +216,7 @@ class FakerekServer:
 try:
     import pytest
 except ImportError:  # used outside pytest: the context manager above is all there is
-    pytest = None
+    pytest = None  # type: ignore[assignment]
 
 if pytest is not None:
 

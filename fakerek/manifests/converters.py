@@ -29,7 +29,8 @@ def _now() -> str:
 def csv_duplicates(rows: Iterable[list[str]]) -> tuple[list[list[str]], list[list[str]]]:
     """(first occurrences, later occurrences) keyed by the first column; blank rows skipped."""
     seen: set[str] = set()
-    firsts, repeats = [], []
+    firsts: list[list[str]] = []
+    repeats: list[list[str]] = []
     for row in rows:
         if not "".join(row).strip():
             continue

@@ -107,7 +107,7 @@ def validate(lines: Iterable[str], tally: Tally, limits: ImportLimits) -> Iterat
         if tally.lines > limits.max_rows:
             continue  # F4 will fail the import; keep reading so that F1 still wins
         line = check_line(text, tally.lines, IMPORT, limits.line)
-        if line.dropped or line.source_ref in tally.source_refs:
+        if line.dropped or line.source_ref is None or line.source_ref in tally.source_refs:
             tally.dropped += 1
             continue
         tally.source_refs.add(line.source_ref)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from fakerek.manifests.codes import PRIORITY, message
 
@@ -108,7 +108,12 @@ class Line:
         dropped = {(p.attribute, p.index) for p in self.problems if p.where == "annotation"}
         out = []
         for attribute in self.attributes:
-            if attribute.kind != "box" or not attribute.valid or self.obj is None:
+            if (
+                attribute.kind != "box"
+                or not attribute.valid
+                or self.obj is None
+                or attribute.image_size is None
+            ):
                 continue
             width, height = attribute.image_size
             value, meta = self.obj[attribute.name], self.obj[f"{attribute.name}-metadata"]
@@ -197,11 +202,11 @@ def _unreadable(line: Line, context: str) -> Line:
     return line
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -316,10 +321,12 @@ def _image_size(value: dict[str, Any]) -> tuple[int, int] | None:
         size = size[0]
     if not isinstance(size, dict):
         return None
-    dims = [size.get(k) for k in ("width", "height", "depth")]
-    if not all(_is_int(d) and d > 0 for d in dims):
+    width, height, depth = (size.get(k) for k in ("width", "height", "depth"))
+    if not (
+        _is_int(width) and _is_int(height) and _is_int(depth) and min(width, height, depth) > 0
+    ):
         return None
-    return dims[0], dims[1]
+    return width, height
 
 
 def _annotation_ok(annotation: Any) -> bool:

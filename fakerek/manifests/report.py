@@ -75,7 +75,7 @@ def describe(line: Line) -> list[str]:
     for problem in line.problems:
         where = ""
         if problem.where == "annotation":
-            where = f" (attribute {problem.attribute}, annotation {problem.index + 1})"
+            where = f" (attribute {problem.attribute}, annotation {(problem.index or 0) + 1})"
         elif problem.where in ("attribute", "metadata"):
             where = f" (attribute {problem.attribute})"
         rows.append(f"line {line.number}: {problem.code}: {problem.as_json()['message']}{where}")

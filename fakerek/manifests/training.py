@@ -214,14 +214,14 @@ def _images(
     wanted = [line for line in side.lines if line.bucket and not line.stopped]
     if fetch is None:
         return {}
-    locations = list({(line.bucket, line.key or "") for line in wanted})
+    locations = list({(line.bucket or "", line.key or "") for line in wanted})
     with ThreadPoolExecutor(8) as pool:
         fetched = dict(
             zip(locations, pool.map(lambda where: fetch(*where), locations), strict=True)
         )
     for line in wanted:
         code = images.check(
-            fetched[(line.bucket, line.key or "")],
+            fetched[(line.bucket or "", line.key or "")],
             any(a.kind == "box" for a in line.attributes),
             limits.image,
         )

@@ -26,7 +26,9 @@ SERVING_THREADS = 1
 
 def to_array(image: Image.Image, size: int = SIZE) -> np.ndarray:
     """uint8 [size, size, 3] RGB."""
-    return np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    return np.asarray(
+        image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8
+    )
 
 
 def decode(data: bytes, size: int = SIZE) -> Image.Image:

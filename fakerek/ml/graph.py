@@ -8,6 +8,8 @@ into the convolutions (eps 1e-3), activations are ReLU6, padding is TF "SAME" (S
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -41,12 +43,12 @@ class GraphBuilder:
         self._count += 1
         return f"{self.prefix}{base}_{self._count}"
 
-    def const(self, array: np.ndarray | float, base: str = "c") -> str:
+    def const(self, array: np.ndarray | np.generic | float, base: str = "c") -> str:
         name = self.name(base)
         self.initializers.append(numpy_helper.from_array(np.asarray(array), name))
         return name
 
-    def op(self, op_type: str, inputs: list[str], base: str | None = None, **attrs) -> str:
+    def op(self, op_type: str, inputs: list[str], base: str | None = None, **attrs: Any) -> str:
         out = self.name(base or op_type.lower())
         self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
         return out
@@ -171,8 +173,8 @@ def linear_head_model(
         numpy_helper.from_array(bias.astype(np.float32), HEAD_BIAS),
     ]
     logits = g.op("Gemm", ["features", HEAD_WEIGHTS, HEAD_BIAS])
-    attrs = {"axis": 1} if activation == "Softmax" else {}
-    g.output(g.op(activation, [logits], **attrs), "scores")
+    attrs: dict[str, Any] = {"axis": 1} if activation == "Softmax" else {}
+    g.output(g.op(activation, [logits], None, **attrs), "scores")
     features = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", weights.shape[0]])
     scores = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", weights.shape[1]])
     model = g.model([features], [scores])

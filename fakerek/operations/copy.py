@@ -54,7 +54,7 @@ def _principals(statement: dict[str, Any]) -> list[str]:
     principal = statement["Principal"]
     if principal == "*":
         return ["*"]
-    out = []
+    out: list[str] = []
     for value in principal.values():
         out += [value] if isinstance(value, str) else value
     return out
@@ -95,15 +95,15 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     destination_arn = params["DestinationProjectArn"]
     if not params["OutputConfig"].get("S3Bucket"):
         raise InvalidParameter("OutputConfig needs an S3Bucket.")
-    source_project_parsed = arns.parse(source_project_arn)
-    source_parsed = arns.parse(source_arn)
+    source_project_parsed = arns.of(source_project_arn)
+    source_parsed = arns.of(source_arn)
     if (source_parsed.project, source_parsed.account, source_parsed.region) != (
         source_project_parsed.project,
         source_project_parsed.account,
         source_project_parsed.region,
     ):
         raise InvalidParameter("SourceProjectVersionArn does not belong to SourceProjectArn.")
-    if ctx.region != source_parsed.region or arns.parse(destination_arn).region != ctx.region:
+    if ctx.region != source_parsed.region or arns.of(destination_arn).region != ctx.region:
         raise InvalidParameter("A model can be copied only within one region.")
     same_account = source_parsed.account == ctx.account
     ctx = ctx.settled(source_arn)

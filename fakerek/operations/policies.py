@@ -21,7 +21,7 @@ from fakerek.store import policies
 def put_project_policy(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     project_arn, name = params["ProjectArn"], params["PolicyName"]
     given = params.get("PolicyRevisionId")
-    policy_documents.parse(params["PolicyDocument"], arns.parse(project_arn).project)
+    policy_documents.parse(params["PolicyDocument"], arns.of(project_arn).project)
     revision = uuid.uuid4().hex
     with ctx.store.write() as tx:
         project = require(tx, ctx, project_arn)

@@ -58,7 +58,7 @@ def _check_request(params: dict[str, Any]) -> None:
     training, testing = params.get("TrainingData"), params.get("TestingData")
     if (training is None) != (testing is None):
         raise InvalidParameter("Give both TrainingData and TestingData, or neither.")
-    if training is None:
+    if training is None or testing is None:
         return
     if len(training.get("Assets", [])) != 1:
         raise InvalidParameter("TrainingData must have exactly one asset.")
@@ -98,7 +98,7 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         project_datasets = {
             d["type"]: d for d in datasets.of_projects(tx, [project["id"]], ctx.now_ms)
         }
-        request = {
+        request: dict[str, Any] = {
             k: params[k]
             for k in (
                 "OutputConfig",

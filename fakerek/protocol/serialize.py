@@ -22,7 +22,8 @@ _compiled: dict[int, tuple[Shape, Converter]] = {}
 def serialize(shape: Shape | None, value: dict[str, Any]) -> dict[str, Any]:
     if shape is None:
         return {}
-    return _converter(shape)(value)
+    convert = _converter(shape)
+    return value if convert is None else convert(value)
 
 
 def _converter(shape: Shape) -> Converter:
@@ -54,15 +55,17 @@ def _compile(shape: Shape, where: str) -> Converter:
 
         return structure
     if kind == "list":
-        convert = _compile(shape.member, where)
-        if convert is None:
+        item = _compile(shape.member, where)
+        if item is None:
             return list
-        return lambda value: [convert(item) for item in value]
+        convert_item: Callable[[Any], Any] = item
+        return lambda value: [convert_item(v) for v in value]
     if kind == "map":
-        convert = _compile(shape.value, where)
-        if convert is None:
+        entry = _compile(shape.value, where)
+        if entry is None:
             return dict
-        return lambda value: {k: convert(v) for k, v in value.items()}
+        convert_entry: Callable[[Any], Any] = entry
+        return lambda value: {k: convert_entry(v) for k, v in value.items()}
     if kind == "timestamp":
         return _timestamp
     if kind == "blob":

@@ -36,14 +36,15 @@ _JAVA_DOT = "[^\\n\\r\\u0085\\u2028\\u2029]"
 @functools.cache
 def compile_pattern(pattern: str) -> regex.Pattern:
     """Compile a model (Java) pattern with Java's meaning of `.`, \\d, \\s and \\w."""
-    out, i, in_class = [], 0, False
+    out: list[str] = []
+    i, in_class = 0, False
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\" and i + 1 < len(pattern):
             nxt = pattern[i + 1]
             repl = _JAVA_CLASSES.get(nxt)
             if repl and (not in_class or repl[1] is not None):
-                out.append(repl[1] if in_class else repl[0])
+                out.append((repl[1] if in_class else repl[0]) or "")
             else:
                 out.append(pattern[i : i + 2])
             i += 2

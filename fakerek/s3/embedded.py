@@ -13,6 +13,7 @@ metadata of each object are.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -206,7 +207,7 @@ class EmbeddedS3:
                 self.blobs.remove(unused)
                 return
             try:
-                digest = self.blobs.write(lambda file, fake=fake: self.moto.copy_bytes(fake, file))
+                digest = self.blobs.write(functools.partial(self.moto.copy_bytes, fake))
             except ValueError:  # an overwrite closed this key's buffer: store the newer one
                 if attempt == _ATTEMPTS - 1:
                     raise

@@ -6,6 +6,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from fakerek.store.db import row_id
+
 LIVE = "(d.gone_ms IS NULL OR d.gone_ms > :now)"
 _SELECT = (
     "SELECT d.*, p.account, p.region, p.name AS project_name, p.arn AS project_arn, "
@@ -34,11 +36,13 @@ def purge_gone(tx: sqlite3.Connection, now_ms: int) -> None:
 def insert(
     tx: sqlite3.Connection, *, project_id: int, kind: str, arn: str, created_ms: int, ready_ms: int
 ) -> int:
-    return tx.execute(
-        "INSERT INTO datasets (project_id, type, arn, created_ms, phase, ready_ms, "
-        "previous_update_ms) VALUES (?, ?, ?, ?, 'CREATE', ?, ?)",
-        (project_id, kind, arn, created_ms, ready_ms, created_ms),
-    ).lastrowid
+    return row_id(
+        tx.execute(
+            "INSERT INTO datasets (project_id, type, arn, created_ms, phase, ready_ms, "
+            "previous_update_ms) VALUES (?, ?, ?, ?, 'CREATE', ?, ?)",
+            (project_id, kind, arn, created_ms, ready_ms, created_ms),
+        )
+    )
 
 
 def by_arn(

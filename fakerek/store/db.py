@@ -124,6 +124,12 @@ class Store:
         self._lock_file.close()
 
 
+def row_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid an INSERT just gave its row."""
+    assert cursor.lastrowid is not None, "not an INSERT"
+    return cursor.lastrowid
+
+
 def placeholders(prefix: str, count: int) -> str:
     """Named SQL parameters `:p0, :p1, ...` for an IN list."""
     return ", ".join(f":{prefix}{i}" for i in range(count))

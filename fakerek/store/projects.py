@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from fakerek.store.db import placeholders
+from fakerek.store.db import placeholders, row_id
 
 LIVE = "(gone_ms IS NULL OR gone_ms > :now)"
 
@@ -33,7 +33,7 @@ def insert(
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (account, region, name, arn, created_ms, feature, auto_update),
     )
-    return cur.lastrowid
+    return row_id(cur)
 
 
 def by_arn(

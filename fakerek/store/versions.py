@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from fakerek.store.db import placeholders
+from fakerek.store.db import placeholders, row_id
 
 LIVE = "(v.gone_ms IS NULL OR v.gone_ms > :now)"
 _SELECT = (
@@ -38,11 +38,13 @@ def insert(
     request: dict[str, Any],
     phase: str = "TRAINING",
 ) -> int:
-    return tx.execute(
-        "INSERT INTO versions (project_id, name, arn, created_ms, phase, ready_ms, request) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (project_id, name, arn, created_ms, phase, ready_ms, json.dumps(request)),
-    ).lastrowid
+    return row_id(
+        tx.execute(
+            "INSERT INTO versions (project_id, name, arn, created_ms, phase, ready_ms, request) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (project_id, name, arn, created_ms, phase, ready_ms, json.dumps(request)),
+        )
+    )
 
 
 def by_arn(
