@@ -1,7 +1,15 @@
-"""The WSGI application: one router in front of the control API, Rekognition and S3.
+"""The composition root: `create_app(settings)` builds one `Services` and the Flask application.
 
-`/_fakerek/…` goes to the control API; a request carrying `X-Amz-Target` (or the JSON 1.1
-content type) to the Rekognition protocol; anything else is an S3 request.
+Every request goes through one ordered list (`Dispatch`):
+
+1. `/_fakerek/…`                          → Flask: the control blueprint (and the console)
+2. `X-Amz-Target` or the JSON 1.1 type    → Flask: the Rekognition endpoint, `POST /`
+3. anything else                          → the embedded S3 (moto's S3 app, made durable), or a
+                                            JSON 404 when users' objects live on another endpoint
+
+S3 and Rekognition share `POST /`, so S3 cannot be a Flask route; it is the fallback in front.
+Flask's HTML error pages never reach a client: errors under /_fakerek/ answer JSON
+`{"error": …}`, every other Flask error answers an AWS JSON 1.1 error.
 """
 
 from __future__ import annotations
@@ -11,115 +19,105 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from fakerek import control, serving
-from fakerek.capacity import Capacity, Clock
-from fakerek.config import RuntimeConfig, Settings
-from fakerek.faults import Faults
-from fakerek.http import json_response
-from fakerek.jobs import Jobs
-from fakerek.objects import EmbeddedObjects, ExternalObjects, Objects
-from fakerek.operations import datasets, versions
-from fakerek.protocol import handler
-from fakerek.rules import Rules
-from fakerek.s3.embedded import EmbeddedS3
-from fakerek.store.db import Store
+from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from fakerek import control
+from fakerek.config import Settings
+from fakerek.http import LABEL, json_response
+from fakerek.protocol import endpoint
+from fakerek.services import EXTENSION, Services
 
 log = logging.getLogger("fakerek")
 
 
-class App:
-    """Everything a request may touch: live settings, the store, pending faults."""
+def create_app(settings: Settings) -> Flask:
+    """The application over `settings.data_dir`: opens the store and S3, recovers interrupted
+    work, and registers the surfaces. `services.of(app).close()` releases the data directory."""
+    services = Services.open(settings)
+    try:
+        services.recover()
+    except BaseException:
+        services.close()
+        raise
+    app = Flask("fakerek")
+    app.extensions[EXTENSION] = services
+    app.add_url_rule("/", "rekognition", endpoint.view, methods=["POST"])
+    app.register_blueprint(control.blueprint, url_prefix=control.PREFIX)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.wsgi_app = Dispatch(app.wsgi_app, services)  # type: ignore[method-assign]
+    return app
 
-    def __init__(self, settings: Settings, store: Store, s3: EmbeddedS3 | None = None):
-        self.config = RuntimeConfig(settings)
-        self.store = store
-        self.faults = Faults()
-        self.s3 = s3
-        self.jobs = Jobs()
-        self.models = serving.Models()
-        self.capacity = Capacity(Clock())
-        self.rules = Rules()
-        self._objects: dict[tuple, Objects] = {}
-        datasets.recover(store)
-        versions.recover(store)
 
-    def objects(self, settings: Settings) -> Objects:
-        """Access to users' S3 objects under the current settings (kept while they hold)."""
-        key = (settings.s3_endpoint_url, settings.denied_buckets, settings.region)
-        found = self._objects.get(key)
-        if found is None:
-            if settings.s3_endpoint_url:
-                found = ExternalObjects(
-                    settings.s3_endpoint_url, settings.region, settings.denied_buckets
-                )
-            else:
-                assert self.s3 is not None, "no embedded S3 and no external endpoint"
-                found = EmbeddedObjects(self.s3, settings.denied_buckets)
-            self._objects[key] = found
-        return found
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    headers = []
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        headers = [("Allow", ", ".join(error.valid_methods))]
+    if request.path.startswith(control.PREFIX + "/"):
+        message = f"{request.method} {request.path}: {error.name}"
+        if isinstance(error, MethodNotAllowed):
+            message += f"; it accepts {', '.join(error.valid_methods or [])}"
+        elif status == 404:
+            known = {r.rule for r in current_app.url_map.iter_rules()}
+            message += "; known: " + ", ".join(
+                sorted(k for k in known if k.startswith(control.PREFIX + "/"))
+            )
+        return json_response(status, {"error": message}, headers=headers)
+    response = endpoint.error_status(
+        status,
+        "UnknownOperationException",
+        f"{request.method} {request.path} is not an Amazon Rekognition endpoint; "
+        "send POST / with X-Amz-Target.",
+    )
+    response.headers.extend(headers)
+    return response
 
-    def reset(self) -> None:
-        """Back to a fresh server: no resources in any account, start-up settings, no faults."""
-        self.jobs.wait_all(self.config.snapshot().max_wait_seconds)
-        self.store.reset()
-        if self.s3 is not None:
-            self.s3.reset()
-        self.faults.clear()
-        self.rules.clear()
-        self.models.clear()
-        self.capacity.reset()
-        self.config.reset()
+
+def _unexpected_error(error: Exception) -> Response:
+    log.exception("unexpected error serving %s %s", request.method, request.path)
+    if request.path.startswith(control.PREFIX + "/"):
+        return json_response(500, {"error": "internal error; see the fakerek log"})
+    return endpoint.error_status(
+        500, "InternalServerError", "Amazon Rekognition experienced a service issue."
+    )
+
+
+class Dispatch:
+    """WSGI middleware in front of Flask: sends S3 requests to S3, times and logs the rest."""
+
+    def __init__(self, flask_app: Any, services: Services):
+        self.flask_app = flask_app
+        self.services = services
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         started = time.perf_counter()
         path = environ.get("PATH_INFO", "")
-        is_control = path.startswith(control.PREFIX)
-        if not is_control and not _is_rekognition(environ):
-            if self.s3 is None:
-                external = self.config.snapshot().s3_endpoint_url
-                response = json_response(
-                    404,
-                    {"error": f"this fakerek does not serve S3; it uses the S3 at {external}"},
-                    label=f"S3 {_text(path)}",
-                )
-                start_response(response.status_line, [("Content-Type", response.content_type)])
-                return [response.body]
-            body = self.s3(environ, start_response)
-            log.info(
-                "S3 %s %s %.2fms",
-                environ.get("REQUEST_METHOD"),
-                _text(path),
-                (time.perf_counter() - started) * 1000,
-            )
-            return body
-        try:
-            if is_control:
-                response = control.handle(self, environ)
-            else:
-                response = handler.handle(self, environ)
-        except Exception:  # a bug below: log it, answer without leaking a stack trace
-            log.exception("unexpected error serving %s", environ.get("PATH_INFO"))
+        if not path.startswith(control.PREFIX + "/") and not endpoint.is_rekognition(environ):
+            return self._s3(environ, start_response, started)
+
+        def timed(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            headers.append(("Server-Timing", f"app;dur={elapsed_ms:.3f}"))
+            label = environ.get(LABEL) or f"{environ.get('REQUEST_METHOD')} {path}"
+            log.info("%s %s %.2fms", label, status.split(" ", 1)[0], elapsed_ms)
+            return start_response(status, headers, exc_info)
+
+        return self.flask_app(environ, timed)  # type: ignore[no-any-return]
+
+    def _s3(self, environ: dict[str, Any], start_response: Any, started: float) -> Iterable[bytes]:
+        method, path = environ.get("REQUEST_METHOD"), _text(environ.get("PATH_INFO", ""))
+        s3 = self.services.s3
+        if s3 is None:
+            external = self.services.config.snapshot().s3_endpoint_url
             response = json_response(
-                500,
-                {"error": "internal error; see the fakerek log"},
-                label=environ.get("PATH_INFO", "?"),
+                404, {"error": f"this fakerek does not serve S3; it uses the S3 at {external}"}
             )
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        headers = [
-            ("Content-Type", response.content_type),
-            ("Content-Length", str(len(response.body))),
-            ("Server-Timing", f"app;dur={elapsed_ms:.3f}"),
-            *response.headers,
-        ]
-        log.info("%s %d %.2fms", response.label, response.status, elapsed_ms)
-        start_response(response.status_line, headers)
-        return [response.body]
-
-
-def _is_rekognition(environ: dict[str, Any]) -> bool:
-    return "HTTP_X_AMZ_TARGET" in environ or environ.get("CONTENT_TYPE", "").startswith(
-        "application/x-amz-json"
-    )
+            return response(environ, start_response)  # type: ignore[no-any-return]
+        body = s3(environ, start_response)
+        log.info("S3 %s %s %.2fms", method, path, (time.perf_counter() - started) * 1000)
+        return body
 
 
 def _text(path: str) -> str:

@@ -1,36 +1,47 @@
-"""What an operation knows about the request it serves."""
+"""What an operation knows about the request it serves, built in one place (`for_request`)."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fakerek import lifecycle
-from fakerek.capacity import Capacity
 from fakerek.config import Settings
-from fakerek.faults import Faults
-from fakerek.jobs import Jobs
-from fakerek.objects import Objects
-from fakerek.rules import Rules
-from fakerek.serving import Models
-from fakerek.store.db import Store
+from fakerek.protocol import sigv4
+from fakerek.protocol.sigv4 import Scope
+
+if TYPE_CHECKING:
+    from fakerek.objects import Objects
+    from fakerek.services import Services
+    from fakerek.store.db import Store
 
 
 @dataclass(frozen=True)
 class Ctx:
-    store: Store
+    services: Services
+    scope: Scope
     settings: Settings  # the live settings as they were when the request arrived
-    account: str
-    region: str
     now_ms: int
     operation: str
     request_id: str
-    jobs: Jobs
-    objects: Objects  # users' S3 objects
-    faults: Faults
-    models: Models  # loaded models of running versions
-    rules: Rules
-    capacity: Capacity  # inference units of running models
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    @property
+    def account(self) -> str:
+        return self.scope.account
+
+    @property
+    def region(self) -> str:
+        return self.scope.region
+
+    @property
+    def objects(self) -> Objects:
+        """Users' S3 objects, as the settings of this request reach them."""
+        return self.services.objects(self.settings)
 
     def settled(self, *arns: str) -> Ctx:
         """In instant timing, wait (bounded) for background work on these resources to end, as
@@ -39,5 +50,21 @@ class Ctx:
         if self.settings.timing != "instant" or not arns:
             return self
         for arn in arns:
-            self.jobs.wait(arn, self.settings.max_wait_seconds)
+            self.services.jobs.wait(arn, self.settings.max_wait_seconds)
         return dataclasses.replace(self, now_ms=max(self.now_ms, lifecycle.now_ms()))
+
+
+def for_request(
+    services: Services, authorization: str | None, operation: str, request_id: str
+) -> Ctx:
+    """The context of one request: the caller's scope read from its SigV4 `Authorization`
+    header (the settings' account and region when it names none), a settings snapshot, now."""
+    settings = services.config.snapshot()
+    return Ctx(
+        services=services,
+        scope=sigv4.scope(authorization, settings.account_id, settings.region),
+        settings=settings,
+        now_ms=lifecycle.now_ms(),
+        operation=operation,
+        request_id=request_id,
+    )

@@ -101,7 +101,7 @@ class Faults:
                 {"training": dict(f)} for f in self._training
             ]
 
-    def clear(self) -> None:
+    def reset(self) -> None:
         with self._lock:
             self._pending.clear()
             self._training.clear()

@@ -1,57 +1,35 @@
-"""The little HTTP plumbing shared by the routes: responses and bounded body reading."""
+"""The little HTTP plumbing the views share: JSON responses and bounded body reading."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
-REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    413: "Request Entity Too Large",
-    500: "Internal Server Error",
-}
+from flask import Response
+
+LABEL = "fakerek.label"  # the environ key naming a request in the request log (an operation)
 
 
-@dataclass
-class Response:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    label: str = ""  # what the request log calls this request (an operation name or a path)
-
-    @property
-    def status_line(self) -> str:
-        return f"{self.status} {REASONS.get(self.status, 'Unknown')}"
-
-
-def json_response(status: int, payload: Any, **kwargs: Any) -> Response:
+def json_response(
+    status: int,
+    payload: Any,
+    content_type: str = "application/json",
+    headers: list[tuple[str, str]] | None = None,
+) -> Response:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return Response(status, body, **kwargs)
+    return Response(body, status=status, headers=headers, content_type=content_type)
 
 
 class BodyTooLarge(Exception):
     def __init__(self, size: int | None, limit: int):
         shown = f"{size} bytes" if size is not None else "more bytes"
-        super().__init__(
-            f"The request body ({shown}) exceeds the limit of {limit} bytes "
-            "(setting max_body_bytes)."
-        )
+        super().__init__(f"The request body ({shown}) exceeds the limit of {limit} bytes.")
 
 
-def read_body(environ: dict[str, Any], limit: int) -> bytes:
+def read_body(stream: IO[bytes], declared: int | None, limit: int) -> bytes:
     """The request body, refusing more than `limit` bytes before reading them when possible."""
-    try:
-        declared = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
+    if declared is not None and declared > limit:
         raise BodyTooLarge(declared, limit)
-    stream = environ["wsgi.input"]
     data = stream.read(declared) if declared else stream.read(limit + 1)
     if len(data) > limit:
         raise BodyTooLarge(None, limit)

@@ -1,4 +1,5 @@
-"""Background work (dataset imports today, trainings later) that must not block requests.
+"""Background work (dataset imports, updates and splits, trainings, copies, model loading) that
+must not block requests.
 
 Jobs run on a small thread pool, keyed by the ARN of the resource they work on, so that a read
 in `instant` timing can wait for the job of the resource it looks at (bounded), as the timing
@@ -52,5 +53,5 @@ class Jobs:
             futures = list(self._running.values())
         concurrent.futures.wait(futures, timeout)
 
-    def shutdown(self) -> None:
+    def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -107,6 +107,6 @@ class Rules:
         with self._lock:
             return list(self._rules)
 
-    def clear(self) -> None:
+    def reset(self) -> None:
         with self._lock:
             self._rules.clear()

@@ -1,4 +1,4 @@
-"""`fakerek serve`: open the store, start waitress, print the endpoint, stop cleanly on a signal."""
+"""`fakerek serve`: build the application, serve it with waitress, stop cleanly on a signal."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import logging
 import signal
 import sys
 
-from fakerek import __version__
+from fakerek import __version__, services
 from fakerek.adapters.waitress_server import Server
-from fakerek.app import App
+from fakerek.app import create_app
 from fakerek.config import Settings
 from fakerek.protocol.model import service
-from fakerek.s3.embedded import EmbeddedS3
-from fakerek.store.db import DataDirInUse, SchemaTooNew, Store
+from fakerek.store.db import DataDirInUse, SchemaTooNew
 
 log = logging.getLogger("fakerek")
 # S3 uploads (served on the same port) can be large; Rekognition bodies have their own,
@@ -33,13 +32,12 @@ def run(settings: Settings) -> int:
     logging.getLogger("waitress").setLevel(logging.WARNING)
     service()  # load the wire model now, not on the first request
     try:
-        store = Store(settings.data_dir)
+        app = create_app(settings)
     except (DataDirInUse, SchemaTooNew, OSError) as error:
         print(f"fakerek: {error}", file=sys.stderr)
         return 1
+    parts = services.of(app)
     try:
-        s3 = None if settings.s3_endpoint_url else EmbeddedS3(store, settings.region)
-        app = App(settings, store, s3)
         server = Server(
             app,
             host=settings.host,
@@ -48,7 +46,7 @@ def run(settings: Settings) -> int:
             max_request_body_size=max(TRANSPORT_BODY_LIMIT, settings.max_body_bytes),
         )
     except OSError as error:
-        store.close()
+        parts.close()
         print(
             f"fakerek: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr
         )
@@ -56,7 +54,7 @@ def run(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     print(
         f"fakerek {__version__} ready on http://{settings.host}:{server.port} "
-        f"(data dir {store.data_dir})",
+        f"(data dir {parts.store.data_dir})",
         flush=True,
     )
     try:
@@ -64,7 +62,6 @@ def run(settings: Settings) -> int:
     except KeyboardInterrupt:
         server.close()
     finally:
-        app.jobs.shutdown()
-        store.close()
+        parts.close()
         log.info("fakerek stopped")
     return 0

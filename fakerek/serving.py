@@ -2,7 +2,8 @@
 
 A model is loaded when its version starts (or, after a restart of fakerek, at its first
 detection) and dropped when it stops or is deleted. Classification and localisation models share
-the backbone sessions of `ml.features` and `ml.detector`.
+the backbone sessions of `ml.features` and `ml.detector`; the ML stack (numpy, onnxruntime) is
+imported with the first model, not when the server starts.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import os
 import threading
 from dataclasses import dataclass
 from typing import Any
-
-from fakerek.ml import classifier, detector
 
 
 @dataclass
@@ -42,12 +41,14 @@ class Models:
         with self._lock:
             self._loaded.pop(version_id, None)
 
-    def clear(self) -> None:
+    def reset(self) -> None:
         with self._lock:
             self._loaded.clear()
 
 
 def load(folder: str) -> Any:
+    from fakerek.ml import classifier, detector  # the ML stack loads with the first model
+
     with open(os.path.join(folder, "model.json"), encoding="utf-8") as handle:
         task = json.load(handle)["task"]
     if task == "localization":
@@ -57,6 +58,8 @@ def load(folder: str) -> Any:
 
 def predict(model: Any, image: bytes) -> list[Label]:
     """Every label the model gives the image, with its confidence in percent."""
+    from fakerek.ml import detector
+
     thresholds = {label: 100 * t for label, t in model.thresholds.items()}
     if isinstance(model, detector.DetectorModel):
         return [

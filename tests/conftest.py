@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from fakerek import services
+from fakerek.app import create_app
+from fakerek.config import Settings
 from fakerek.testing import FakerekServer
+
+TARGET = "RekognitionService."
 
 
 def error_of(excinfo: pytest.ExceptionInfo) -> dict[str, Any]:
@@ -72,3 +77,33 @@ POLICY = {
 
 def _lower(headers: Any) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
+
+
+# -- in process ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(tmp_path):
+    """The application in this process (flaskr-style): `create_app` on a temporary data dir."""
+    application = create_app(Settings(data_dir=str(tmp_path / "data")))
+    yield application
+    services.of(application).close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def call(client, operation: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+    """A Rekognition call through the in-process test client: (status, decoded JSON)."""
+    answer = client.post(
+        "/",
+        data=json.dumps(body or {}),
+        headers={
+            "X-Amz-Target": TARGET + operation,
+            "Content-Type": "application/x-amz-json-1.1",
+            **headers,
+        },
+    )
+    return answer.status_code, answer.get_json(force=True)

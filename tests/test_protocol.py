@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from conftest import error_of, raw_call
 
 from fakerek.config import Settings
-from fakerek.operations import OPERATIONS
+from fakerek.operations.registry import OPERATIONS
 from fakerek.protocol.errors import SerializationError, ValidationError
 from fakerek.protocol.model import CUSTOM_LABELS_OPERATIONS, service
 from fakerek.protocol.validate import parse_input
@@ -181,7 +181,9 @@ def test_oversized_body_is_refused_cleanly(fakerek):
     status, headers, answer = raw_call(fakerek.endpoint, TARGET + "DescribeProjects", body)
     assert status == 413
     assert answer["__type"] == "RequestEntityTooLargeException"
-    assert "max_body_bytes" in answer["Message"]
+    assert f"exceeds the limit of {limit} bytes" in answer["Message"]
+    assert "max" not in answer["Message"]  # messages never name a fakerek setting: the log does
+    assert "raise --max-body-bytes" in fakerek.log()
     assert fakerek.client().describe_projects()["ProjectDescriptions"] == []
 
 

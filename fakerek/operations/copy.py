@@ -174,7 +174,7 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         )
         tags.put(tx, arn, params.get("Tags", {}))
     store, objects, source_id = ctx.store, ctx.objects, source["id"]
-    ctx.jobs.submit([arn], lambda: _copy(store, objects, source_id, copy_id))
+    ctx.services.jobs.submit([arn], lambda: _copy(store, objects, source_id, copy_id))
     return {"ProjectVersionArn": arn}
 
 

@@ -131,7 +131,9 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if manifest is not None:
         limits = import_limits(ctx, kind)
         objects, store = ctx.objects, ctx.store
-        ctx.jobs.submit([arn], lambda: _import(store, objects, dataset_id, s3_object, limits))
+        ctx.services.jobs.submit(
+            [arn], lambda: _import(store, objects, dataset_id, s3_object, limits)
+        )
     return {"DatasetArn": arn}
 
 
@@ -238,7 +240,7 @@ def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             lifecycle.dataset_last_update_ms(row, ctx.now_ms),
         )
     limits, store, dataset_id = import_limits(ctx, row["type"]), ctx.store, row["id"]
-    ctx.jobs.submit([row["arn"]], lambda: _update(store, dataset_id, text, limits))
+    ctx.services.jobs.submit([row["arn"]], lambda: _update(store, dataset_id, text, limits))
     return {}
 
 
@@ -268,7 +270,7 @@ def distribute_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, An
                 tx, row["id"], "UPDATE", ready_ms, lifecycle.dataset_last_update_ms(row, ctx.now_ms)
             )
     store, train_id, test_id = ctx.store, by_type["TRAIN"]["id"], by_type["TEST"]["id"]
-    ctx.jobs.submit(arns, lambda: _distribute(store, train_id, test_id))
+    ctx.services.jobs.submit(arns, lambda: _distribute(store, train_id, test_id))
     return {}
 
 

@@ -78,13 +78,13 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     require_custom_labels(row)
     if lifecycle.version_status(row, ctx.now_ms)[0] != "RUNNING":
         raise ResourceNotReady(f"ProjectVersion {row['arn']} is not ready")
-    ctx.capacity.ensure(row["arn"], row["min_units"] or 1, row["max_units"])
-    if not ctx.capacity.admit(row["arn"], ctx.settings):
+    ctx.services.capacity.ensure(row["arn"], row["min_units"] or 1, row["max_units"])
+    if not ctx.services.capacity.admit(row["arn"], ctx.settings):
         raise ProvisionedThroughputExceeded("Provisioned Rate exceeded")
     data, s3_key = _image(ctx, image)
     _check(data)
     minimum = params.get("MinConfidence")
-    ruled = ctx.rules.find(data, s3_key)
+    ruled = ctx.services.rules.find(data, s3_key)
     if ruled is not None:
         labels = [label for label in ruled if minimum is None or label["Confidence"] >= minimum]
     else:

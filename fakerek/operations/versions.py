@@ -135,10 +135,10 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     options = training_job.Options(
         denied=settings.denied_buckets,
         limits=dataset_ops.import_limits(ctx, "TRAIN"),
-        fault=ctx.faults.take_training(),
+        fault=ctx.services.faults.take_training(),
     )
     store, objects = ctx.store, ctx.objects
-    ctx.jobs.submit([arn], lambda: training_job.run(store, objects, version_id, options))
+    ctx.services.jobs.submit([arn], lambda: training_job.run(store, objects, version_id, options))
     return {"ProjectVersionArn": arn}
 
 
@@ -247,7 +247,7 @@ def delete_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 def purge_deleted(ctx: Ctx, tx: sqlite3.Connection) -> None:
     for version_id in versions.purge_gone(tx, ctx.now_ms):
-        ctx.models.drop(version_id)
+        ctx.services.models.drop(version_id)
         training_job.remove_model(ctx.store, version_id)
 
 
@@ -302,8 +302,8 @@ def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             lifecycle.ends_at(ctx.settings, "starting", ctx.now_ms),
         )
         versions.set_units(tx, row["id"], minimum, maximum)
-    ctx.capacity.start(row["arn"], minimum, maximum)
-    ctx.jobs.submit([row["arn"]], lambda: load_model(ctx, row))
+    ctx.services.capacity.start(row["arn"], minimum, maximum)
+    ctx.services.jobs.submit([row["arn"]], lambda: load_model(ctx, row))
     return {"Status": "STARTING"}
 
 
@@ -311,12 +311,12 @@ def load_model(ctx: Ctx, row: sqlite3.Row) -> Any:
     """The version's model, loaded once; a model that cannot be loaded fails its start (the
     version becomes FAILED, as a start that failed on AWS) and None is returned."""
     try:
-        return ctx.models.get(row["id"], training_job.model_folder(ctx.store, row["id"]))
+        return ctx.services.models.get(row["id"], training_job.model_folder(ctx.store, row["id"]))
     except Exception:
         log.exception("the model of %s cannot be loaded", row["arn"])
     with ctx.store.write() as tx:
         versions.fail_phase(tx, row["id"], lifecycle.now_ms(), FAILED_TO_START)
-    ctx.capacity.stop(row["arn"])
+    ctx.services.capacity.stop(row["arn"])
     return None
 
 
@@ -338,6 +338,6 @@ def stop_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             ctx.now_ms,
             lifecycle.ends_at(ctx.settings, "stopping", ctx.now_ms),
         )
-    ctx.models.drop(row["id"])
-    ctx.capacity.stop(row["arn"])
+    ctx.services.models.drop(row["id"])
+    ctx.services.capacity.stop(row["arn"])
     return {"Status": "STOPPING"}

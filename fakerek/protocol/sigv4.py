@@ -13,15 +13,17 @@ _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[0-9]{8}/([a-z0-9-]+)/[a-z0-9-]
 _ACCOUNT = re.compile(r"[0-9]{12}")
 
 
-class Caller(NamedTuple):
+class Scope(NamedTuple):
+    """Who calls and where: every resource lives in one (account, region)."""
+
     account: str
     region: str
 
 
-def caller(authorization: str | None, default_account: str, default_region: str) -> Caller:
+def scope(authorization: str | None, default_account: str, default_region: str) -> Scope:
     match = _CREDENTIAL.search(authorization or "")
     if not match:
-        return Caller(default_account, default_region)
+        return Scope(default_account, default_region)
     access_key, region = match.groups()
     account = access_key if _ACCOUNT.fullmatch(access_key) else default_account
-    return Caller(account, region)
+    return Scope(account, region)

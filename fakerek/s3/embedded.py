@@ -104,6 +104,7 @@ class EmbeddedS3:
         self.moto = MotoS3()
         self.blobs = Blobs(os.path.join(store.data_dir, "s3"))
         self._lock = threading.Lock()  # one mirror at a time: index and blobs stay consistent
+        self.moto.reset()  # moto's backend is process-wide: it mirrors this data dir alone
         self._restore()
 
     # -- WSGI ------------------------------------------------------------------------------------

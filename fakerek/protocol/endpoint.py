@@ -1,4 +1,4 @@
-"""A Rekognition request from top to bottom: target → fault → body → validation → operation.
+"""The Rekognition endpoint, top to bottom: target → fault → body → validation → operation.
 
 Whatever goes wrong becomes an AWS JSON 1.1 error with `__type`, `Message` and `Code`; an
 unexpected exception is logged here and answered as InternalServerError without a stack trace.
@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fakerek import __version__, lifecycle
-from fakerek.context import Ctx
-from fakerek.http import BodyTooLarge, Response, json_response, read_body
-from fakerek.operations import OPERATIONS
-from fakerek.protocol import sigv4
+from flask import Response, request
+
+from fakerek import __version__, context
+from fakerek.http import LABEL, BodyTooLarge, json_response, read_body
+from fakerek.operations.registry import OPERATIONS
 from fakerek.protocol.errors import (
     AwsError,
     InternalServerError,
@@ -25,84 +25,80 @@ from fakerek.protocol.errors import (
 from fakerek.protocol.model import CUSTOM_LABELS_OPERATIONS, service
 from fakerek.protocol.serialize import serialize
 from fakerek.protocol.validate import parse_input
-
-if TYPE_CHECKING:
-    from fakerek.app import App
+from fakerek.services import Services, current
 
 log = logging.getLogger("fakerek")
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
-def handle(app: App, environ: dict[str, Any]) -> Response:
+def view() -> Response:
+    """`POST /` with `X-Amz-Target: RekognitionService.<Operation>`."""
+    return handle(current(), request.environ)
+
+
+def is_rekognition(environ: dict[str, Any]) -> bool:
+    """A Rekognition request names its operation, or at least speaks JSON 1.1."""
+    return "HTTP_X_AMZ_TARGET" in environ or environ.get("CONTENT_TYPE", "").startswith(
+        "application/x-amz-json"
+    )
+
+
+def handle(services: Services, environ: dict[str, Any]) -> Response:
     request_id = str(uuid.uuid4())
     operation = ""
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     try:
         operation = _operation(target)
-        fault = app.faults.take(operation)
+        environ[LABEL] = operation
+        fault = services.faults.take(operation)
         if fault is not None:
             raise fault
-        settings = app.config.snapshot()
         model = service().operation(operation)
-        params = parse_input(model.input_shape, _json_body(environ, settings.max_body_bytes))
-        caller = sigv4.caller(
-            environ.get("HTTP_AUTHORIZATION"), settings.account_id, settings.region
+        ctx = context.for_request(
+            services, environ.get("HTTP_AUTHORIZATION"), operation, request_id
         )
-        ctx = Ctx(
-            store=app.store,
-            settings=settings,
-            account=caller.account,
-            region=caller.region,
-            now_ms=lifecycle.now_ms(),
-            operation=operation,
-            request_id=request_id,
-            jobs=app.jobs,
-            objects=app.objects(settings),
-            faults=app.faults,
-            models=app.models,
-            rules=app.rules,
-            capacity=app.capacity,
-        )
+        params = parse_input(model.input_shape, _json_body(environ, ctx.settings.max_body_bytes))
         output = OPERATIONS[operation](ctx, params)
         return json_response(
             200,
             serialize(model.output_shape, output),
             content_type=CONTENT_TYPE,
-            label=operation,
             headers=[("x-amzn-RequestId", request_id)],
         )
     except AwsError as error:
         if operation and error.code not in service().errors_of(operation):
             log.error("%s answered %s, which its model does not list", operation, error.code)
-        return error_response(error, request_id, operation or target)
+        return error_response(error, request_id)
     except BodyTooLarge as error:
-        return _error_body(413, "RequestEntityTooLargeException", str(error), request_id, operation)
+        log.info("%s: %s (raise --max-body-bytes to accept it)", operation, error)
+        return _error_body(413, "RequestEntityTooLargeException", str(error), request_id)
     except Exception:
         log.exception("unexpected error in %s (request %s)", operation or "request", request_id)
-        return error_response(
-            InternalServerError(
-                "Amazon Rekognition experienced a service issue. "
-                f"(fakerek {__version__} hit an internal error; see its log for "
-                f"request {request_id}.)"
-            ),
-            request_id,
-            operation,
-        )
+        return error_response(internal_error(request_id), request_id)
 
 
-def error_response(error: AwsError, request_id: str, operation: str = "") -> Response:
-    return _error_body(
-        service().http_status(error.code), error.code, error.message, request_id, operation
+def internal_error(request_id: str) -> InternalServerError:
+    return InternalServerError(
+        "Amazon Rekognition experienced a service issue. "
+        f"(fakerek {__version__} hit an internal error; see its log for request {request_id}.)"
     )
 
 
-def _error_body(status: int, code: str, message: str, request_id: str, operation: str) -> Response:
+def error_response(error: AwsError, request_id: str) -> Response:
+    return _error_body(service().http_status(error.code), error.code, error.message, request_id)
+
+
+def error_status(status: int, code: str, message: str) -> Response:
+    """An AWS JSON error with an HTTP status of the transport (404, 405, 413, 500)."""
+    return _error_body(status, code, message, str(uuid.uuid4()))
+
+
+def _error_body(status: int, code: str, message: str, request_id: str) -> Response:
     payload = {"__type": code, "Code": code, "Message": message, "Logref": request_id}
     return json_response(
         status,
         payload,
         content_type=CONTENT_TYPE,
-        label=operation or "?",
         headers=[("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", code)],
     )
 
@@ -133,7 +129,11 @@ def _reject_constant(name: str) -> Any:
 
 
 def _json_body(environ: dict[str, Any], limit: int) -> Any:
-    raw = read_body(environ, limit)
+    try:
+        declared = int(environ.get("CONTENT_LENGTH") or 0) or None
+    except ValueError:
+        declared = None
+    raw = read_body(environ["wsgi.input"], declared, limit)
     if not raw.strip():
         return {}
     try:

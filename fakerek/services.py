@@ -1,0 +1,101 @@
+"""Everything the server holds for its lifetime, built once per application by `create_app`.
+
+`Services` is the composition root's one container: the store, the embedded S3 (or None when
+users' objects live on an external endpoint), background jobs, loaded models, inference-unit
+capacity, faults, result rules and the live settings. A reset and a shutdown loop over its parts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import flask
+
+from fakerek.capacity import Capacity, Clock
+from fakerek.config import RuntimeConfig, Settings
+from fakerek.faults import Faults
+from fakerek.jobs import Jobs
+from fakerek.objects import EmbeddedObjects, ExternalObjects, Objects
+from fakerek.rules import Rules
+from fakerek.s3.embedded import EmbeddedS3
+from fakerek.serving import Models
+from fakerek.store.db import Store
+
+log = logging.getLogger("fakerek")
+EXTENSION = "fakerek"  # the key of `Services` in `flask.Flask.extensions`
+
+
+@dataclass
+class Services:
+    config: RuntimeConfig
+    store: Store
+    s3: EmbeddedS3 | None  # None: users' objects live on `s3_endpoint_url`
+    jobs: Jobs = field(default_factory=Jobs)
+    models: Models = field(default_factory=Models)
+    capacity: Capacity = field(default_factory=lambda: Capacity(Clock()))
+    faults: Faults = field(default_factory=Faults)
+    rules: Rules = field(default_factory=Rules)
+    _objects: dict[tuple[str, frozenset[str], str], Objects] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Services:
+        """Open the data directory (raises DataDirInUse, SchemaTooNew, OSError) and S3."""
+        store = Store(settings.data_dir)
+        try:
+            s3 = None if settings.s3_endpoint_url else EmbeddedS3(store, settings.region)
+        except BaseException:
+            store.close()
+            raise
+        return cls(RuntimeConfig(settings), store, s3)
+
+    def recover(self) -> None:
+        """Start-up: work that a crash or a stop interrupted ends as a service error."""
+        from fakerek.operations import datasets, versions
+
+        datasets.recover(self.store)
+        versions.recover(self.store)
+
+    def objects(self, settings: Settings) -> Objects:
+        """Access to users' S3 objects under these settings (kept while they hold)."""
+        key = (settings.s3_endpoint_url, settings.denied_buckets, settings.region)
+        found = self._objects.get(key)
+        if found is None:
+            if self.s3 is None:
+                found = ExternalObjects(
+                    settings.s3_endpoint_url, settings.region, settings.denied_buckets
+                )
+            else:
+                found = EmbeddedObjects(self.s3, settings.denied_buckets)
+            self._objects[key] = found
+        return found
+
+    def reset(self) -> None:
+        """Back to a fresh server: no resources, start-up settings, no faults, no rules."""
+        self.jobs.wait_all(self.config.snapshot().max_wait_seconds)
+        for part in (
+            self.store,
+            self.s3,
+            self.faults,
+            self.rules,
+            self.models,
+            self.capacity,
+            self.config,
+        ):
+            if part is not None:
+                part.reset()
+
+    def close(self) -> None:
+        self.jobs.close()
+        self.store.close()
+
+
+def current() -> Services:
+    """The services of the application serving the current request."""
+    services: Services = flask.current_app.extensions[EXTENSION]
+    return services
+
+
+def of(app: flask.Flask) -> Services:
+    services: Services = app.extensions[EXTENSION]
+    return services

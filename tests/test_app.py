@@ -1,0 +1,83 @@
+"""The application in-process: one ordered dispatch (control, Rekognition, S3), JSON errors
+everywhere, reset over every part. Driven with Flask's test client on a temporary data dir."""
+
+from __future__ import annotations
+
+from conftest import call
+
+from fakerek import services
+
+
+def test_a_rekognition_call_in_process(client):
+    status, created = call(client, "CreateProject", {"ProjectName": "p"})
+    assert status == 200 and created["ProjectArn"].startswith("arn:aws:rekognition:us-east-1:")
+    answer = client.post(
+        "/",
+        data="{}",
+        headers={
+            "X-Amz-Target": "RekognitionService.DescribeProjects",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    assert answer.headers["Content-Type"] == "application/x-amz-json-1.1"
+    assert answer.headers["Server-Timing"].startswith("app;dur=")
+    [project] = answer.get_json(force=True)["ProjectDescriptions"]
+    assert project["ProjectArn"] == created["ProjectArn"]
+
+
+def test_the_caller_scope_comes_from_the_signature(client):
+    auth = (
+        "AWS4-HMAC-SHA256 Credential=111122223333/20260101/eu-west-1/rekognition/"
+        "aws4_request, SignedHeaders=host, Signature=0"
+    )
+    status, created = call(client, "CreateProject", {"ProjectName": "p"}, Authorization=auth)
+    assert created["ProjectArn"].startswith("arn:aws:rekognition:eu-west-1:111122223333:")
+    status, listed = call(client, "DescribeProjects")
+    assert listed["ProjectDescriptions"] == []  # the default account and region see nothing
+
+
+def test_control_errors_answer_json(client):
+    missing = client.get("/_fakerek/nothing")
+    assert missing.status_code == 404 and missing.is_json
+    assert "/_fakerek/health" in missing.get_json()["error"]
+    wrong = client.get("/_fakerek/reset")
+    assert wrong.status_code == 405 and "POST" in wrong.headers["Allow"]
+    assert "POST" in wrong.get_json()["error"]
+    bad = client.post("/_fakerek/config", json={"timing": "sometimes"})
+    assert bad.status_code == 400 and "timing" in bad.get_json()["error"]
+
+
+def test_rekognition_routing_errors_answer_aws_json(client):
+    headers = {"X-Amz-Target": "RekognitionService.DescribeProjects"}
+    for answer in (client.get("/", headers=headers), client.post("/other", headers=headers)):
+        assert answer.status_code in (404, 405)
+        assert answer.headers["Content-Type"] == "application/x-amz-json-1.1"
+        assert answer.get_json(force=True)["__type"] == "UnknownOperationException"
+        assert b"<html" not in answer.data.lower()
+
+
+def test_s3_is_the_fallback(client):
+    assert client.put("/in-process-bucket", headers={"Host": "localhost"}).status_code == 200
+    assert client.put("/in-process-bucket/k", data=b"bytes").status_code == 200
+    signed = {
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/"
+        "aws4_request, SignedHeaders=host, Signature=0"
+    }
+    assert client.get("/in-process-bucket/k", headers=signed).data == b"bytes"
+    assert b"<Name>in-process-bucket</Name>" in client.get("/").data
+
+
+def test_reset_empties_every_part(app, client):
+    parts = services.of(app)
+    call(client, "CreateProject", {"ProjectName": "p"})
+    client.put("/reset-bucket")
+    client.post("/_fakerek/config", json={"timing": "realistic"})
+    client.post(
+        "/_fakerek/faults", json={"operation": "CreateProject", "error": "ThrottlingException"}
+    )
+    client.post("/_fakerek/rules", json={"match": {"s3_key": "b/k"}, "labels": []})
+    assert client.post("/_fakerek/reset").get_json() == {"status": "reset"}
+    assert call(client, "DescribeProjects")[1]["ProjectDescriptions"] == []
+    assert b"reset-bucket" not in client.get("/").data
+    assert parts.config.snapshot().timing == "instant"
+    assert parts.faults.list() == [] and parts.rules.list() == []
