@@ -40,6 +40,19 @@ def project_arn(region: str, account: str, name: str, created_ms: int) -> str:
     return f"arn:{partition(region)}:rekognition:{region}:{account}:project/{name}/{created_ms}"
 
 
+def dataset_arn(project_arn: str, kind: str, created_ms: int) -> str:
+    return f"{_project_base(project_arn)}/dataset/{kind.lower()}/{created_ms}"
+
+
+def version_arn(project_arn: str, name: str, created_ms: int) -> str:
+    return f"{_project_base(project_arn)}/version/{name}/{created_ms}"
+
+
+def _project_base(project_arn: str) -> str:
+    """`arn:…:project/{name}` without the project's creation time."""
+    return project_arn.rsplit("/", 1)[0]
+
+
 def of(arn: str) -> Arn:
     """The parts of an ARN the wire model has already checked (its pattern is a Custom Labels
     one); InvalidParameterException if it names no Custom Labels resource after all."""

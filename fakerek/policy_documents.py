@@ -1,12 +1,13 @@
 """Project policy documents: the rules a document must follow to be attached to a project.
 
 Custom Labels policies grant one thing, `rekognition:CopyProjectVersion` on the project's model
-versions, so the grammar is a small subset of IAM's. The parsed document is also what
-CopyProjectVersion evaluates.
+versions, so the grammar is a small subset of IAM's. `allows_copy` evaluates a project's
+documents for a CopyProjectVersion: a matching Deny refuses; across accounts an Allow is needed.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from typing import Any
@@ -80,3 +81,42 @@ def parse(document: str, project_name: str) -> dict[str, Any]:
                 "<version>/<id>, or .../version/* for all of them)."
             )
     return doc
+
+
+def _principals(statement: dict[str, Any]) -> list[str]:
+    principal = statement["Principal"]
+    if principal == "*":
+        return ["*"]
+    out: list[str] = []
+    for value in principal.values():
+        out += [value] if isinstance(value, str) else value
+    return out
+
+
+def _names_caller(principal: str, account: str) -> bool:
+    return (
+        principal == "*" or principal == account or principal.startswith(f"arn:aws:iam::{account}:")
+    )
+
+
+def _listify(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def allows_copy(
+    documents: list[str], project_name: str, caller: str, version: str, same_account: bool
+) -> bool:
+    """Policy evaluation for a copy: a matching Deny refuses; across accounts an Allow is needed."""
+    allow = False
+    for document in documents:
+        parsed = parse(document, project_name)
+        statements = parsed["Statement"]
+        for statement in statements if isinstance(statements, list) else [statements]:
+            if not any(_names_caller(p, caller) for p in _principals(statement)):
+                continue
+            if not any(fnmatch.fnmatchcase(version, r) for r in _listify(statement["Resource"])):
+                continue
+            if statement["Effect"].lower() == "deny":
+                return False
+            allow = True
+    return same_account or allow

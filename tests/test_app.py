@@ -81,3 +81,23 @@ def test_reset_empties_every_part(app, client):
     assert b"reset-bucket" not in client.get("/").data
     assert parts.config.snapshot().timing == "instant"
     assert parts.faults.list() == [] and parts.rules.list() == []
+
+
+def test_every_creation_checks_the_tag_quota_copy_included(client):
+    client.post("/_fakerek/config", json={"max_tags_per_resource": 1})
+    project = "arn:aws:rekognition:us-east-1:123456789012:project/p/1"
+    copy = {
+        "SourceProjectArn": project,
+        "SourceProjectVersionArn": project.replace("/1", "/version/v/1"),
+        "DestinationProjectArn": project,
+        "VersionName": "copy",
+        "OutputConfig": {"S3Bucket": "out"},
+        "Tags": {"a": "1", "b": "2"},
+    }
+    for operation, body in (
+        ("CreateProject", {"ProjectName": "p", "Tags": {"a": "1", "b": "2"}}),
+        ("CopyProjectVersion", copy),
+    ):
+        status, error = call(client, operation, body)
+        assert (status, error["__type"]) == (400, "InvalidParameterException"), operation
+        assert error["Message"] == "A resource can have at most 1 tags."

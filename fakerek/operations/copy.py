@@ -8,17 +8,16 @@ the training results (re-written under its own OutputConfig), not the datasets.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 import shutil
 from typing import Any
 
-from fakerek import arns, lifecycle, policy_documents, training_job
+from fakerek import arns, lifecycle, policy_documents, quotas, training_job
 from fakerek.context import Ctx
 from fakerek.objects import ObjectError, Objects
 from fakerek.operations.projects import CUSTOM_LABELS
-from fakerek.operations.versions import purge_deleted, version_arn
+from fakerek.operations.versions import purge_deleted
 from fakerek.protocol.errors import (
     AccessDenied,
     InvalidParameter,
@@ -50,51 +49,13 @@ ARTEFACTS = (
 )
 
 
-def _principals(statement: dict[str, Any]) -> list[str]:
-    principal = statement["Principal"]
-    if principal == "*":
-        return ["*"]
-    out: list[str] = []
-    for value in principal.values():
-        out += [value] if isinstance(value, str) else value
-    return out
-
-
-def _names_caller(principal: str, account: str) -> bool:
-    return (
-        principal == "*" or principal == account or principal.startswith(f"arn:aws:iam::{account}:")
-    )
-
-
-def _listify(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
-
-
-def allowed(
-    documents: list[str], project_name: str, caller: str, version: str, same_account: bool
-) -> bool:
-    """Policy evaluation for a copy: a matching Deny refuses; across accounts an Allow is needed."""
-    allow = False
-    for document in documents:
-        parsed = policy_documents.parse(document, project_name)
-        statements = parsed["Statement"]
-        for statement in statements if isinstance(statements, list) else [statements]:
-            if not any(_names_caller(p, caller) for p in _principals(statement)):
-                continue
-            if not any(fnmatch.fnmatchcase(version, r) for r in _listify(statement["Resource"])):
-                continue
-            if statement["Effect"].lower() == "deny":
-                return False
-            allow = True
-    return same_account or allow
-
-
 def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     source_project_arn = params["SourceProjectArn"]
     source_arn = params["SourceProjectVersionArn"]
     destination_arn = params["DestinationProjectArn"]
     if not params["OutputConfig"].get("S3Bucket"):
         raise InvalidParameter("OutputConfig needs an S3Bucket.")
+    quotas.tags_at_creation(ctx.settings, params.get("Tags", {}).keys())
     source_project_parsed = arns.of(source_project_arn)
     source_parsed = arns.of(source_arn)
     if (source_parsed.project, source_parsed.account, source_parsed.region) != (
@@ -117,28 +78,30 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         )
         if source_project is None:  # another account's projects are not even visible
             raise (
-                ResourceNotFound(f"The project {source_project_arn} does not exist.")
+                ResourceNotFound.missing("project", source_project_arn)
                 if (same_account)
                 else denied
             )
         documents = [
             row["document"] for row in policies.page(tx, source_project["id"], None, MAX_POLICIES)
         ]
-        if not allowed(documents, source_project["name"], ctx.account, source_arn, same_account):
+        if not policy_documents.allows_copy(
+            documents, source_project["name"], ctx.account, source_arn, same_account
+        ):
             raise denied
         source = versions.by_arn(tx, source_parsed.account, ctx.region, source_arn, ctx.now_ms)
         if source is None:
-            raise ResourceNotFound(f"The model {source_arn} does not exist.")
+            raise ResourceNotFound.missing("model", source_arn)
         destination = projects.by_arn(tx, ctx.account, ctx.region, destination_arn, ctx.now_ms)
         if destination is None:
-            raise ResourceNotFound(f"The project {destination_arn} does not exist.")
+            raise ResourceNotFound.missing("project", destination_arn)
         if CUSTOM_LABELS not in (source_project["feature"], destination["feature"]) or (
             source_project["feature"] != destination["feature"]
         ):
             raise InvalidParameter("Copying is supported only for Custom Labels models.")
         status = lifecycle.version_status(source, ctx.now_ms)[0]
         if status not in COPYABLE:
-            raise ResourceInUse(f"The model {source_arn} is {status}; it cannot be copied.")
+            raise ResourceInUse.in_state("model", source_arn, status, "it cannot be copied")
         if versions.by_name(tx, destination["id"], params["VersionName"]) is not None:
             raise ResourceInUse(
                 f"The destination project already has a model named {params['VersionName']}."
@@ -150,7 +113,7 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
                 f"At most {MAX_CONCURRENT_COPIES} copies may run into one project at once."
             )
         created_ms = ctx.store.next_ms(tx, ctx.now_ms)
-        arn = version_arn(destination["arn"], params["VersionName"], created_ms)
+        arn = arns.version_arn(destination["arn"], params["VersionName"], created_ms)
         source_request = json.loads(source["request"])
         request = {
             "OutputConfig": params["OutputConfig"],

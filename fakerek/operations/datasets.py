@@ -12,7 +12,8 @@ import logging
 import sqlite3
 from typing import Any
 
-from fakerek import lifecycle
+from fakerek import lifecycle, quotas
+from fakerek.arns import dataset_arn
 from fakerek.context import Ctx
 from fakerek.manifests import importer, split
 from fakerek.manifests.codes import status_message
@@ -33,11 +34,6 @@ from fakerek.store.db import Store
 
 log = logging.getLogger("fakerek.datasets")
 BATCH = 2000
-
-
-def dataset_arn(project_arn: str, kind: str, created_ms: int) -> str:
-    base = project_arn.rsplit("/", 1)[0]
-    return f"{base}/dataset/{kind.lower()}/{created_ms}"
 
 
 # Regions where a dataset holds fewer images (quotas of the guide): TRAIN / TEST.
@@ -64,7 +60,7 @@ def import_limits(ctx: Ctx, kind: str) -> importer.ImportLimits:
 def require(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
     row = datasets.by_arn(conn, ctx.account, ctx.region, arn, ctx.now_ms)
     if row is None:
-        raise ResourceNotFound(f"The dataset {arn} does not exist.")
+        raise ResourceNotFound.missing("dataset", arn)
     return row
 
 
@@ -85,10 +81,7 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if manifest is not None and not (s3_object.get("Bucket") and s3_object.get("Name")):
         raise InvalidParameter("GroundTruthManifest needs an S3Object with a Bucket and a Name.")
     new_tags = params.get("Tags", {})
-    if len(new_tags) > ctx.settings.max_tags_per_resource:
-        raise InvalidParameter(
-            f"A resource can have at most {ctx.settings.max_tags_per_resource} tags."
-        )
+    quotas.tags_at_creation(ctx.settings, new_tags.keys())
     if source_arn is not None:
         ctx = ctx.settled(source_arn)
     with ctx.store.write() as tx:
@@ -167,9 +160,9 @@ def _require_listable(ctx: Ctx, row: sqlite3.Row) -> None:
     require_custom_labels(row)
     status = _status(row, ctx)
     if status in ("CREATE_IN_PROGRESS", "CREATE_FAILED"):
-        raise ResourceNotReady(f"The dataset {row['arn']} is {status}.")
+        raise ResourceNotReady.in_state("dataset", row["arn"], status)
     if status in ("UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS"):
-        raise ResourceInUse(f"The dataset {row['arn']} is {status}.")
+        raise ResourceInUse.in_state("dataset", row["arn"], status)
 
 
 def list_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
@@ -224,7 +217,7 @@ def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         require_custom_labels(row)
         status = _status(row, ctx)
         if status.endswith("_IN_PROGRESS"):
-            raise ResourceInUse(f"The dataset {row['arn']} is {status}.")
+            raise ResourceInUse.in_state("dataset", row["arn"], status)
         if status == "CREATE_FAILED":
             raise InvalidParameter(
                 f"The dataset {row['arn']} is CREATE_FAILED; delete it and create it again."
@@ -261,7 +254,7 @@ def distribute_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, An
         for row in rows:
             status = _status(row, ctx)
             if status.endswith("_IN_PROGRESS") or status == "CREATE_FAILED":
-                raise ResourceNotReady(f"The dataset {row['arn']} is {status}.")
+                raise ResourceNotReady.in_state("dataset", row["arn"], status)
         if datasets.count_entries(tx, by_type["TEST"]["id"]):
             raise InvalidParameter("The test dataset must be empty.")
         ready_ms = lifecycle.ends_at(ctx.settings, "dataset", ctx.now_ms)
@@ -284,7 +277,7 @@ def delete_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             return {}
         status = _status(row, ctx)
         if status.endswith("_IN_PROGRESS"):
-            raise ResourceInUse(f"The dataset {row['arn']} is {status}.")
+            raise ResourceInUse.in_state("dataset", row["arn"], status)
         if versions.in_phase(tx, row["project_id"], "TRAINING", ctx.now_ms):
             raise ResourceInUse("A model of the project is training from this dataset.")
         datasets.mark_deleting(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from fakerek import arns, lifecycle
+from fakerek import arns, lifecycle, quotas
 from fakerek.context import Ctx
 from fakerek.protocol import pagination
 from fakerek.protocol.errors import (
@@ -23,7 +23,7 @@ def require(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
     """The live project named by `arn` in the caller's account and region."""
     row = projects.by_arn(conn, ctx.account, ctx.region, arn, ctx.now_ms)
     if row is None:
-        raise ResourceNotFound(f"The project {arn} does not exist.")
+        raise ResourceNotFound.missing("project", arn)
     return row
 
 
@@ -65,10 +65,7 @@ def create_project(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             "AutoUpdate applies only to projects with Feature CONTENT_MODERATION (custom adapters)."
         )
     new_tags = params.get("Tags", {})
-    if len(new_tags) > ctx.settings.max_tags_per_resource:
-        raise InvalidParameter(
-            f"A resource can have at most {ctx.settings.max_tags_per_resource} tags."
-        )
+    quotas.tags_at_creation(ctx.settings, new_tags.keys())
     with ctx.store.write() as tx:
         projects.purge_gone(tx, ctx.now_ms)
         if projects.by_name(tx, ctx.account, ctx.region, name, ctx.now_ms) is not None:

@@ -6,12 +6,12 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from fakerek import arns
+from fakerek import arns, quotas
 from fakerek.context import Ctx
 from fakerek.operations import datasets as dataset_ops
 from fakerek.operations import projects as project_ops
 from fakerek.operations import versions as version_ops
-from fakerek.protocol.errors import InvalidParameter, ResourceNotFound, ServiceQuotaExceeded
+from fakerek.protocol.errors import InvalidParameter, ResourceNotFound
 from fakerek.store import tags
 
 # How to find a live resource of each taggable kind; kinds without an entry have no resources yet.
@@ -30,7 +30,7 @@ def _require_resource(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.R
         )
     finder = _FINDERS.get(parsed.kind)
     if finder is None:
-        raise ResourceNotFound(f"The resource {arn} does not exist.")
+        raise ResourceNotFound.missing("resource", arn)
     return finder(conn, ctx, arn)
 
 
@@ -43,9 +43,7 @@ def tag_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     arn, new = params["ResourceArn"], params["Tags"]
     with ctx.store.write() as tx:
         _require_mutable(_require_resource(tx, ctx, arn))
-        limit = ctx.settings.max_tags_per_resource
-        if len(tags.keys_of(tx, arn) | new.keys()) > limit:
-            raise ServiceQuotaExceeded(f"A resource can have at most {limit} tags.")
+        quotas.tags_after_tagging(ctx.settings, tags.keys_of(tx, arn), new.keys())
         tags.put(tx, arn, new)
     return {}
 

@@ -11,7 +11,7 @@ import logging
 import sqlite3
 from typing import Any
 
-from fakerek import lifecycle, training_job
+from fakerek import arns, lifecycle, quotas, training_job
 from fakerek.context import Ctx
 from fakerek.operations import datasets as dataset_ops
 from fakerek.operations.projects import CUSTOM_LABELS, require_custom_labels
@@ -38,14 +38,10 @@ DELETABLE = {
 }
 
 
-def version_arn(project_arn: str, name: str, created_ms: int) -> str:
-    return f"{project_arn.rsplit('/', 1)[0]}/version/{name}/{created_ms}"
-
-
 def require(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
     row = versions.by_arn(conn, ctx.account, ctx.region, arn, ctx.now_ms)
     if row is None:
-        raise ResourceNotFound(f"The model {arn} does not exist.")
+        raise ResourceNotFound.missing("model", arn)
     return row
 
 
@@ -78,10 +74,7 @@ def _check_request(params: dict[str, Any]) -> None:
 def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     _check_request(params)
     new_tags = params.get("Tags", {})
-    if len(new_tags) > ctx.settings.max_tags_per_resource:
-        raise InvalidParameter(
-            f"A resource can have at most {ctx.settings.max_tags_per_resource} tags."
-        )
+    quotas.tags_at_creation(ctx.settings, new_tags.keys())
     with ctx.store.read() as conn:  # in instant timing, imports into the datasets finish first
         project = require_project(conn, ctx, params["ProjectArn"])
         pending = [d["arn"] for d in datasets.of_projects(conn, [project["id"]], ctx.now_ms)]
@@ -120,7 +113,7 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             _require_datasets(ctx, project_datasets)
             request["AutoCreate"] = "TEST" not in project_datasets
         created_ms = ctx.store.next_ms(tx, ctx.now_ms)
-        arn = version_arn(project["arn"], params["VersionName"], created_ms)
+        arn = arns.version_arn(project["arn"], params["VersionName"], created_ms)
         version_id = versions.insert(
             tx,
             project_id=project["id"],
@@ -148,7 +141,7 @@ def _require_datasets(ctx: Ctx, found: dict[str, sqlite3.Row]) -> None:
     for row in found.values():
         status = lifecycle.dataset_status(row, ctx.now_ms)[0]
         if status.endswith("_IN_PROGRESS"):
-            raise ResourceInUse(f"The dataset {row['arn']} is {status}.")
+            raise ResourceInUse.in_state("dataset", row["arn"], status)
         if status == "CREATE_FAILED":
             raise InvalidParameter(f"The dataset {row['arn']} is CREATE_FAILED.")
 
@@ -235,9 +228,11 @@ def delete_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if status == "DELETING":
             return {"Status": "DELETING"}
         if status not in DELETABLE:
-            raise ResourceInUse(
-                f"The model {row['arn']} is {status}; it can be deleted once "
-                "it is neither training, starting, running nor stopping."
+            raise ResourceInUse.in_state(
+                "model",
+                row["arn"],
+                status,
+                "it can be deleted once it is neither training, starting, running nor stopping",
             )
         versions.mark_deleting(
             tx, row["id"], ctx.now_ms, lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms)
@@ -290,9 +285,11 @@ def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         require_custom_labels(row)
         status = lifecycle.version_status(row, ctx.now_ms)[0]
         if status not in STARTABLE:
-            raise ResourceInUse(
-                f"The model {row['arn']} is {status}; it can be started when "
-                "it is " + ", ".join(sorted(STARTABLE)) + "."
+            raise ResourceInUse.in_state(
+                "model",
+                row["arn"],
+                status,
+                "it can be started when it is " + ", ".join(sorted(STARTABLE)),
             )
         versions.change_phase(
             tx,
@@ -327,9 +324,8 @@ def stop_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         require_custom_labels(row)
         status = lifecycle.version_status(row, ctx.now_ms)[0]
         if status not in ("RUNNING", "STARTING"):
-            raise ResourceInUse(
-                f"The model {row['arn']} is {status}; only a running or "
-                "starting model can be stopped."
+            raise ResourceInUse.in_state(
+                "model", row["arn"], status, "only a running or starting model can be stopped"
             )
         versions.change_phase(
             tx,

@@ -1,10 +1,13 @@
 """AWS errors as Python exceptions: one class per error code an operation can answer.
 
-Raise them anywhere below the protocol layer; `protocol.responses` turns them into the JSON 1.1
-error body with the HTTP status the model implies (500 for fault shapes, 400 otherwise).
+Raise them anywhere below the protocol layer; `protocol.endpoint` turns them into the JSON 1.1
+error body with the HTTP status the model implies (500 for fault shapes, 400 otherwise). A message
+several operations answer is composed by its class (`ResourceNotFound.missing`, `.in_state`).
 """
 
 from __future__ import annotations
+
+from typing import Self
 
 
 class AwsError(Exception):
@@ -85,15 +88,26 @@ class ResourceAlreadyExists(AwsError):
     code = "ResourceAlreadyExistsException"
 
 
-class ResourceInUse(AwsError):
+class _StateError(AwsError):
+    @classmethod
+    def in_state(cls, kind: str, arn: str, status: str, why: str = "") -> Self:
+        """ "The dataset … is UPDATE_IN_PROGRESS.", with what would make the call possible."""
+        return cls(f"The {kind} {arn} is {status}{'; ' + why if why else ''}.")
+
+
+class ResourceInUse(_StateError):
     code = "ResourceInUseException"
 
 
 class ResourceNotFound(AwsError):
     code = "ResourceNotFoundException"
 
+    @classmethod
+    def missing(cls, kind: str, arn: str) -> Self:
+        return cls(f"The {kind} {arn} does not exist.")
 
-class ResourceNotReady(AwsError):
+
+class ResourceNotReady(_StateError):
     code = "ResourceNotReadyException"
 
 
