@@ -7,6 +7,7 @@ version in its message, so that a release that changed the name is caught here, 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import socket
 import threading
@@ -16,7 +17,7 @@ import pytest
 from werkzeug.test import Client
 
 from fakerek.adapters import moto_s3, waitress_server
-from fakerek.adapters.moto_s3 import KeyInfo, MotoS3
+from fakerek.adapters.moto_s3 import KeyInfo, MotoS3, Version
 
 
 @contextlib.contextmanager
@@ -37,6 +38,12 @@ def moto(name: str):  # noqa: ANN201 - a context manager
 
 def waitress(name: str):  # noqa: ANN201
     return contract("waitress", waitress_server.version(), name, "waitress_server.py")
+
+
+SIGNED = (
+    "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, "
+    "SignedHeaders=host, Signature=0"
+)
 
 
 @pytest.fixture(scope="module")
@@ -103,32 +110,75 @@ def test_key_value_buffer_and_lock_give_the_bytes(s3):
         assert s3.read(key) == b"0123456789"
 
 
-def test_key_etag_size_and_metadata_are_restored_as_given(s3):
-    with moto("FakeKey._etag, FakeKey.contentsize, FakeKey.set_metadata"):
+def test_keys_are_restored_with_their_versions_from_blob_files(s3, tmp_path):
+    with moto(
+        "FakeKey(...), FakeKey._etag, .contentsize, .last_modified, ._metadata, "
+        "FakeDeleteMarker, FakeBucket.keys.setlist/getlist, tagger, versioning_status"
+    ):
         s3.create_bucket("contract-restore", "us-east-1")
+        s3.set_versioning("contract-restore", "Enabled")
+        blob = tmp_path / "blob"
+        blob.write_bytes(b"hello")
         info = KeyInfo(
             5,
-            "0123456789abcdef0123456789abcdef",
-            {"Content-Type": "image/png", "x-amz-meta-owner": "me"},
+            "5d41402abc4b2a76b9719d911017c592",
+            {"content-type": "image/png", "x-amz-meta-owner": "me"},
         )
-        s3.restore("contract-restore", "k", io.BytesIO(b"hello"), info)
-        key = s3.get("contract-restore", "k")
-        restored = s3.info(key)
-        assert (restored.size, restored.etag) == (info.size, info.etag)
-        assert {k.lower(): v for k, v in restored.metadata.items()}.items() >= {
-            "content-type": "image/png",
-            "x-amz-meta-owner": "me",
-        }.items()
-        assert s3.read(key) == b"hello"
+        versions = [
+            Version("v1", False, 1_700_000_000_000, info, {"team": "vision"}, "d1"),
+            Version("v2", True, 1_700_000_001_000, None, {}, None),
+        ]
+        s3.restore("contract-restore", "k", [(versions[0], str(blob)), (versions[1], None)])
+        assert s3.versioning("contract-restore") == "Enabled"
+        assert [v for v, _ in s3.versions("contract-restore", "k")] == versions
+        assert s3.get("contract-restore", "k") is None  # the newest version is a delete marker
+        old = s3.get("contract-restore", "k", "v1")
+        assert s3.read(old) == b"hello" and s3.info(old) == info
+
+
+def test_a_blob_buffer_is_what_moto_reads_and_serves(s3, tmp_path):
+    with moto("FakeKey._value_buffer (attach), FakeKey.value"):
+        s3.create_bucket("contract-attach", "us-east-1")
+        s3.put("contract-attach", "k", b"in memory", {})
+        blob = tmp_path / "blob"
+        blob.write_bytes(b"in memory")
+        s3.attach(s3.get("contract-attach", "k"), str(blob), "digest")
+        [(version, _)] = s3.versions("contract-attach", "k")
+        assert version.blob == "digest"
+        signed = {"Host": "localhost", "Authorization": SIGNED}
+        assert Client(s3.app).get("/contract-attach/k", headers=signed).data == b"in memory"
+
+
+def test_an_overwritten_key_stays_readable_and_its_etag_is_its_md5(s3):
+    with moto("FakeKey.dispose, FakeKey.etag (both replaced)"):
+        s3.create_bucket("contract-dispose", "us-east-1")
+        s3.put("contract-dispose", "k", b"first", {})
+        first = s3.get("contract-dispose", "k")
+        s3.put("contract-dispose", "k", b"second", {})  # moto disposes the first key object
+        assert s3.read(first) == b"first"
+        assert s3.info(first).etag == hashlib.md5(b"first").hexdigest()
+
+
+def test_s3_model_objects_are_not_tracked(s3):
+    with moto("BaseModel.instances_tracked"):
+        from moto.s3.models import FakeAcl, FakeKey
+
+        s3.create_bucket("contract-tracked", "us-east-1")
+        for i in range(20):
+            s3.put("contract-tracked", f"k{i}", b"x", {})
+        assert len(FakeKey.instances_tracked) == 0
+        assert len(FakeAcl.instances_tracked) == 0
 
 
 def test_forget_and_reset_drop_keys_and_buckets(s3):
-    with moto("FakeBucket.keys (getlist, del), FakeKey.dispose, s3_backends.reset"):
+    with moto("FakeBucket.keys (del), s3_backends.reset, s3_backends.bucket_accounts"):
         s3.create_bucket("contract-forget", "us-east-1")
         s3.put("contract-forget", "k", b"x", {})
         s3.forget("contract-forget", "k")
         assert s3.get("contract-forget", "k") is None
         assert s3.keys("contract-forget") == []
+        s3.delete_bucket("contract-forget")
+        s3.create_bucket("contract-forget", "us-east-1")  # the name is free again
         s3.reset()
         assert s3.buckets() == {}
 
@@ -145,7 +195,12 @@ def _hello(environ, start_response):
 @pytest.fixture
 def served() -> Iterator[waitress_server.Server]:
     server = waitress_server.Server(_hello, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):  # closing the socket under select() ends the loop
+            server.run()
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield server
     server.close()
@@ -172,3 +227,31 @@ def test_channel_class_completes_bodiless_requests_that_expect_continue(served):
                 assert chunk, f"the connection closed after {received!r}"
                 received += chunk
         assert received.count(b"200 OK") == 2
+
+
+def _metadata_app(environ, start_response):
+    start_response("200 OK", [("Content-Length", "0"), ("x-amz-meta-owner", "me")])
+    return [b""]
+
+
+def test_task_class_keeps_the_case_of_metadata_headers():
+    with waitress("HTTPChannel.task_class, WSGITask.build_response_header"):
+        server = waitress_server.Server(_metadata_app, host="127.0.0.1", port=0, threads=1)
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                server.run()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+                conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                received = b""
+                while chunk := conn.recv(4096):
+                    received += chunk
+            assert b"\r\nx-amz-meta-owner: me\r\n" in received
+            assert b"\r\nContent-Length: 0\r\n" in received  # the others keep waitress's case
+        finally:
+            server.close()
+            thread.join(5)

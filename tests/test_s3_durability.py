@@ -64,7 +64,7 @@ def test_a_damaged_data_dir_starts_and_says_what_it_repaired(own_server):
     own_server.start()
     log = own_server.log()
     assert "repair: bucket orphans is restored" in log
-    assert "repair: s3://orphans/lost.txt is dropped" in log
+    assert "repair: s3://orphans/lost.txt (version null) is dropped" in log
     s3 = own_server.client("s3")
     assert sorted(b["Name"] for b in s3.list_buckets()["Buckets"]) == ["orphans", "whole"]
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="orphans")["Contents"]] == ["a.txt"]
@@ -81,7 +81,9 @@ def test_an_unreadable_index_row_does_not_stop_the_server(own_server):
     own_server.stop()
     with sqlite3.connect(os.path.join(own_server.data_dir, DB_NAME)) as db:
         db.execute(
-            "INSERT INTO s3_objects VALUES ('bkt', 'bad', ?, 3, 'x', 'not json')",
+            "INSERT INTO s3_versions (bucket, key, position, version_id, deleted, blob, size, "
+            "etag, metadata, modified_ms) VALUES ('bkt', 'bad', 0, 'null', 0, ?, 3, 'x', "
+            "'not json', 0)",
             (hashlib.sha256(b"fine").hexdigest(),),
         )
     own_server.start()
@@ -116,3 +118,69 @@ def test_buckets_objects_and_training_outputs_survive_a_kill_and_a_restart(own_s
     own_server.restart()
     assert _everything(own_server.client("s3")) == before
     assert "repair:" not in own_server.log()
+
+
+def test_versions_tags_metadata_and_versioning_survive_a_restart(own_server):
+    s3 = own_server.client("s3")
+    s3.create_bucket(Bucket="versioned")
+    s3.put_bucket_versioning(Bucket="versioned", VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(
+        Bucket="versioned",
+        Key="k",
+        Body=b"one",
+        ContentType="text/plain",
+        Metadata={"Owner": "me"},
+        Tagging="team=vision",
+    )["VersionId"]
+    second = s3.put_object(Bucket="versioned", Key="k", Body=b"two")["VersionId"]
+    s3.put_object_tagging(
+        Bucket="versioned",
+        Key="k",
+        VersionId=second,
+        Tagging={"TagSet": [{"Key": "stage", "Value": "test"}]},
+    )
+    marker = s3.delete_object(Bucket="versioned", Key="k")["VersionId"]
+    s3.put_object(Bucket="versioned", Key="other", Body=b"x")
+
+    def state(client):
+        versions = client.list_object_versions(Bucket="versioned")
+        return (
+            client.get_bucket_versioning(Bucket="versioned")["Status"],
+            [
+                (v["Key"], v["VersionId"], v["IsLatest"], v["Size"], v["ETag"], v["LastModified"])
+                for v in versions["Versions"]
+            ],
+            [(m["Key"], m["VersionId"], m["IsLatest"]) for m in versions["DeleteMarkers"]],
+            client.get_object(Bucket="versioned", Key="k", VersionId=first)["Body"].read(),
+            client.head_object(Bucket="versioned", Key="k", VersionId=first)["ContentType"],
+            client.head_object(Bucket="versioned", Key="k", VersionId=first)["Metadata"],
+            client.get_object_tagging(Bucket="versioned", Key="k", VersionId=first)["TagSet"],
+            client.get_object_tagging(Bucket="versioned", Key="k", VersionId=second)["TagSet"],
+        )
+
+    before = state(s3)
+    assert before[0] == "Enabled" and before[2] == [("k", marker, True)]
+    assert before[3:] == (
+        b"one",
+        "text/plain",
+        {"owner": "me"},
+        [{"Key": "team", "Value": "vision"}],
+        [{"Key": "stage", "Value": "test"}],
+    )
+    own_server.restart()
+    assert state(own_server.client("s3")) == before
+
+
+def test_stored_bytes_are_read_from_disk_not_kept_in_memory(app, client):
+    from fakerek import services
+
+    signed = {
+        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/"
+        "aws4_request, SignedHeaders=host, Signature=0"
+    }
+    client.put("/on-disk", headers=signed)
+    client.put("/on-disk/k", data=b"x" * 100_000, headers=signed)
+    s3 = services.of(app).s3
+    [(version, _)] = s3.moto.versions("on-disk", "k")
+    assert version.blob == hashlib.sha256(b"x" * 100_000).hexdigest()
+    assert client.get("/on-disk/k", headers=signed).data == b"x" * 100_000

@@ -1,14 +1,30 @@
 """moto's S3, reached only through here: its WSGI app, its backend and its key objects.
 
-fakerek serves S3 with moto and makes it durable itself (`s3/embedded.py`). That needs names moto
-does not publish: the backend registry `s3_backends`, the WSGI app factory `create_backend_app`,
-the key objects' byte buffer, lock, ETag and size, and the `S3_IGNORE_SUBDOMAIN_BUCKETNAME`
-setting (fakerek reads Host and path itself and hands moto path-style requests only). Key objects
-are opaque outside this module: callers pass them back to its functions.
+fakerek serves S3 with moto and keeps it on disk itself (`s3/embedded.py`). That needs names moto
+does not publish, each used in this module only and covered by a contract test:
+
+- `moto.server.create_backend_app` and `moto.s3.models.s3_backends`: the app and its state;
+- `moto.settings.S3_IGNORE_SUBDOMAIN_BUCKETNAME`: fakerek reads Host and path itself and hands
+  moto path-style requests only, so both always agree on the bucket and key;
+- `FakeKey` (constructor, `_value_buffer`, `lock`, `_etag`, `contentsize`, `last_modified`,
+  `_metadata`, `arn`), `FakeDeleteMarker` and `FakeBucket.keys` (`getlist`, `setlist`): a stored
+  key's bytes live in a read-only blob file that moto reads through `BlobBuffer`, so no object
+  bytes stay in memory and a restart reads no bytes back;
+- `FakeKey.dispose` and `FakeKey.etag` are replaced: moto closes a key's buffer when the key is
+  overwritten or deleted, which breaks a GET still reading it (500s under concurrent overwrites),
+  and computes an ETag unlocked, racing with reads; fakerek lets the garbage collector free the
+  buffer and computes the ETag under the key's lock;
+- `BaseModel.instances_tracked`: moto keeps every model object it ever made for its dashboard
+  (about 7 KB per PUT, never freed); fakerek stops that tracking for S3's models.
+
+Key objects are opaque outside this module: callers pass them back to its functions.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import io
 import os
 import shutil
 from typing import IO, Any, NamedTuple
@@ -19,6 +35,7 @@ os.environ["S3_IGNORE_SUBDOMAIN_BUCKETNAME"] = "true"
 ACCOUNT = "123456789012"  # moto's single S3 namespace; bucket names are global, as on AWS
 PARTITION = "aws"
 CHUNK = 1024 * 1024
+NULL_VERSION = "null"  # the version id of an object put while versioning was never enabled
 
 Key = Any  # a moto key object, opaque to callers
 
@@ -26,7 +43,18 @@ Key = Any  # a moto key object, opaque to callers
 class KeyInfo(NamedTuple):
     size: int
     etag: str  # without quotes
-    metadata: dict[str, str]  # Content-Type and friends, and x-amz-meta-* as moto keeps them
+    metadata: dict[str, str]  # content-type and friends, and x-amz-meta-* (lower case)
+
+
+class Version(NamedTuple):
+    """One version of a key, oldest first in a key's list; a delete marker has no bytes."""
+
+    version_id: str
+    deleted: bool
+    modified_ms: int
+    info: KeyInfo | None  # None for a delete marker
+    tags: dict[str, str]
+    blob: str | None  # the digest of the blob holding the bytes, once they are stored
 
 
 def version() -> str:
@@ -35,17 +63,108 @@ def version() -> str:
     return installed("moto")
 
 
+class BlobBuffer:
+    """A stored key's bytes: a read-only blob file, opened for each read so that a restart with
+    20,000 objects holds no file open. A write (moto never writes to a stored key, but may) moves
+    the buffer to memory first."""
+
+    def __init__(self, path: str, digest: str):
+        self.path = path
+        self.digest = digest
+        self._position = 0
+        self._spilled: io.BytesIO | None = None
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if self._spilled is not None:
+            return self._spilled.seek(offset, whence)
+        if whence == 2:
+            offset += os.path.getsize(self.path)
+        elif whence == 1:
+            offset += self._position
+        self._position = offset
+        return offset
+
+    def tell(self) -> int:
+        return self._spilled.tell() if self._spilled is not None else self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self._spilled is not None:
+            return self._spilled.read(size)
+        with open(self.path, "rb") as blob:
+            blob.seek(self._position)
+            data = blob.read(-1 if size is None else size)
+        self._position += len(data)
+        return data
+
+    def _spill(self) -> io.BytesIO:
+        if self._spilled is None:
+            with open(self.path, "rb") as blob:
+                self._spilled = io.BytesIO(blob.read())
+            self._spilled.seek(self._position)
+        return self._spilled
+
+    def write(self, data: bytes) -> int:
+        return self._spill().write(data)
+
+    def truncate(self, size: int | None = None) -> int:
+        return self._spill().truncate(size)
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        """Nothing is held open between reads."""
+
+
+def _dispose(self: Any, garbage: bool = False) -> None:
+    """Mark the key gone without closing its buffer: a GET may still be reading it."""
+    self.disposed = True
+
+
+def _etag(self: Any) -> str:
+    """The key's ETag (its MD5 unless given), computed once and under the key's lock."""
+    if self._etag is None:
+        with self.lock:
+            if self._etag is None:
+                digest = hashlib.md5(usedforsecurity=False)
+                self._value_buffer.seek(0)
+                while block := self._value_buffer.read(16 * CHUNK):
+                    digest.update(block)
+                self._etag = digest.hexdigest()
+    return f'"{self._etag}"'
+
+
+class _Untracked(list):  # type: ignore[type-arg]
+    """An `instances_tracked` list that keeps nothing."""
+
+    def append(self, item: Any) -> None:
+        pass
+
+
+def _patch_moto() -> None:
+    from moto import settings
+    from moto.core.model_instances import model_data
+    from moto.s3.models import FakeKey
+
+    settings.S3_IGNORE_SUBDOMAIN_BUCKETNAME = True  # in case moto was imported earlier
+    FakeKey.dispose = _dispose  # type: ignore[method-assign]
+    FakeKey.etag = property(_etag)  # type: ignore[method-assign, assignment]
+    for model in model_data["s3"].values():
+        model.instances_tracked = _Untracked()  # type: ignore[attr-defined]
+
+
 class MotoS3:
     """One process-wide moto S3 backend and the WSGI app that serves it."""
 
     def __init__(self) -> None:
-        from moto import settings
-        from moto.s3.models import s3_backends
+        from moto.s3 import models
         from moto.server import create_backend_app
 
-        settings.S3_IGNORE_SUBDOMAIN_BUCKETNAME = True  # in case moto was imported earlier
+        _patch_moto()
         self.app = create_backend_app("s3")
-        self._backends = s3_backends
+        self._models = models
+        self._backends = models.s3_backends
 
     @property
     def _backend(self) -> Any:
@@ -65,10 +184,16 @@ class MotoS3:
 
     def delete_bucket(self, name: str) -> None:
         """Forget a bucket and its keys (used to undo a change that could not be stored)."""
-        bucket = self._backend.buckets.pop(name, None)
-        if bucket is not None:
-            for key in list(bucket.keys.values()):
-                key.dispose()
+        self._backend.buckets.pop(name, None)
+        self._backends.bucket_accounts.pop(name, None)
+
+    def versioning(self, bucket: str) -> str | None:
+        """ "Enabled", "Suspended", or None for a bucket that never had versioning."""
+        found = self._backend.buckets.get(bucket)
+        return None if found is None else found.versioning_status
+
+    def set_versioning(self, bucket: str, status: str | None) -> None:
+        self._backend.buckets[bucket].versioning_status = status
 
     def keys(self, bucket: str) -> list[str]:
         found = self._backend.buckets.get(bucket)
@@ -78,40 +203,102 @@ class MotoS3:
 
     def get(self, bucket: str, key: str, version: str | None = None) -> Key | None:
         """The current (or given) version of a key, or None for a missing bucket, key or
-        version."""
+        version, or a delete marker."""
         if bucket not in self._backend.buckets:
             return None
         try:
             return self._backend.get_object(bucket, key, version_id=version)
-        except Exception:  # moto raises its own S3 errors for missing keys and bad versions
+        except Exception:  # moto raises its own S3 errors for bad version ids
             return None
 
     def put(self, bucket: str, key: str, data: bytes, metadata: dict[str, str]) -> None:
         fake = self._backend.put_object(bucket, key, data, disable_notification=True)
         fake.set_metadata(dict(metadata))
 
-    def restore(self, bucket: str, key: str, source: IO[bytes], info: KeyInfo) -> None:
-        """Put a stored object back without reading it into memory at once."""
-        fake = self._backend.put_object(bucket, key, b"", disable_notification=True)
+    def versions(self, bucket: str, key: str) -> list[tuple[Version, Key | None]]:
+        """Every version of a key, oldest first, with the key object of each (None for a
+        delete marker)."""
+        found = self._backend.buckets.get(bucket)
+        if found is None:
+            return []
+        out = []
+        for item in found.keys.getlist(key, []):
+            modified = _epoch_ms(item.last_modified)
+            if isinstance(item, self._models.FakeDeleteMarker):
+                out.append((Version(str(item.version_id), True, modified, None, {}, None), None))
+                continue
+            buffer = item._value_buffer
+            blob = buffer.digest if isinstance(buffer, BlobBuffer) else None
+            tags = self._backend.tagger.get_tag_dict_for_resource(item.arn)
+            version = Version(str(item.version_id), False, modified, self.info(item), tags, blob)
+            out.append((version, item))
+        return out
+
+    def attach(self, fake: Key, path: str, digest: str) -> None:
+        """From now on the key's bytes are read from the blob file at `path`."""
         with fake.lock:
-            fake._value_buffer.seek(0)
-            fake._value_buffer.truncate()
-            shutil.copyfileobj(source, fake._value_buffer, CHUNK)
-        fake.contentsize = info.size
-        fake._etag = info.etag
-        fake.set_metadata(dict(info.metadata))
+            fake._value_buffer = BlobBuffer(path, digest)
+
+    def restore(self, bucket: str, key: str, versions: list[tuple[Version, str | None]]) -> None:
+        """Put a stored key back with all its versions (oldest first), each version's bytes
+        read from its blob file when needed (`path`), never copied into memory."""
+        found = self._backend.buckets[bucket]
+        items: list[Any] = []
+        previous = None
+        for version, path in versions:
+            modified = dt.datetime.fromtimestamp(version.modified_ms / 1000, dt.UTC).replace(
+                tzinfo=None
+            )
+            if version.deleted or version.info is None or path is None or version.blob is None:
+                marker = self._models.FakeDeleteMarker(previous or self._placeholder(found, key))
+                marker._version_id = version.version_id
+                marker.last_modified = modified
+                items.append(marker)
+                continue
+            fake = self._models.FakeKey(
+                name=key,
+                value=b"",
+                account_id=ACCOUNT,
+                region_name=found.region_name,
+                bucket_name=bucket,
+                etag=version.info.etag,
+                is_versioned=version.version_id != NULL_VERSION,
+                version_id=version.version_id,
+            )
+            fake._value_buffer = BlobBuffer(path, version.blob)  # type: ignore[assignment]
+            fake.contentsize = version.info.size
+            fake.last_modified = modified
+            fake._metadata.clear()
+            fake.set_metadata(dict(version.info.metadata))
+            if version.tags:
+                self._set_tags(fake, version.tags)
+            items.append(fake)
+            previous = fake
+        found.keys.setlist(key, items)
+
+    def _placeholder(self, bucket: Any, key: str) -> Any:
+        return self._models.FakeKey(
+            name=key,
+            value=b"",
+            account_id=ACCOUNT,
+            region_name=bucket.region_name,
+            bucket_name=bucket.name,
+        )
+
+    def _set_tags(self, fake: Key, tags: dict[str, str]) -> None:
+        tagger = self._backend.tagger
+        tagger.tag_resource(fake.arn, tagger.convert_dict_to_tags_input(tags))
 
     def forget(self, bucket: str, key: str) -> None:
         """Drop a key from memory (used to undo a change that could not be stored)."""
         found = self._backend.buckets.get(bucket)
         if found is not None and key in found.keys:
-            for fake in found.keys.getlist(key):
-                fake.dispose()
             del found.keys[key]
 
     @staticmethod
     def info(fake: Key) -> KeyInfo:
-        return KeyInfo(fake.size, fake.etag.strip('"'), dict(fake.metadata))
+        metadata = {name.lower(): value for name, value in fake.metadata.items()}
+        return KeyInfo(fake.size, fake.etag.strip('"'), metadata)
 
     @staticmethod
     def copy_bytes(fake: Key, target: IO[bytes]) -> None:
@@ -126,8 +313,14 @@ class MotoS3:
         with fake.lock:
             buffer = fake._value_buffer
             buffer.seek(0)
-            return buffer.read() if limit is None else buffer.read(limit)
+            data: bytes = buffer.read() if limit is None else buffer.read(limit)
+            return data
 
     def reset(self) -> None:
         """Empty every bucket of every account."""
         self._backends.reset()
+
+
+def _epoch_ms(moment: dt.datetime) -> int:
+    """moto's naive UTC datetimes as epoch milliseconds."""
+    return round(moment.replace(tzinfo=dt.UTC).timestamp() * 1000)

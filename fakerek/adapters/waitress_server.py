@@ -1,9 +1,15 @@
-"""waitress, reached only through here: the HTTP server `fakerek serve` runs, with one fix.
+"""waitress, reached only through here: the HTTP server `fakerek serve` runs, with two fixes.
 
-waitress 3.0 never completes a request without a body that asked for `100-continue` (boto3 does,
-for an empty PutObject): its interim answer marks the request incomplete again. fakerek's channel
-class completes it. Installing the class uses waitress's `channel_class` attribute of its listening
-sockets, and the fix reads the channel's request; both are covered by contract tests.
+- waitress 3.0 never completes a request without a body that asked for `100-continue` (boto3
+  does, for an empty PutObject): its interim answer marks the request incomplete again. fakerek's
+  channel completes it.
+- waitress writes every response header name in Title-Case. For S3's `x-amz-meta-*` headers the
+  rest of the name is the user's metadata key, which boto3 hands back as it reads it: `Owner` for
+  an `owner` that S3 (and moto) keep in lower case. fakerek's task writes those names as given.
+
+Both use names waitress does not publish (`channel_class` of its listening sockets,
+`HTTPChannel.send_continue` and `task_class`, `WSGITask.build_response_header`); each is covered
+by a contract test.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ from typing import Any
 import waitress
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
+from waitress.task import WSGITask
+
+_META = "x-amz-meta-"
 
 
 def version() -> str:
@@ -22,8 +31,32 @@ def version() -> str:
     return installed("waitress")
 
 
-class ContinueChannel(HTTPChannel):  # type: ignore[misc]
-    """An HTTP channel that completes bodiless requests which asked for `100-continue`."""
+class MetadataCaseTask(WSGITask):  # type: ignore[misc]
+    """A task that writes `x-amz-meta-*` header names in the case the application gave."""
+
+    def build_response_header(self) -> bytes:
+        given = {
+            name.lower(): name
+            for name, _ in self.response_headers
+            if name.lower().startswith(_META)
+        }
+        head: bytes = super().build_response_header()
+        if not given:
+            return head
+        lines = head.split(b"\r\n")
+        for number, line in enumerate(lines):
+            name, colon, rest = line.partition(b":")
+            original = given.get(name.decode("latin-1").lower()) if colon else None
+            if original is not None:
+                lines[number] = original.encode("latin-1") + b":" + rest
+        return b"\r\n".join(lines)
+
+
+class Channel(HTTPChannel):  # type: ignore[misc]
+    """An HTTP channel that completes bodiless requests which asked for `100-continue`, and
+    keeps the case of metadata header names."""
+
+    task_class = MetadataCaseTask
 
     def send_continue(self) -> None:
         request = self.request
@@ -43,7 +76,7 @@ class Server:
             app, host=host, port=port, threads=threads, ident="fakerek", **options
         )
         for listener in self._listeners():
-            listener.channel_class = ContinueChannel
+            listener.channel_class = Channel
 
     def _listeners(self) -> list[Any]:
         server = self._server

@@ -1,13 +1,17 @@
-"""S3 on fakerek's own port: moto's S3, made durable under the data directory.
+"""S3 on fakerek's own port: moto's S3, kept on disk under the data directory.
 
-moto keeps objects in memory. Every request that changes a bucket or an object is answered by
-moto, then mirrored to disk before the client hears of it: object bytes go to a content-addressed
-blob folder, the index (bucket, key, blob, metadata) to the SQLite store. A change that cannot be
-stored is undone in moto and answered with S3's `InternalError` (500), so an acknowledged write
-is a durable one. At start-up the index is replayed into moto, repairing what a crash or an older
-version left (an object without its bucket row, an index row without its blob). Object versions,
-ACLs, tags and bucket configuration are served by moto but not kept: only the latest bytes and
-metadata of each object are.
+moto answers every S3 request. Object bytes live in content-addressed blob files that moto reads
+through the adapter (`BlobBuffer`), never in memory; the index (buckets with their versioning
+state; every version of every key with its blob, metadata, tags and modification time) lives in
+the SQLite store. A request that changes a bucket or a key is mirrored to disk before the client
+hears of it; a change that cannot be stored is undone in moto and answered with S3's
+`InternalError` (500), so an acknowledged write is a durable one. At start-up the index is
+replayed into moto without reading any object's bytes, repairing what a crash or an older
+version left (a key without its bucket row, a version without its blob).
+
+Kept across restarts: buckets, versioning state, every object version and delete marker, content
+type and user metadata, object tags. Served but not kept: ACLs, bucket policies and other bucket
+configuration, multipart uploads still in progress.
 """
 
 from __future__ import annotations
@@ -15,28 +19,29 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 import logging
 import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from fakerek.adapters.moto_s3 import KeyInfo, MotoS3
+from fakerek.adapters.moto_s3 import KeyInfo, MotoS3, Version
 from fakerek.lifecycle import now_ms
 from fakerek.s3 import addressing
 from fakerek.store import s3 as index
 from fakerek.store.db import Store
 
 log = logging.getLogger("fakerek.s3")
-# Object sub-resources that change no bytes and no user metadata (not kept across restarts).
-_SUBRESOURCES = {"tagging", "acl", "retention", "legal-hold", "restore", "torrent", "select"}
 _MUTATING = ("PUT", "POST", "DELETE")
-_ATTEMPTS = 3  # a key overwritten while it is being stored is read again
+# Key sub-resources whose changes are not kept (tags are: `tagging` is not listed).
+_UNKEPT = {"acl", "retention", "legal-hold", "restore", "torrent", "select"}
+RETIRE_AFTER_S = 30.0  # an unused blob outlives its last version by this much: a GET may read it
 INTERNAL_ERROR = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
     "<Message>We encountered an internal error. Please try again.</Message>"
@@ -45,40 +50,65 @@ INTERNAL_ERROR = (
 
 
 class Blobs:
-    """Content-addressed files: `<dir>/<2 hex>/<sha256>`; a file is written once, never changed."""
+    """Content-addressed files: `<dir>/<2 hex>/<sha256>`, written once, never changed. A blob no
+    version uses is retired, then removed once no request can still be reading it."""
 
     def __init__(self, folder: str):
         self.folder = folder
         os.makedirs(folder, exist_ok=True)
+        self._retired: list[tuple[float, str]] = []
 
     def path(self, digest: str) -> str:
         return os.path.join(self.folder, digest[:2], digest)
 
     def write(self, fill: Callable[[Any], None]) -> str:
         """Store what `fill(file)` writes; return its digest."""
+        sha = hashlib.sha256()
+
+        class Hashing:
+            def __init__(self, target: Any):
+                self.target = target
+
+            def write(self, data: bytes) -> int:
+                sha.update(data)
+                return int(self.target.write(data))
+
         with tempfile.NamedTemporaryFile(dir=self.folder, delete=False) as tmp:
             try:
-                fill(tmp)
+                fill(Hashing(tmp))
             except BaseException:
                 os.unlink(tmp.name)
                 raise
-        sha = hashlib.sha256()
-        with open(tmp.name, "rb") as written:
-            while chunk := written.read(1024 * 1024):
-                sha.update(chunk)
         digest = sha.hexdigest()
         target = self.path(digest)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        os.replace(tmp.name, target)
+        try:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(tmp.name, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp.name)
+            raise
         return digest
 
-    def remove(self, digests: Iterable[str]) -> None:
-        for digest in digests:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(self.path(digest))
+    def retire(self, digests: Iterable[str]) -> None:
+        moment = time.monotonic()
+        self._retired += [(moment, digest) for digest in digests]
+
+    def collect(self, still_used: Callable[[list[str]], set[str]]) -> None:
+        """Remove the retired blobs old enough, unless a version uses them again."""
+        horizon = time.monotonic() - RETIRE_AFTER_S
+        due = [digest for moment, digest in self._retired if moment <= horizon]
+        if not due:
+            return
+        self._retired = [(m, d) for m, d in self._retired if m > horizon]
+        used = still_used(due)
+        for digest in due:
+            if digest not in used:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self.path(digest))
 
     def sweep(self, used: set[str]) -> int:
-        """Remove files no object points at (left by a crash between blob and index)."""
+        """Remove files no version points at (left by a crash between blob and index)."""
         removed = 0
         for folder in os.listdir(self.folder):
             sub = os.path.join(self.folder, folder)
@@ -93,6 +123,7 @@ class Blobs:
         return removed
 
     def clear(self) -> None:
+        self._retired = []
         shutil.rmtree(self.folder, ignore_errors=True)
         os.makedirs(self.folder, exist_ok=True)
 
@@ -100,7 +131,7 @@ class Blobs:
 class EmbeddedS3:
     def __init__(self, store: Store, region: str = "us-east-1"):
         self.store = store
-        self.region = region  # of a bucket brought back for objects whose bucket row was lost
+        self.region = region  # of a bucket brought back for keys whose bucket row was lost
         self.moto = MotoS3()
         self.blobs = Blobs(os.path.join(store.data_dir, "s3"))
         self._lock = threading.Lock()  # one mirror at a time: index and blobs stay consistent
@@ -113,7 +144,7 @@ class EmbeddedS3:
         target = addressing.to_path_style(environ)
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in _MUTATING:
-            return self.moto.app(environ, start_response)
+            return self.moto.app(environ, start_response)  # type: ignore[no-any-return]
         answered: list[Any] = []
 
         def capture(status: str, headers: list, exc_info: Any = None) -> Any:
@@ -130,7 +161,7 @@ class EmbeddedS3:
         if int(status.split(" ", 1)[0]) < 300:
             try:
                 with self._lock:
-                    self._mirror(target, method)
+                    self._mirror(target, method, b"".join(chunks))
             except Exception:
                 log.exception(
                     "could not store S3 change %s /%s/%s: answering InternalError",
@@ -152,31 +183,36 @@ class EmbeddedS3:
 
     # -- mirroring -------------------------------------------------------------------------------
 
-    def _mirror(self, target: addressing.Target, method: str) -> None:
+    def _mirror(self, target: addressing.Target, method: str, answer: bytes) -> None:
         bucket, key = target.bucket, target.key
         if not bucket:
             return
         query = parse_qs(target.query, keep_blank_values=True)
         if key:
             if "uploadId" in query:
-                if method == "POST" and "partNumber" not in query:
-                    self._sync_object(bucket, key)  # CompleteMultipartUpload
+                if method == "POST":
+                    self._sync_key(bucket, key)  # CompleteMultipartUpload
                 return  # a part, or an aborted upload: not an object yet
             if method == "POST" and "uploads" in query:
                 return  # CreateMultipartUpload
-            if not _SUBRESOURCES & query.keys():
-                self._sync_object(bucket, key)
-        elif not query:
-            self._sync_bucket(bucket)
+            if not _UNKEPT & query.keys():
+                self._sync_key(bucket, key)
+        elif not query or "versioning" in query:
+            if method == "POST":  # a browser-form upload names its key in the form
+                self._reconcile(bucket)
+            else:
+                self._sync_bucket(bucket)
         elif "delete" in query:
-            self._sync_keys(bucket)
+            for name in _keys_in(answer):
+                self._sync_key(bucket, name)
+        self.blobs.collect(self._still_used)
 
     def put_object(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
         """Write an object from inside fakerek (training outputs), durably as a PUT would."""
         self.moto.put(bucket, key, data, {"Content-Type": content_type})
         with self._lock:
             try:
-                self._sync_object(bucket, key)
+                self._sync_key(bucket, key)
             except Exception:
                 self._undo(addressing.Target(bucket, key, ""))
                 raise
@@ -187,61 +223,84 @@ class EmbeddedS3:
             if region is None:
                 unused = index.delete_bucket(tx, name)
             else:
-                index.put_bucket(tx, name, region, now_ms())
+                index.put_bucket(tx, name, region, self.moto.versioning(name), now_ms())
                 unused = []
-        self.blobs.remove(unused)
+        self.blobs.retire(unused)
 
-    def _sync_keys(self, bucket: str) -> None:
-        """After DeleteObjects: forget the stored keys moto no longer has."""
-        live = set(self.moto.keys(bucket))
-        with self.store.write() as tx:
-            gone = [key for key in index.keys(tx, bucket) if key not in live]
-            unused = index.delete_objects(tx, bucket, gone)
-        self.blobs.remove(unused)
-
-    def _sync_object(self, bucket: str, key: str) -> None:
-        for attempt in range(_ATTEMPTS):
-            fake = self.moto.get(bucket, key)
-            if fake is None:
-                with self.store.write() as tx:
-                    unused = index.delete_objects(tx, bucket, [key])
-                self.blobs.remove(unused)
-                return
-            try:
-                digest = self.blobs.write(functools.partial(self.moto.copy_bytes, fake))
-            except ValueError:  # an overwrite closed this key's buffer: store the newer one
-                if attempt == _ATTEMPTS - 1:
-                    raise
-                continue
-            info = self.moto.info(fake)
-            with self.store.write() as tx:
-                index.put_bucket(tx, bucket, self.moto.buckets().get(bucket, self.region), now_ms())
-                unused = index.put_object(
-                    tx, bucket, key, digest, info.size, info.etag, info.metadata
+    def _sync_key(self, bucket: str, key: str) -> None:
+        """Store every version of a key as moto now has it."""
+        live = self.moto.versions(bucket, key)
+        rows, new_blobs = [], []
+        for version, fake in live:
+            blob = version.blob
+            if fake is not None and blob is None:
+                blob = self.blobs.write(functools.partial(self.moto.copy_bytes, fake))
+                new_blobs.append((fake, blob))
+            info = version.info
+            rows.append(
+                index.VersionRow(
+                    version.version_id,
+                    version.deleted,
+                    blob,
+                    None if info is None else info.size,
+                    None if info is None else info.etag,
+                    None if info is None else info.metadata,
+                    version.tags,
+                    version.modified_ms,
                 )
-            self.blobs.remove(unused)
-            return
+            )
+        with self.store.write() as tx:
+            if live:
+                index.put_bucket(
+                    tx,
+                    bucket,
+                    self.moto.buckets().get(bucket, self.region),
+                    self.moto.versioning(bucket),
+                    now_ms(),
+                )
+            unused = index.put_key(tx, bucket, key, rows)
+        for fake, blob in new_blobs:
+            self.moto.attach(fake, self.blobs.path(blob), blob)
+        self.blobs.retire(unused)
+
+    def _reconcile(self, bucket: str) -> None:
+        """Store the keys of a bucket whose bytes are not stored yet, forget the keys moto no
+        longer has (after a request that does not say which keys it changed)."""
+        live = set(self.moto.keys(bucket))
+        with self.store.read() as conn:
+            stored = set(index.key_names(conn, bucket))
+        for key in live - stored | stored - live:
+            self._sync_key(bucket, key)
+        for key in live & stored:
+            if any(v.blob is None and not v.deleted for v, _ in self.moto.versions(bucket, key)):
+                self._sync_key(bucket, key)
+
+    def _still_used(self, blobs: list[str]) -> set[str]:
+        with self.store.read() as conn:
+            return set(blobs) - set(index.unused(conn, blobs))
 
     def _undo(self, target: addressing.Target) -> None:
-        """Bring moto back to what the index holds for the target a failed mirror touched."""
+        """Bring moto back to what the index holds for what a failed mirror touched."""
         try:
             with self.store.read() as conn:
-                stored_buckets = {row["name"] for row in index.buckets(conn)}
-                rows = (
-                    [index.object_row(conn, target.bucket, target.key)]
+                bucket_stored = any(r["name"] == target.bucket for r in index.buckets(conn))
+                stored = (
+                    [index.stored_key(conn, target.bucket, target.key)]
                     if target.key
-                    else [r for r in index.objects(conn) if r["bucket"] == target.bucket]
+                    else list(index.stored_keys(conn, target.bucket))
                 )
-            if not target.key and target.bucket not in stored_buckets:
-                self.moto.delete_bucket(target.bucket)
+            if not bucket_stored and not any(stored):
+                if not target.key:
+                    self.moto.delete_bucket(target.bucket)
+                else:
+                    self.moto.forget(target.bucket, target.key)
                 return
-            if target.key and rows[0] is None:
+            if target.key and stored[0] is None:
                 self.moto.forget(target.bucket, target.key)
                 return
-            live = set(self.moto.keys(target.bucket))
-            for row in rows:
-                if row is not None and (target.key or row["key"] not in live):
-                    self._restore_object(row)
+            for found in stored:
+                if found is not None:
+                    self._restore_key(found)
         except Exception:
             log.exception(
                 "could not undo the S3 change to /%s/%s in memory", target.bucket, target.key
@@ -249,41 +308,55 @@ class EmbeddedS3:
 
     # -- start-up and reset ----------------------------------------------------------------------
 
-    def _restore_object(self, row: Any) -> None:
-        with open(self.blobs.path(row["blob"]), "rb") as source:
-            self.moto.restore(
-                row["bucket"],
-                row["key"],
-                source,
-                KeyInfo(row["size"], row["etag"], json.loads(row["metadata"])),
-            )
+    def _restore_key(self, found: index.StoredKey) -> None:
+        self.moto.restore(
+            found.bucket,
+            found.key,
+            [
+                (
+                    Version(
+                        v.version_id,
+                        v.deleted,
+                        v.modified_ms,
+                        None
+                        if v.deleted or v.size is None
+                        else KeyInfo(v.size, v.etag or "", v.metadata or {}),
+                        v.tags,
+                        v.blob,
+                    ),
+                    None if v.blob is None else self.blobs.path(v.blob),
+                )
+                for v in found.versions
+            ],
+        )
 
     def _restore(self) -> None:
         """Replay the index into moto, repairing it on the way; never fails the start-up."""
         try:
             with self.store.read() as conn:
                 buckets = index.buckets(conn)
-                objects = index.objects(conn)
+                keys = list(index.stored_keys(conn))
         except Exception:
             log.exception("the embedded S3's index cannot be read: starting with no objects")
             return
         for row in buckets:
             try:
                 self.moto.create_bucket(row["name"], row["region"])
+                self.moto.set_versioning(row["name"], row["versioning"])
             except Exception:
                 log.exception("bucket %s cannot be restored", row["name"])
         restored = 0
-        for row in objects:
+        for found in keys:
             try:
-                restored += self._restore_checked(row)
+                restored += self._restore_checked(found)
             except Exception:
                 log.exception(
-                    "s3://%s/%s cannot be restored; its index row is kept",
-                    row["bucket"],
-                    row["key"],
+                    "s3://%s/%s cannot be restored; its index rows are kept",
+                    found.bucket,
+                    found.key,
                 )
-        if buckets or objects:
-            log.info("restored %d S3 buckets and %d objects", len(buckets), restored)
+        if buckets or keys:
+            log.info("restored %d S3 buckets and %d keys", len(buckets), restored)
         try:
             with self.store.read() as conn:
                 removed = self.blobs.sweep(index.used_blobs(conn))
@@ -292,30 +365,45 @@ class EmbeddedS3:
         except Exception:
             log.exception("unused S3 blobs could not be swept")
 
-    def _restore_checked(self, row: Any) -> int:
-        """Restore one object, repairing its bucket row or dropping a row without bytes."""
-        bucket, key = row["bucket"], row["key"]
-        if not os.path.exists(self.blobs.path(row["blob"])):
-            log.warning(
-                "repair: s3://%s/%s is dropped: its stored bytes (blob %s) are missing",
+    def _restore_checked(self, found: index.StoredKey) -> int:
+        """Restore one key, repairing its bucket row or dropping versions without bytes."""
+        bucket, key = found.bucket, found.key
+        if found.unreadable:
+            log.error(
+                "s3://%s/%s cannot be restored: its index rows are unreadable; they are "
+                "kept as they are",
                 bucket,
                 key,
-                row["blob"],
             )
-            with self.store.write() as tx:
-                index.delete_objects(tx, bucket, [key])
+            return 0
+        kept = []
+        for position, version in enumerate(found.versions):
+            if version.blob is not None and not os.path.exists(self.blobs.path(version.blob)):
+                log.warning(
+                    "repair: s3://%s/%s (version %s) is dropped: its stored bytes (blob %s) "
+                    "are missing",
+                    bucket,
+                    key,
+                    version.version_id,
+                    version.blob,
+                )
+                with self.store.write() as tx:
+                    index.drop_version(tx, bucket, key, position)
+            else:
+                kept.append(version)
+        if not kept:
             return 0
         if not self.moto.has_bucket(bucket):
             log.warning(
-                "repair: bucket %s is restored (region %s): it holds stored objects but "
-                "had no bucket row",
+                "repair: bucket %s is restored (region %s): it holds stored objects but had "
+                "no bucket row",
                 bucket,
                 self.region,
             )
             self.moto.create_bucket(bucket, self.region)
             with self.store.write() as tx:
-                index.put_bucket(tx, bucket, self.region, now_ms())
-        self._restore_object(row)
+                index.put_bucket(tx, bucket, self.region, None, now_ms())
+        self._restore_key(index.StoredKey(bucket, key, kept))
         return 1
 
     def reset(self) -> None:
@@ -323,3 +411,16 @@ class EmbeddedS3:
         with self._lock:
             self.moto.reset()
             self.blobs.clear()
+
+
+def _keys_in(answer: bytes) -> list[str]:
+    """The keys a DeleteObjects answer names, deleted or not."""
+    try:
+        root = ElementTree.fromstring(answer)
+    except ElementTree.ParseError:
+        return []
+    return [
+        element.text or ""
+        for element in root.iter()
+        if element.tag.rsplit("}", 1)[-1] == "Key" and element.text is not None
+    ]

@@ -1,92 +1,153 @@
-"""The embedded S3's index: buckets, and each object's blob (content-addressed file), size, ETag
-and metadata. Object bytes live in files under the data directory, not here."""
+"""The embedded S3's index: buckets (with their versioning state), and every version of every
+key with its blob (a content-addressed file), size, ETag, metadata, tags and modification time.
+Object bytes live in the blob files, not here."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+
+class VersionRow(NamedTuple):
+    version_id: str
+    deleted: bool
+    blob: str | None
+    size: int | None
+    etag: str | None
+    metadata: dict[str, str] | None
+    tags: dict[str, str]
+    modified_ms: int
+
+
+class StoredKey(NamedTuple):
+    bucket: str
+    key: str
+    versions: list[VersionRow]  # oldest first
+    unreadable: bool = False  # a row of this key could not be decoded (its versions are left out)
 
 
 def buckets(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    return conn.execute("SELECT name, region FROM s3_buckets").fetchall()
+    return conn.execute("SELECT name, region, versioning FROM s3_buckets").fetchall()
 
 
-def objects(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    return conn.execute(
-        "SELECT bucket, key, blob, size, etag, metadata FROM s3_objects ORDER BY bucket, key"
+def _version(row: sqlite3.Row) -> VersionRow:
+    return VersionRow(
+        row["version_id"],
+        bool(row["deleted"]),
+        row["blob"],
+        row["size"],
+        row["etag"],
+        None if row["metadata"] is None else json.loads(row["metadata"]),
+        json.loads(row["tags"]),
+        row["modified_ms"],
+    )
+
+
+def stored_keys(conn: sqlite3.Connection, bucket: str | None = None) -> Iterator[StoredKey]:
+    """Every stored key (of one bucket, or all), with its versions, in (bucket, key) order."""
+    where, args = ("WHERE bucket = ?", (bucket,)) if bucket is not None else ("", ())
+    current: StoredKey | None = None
+    for row in conn.execute(
+        f"SELECT * FROM s3_versions {where} ORDER BY bucket, key, position", args
+    ):
+        if current is None or (current.bucket, current.key) != (row["bucket"], row["key"]):
+            if current is not None:
+                yield current
+            current = StoredKey(row["bucket"], row["key"], [])
+        try:
+            current.versions.append(_version(row))
+        except (ValueError, TypeError):
+            current = current._replace(unreadable=True)
+    if current is not None:
+        yield current
+
+
+def stored_key(conn: sqlite3.Connection, bucket: str, key: str) -> StoredKey | None:
+    rows = conn.execute(
+        "SELECT * FROM s3_versions WHERE bucket = ? AND key = ? ORDER BY position", (bucket, key)
     ).fetchall()
+    return StoredKey(bucket, key, [_version(r) for r in rows]) if rows else None
 
 
-def object_row(conn: sqlite3.Connection, bucket: str, key: str) -> sqlite3.Row | None:
-    return conn.execute(
-        "SELECT bucket, key, blob, size, etag, metadata FROM s3_objects "
-        "WHERE bucket = ? AND key = ?",
-        (bucket, key),
-    ).fetchone()
+def key_names(conn: sqlite3.Connection, bucket: str) -> list[str]:
+    return [
+        r[0]
+        for r in conn.execute("SELECT DISTINCT key FROM s3_versions WHERE bucket = ?", (bucket,))
+    ]
 
 
-def keys(conn: sqlite3.Connection, bucket: str) -> list[str]:
-    return [r[0] for r in conn.execute("SELECT key FROM s3_objects WHERE bucket = ?", (bucket,))]
-
-
-def put_bucket(tx: sqlite3.Connection, name: str, region: str, created_ms: int) -> None:
+def put_bucket(
+    tx: sqlite3.Connection, name: str, region: str, versioning: str | None, created_ms: int
+) -> None:
     tx.execute(
-        "INSERT OR IGNORE INTO s3_buckets (name, region, created_ms) VALUES (?, ?, ?)",
-        (name, region, created_ms),
+        "INSERT INTO s3_buckets (name, region, created_ms, versioning) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET versioning = excluded.versioning",
+        (name, region, created_ms, versioning),
     )
 
 
 def delete_bucket(tx: sqlite3.Connection, name: str) -> list[str]:
-    """Forget a bucket and its objects; return the blobs no object uses any more."""
-    blobs = {r[0] for r in tx.execute("SELECT blob FROM s3_objects WHERE bucket = ?", (name,))}
-    tx.execute("DELETE FROM s3_objects WHERE bucket = ?", (name,))
+    """Forget a bucket and its keys; return the blobs no version uses any more."""
+    blobs = _blobs(tx, "WHERE bucket = ?", (name,))
+    tx.execute("DELETE FROM s3_versions WHERE bucket = ?", (name,))
     tx.execute("DELETE FROM s3_buckets WHERE name = ?", (name,))
     return unused(tx, blobs)
 
 
-def put_object(
-    tx: sqlite3.Connection,
-    bucket: str,
-    key: str,
-    blob: str,
-    size: int,
-    etag: str,
-    metadata: dict[str, str],
-) -> list[str]:
-    """Record an object's current bytes; return the blobs no object uses any more."""
-    old = object_row(tx, bucket, key)
-    tx.execute(
-        "INSERT INTO s3_objects (bucket, key, blob, size, etag, metadata) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (bucket, key) DO UPDATE SET "
-        "blob = excluded.blob, size = excluded.size, etag = excluded.etag, "
-        "metadata = excluded.metadata",
-        (bucket, key, blob, size, etag, json.dumps(metadata)),
-    )
-    return unused(tx, {old["blob"]} if old else set())
-
-
-def delete_objects(tx: sqlite3.Connection, bucket: str, names: Iterable[str]) -> list[str]:
-    """Forget objects; return the blobs no object uses any more."""
-    names = list(names)
-    blobs = set()
-    for name in names:
-        row = object_row(tx, bucket, name)
-        if row is not None:
-            blobs.add(row["blob"])
+def put_key(tx: sqlite3.Connection, bucket: str, key: str, versions: list[VersionRow]) -> list[str]:
+    """Record a key's versions (oldest first; none: the key is gone); return the blobs no
+    version uses any more."""
+    old = _blobs(tx, "WHERE bucket = ? AND key = ?", (bucket, key))
+    tx.execute("DELETE FROM s3_versions WHERE bucket = ? AND key = ?", (bucket, key))
     tx.executemany(
-        "DELETE FROM s3_objects WHERE bucket = ? AND key = ?", [(bucket, name) for name in names]
+        "INSERT INTO s3_versions (bucket, key, position, version_id, deleted, blob, size, etag, "
+        "metadata, tags, modified_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                bucket,
+                key,
+                position,
+                v.version_id,
+                int(v.deleted),
+                v.blob,
+                v.size,
+                v.etag,
+                None if v.metadata is None else json.dumps(v.metadata),
+                json.dumps(v.tags),
+                v.modified_ms,
+            )
+            for position, v in enumerate(versions)
+        ],
+    )
+    return unused(tx, old)
+
+
+def drop_version(tx: sqlite3.Connection, bucket: str, key: str, position: int) -> list[str]:
+    """Forget one version whose bytes are lost; return the blobs no version uses any more."""
+    blobs = _blobs(tx, "WHERE bucket = ? AND key = ? AND position = ?", (bucket, key, position))
+    tx.execute(
+        "DELETE FROM s3_versions WHERE bucket = ? AND key = ? AND position = ?",
+        (bucket, key, position),
     )
     return unused(tx, blobs)
+
+
+def _blobs(tx: sqlite3.Connection, where: str, args: tuple[object, ...]) -> set[str]:
+    query = f"SELECT blob FROM s3_versions {where} AND blob IS NOT NULL"
+    return {r[0] for r in tx.execute(query, args)}
 
 
 def unused(tx: sqlite3.Connection, blobs: Iterable[str]) -> list[str]:
     return [
         b
         for b in blobs
-        if tx.execute("SELECT 1 FROM s3_objects WHERE blob = ? LIMIT 1", (b,)).fetchone() is None
+        if tx.execute("SELECT 1 FROM s3_versions WHERE blob = ? LIMIT 1", (b,)).fetchone() is None
     ]
 
 
 def used_blobs(conn: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT DISTINCT blob FROM s3_objects")}
+    return {
+        r[0] for r in conn.execute("SELECT DISTINCT blob FROM s3_versions WHERE blob IS NOT NULL")
+    }

@@ -127,6 +127,31 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX versions_gone ON versions (gone_ms) WHERE gone_ms IS NOT NULL",
     ],
+    # 5: every version of an embedded S3 object, delete markers included, with its tags and
+    #    modification time; a bucket's versioning state
+    [
+        """CREATE TABLE s3_versions (
+            bucket TEXT NOT NULL,
+            key TEXT NOT NULL,
+            position INTEGER NOT NULL,  -- 0 for the oldest version of the key
+            version_id TEXT NOT NULL,
+            deleted INTEGER NOT NULL,  -- a delete marker: no blob, size, etag or metadata
+            blob TEXT,
+            size INTEGER,
+            etag TEXT,
+            metadata TEXT,
+            tags TEXT NOT NULL DEFAULT '{}',
+            modified_ms INTEGER NOT NULL,
+            PRIMARY KEY (bucket, key, position)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX s3_versions_by_blob ON s3_versions (blob) WHERE blob IS NOT NULL",
+        """INSERT INTO s3_versions (bucket, key, position, version_id, deleted, blob, size, etag,
+                                    metadata, modified_ms)
+           SELECT bucket, key, 0, 'null', 0, blob, size, etag, metadata,
+                  CAST(strftime('%s', 'now') AS INTEGER) * 1000 FROM s3_objects""",
+        "DROP TABLE s3_objects",
+        "ALTER TABLE s3_buckets ADD COLUMN versioning TEXT",
+    ],
 ]
 
 # Tables emptied by a reset; the clock is kept so that ARNs stay unique across resets.
@@ -138,6 +163,6 @@ TABLES = [
     "versions",
     "project_policies",
     "projects",
-    "s3_objects",
+    "s3_versions",
     "s3_buckets",
 ]
