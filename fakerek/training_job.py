@@ -21,7 +21,7 @@ import numpy as np
 
 from fakerek import lifecycle
 from fakerek.manifests import images, training
-from fakerek.manifests.codes import message
+from fakerek.manifests.codes import status_message
 from fakerek.manifests.importer import ImportFailed, ImportLimits
 from fakerek.manifests.lines import Line, render
 from fakerek.ml import classifier, detector, evaluation, features
@@ -43,7 +43,7 @@ class TrainingFailed(Exception):
 
     @property
     def status_message(self) -> str:
-        return f"{self.code}: {message(self.code)}" if self.code else lifecycle.SERVICE_ISSUE
+        return status_message(self.code) if self.code else lifecycle.SERVICE_ISSUE
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,18 @@ def remove_model(store: Store, version_id: int) -> None:
     shutil.rmtree(model_folder(store, version_id), ignore_errors=True)
 
 
+# Each artefact of a training (by its key in a version's results) and the name AWS gives its
+# file: `<name>-<project>-<version>.json`, directly under the prefix (DescribeProjectVersions
+# example of the SDK documentation).
+ARTEFACT_NAMES = {
+    "ManifestSummary": "ManifestSummary",
+    "TrainingValidation": "TrainingManifestWithValidation",
+    "TestingValidation": "TestingManifestWithValidation",
+    "TrainingOutput": "TrainingGroundTruth",
+    "TestingOutput": "TestingGroundTruth",
+}
+
+
 class Outputs:
     """Where a training writes, under OutputConfig (bucket + prefix without its trailing '/')."""
 
@@ -70,11 +82,12 @@ class Outputs:
         self.bucket = config["S3Bucket"]
         prefix = config.get("S3KeyPrefix", "").rstrip("/")
         self.base = f"{prefix}/" if prefix else ""
-        self.version = version
-        self.summary_key = f"{self.base}EvaluationResultSummary-{project}-{version}.json"
+        self.suffix = f"{project}-{version}.json"
+        self.summary_key = f"{self.base}EvaluationResultSummary-{self.suffix}"
 
-    def key(self, name: str) -> str:
-        return f"{self.base}{self.version}/{name}"
+    def key(self, artefact: str) -> str:
+        """The key of one artefact (a key of ARTEFACT_NAMES)."""
+        return f"{self.base}{ARTEFACT_NAMES[artefact]}-{self.suffix}"
 
     def put(self, key: str, body: str) -> dict[str, Any]:
         try:
@@ -153,14 +166,14 @@ def _train(
         train_texts, test_texts, fetch=fetch, denied=options.denied, limits=limits
     )
     results["ManifestSummary"] = outputs.put(
-        outputs.key("manifest_summary.json"), json.dumps(checked.summary(), indent=1)
+        outputs.key("ManifestSummary"), json.dumps(checked.summary(), indent=1)
     )
     results["TrainingValidation"] = outputs.put(
-        outputs.key("training_manifest_with_validation.json"),
+        outputs.key("TrainingValidation"),
         checked.training.validation_manifest(),
     )
     results["TestingValidation"] = outputs.put(
-        outputs.key("testing_manifest_with_validation.json"), checked.testing.validation_manifest()
+        outputs.key("TestingValidation"), checked.testing.validation_manifest()
     )
     if checked.first_error:
         raise TrainingFailed(checked.first_error)
@@ -292,10 +305,10 @@ def _train_detector(
     location = outputs.put(outputs.summary_key, json.dumps(summary, indent=1))
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
     results["TrainingOutput"] = outputs.put(
-        outputs.key("training_output.manifest"), _snapshot(checked.training.usable)
+        outputs.key("TrainingOutput"), _snapshot(checked.training.usable)
     )
     results["TestingOutput"] = outputs.put(
-        outputs.key("testing_output.manifest"),
+        outputs.key("TestingOutput"),
         _box_snapshot(test_lines, model, predicted, scored.hits),
     )
     model.save(model_folder(store, row["id"]))
@@ -416,11 +429,9 @@ def _train_classifier(
     summary = _summary(row, model.labels, per_label, aggregated, len(test_lines), len(train_lines))
     location = outputs.put(outputs.summary_key, json.dumps(summary, indent=1))
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
-    results["TrainingOutput"] = outputs.put(
-        outputs.key("training_output.manifest"), _snapshot(train_lines)
-    )
+    results["TrainingOutput"] = outputs.put(outputs.key("TrainingOutput"), _snapshot(train_lines))
     results["TestingOutput"] = outputs.put(
-        outputs.key("testing_output.manifest"),
+        outputs.key("TestingOutput"),
         _evaluation_snapshot(test_lines, model, scores, truth),
     )
     model.save(model_folder(store, row["id"]))

@@ -365,6 +365,9 @@ def test_copy_within_the_account(models):
         "copies/EvaluationResultSummary-copies-copied.json"
     )
     models["s3"].head_object(Bucket="out", Key="copies/EvaluationResultSummary-copies-copied.json")
+    assert found["ManifestSummary"]["S3Object"]["Name"] == (  # named after the copy
+        "copies/ManifestSummary-copies-copied.json"
+    )
     assert client.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"copy": "yes"}
     client.start_project_version(ProjectVersionArn=arn, MinInferenceUnits=1)
     image, _ = scene(7400, ["triangle"])
