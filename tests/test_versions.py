@@ -178,7 +178,7 @@ def test_external_manifests(rekognition, s3):
     assert found["Status"] == "TRAINING_COMPLETED", found["StatusMessage"]
     assert found["OutputConfig"] == {"S3Bucket": OUT, "S3KeyPrefix": ""}
     assert found["TrainingDataResult"]["Input"] == asset("ext/train.manifest")
-    assert found["ManifestSummary"]["S3Object"]["Name"] == "ManifestSummary-ext-v1.json"
+    assert found["ManifestSummary"]["S3Object"]["Name"] == "ManifestSummary-external-v1.json"
 
 
 @pytest.mark.parametrize(
