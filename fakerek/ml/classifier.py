@@ -2,7 +2,7 @@
 
 A version's model is a folder with `head.onnx` (features → calibrated scores, a few hundred KB),
 `familiarity.npy` (the training images' unit features, float16) and `model.json` (task, labels,
-assumed thresholds, familiarity radius). The backbone is shared by every version.
+assumed thresholds, familiar range). The backbone is shared by every version.
 """
 
 from __future__ import annotations
@@ -57,14 +57,20 @@ class Model:
         return self.scores_of(self.embed(images, threads))
 
     def calibrate(self, embedded: np.ndarray, truth: np.ndarray) -> None:
-        """Fit the confidences on held-out images (`truth`: [images, labels]): Platt's map of
-        every label's logit, folded into the head, and familiarity covering these images."""
+        """Fit the confidences on held-out images (`truth`: [images, labels]), folded into the
+        head: a temperature for a softmax, Platt's map of every label's logit for sigmoids; and
+        the familiar range, to cover these images."""
         if len(embedded) == 0:
             return
-        platt = calibration.Platt.fit(self.head.logits(embedded), truth)
-        self.head = self.head.scaled(platt.scale, platt.shift)
+        logits = self.head.logits(embedded)
+        if self.head.activation == heads.SOFTMAX:
+            temperature = calibration.Temperature.fit(logits, truth).temperature
+            self.head = self.head.scaled(1 / temperature, 0.0)
+        else:
+            platt = calibration.Platt.fit(logits, truth)
+            self.head = self.head.scaled(platt.scale, platt.shift)
         if self.familiarity is not None:
-            self.familiarity = self.familiarity.widened(self.familiarity.distances(embedded))
+            self.familiarity = self.familiarity.fitted(embedded)
 
     def save(self, folder: str) -> None:
         os.makedirs(folder, exist_ok=True)
@@ -87,8 +93,8 @@ class Model:
             np.save(buffer, self.familiarity.references)
             _write(os.path.join(folder, FAMILIARITY), buffer.getvalue())
             meta["familiarity"] = {
-                "radius": self.familiarity.radius,
-                "width": self.familiarity.width,
+                key: getattr(self.familiarity, key)
+                for key in ("radius", "spread", "floor", "slack")
             }
         _write(os.path.join(folder, "model.json"), json.dumps(meta, indent=1).encode())
 
@@ -117,10 +123,11 @@ def _write(path: str, data: bytes) -> None:
 
 
 def train(examples: Sequence[Example], load: Loader, seed: int = 0) -> Model:
-    """Fit a head on two views of every training image (one sigmoid per label, whether images
-    carry one label or several); `calibrate` it on held-out images next."""
+    """Fit a head on two views of every training image; single- or multi-label by the data.
+    `calibrate` it on held-out images next."""
     started = time.perf_counter()
     labels = sorted(set().union(*(e.labels for e in examples)))
+    multi = any(len(e.labels) > 1 for e in examples)
     arrays, groups, targets, as_seen = [], [], [], []
     for index, example in enumerate(examples):
         image = features.decode(load(example.source_ref))
@@ -137,7 +144,13 @@ def train(examples: Sequence[Example], load: Loader, seed: int = 0) -> Model:
         len(arrays),
         time.perf_counter() - started,
     )
-    head = heads.train(embedded, np.array(targets), np.array(groups), heads.SIGMOID, seed)
+    head = heads.train(
+        embedded,
+        np.array(targets),
+        np.array(groups),
+        heads.SIGMOID if multi else heads.SOFTMAX,
+        seed,
+    )
     log.info(
         "trained a %s head on %d labels in %.1f s",
         head.activation,

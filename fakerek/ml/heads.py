@@ -1,10 +1,8 @@
 """Linear heads on frozen features, trained with numpy (no autograd needed).
 
-Image-level models use one sigmoid per label (one-vs-rest), single-label ones too: each label's
-confidence says whether that label is in the image, so an image showing none of them can score
-low on all (a softmax always makes one look certain). Softmax heads remain for models saved
-before. Features are standardised for the fit and the standardisation is folded into the
-weights, so the exported head works on raw features. Full-batch Adam; the L2 strength is chosen
+Single-label classification is multinomial logistic regression (softmax), multi-label is one
+sigmoid per label. Features are standardised for the fit and the standardisation is folded into
+the weights, so the exported head works on raw features. Full-batch Adam; the L2 strength is chosen
 on a seeded 75/25 split that keeps the views of one image together. Same inputs, same seed: same
 weights, bit for bit.
 """
