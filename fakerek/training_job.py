@@ -287,7 +287,7 @@ def _train_detector(
     truth = [
         [(label, np.array(box, np.float32)) for label, box in line.boxes()] for line in test_lines
     ]
-    raw = [
+    raw = [  # the model is not calibrated yet: its scores are the raw ones
         [(d.label, d.score, d.box) for d in model.detect(load(line), features.TRAINING_THREADS)]
         for line in test_lines
     ]

@@ -176,7 +176,8 @@ class Familiarity:
     def fitted(self, held_out: np.ndarray) -> Familiarity:
         """The familiar range of the training images (each against the others) and of these
         held-out images."""
-        assert self.strengths is not None, "a loaded model cannot be refitted"
+        if self.strengths is None:
+            raise ValueError("a loaded model's familiar range cannot be refitted")
         distances = np.concatenate([self._leave_one_out(), self.distances(held_out)])
         strengths = np.concatenate([self.strengths, _norm(held_out)])
         radius, floor = float(distances.max()), float(strengths.min())
