@@ -113,6 +113,41 @@ def test_the_evaluated_boxes_of_an_image():
     ]
 
 
+def test_the_evaluated_boxes_add_up_to_the_metrics():
+    """On noisy predictions (misses, strays, boxes slightly off): per label, the outcomes of
+    the evaluated boxes give back the metrics the evaluation summary reports."""
+    rng = np.random.default_rng(3)
+    labels = ["cat", "dog"]
+    truth, predicted = [], []
+    for _ in range(60):
+        boxes = [(str(rng.choice(labels)), _random_box(rng)) for _ in range(rng.integers(1, 4))]
+        found = [
+            (label, float(rng.uniform(0.2, 1.0)), box + rng.normal(0, 0.04, 4).astype(np.float32))
+            for label, box in boxes
+            if rng.random() < 0.8
+        ]
+        found += [(str(rng.choice(labels)), float(rng.uniform(0, 0.9)), _random_box(rng))]
+        truth.append(boxes)
+        predicted.append(sorted(found, key=lambda item: -item[1]))
+    scored = evaluation.evaluate_boxes(labels, predicted, truth)
+    thresholds = {r.label: r.threshold for r in scored.results}
+    counts: Counter = Counter()
+    for found, boxes in zip(predicted, truth, strict=True):
+        for outcome, (label, _, _) in evaluated_boxes(found, boxes, thresholds):
+            counts[label, outcome] += 1
+    assert {outcome for _, outcome in counts} == {"TP", "FP", "FN"}
+    for result in scored.results:
+        tp, fp, fn = (counts[result.label, outcome] for outcome in ("TP", "FP", "FN"))
+        assert tp + fn == sum(label == result.label for boxes in truth for label, _ in boxes)
+        assert tp / (tp + fn) == pytest.approx(result.recall)
+        assert tp / (tp + fp) == pytest.approx(result.precision)
+
+
+def _random_box(rng: np.random.Generator) -> np.ndarray:
+    x, y = rng.uniform(0, 0.7, 2)
+    return np.array([x, y, x + 0.3, y + 0.3], np.float32)
+
+
 # -- trained models ---------------------------------------------------------------------------
 
 

@@ -146,7 +146,6 @@ class BoxEvaluation:
     results: list[LabelResult]
     average_precision: float
     average_recall: float
-    hits: list[list[bool]]  # per image, per prediction
 
 
 def evaluate_boxes(
@@ -177,5 +176,5 @@ def evaluate_boxes(
             ars.append(float(right.sum()) / positives)
     results.sort(key=lambda r: (-r.f1, r.label))
     return BoxEvaluation(
-        results, float(np.mean(aps)) if aps else 0.0, float(np.mean(ars)) if ars else 0.0, hits
+        results, float(np.mean(aps)) if aps else 0.0, float(np.mean(ars)) if ars else 0.0
     )
