@@ -3,11 +3,15 @@
 Objects (cat, cup, rocket, face, motorcycle, horse, logo) are cut from scikit-image's sample
 images and pasted at random size, position, flip and colour onto background crops, as in the
 research prototype; the test images use backgrounds the training never saw. Each task runs in
-its own process so that its peak RSS is its own. Prints, per task: training seconds, peak RSS,
-held-out quality, model bytes.
+its own process so that its peak RSS is its own. As a training does, each model is calibrated
+and gets its assumed thresholds on a test split (more held-out images), then is measured on the
+held-out test set. Prints, per task: training seconds, calibration seconds, peak RSS, model
+bytes, held-out quality, expected calibration error (ECE: top label for classification, every
+image × label for multi-label, every box for localisation), the share of blank images (uniform
+grey, noise) answered with no label above its assumed threshold, and the highest confidence.
 
 Goals (issue 4): classification ≤ 10 s and ≥ 95 %; localisation ≤ 30 s, peak RSS ≤ 1 GB,
-mAP@0.5 ≥ 0.9.
+mAP@0.5 ≥ 0.9. Issue 12: ECE ≤ 0.05, blank images unlabelled ≥ 90 %, no confidence of 1.
 Run: pip install -e ".[bench]" && python benchmarks/training_bench.py
 """
 
@@ -156,70 +160,152 @@ def _folder_bytes(folder: str) -> int:
     return sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
 
 
+def blank_images(count: int = 20) -> list[bytes]:
+    """Images that show nothing: uniform grey at `count` levels, and as many noise images
+    (uniform RGB noise, and Gaussian noise around a random grey)."""
+    rng = np.random.default_rng(5)
+    arrays = [np.full((320, 320, 3), level, np.uint8) for level in np.linspace(0, 255, count)]
+    for k in range(count):
+        if k % 2:
+            noise = rng.normal(rng.uniform(60, 200), 40, (320, 320, 3))
+        else:
+            noise = rng.uniform(0, 256, (320, 320, 3))
+        arrays.append(np.clip(noise, 0, 255).astype(np.uint8))
+    out = []
+    for array in arrays:
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, "JPEG", quality=90)
+        out.append(buffer.getvalue())
+    return out
+
+
+def _image_level(task: str, folder: str) -> dict:
+    """Train, calibrate on a test split (as a training does), measure on held-out images."""
+    from fakerek.ml import calibration, classifier, evaluation, features
+
+    single = task == "classification"
+    n_train, n_split, n_test = (210, 52, 350) if single else (300, 75, 200)
+
+    def sample(rng, split):  # a single object fills more of its image, as in the study
+        if single:
+            return composite(rng, split, 1, fractions=(0.35, 0.8))
+        return composite(rng, split, int(rng.integers(1, 4)))
+
+    rng_train, rng_split, rng_test = (np.random.default_rng(seed) for seed in (1, 3, 2))
+    train = [sample(rng_train, "train") for _ in range(n_train)]
+    split = [sample(rng_split, "test") for _ in range(n_split)]
+    test = [sample(rng_test, "test") for _ in range(n_test)]
+    images = {str(i): data for i, (data, _) in enumerate(train)}
+    examples = [
+        classifier.Example(str(i), {name for name, _ in boxes})
+        for i, (_, boxes) in enumerate(train)
+    ]
+    started = time.perf_counter()
+    model = classifier.train(examples, images.__getitem__)
+    result: dict = {"train_s": round(time.perf_counter() - started, 2)}
+
+    def truth_of(samples) -> np.ndarray:
+        return np.array(
+            [[label in {n for n, _ in b} for label in model.labels] for _, b in samples]
+        )
+
+    def embed(samples) -> np.ndarray:
+        return model.embed([data for data, _ in samples], features.TRAINING_THREADS)
+
+    started = time.perf_counter()
+    embedded = embed(split)
+    model.calibrate(embedded, truth_of(split))
+    split_scores = model.scores_of(embedded)
+    per_label = evaluation.evaluate(model.labels, split_scores, truth_of(split))
+    threshold_of = {r.label: r.threshold for r in per_label}
+    thresholds = np.array([threshold_of[label] for label in model.labels])
+    result["calibration_s"] = round(time.perf_counter() - started, 2)
+    scores, truth = model.scores_of(embed(test)), truth_of(test)
+    if single:
+        top = scores.argmax(1)
+        right = truth[np.arange(len(test)), top]
+        result["accuracy"] = round(float(np.mean(right)), 4)
+        result["ECE"] = round(calibration.expected_calibration_error(scores.max(1), right), 4)
+    else:
+        aps = [
+            evaluation.average_precision(scores[:, k], truth[:, k], int(truth[:, k].sum()))
+            for k in range(len(model.labels))
+        ]
+        result["mAP"] = round(float(np.mean(aps)), 4)
+        result["ECE"] = round(calibration.expected_calibration_error(scores, truth), 4)
+    blank = model.scores(blank_images(), features.TRAINING_THREADS)
+    result["blank_unlabelled"] = round(float(np.mean((blank < thresholds).all(1))), 4)
+    result["max_confidence"] = round(float(scores.max()), 6)
+    model.save(folder)
+    return result
+
+
+def _localisation(folder: str) -> dict:
+    """Train, calibrate on a test split (as a training does), measure on held-out images."""
+    from fakerek.ml import calibration, detector, evaluation, features
+
+    rng_train, rng_split, rng_test = (np.random.default_rng(seed) for seed in (1, 3, 2))
+    train = [composite(rng_train, "train", int(rng_train.integers(1, 4))) for _ in range(300)]
+    split = [composite(rng_split, "test", int(rng_split.integers(1, 4))) for _ in range(75)]
+    test = [composite(rng_test, "test", int(rng_test.integers(1, 4))) for _ in range(200)]
+    examples = [
+        detector.BoxExample(
+            data, np.array([b for _, b in boxes], np.float32), [n for n, _ in boxes]
+        )
+        for data, boxes in train
+    ]
+    started = time.perf_counter()
+    model = detector.train(examples)
+    result: dict = {"train_s": round(time.perf_counter() - started, 2)}
+
+    def detect(samples):
+        found = [
+            [(d.label, d.score, d.box) for d in model.detect(data, features.TRAINING_THREADS)]
+            for data, _ in samples
+        ]
+        truth = [[(n, np.array(b, np.float32)) for n, b in boxes] for _, boxes in samples]
+        hits = [evaluation.match_boxes(f, t) for f, t in zip(found, truth, strict=True)]
+        return found, truth, hits
+
+    started = time.perf_counter()
+    found, truth, hits = detect(split)
+    model.calibrate(
+        np.array([s for boxes in found for _, s, _ in boxes]),
+        np.array([h for image in hits for h in image], bool),
+    )
+    calibrated = [[(n, model.confidence(s), b) for n, s, b in boxes] for boxes in found]
+    scored = evaluation.evaluate_boxes(model.labels, calibrated, truth)
+    model.thresholds = {r.label: r.threshold for r in scored.results}
+    result["calibration_s"] = round(time.perf_counter() - started, 2)
+    found, truth, hits = detect(test)
+    scored = evaluation.evaluate_boxes(model.labels, found, truth)
+    result["mAP@0.5"] = round(scored.average_precision, 4)
+    result["F1_at_thresholds"] = round(evaluation.aggregate(scored.results)["F1Score"], 4)
+    result["ECE"] = round(
+        calibration.expected_calibration_error(
+            [s for boxes in found for _, s, _ in boxes], [h for image in hits for h in image]
+        ),
+        4,
+    )
+    blank = [model.detect(data, features.TRAINING_THREADS) for data in blank_images()]
+    result["blank_unlabelled"] = round(
+        float(np.mean([all(d.score < model.thresholds[d.label] for d in ds) for ds in blank])),
+        4,
+    )
+    result["max_confidence"] = round(max(s for boxes in found for _, s, _ in boxes), 6)
+    model.save(folder)
+    return result
+
+
 def run_task(task: str) -> dict:
-    from fakerek.ml import classifier, detector, evaluation, features
+    from fakerek.ml import features
 
     features.backbone()  # built once per process, outside the training time like the server
-    rng_train, rng_test = np.random.default_rng(1), np.random.default_rng(2)
-    result: dict = {"task": task}
     with tempfile.TemporaryDirectory() as folder:
-        if task in ("classification", "multi-label"):
-            single = task == "classification"
-            n_train, n_test = (210, 350) if single else (300, 200)
-
-            def sample(rng, split):  # a single object fills more of its image, as in the study
-                if single:
-                    return composite(rng, split, 1, fractions=(0.35, 0.8))
-                return composite(rng, split, int(rng.integers(1, 4)))
-
-            train = [sample(rng_train, "train") for _ in range(n_train)]
-            test = [sample(rng_test, "test") for _ in range(n_test)]
-            images = {str(i): data for i, (data, _) in enumerate(train)}
-            examples = [
-                classifier.Example(str(i), {name for name, _ in boxes})
-                for i, (_, boxes) in enumerate(train)
-            ]
-            started = time.perf_counter()
-            model = classifier.train(examples, images.__getitem__)
-            result["train_s"] = round(time.perf_counter() - started, 2)
-            scores = model.scores([data for data, _ in test], features.TRAINING_THREADS)
-            truth = np.array(
-                [[label in {n for n, _ in boxes} for label in model.labels] for _, boxes in test]
-            )
-            if single:
-                result["accuracy"] = round(
-                    float(np.mean(truth[np.arange(len(test)), scores.argmax(1)])), 4
-                )
-            else:
-                aps = [
-                    evaluation.average_precision(scores[:, k], truth[:, k], int(truth[:, k].sum()))
-                    for k in range(len(model.labels))
-                ]
-                result["mAP"] = round(float(np.mean(aps)), 4)
-            model.save(folder)
+        if task == "localisation":
+            result = {"task": task, **_localisation(folder)}
         else:
-            train = [
-                composite(rng_train, "train", int(rng_train.integers(1, 4))) for _ in range(300)
-            ]
-            test = [composite(rng_test, "test", int(rng_test.integers(1, 4))) for _ in range(200)]
-            examples = [
-                detector.BoxExample(
-                    data, np.array([b for _, b in boxes], np.float32), [n for n, _ in boxes]
-                )
-                for data, boxes in train
-            ]
-            started = time.perf_counter()
-            model = detector.train(examples)
-            result["train_s"] = round(time.perf_counter() - started, 2)
-            predicted = [
-                [(d.label, d.score, d.box) for d in model.detect(data, features.TRAINING_THREADS)]
-                for data, _ in test
-            ]
-            truth = [[(n, np.array(b, np.float32)) for n, b in boxes] for _, boxes in test]
-            scored = evaluation.evaluate_boxes(model.labels, predicted, truth)
-            result["mAP@0.5"] = round(scored.average_precision, 4)
-            result["F1_at_thresholds"] = round(evaluation.aggregate(scored.results)["F1Score"], 4)
-            model.save(folder)
+            result = {"task": task, **_image_level(task, folder)}
         result["model_bytes"] = _folder_bytes(folder)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return result
@@ -241,10 +327,11 @@ def main() -> None:
         quality = {
             k: v
             for k, v in result.items()
-            if k not in ("task", "train_s", "peak_rss_mb", "model_bytes")
+            if k not in ("task", "train_s", "calibration_s", "peak_rss_mb", "model_bytes")
         }
         print(
-            f"{task:15} train {result['train_s']:6.2f} s   peak RSS "
+            f"{task:15} train {result['train_s']:6.2f} s (+ calibration "
+            f"{result['calibration_s']:5.2f} s)   peak RSS "
             f"{result['peak_rss_mb']:7.1f} MB   model {result['model_bytes'] / 1e6:6.2f} MB   "
             f"{quality}"
         )

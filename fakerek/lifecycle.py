@@ -33,11 +33,15 @@ def project_status(row: sqlite3.Row) -> str:
 
 DATASET_MESSAGES = {
     "CREATE_IN_PROGRESS": "The dataset is being created.",
-    "CREATE_COMPLETE": "The dataset was successfully created.",
+    "CREATE_COMPLETE": "The dataset was successfully created.",  # empty, or a copy
     "UPDATE_IN_PROGRESS": "The dataset is being updated.",
     "UPDATE_COMPLETE": "The dataset was successfully updated.",
     "DELETE_IN_PROGRESS": "The dataset is being deleted.",
 }
+
+
+# AWS's DescribeProjects example: CREATE_COMPLETE after an import from a manifest.
+CREATED_FROM_MANIFEST = "The dataset was successfully created from the manifest file."
 
 
 def dataset_done(row: sqlite3.Row, now_ms: int) -> bool:
@@ -55,6 +59,8 @@ def dataset_status(row: sqlite3.Row, now_ms: int) -> tuple[str, str, str]:
         status = f"{row['phase']}_{row['outcome']}"
         if row["outcome"] == "FAILED":
             return status, row["message"], row["message_code"]
+        # a phase that ended well may have stored its own message (an import's)
+        return status, row["message"] or DATASET_MESSAGES[status], "SUCCESS"
     return status, DATASET_MESSAGES[status], "SUCCESS"
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from fakerek import lifecycle
 from fakerek.manifests import images, training
-from fakerek.manifests.codes import message
+from fakerek.manifests.codes import status_message
 from fakerek.manifests.importer import ImportFailed, ImportLimits
 from fakerek.manifests.lines import Line, render
 from fakerek.ml import classifier, detector, evaluation, features
@@ -43,7 +43,7 @@ class TrainingFailed(Exception):
 
     @property
     def status_message(self) -> str:
-        return f"{self.code}: {message(self.code)}" if self.code else lifecycle.SERVICE_ISSUE
+        return status_message(self.code) if self.code else lifecycle.SERVICE_ISSUE
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,18 @@ def remove_model(store: Store, version_id: int) -> None:
     shutil.rmtree(model_folder(store, version_id), ignore_errors=True)
 
 
+# Each artefact of a training (by its key in a version's results) and the name AWS gives its
+# file: `<name>-<project>-<version>.json`, directly under the prefix (DescribeProjectVersions
+# example of the SDK documentation).
+ARTEFACT_NAMES = {
+    "ManifestSummary": "ManifestSummary",
+    "TrainingValidation": "TrainingManifestWithValidation",
+    "TestingValidation": "TestingManifestWithValidation",
+    "TrainingOutput": "TrainingGroundTruth",
+    "TestingOutput": "TestingGroundTruth",
+}
+
+
 class Outputs:
     """Where a training writes, under OutputConfig (bucket + prefix without its trailing '/')."""
 
@@ -70,11 +82,12 @@ class Outputs:
         self.bucket = config["S3Bucket"]
         prefix = config.get("S3KeyPrefix", "").rstrip("/")
         self.base = f"{prefix}/" if prefix else ""
-        self.version = version
-        self.summary_key = f"{self.base}EvaluationResultSummary-{project}-{version}.json"
+        self.suffix = f"{project}-{version}.json"
+        self.summary_key = f"{self.base}EvaluationResultSummary-{self.suffix}"
 
-    def key(self, name: str) -> str:
-        return f"{self.base}{self.version}/{name}"
+    def key(self, artefact: str) -> str:
+        """The key of one artefact (a key of ARTEFACT_NAMES)."""
+        return f"{self.base}{ARTEFACT_NAMES[artefact]}-{self.suffix}"
 
     def put(self, key: str, body: str) -> dict[str, Any]:
         try:
@@ -153,14 +166,14 @@ def _train(
         train_texts, test_texts, fetch=fetch, denied=options.denied, limits=limits
     )
     results["ManifestSummary"] = outputs.put(
-        outputs.key("manifest_summary.json"), json.dumps(checked.summary(), indent=1)
+        outputs.key("ManifestSummary"), json.dumps(checked.summary(), indent=1)
     )
     results["TrainingValidation"] = outputs.put(
-        outputs.key("training_manifest_with_validation.json"),
+        outputs.key("TrainingValidation"),
         checked.training.validation_manifest(),
     )
     results["TestingValidation"] = outputs.put(
-        outputs.key("testing_manifest_with_validation.json"), checked.testing.validation_manifest()
+        outputs.key("TestingValidation"), checked.testing.validation_manifest()
     )
     if checked.first_error:
         raise TrainingFailed(checked.first_error)
@@ -274,9 +287,17 @@ def _train_detector(
     truth = [
         [(label, np.array(box, np.float32)) for label, box in line.boxes()] for line in test_lines
     ]
-    predicted = [
+    raw = [  # the model is not calibrated yet: its scores are the raw ones
         [(d.label, d.score, d.box) for d in model.detect(load(line), features.TRAINING_THREADS)]
         for line in test_lines
+    ]
+    hits = [evaluation.match_boxes(p, t) for p, t in zip(raw, truth, strict=True)]
+    model.calibrate(
+        np.array([score for found in raw for _, score, _ in found]),
+        np.array([hit for image in hits for hit in image], bool),
+    )
+    predicted = [
+        [(label, model.confidence(score), box) for label, score, box in found] for found in raw
     ]
     scored = evaluation.evaluate_boxes(model.labels, predicted, truth)
     model.thresholds = {r.label: r.threshold for r in scored.results}
@@ -292,38 +313,73 @@ def _train_detector(
     location = outputs.put(outputs.summary_key, json.dumps(summary, indent=1))
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
     results["TrainingOutput"] = outputs.put(
-        outputs.key("training_output.manifest"), _snapshot(checked.training.usable)
+        outputs.key("TrainingOutput"), _snapshot(checked.training.usable)
     )
     results["TestingOutput"] = outputs.put(
-        outputs.key("testing_output.manifest"),
-        _box_snapshot(test_lines, model, predicted, scored.hits),
+        outputs.key("TestingOutput"), _box_snapshot(test_lines, model, predicted, truth)
     )
     model.save(model_folder(store, row["id"]))
 
 
-def _details(positive: bool, present: bool, right: bool) -> dict[str, Any]:
+def _details(outcome: str) -> dict[str, Any]:
+    """The evaluation block of one evaluated label or box; `outcome` is TP, TN, FP or FN."""
     return {
         "version": 1,
         "ground-truth-labelling-jobs": ["rekognition-custom-labels-training-job"],
-        "is-true-positive": positive and right,
-        "is-true-negative": not positive and not present,
-        "is-false-positive": positive and not right,
-        "is-false-negative": not positive and present,
-        "is-present-in-ground-truth": present,
+        "is-true-positive": outcome == "TP",
+        "is-true-negative": outcome == "TN",
+        "is-false-positive": outcome == "FP",
+        "is-false-negative": outcome == "FN",
+        "is-present-in-ground-truth": outcome in ("TP", "FN"),
     }
 
 
-def _box_snapshot(
-    lines: list[Line], model: Any, predicted: list[list[Any]], hits: list[list[bool]]
-) -> str:
-    """Test images with their true boxes and the model's boxes, in pixels (§2.7)."""
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+Box = tuple[str, float, np.ndarray]  # label, confidence (0-1), (x1, y1, x2, y2) ratios
+
+
+def evaluated_boxes(
+    found: list[Box], truth: list[tuple[str, np.ndarray]], thresholds: dict[str, float]
+) -> list[tuple[str, Box]]:
+    """The boxes of one test image that the evaluation counts, with their outcome: each true box
+    once, TP (the above-threshold box that matched it) or FN (the best box below the threshold
+    that reached it, else the true box with confidence 0), then the unmatched boxes above their
+    label's threshold, FP. So per label TP + FN = the true boxes, as AWS's snapshot reads."""
+    positive = [score >= thresholds.get(label, 0.5) for label, score, _ in found]
+    matches = evaluation.assign_boxes(found, truth)
+    by_truth = {match: k for k, match in enumerate(matches) if match >= 0}
     out = []
-    for line, found, right in zip(lines, predicted, hits, strict=True):
+    for index, (label, box) in enumerate(truth):
+        k = by_truth.get(index)
+        if k is None:
+            out.append(("FN", (label, 0.0, box)))
+        else:
+            out.append(("TP" if positive[k] else "FN", found[k]))
+    out += [
+        ("FP", box)
+        for box, ok, match in zip(found, positive, matches, strict=True)
+        if ok and match < 0
+    ]
+    return out
+
+
+def _box_snapshot(
+    lines: list[Line], model: Any, predicted: list[list[Box]], truth: list[list[Any]]
+) -> str:
+    """Test images with their true boxes and the evaluated boxes, in pixels (§2.7, issue 12)."""
+    now = _now()
+    classes = {label: i for i, label in enumerate(model.labels)}
+    class_map = {str(i): label for label, i in classes.items()}
+    out = []
+    for number, (line, found, true_boxes) in enumerate(
+        zip(lines, predicted, truth, strict=True), 1
+    ):
         width, height = next(
             a.image_size for a in line.attributes if a.kind == "box" and a.image_size
         )
-        classes = {label: i for i, label in enumerate(model.labels)}
 
         def pixels(box: Any, width: int = width, height: int = height) -> dict[str, float]:
             return {
@@ -334,30 +390,19 @@ def _box_snapshot(
             }
 
         image_size = [{"width": width, "height": height, "depth": 3}]
-        truth = line.boxes()
-        true_labels = {label for label, _ in truth}
-        objects = []
-        for (label, score, _), hit in zip(found, right, strict=True):
-            positive = score >= model.thresholds.get(label, 0.5)
-            objects.append(
-                {
-                    "confidence": score,
-                    "rekognition-custom-labels-evaluation-details": _details(
-                        positive, label in true_labels, hit
-                    ),
-                }
-            )
+        evaluated = evaluated_boxes(found, true_boxes, model.thresholds)
         record = {
             "source-ref": line.source_ref,
+            "rekognition-custom-labels-object-id": number,
             "rekognition-custom-labels-training-0": {
                 "image_size": image_size,
                 "annotations": [
-                    {**pixels(box), "class_id": classes[label]} for label, box in truth
+                    {**pixels(box), "class_id": classes[label]} for label, box in true_boxes
                 ],
             },
             "rekognition-custom-labels-training-0-metadata": {
-                "objects": [{"confidence": 1} for _ in truth],
-                "class-map": {str(i): label for label, i in classes.items()},
+                "objects": [{"confidence": 1} for _ in true_boxes],
+                "class-map": class_map,
                 "type": "groundtruth/object-detection",
                 "human-annotated": "yes",
                 "creation-date": now,
@@ -366,12 +411,18 @@ def _box_snapshot(
             "rekognition-custom-labels-evaluation": {
                 "image_size": image_size,
                 "annotations": [
-                    {**pixels(box), "class_id": classes[label]} for label, _, box in found
+                    {**pixels(box), "class_id": classes[label]} for _, (label, _, box) in evaluated
                 ],
             },
             "rekognition-custom-labels-evaluation-metadata": {
-                "objects": objects,
-                "class-map": {str(i): label for label, i in classes.items()},
+                "objects": [
+                    {
+                        "confidence": score,
+                        "rekognition-custom-labels-evaluation-details": _details(outcome),
+                    }
+                    for outcome, (_, score, _) in evaluated
+                ],
+                "class-map": class_map,
                 "type": "groundtruth/object-detection",
                 "human-annotated": "no",
                 "creation-date": now,
@@ -401,11 +452,9 @@ def _train_classifier(
         [[label in _image_labels(line) for label in model.labels] for line in test_lines],
         dtype=bool,
     ).reshape(len(test_lines), len(model.labels))
-    scores = (
-        model.scores([load(line) for line in test_lines], features.TRAINING_THREADS)
-        if test_lines
-        else np.zeros((0, len(model.labels)), np.float32)
-    )
+    embedded = model.embed([load(line) for line in test_lines], features.TRAINING_THREADS)
+    model.calibrate(embedded, truth)
+    scores = model.scores_of(embedded)
     per_label = evaluation.evaluate(model.labels, scores, truth)
     model.thresholds = {r.label: r.threshold for r in per_label}
     totals = evaluation.aggregate(per_label)
@@ -416,11 +465,9 @@ def _train_classifier(
     summary = _summary(row, model.labels, per_label, aggregated, len(test_lines), len(train_lines))
     location = outputs.put(outputs.summary_key, json.dumps(summary, indent=1))
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
-    results["TrainingOutput"] = outputs.put(
-        outputs.key("training_output.manifest"), _snapshot(train_lines)
-    )
+    results["TrainingOutput"] = outputs.put(outputs.key("TrainingOutput"), _snapshot(train_lines))
     results["TestingOutput"] = outputs.put(
-        outputs.key("testing_output.manifest"),
+        outputs.key("TestingOutput"),
         _evaluation_snapshot(test_lines, model, scores, truth),
     )
     model.save(model_folder(store, row["id"]))
@@ -428,7 +475,12 @@ def _train_classifier(
 
 def _snapshot(lines: list[Line]) -> str:
     return "".join(
-        json.dumps(render(line, "errors", None), ensure_ascii=False) + "\n" for line in lines
+        json.dumps(
+            {**render(line, "errors", None), "rekognition-custom-labels-object-id": number},
+            ensure_ascii=False,
+        )
+        + "\n"
+        for number, line in enumerate(lines, 1)
     )
 
 
@@ -436,10 +488,13 @@ def _evaluation_snapshot(
     lines: list[Line], model: Any, scores: np.ndarray, truth: np.ndarray
 ) -> str:
     """The test images with their ground truth and the model's scores (§2.7)."""
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    now = _now()
     out = []
     for row_index, line in enumerate(lines):
-        record: dict[str, Any] = {"source-ref": line.source_ref}
+        record: dict[str, Any] = {
+            "source-ref": line.source_ref,
+            "rekognition-custom-labels-object-id": row_index + 1,
+        }
         for k, label in enumerate(sorted(_image_labels(line))):
             record[f"rekognition-custom-labels-training-{k}"] = model.labels.index(label)
             record[f"rekognition-custom-labels-training-{k}-metadata"] = {
@@ -453,6 +508,7 @@ def _evaluation_snapshot(
         for k, label in enumerate(model.labels):
             confidence = float(scores[row_index, k])
             present, positive = bool(truth[row_index, k]), confidence >= model.thresholds[label]
+            outcome = ("TP" if present else "FP") if positive else ("FN" if present else "TN")
             record[f"rekognition-custom-labels-evaluation-{k}"] = k
             record[f"rekognition-custom-labels-evaluation-{k}-metadata"] = {
                 "confidence": confidence,
@@ -461,15 +517,7 @@ def _evaluation_snapshot(
                 "human-annotated": "no",
                 "creation-date": now,
                 "type": "groundtruth/image-classification",
-                "rekognition-custom-labels-evaluation-details": {
-                    "version": 1,
-                    "ground-truth-labelling-jobs": ["rekognition-custom-labels-training-job"],
-                    "is-true-positive": positive and present,
-                    "is-true-negative": not positive and not present,
-                    "is-false-positive": positive and not present,
-                    "is-false-negative": not positive and present,
-                    "is-present-in-ground-truth": present,
-                },
+                "rekognition-custom-labels-evaluation-details": _details(outcome),
             }
         out.append(json.dumps(record, ensure_ascii=False) + "\n")
     return "".join(out)

@@ -59,7 +59,7 @@ def test_arn_status_and_stats(rekognition, s3, project):
     assert match
     found = rekognition.describe_dataset(DatasetArn=dataset)["DatasetDescription"]
     assert found["Status"] == "CREATE_COMPLETE"
-    assert found["StatusMessage"] == "The dataset was successfully created."
+    assert found["StatusMessage"] == "The dataset was successfully created from the manifest file."
     assert found["StatusMessageCode"] == "SUCCESS"
     assert round(found["CreationTimestamp"].timestamp() * 1000) == int(match[1])
     assert found["LastUpdatedTimestamp"] >= found["CreationTimestamp"]
@@ -75,7 +75,7 @@ def test_arn_status_and_stats(rekognition, s3, project):
         "DatasetType": "TRAIN",
         "DatasetArn": dataset,
         "Status": "CREATE_COMPLETE",
-        "StatusMessage": "The dataset was successfully created.",
+        "StatusMessage": "The dataset was successfully created from the manifest file.",
         "StatusMessageCode": "SUCCESS",
     }
 
@@ -198,9 +198,9 @@ def test_labels(rekognition, s3, project):
     dataset = from_manifest(rekognition, s3, project, lines)
     described = rekognition.list_dataset_labels(DatasetArn=dataset)["DatasetLabelDescriptions"]
     assert described == [
-        {"LabelName": "bird", "LabelStats": {"EntryCount": 3, "BoundingBoxCount": 0}},
+        {"LabelName": "bird", "LabelStats": {"EntryCount": 3}},  # image-level: no box count
         {"LabelName": "cat", "LabelStats": {"EntryCount": 5, "BoundingBoxCount": 1}},
-        {"LabelName": "dog", "LabelStats": {"EntryCount": 3, "BoundingBoxCount": 0}},
+        {"LabelName": "dog", "LabelStats": {"EntryCount": 3}},
     ]
     pages = rekognition.get_paginator("list_dataset_labels").paginate(
         DatasetArn=dataset, PaginationConfig={"PageSize": 2}
@@ -266,7 +266,8 @@ def test_failed_update_keeps_the_previous_entries(fakerek, rekognition, s3, proj
     )
     found = rekognition.describe_dataset(DatasetArn=dataset)["DatasetDescription"]
     assert found["Status"] == "UPDATE_FAILED"
-    assert found["StatusMessage"].startswith("ERROR_MANIFEST_TOO_MANY_LABELS: ")
+    assert found["StatusMessage"] == "The manifest file has too many labels."
+    assert found["StatusMessageCode"] == "CLIENT_ERROR"
     assert found["DatasetStats"]["TotalEntries"] == 10
     assert len(entries(rekognition, dataset)) == 10
     rekognition.update_dataset_entries(
@@ -481,4 +482,4 @@ def test_small_regions_hold_fewer_entries(fakerek):
         },
     )["DatasetArn"]
     found = mumbai.describe_dataset(DatasetArn=dataset)["DatasetDescription"]
-    assert found["StatusMessage"].startswith("ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM")
+    assert found["StatusMessage"] == "The manifest file has too many rows."

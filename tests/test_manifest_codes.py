@@ -8,6 +8,8 @@ import json
 import pytest
 from manifests import BUCKET, box_line, changed, image_line, manifest
 
+from fakerek.manifests.codes import CONTENT_ERRORS, FILE_ERRORS
+
 GOOD = [image_line(f"good{i}.jpg", "cat" if i % 2 else "dog") for i in range(8)]
 
 
@@ -173,7 +175,7 @@ def test_unsupported_type_alone_means_no_valid_label_attributes(fakerek, project
         "The use case type of the label0-metadata label attribute metadata is unsupported. "
         "Check the type field."
     )
-    assert entry["cl-metadata"] == {"is_labeled": False}
+    assert entry["cl-metadata"] == {"is_labeled": True}  # as in the guide's example entry
 
 
 def test_annotation_level_codes_keep_the_line(fakerek, project):
@@ -257,9 +259,7 @@ def test_too_many_dropped_lines_fail_the_import(fakerek, project):
     dataset = create(fakerek, project, manifest([*GOOD[:4], "x", "y"]))  # 2 of 6 > 20 %
     description_ = description(fakerek, dataset)
     assert description_["Status"] == "CREATE_FAILED"
-    assert description_["StatusMessage"] == (
-        "ERROR_TOO_MANY_RECORDS_IN_ERROR: The manifest file has too many terminal errors."
-    )
+    assert description_["StatusMessage"] == "The manifest file has too many terminal errors."
     assert description_["StatusMessageCode"] == "CLIENT_ERROR"
     assert description_["DatasetStats"] == {
         "LabeledEntries": 0,
@@ -275,9 +275,11 @@ def test_too_many_dropped_lines_fail_the_import(fakerek, project):
 
 
 def _failed(fakerek, dataset: str) -> str:
+    """The code whose message is the failed dataset's StatusMessage (the bare message)."""
     found = description(fakerek, dataset)
     assert found["Status"] == "CREATE_FAILED" and found["StatusMessageCode"] == "CLIENT_ERROR"
-    return found["StatusMessage"].split(":")[0]
+    by_message = {text: code for code, text in {**CONTENT_ERRORS, **FILE_ERRORS}.items()}
+    return by_message[found["StatusMessage"]]
 
 
 def test_missing_manifest_bucket_key_or_extension(fakerek, project):
@@ -347,7 +349,7 @@ def test_insufficient_images_for_distribute(fakerek, project):
     for arn in (train, test):
         found = description(fakerek, arn)
         assert found["Status"] == "UPDATE_FAILED"
-        assert found["StatusMessage"].startswith(
-            "ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE: "
+        assert found["StatusMessage"] == (
+            "The manifest file doesn't have enough labeled images to distribute the dataset."
         )
     assert description(fakerek, train)["DatasetStats"]["TotalEntries"] == 2

@@ -134,8 +134,8 @@ def test_filters(models):
 
 def test_the_detector_returns_boxes(models):
     image, truth = scene(8000, ["circle", "triangle"], size=(320, 240))
-    labels = models["client"].detect_custom_labels(
-        ProjectVersionArn=models["detector"][1], Image={"Bytes": image}, MinConfidence=50
+    labels = models["client"].detect_custom_labels(  # the assumed thresholds apply
+        ProjectVersionArn=models["detector"][1], Image={"Bytes": image}
     )["CustomLabels"]
     assert sorted(label["Name"] for label in labels[:2]) == ["circle", "triangle"]
     for label in labels:
@@ -365,6 +365,9 @@ def test_copy_within_the_account(models):
         "copies/EvaluationResultSummary-copies-copied.json"
     )
     models["s3"].head_object(Bucket="out", Key="copies/EvaluationResultSummary-copies-copied.json")
+    assert found["ManifestSummary"]["S3Object"]["Name"] == (  # named after the copy
+        "copies/ManifestSummary-copies-copied.json"
+    )
     assert client.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"copy": "yes"}
     client.start_project_version(ProjectVersionArn=arn, MinInferenceUnits=1)
     image, _ = scene(7400, ["triangle"])

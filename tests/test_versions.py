@@ -99,8 +99,22 @@ def test_train_from_datasets_with_auto_split(rekognition, s3, trained_project):
     keys = {
         found["ManifestSummary"]["S3Object"]["Name"],
         found["EvaluationResult"]["Summary"]["S3Object"]["Name"],
+        *(
+            found[result][part]["Assets"][0]["GroundTruthManifest"]["S3Object"]["Name"]
+            for result in ("TrainingDataResult", "TestingDataResult")
+            for part in ("Validation", "Output")
+        ),
     }
-    assert keys == {"runs/v1/manifest_summary.json", "runs/EvaluationResultSummary-shapes-v1.json"}
+    assert keys == {  # every artefact directly under the prefix, named as AWS names them
+        "runs/ManifestSummary-shapes-v1.json",
+        "runs/EvaluationResultSummary-shapes-v1.json",
+        "runs/TrainingManifestWithValidation-shapes-v1.json",
+        "runs/TestingManifestWithValidation-shapes-v1.json",
+        "runs/TrainingGroundTruth-shapes-v1.json",
+        "runs/TestingGroundTruth-shapes-v1.json",
+    }
+    listed = s3.list_objects_v2(Bucket=OUT, Prefix="runs/")["Contents"]
+    assert {item["Key"] for item in listed} == keys
     summary = read_json(s3, found["EvaluationResult"]["Summary"])
     assert summary["EvaluationDetails"]["NumberOfTrainingImages"] == 24
     assert summary["EvaluationDetails"]["NumberOfTestingImages"] == 6
@@ -115,7 +129,7 @@ def test_train_from_datasets_with_auto_split(rekognition, s3, trained_project):
     manifest_summary = read_json(s3, found["ManifestSummary"])
     assert manifest_summary["statistics"]["training"]["total_json_lines"] == 24
     assert manifest_summary["statistics"]["testing"]["use_case"] == "IMAGE_LEVEL_LABELS"
-    evaluation = s3.get_object(Bucket=OUT, Key="runs/v1/testing_output.manifest")["Body"]
+    evaluation = s3.get_object(Bucket=OUT, Key="runs/TestingGroundTruth-shapes-v1.json")["Body"]
     first = json.loads(evaluation.read().decode().splitlines()[0])
     details = first["rekognition-custom-labels-evaluation-0-metadata"][
         "rekognition-custom-labels-evaluation-details"
@@ -164,7 +178,7 @@ def test_external_manifests(rekognition, s3):
     assert found["Status"] == "TRAINING_COMPLETED", found["StatusMessage"]
     assert found["OutputConfig"] == {"S3Bucket": OUT, "S3KeyPrefix": ""}
     assert found["TrainingDataResult"]["Input"] == asset("ext/train.manifest")
-    assert found["ManifestSummary"]["S3Object"]["Name"] == "v1/manifest_summary.json"
+    assert found["ManifestSummary"]["S3Object"]["Name"] == "ManifestSummary-external-v1.json"
 
 
 @pytest.mark.parametrize(
@@ -380,7 +394,7 @@ def test_object_localisation(rekognition, s3):
     assert set(summary["EvaluationDetails"]["Labels"]) == set(SHAPES)
     manifest_summary = read_json(s3, found["ManifestSummary"])
     assert manifest_summary["statistics"]["training"]["use_case"] == "OBJECT_LOCALIZATION"
-    snapshot = s3.get_object(Bucket=OUT, Key="runs/v1/testing_output.manifest")["Body"].read()
+    snapshot = s3.get_object(Bucket=OUT, Key="runs/TestingGroundTruth-boxes-v1.json")["Body"].read()
     first = json.loads(snapshot.decode().splitlines()[0])
     predicted = first["rekognition-custom-labels-evaluation"]["annotations"]
     objects = first["rekognition-custom-labels-evaluation-metadata"]["objects"]

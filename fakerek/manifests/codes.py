@@ -77,5 +77,6 @@ def message(code: str, **details: str) -> str:
 
 
 def status_message(code: str) -> str:
-    """`"<CODE>: <message>"`, the StatusMessage of a failed dataset or training."""
+    """`"<CODE>: <message>"`, the StatusMessage of a failed training (a failed dataset's is the
+    bare message, as AWS's DescribeDataset example shows)."""
     return f"{code}: {message(code)}"

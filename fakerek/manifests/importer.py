@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -54,6 +54,13 @@ class Tally:
             raise ImportFailed("ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM")
         if self.lines and self.dropped / self.lines > limits.invalid_row_threshold:
             raise ImportFailed("ERROR_TOO_MANY_RECORDS_IN_ERROR")
+
+
+def check_one_bucket(buckets: Collection[str]) -> None:
+    """All the images of a dataset sit in one bucket (manifests.md §1.1): an import or an update
+    that breaks this fails at once, as AWS's DescribeDataset example shows (UPDATE_FAILED)."""
+    if len(buckets) > 1:
+        raise ImportFailed("ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS")
 
 
 def open_manifest(

@@ -84,7 +84,11 @@ class Line:
     def add(
         self, code: str, where: str = "line", attribute: str | None = None, index: int | None = None
     ) -> None:
-        self.problems.append(Problem(code, where, attribute, index))
+        """Record a problem; a code already listed in the same place is not listed again (the
+        manifest's image size and the image itself can both be out of range)."""
+        problem = Problem(code, where, attribute, index)
+        if problem not in self.problems:
+            self.problems.append(problem)
         if code in PRIORITY:
             self.stopped = True
 
@@ -250,13 +254,15 @@ def _check_attributes(line: Line, obj: dict[str, Any], context: str, limits: Lim
 
 
 def _labels_something(value: Any, meta: Any) -> bool:
-    if not isinstance(meta, dict):
+    """A pair labels its image unless it is a bounding-box attribute without boxes; a pair of
+    an unsupported type counts too (the guide's ERROR_UNSUPPORTED_USE_CASE_TYPE entry reads
+    `"is_labeled": true`)."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("type"), str):
         return False
-    if meta.get("type") == IMAGE_LEVEL:
+    if meta["type"] != OBJECT_DETECTION:
         return True
     return (
-        meta.get("type") == OBJECT_DETECTION
-        and isinstance(value, dict)
+        isinstance(value, dict)
         and isinstance(value.get("annotations"), list)
         and bool(value["annotations"])
     )

@@ -8,6 +8,7 @@ summary and the two validation-result manifests that training writes.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -155,9 +156,7 @@ def validate(
     train_lines = _lines(train_texts)
     result = Validation(Side("training"), Side("testing"), auto_split=test_texts is None)
     if test_texts is None:
-        chosen = set(
-            split.choose([(line.number, line.is_labeled, line.labels) for line in train_lines])
-        )
+        chosen = set(split.choose([_split_entry(line) for line in train_lines]))
         if not chosen:
             result.training.lines = [line.finish() for line in train_lines]
             result.training.errors.append("ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_AUTOSPLIT")
@@ -172,17 +171,17 @@ def validate(
     else:
         result.training.lines, result.testing.lines = train_lines, _lines(test_texts)
     sides = (result.training, result.testing)
-    for side in sides:
-        _bucket_checks(side, denied, owners or {}, reference_owner)
+    for side, lines in _manifests(result):
+        _bucket_checks(side, lines, denied, owners or {}, reference_owner)
         blocked = {
             "ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET",
             "ERROR_INVALID_IMAGES_S3_BUCKET_OWNER",
         } & set(side.errors)
-        fetched = None if blocked else _images(side, fetch, limits)
-        for line in side.lines:
+        fetched = None if blocked else _images(lines, fetch, limits)
+        for line in lines:
             line.finish()
         if fetched is not None:
-            _rows_checks(side, fetched, limits)
+            _rows_checks(side, lines, fetched, limits)
     if any(
         c in side.errors
         for side in sides
@@ -193,10 +192,29 @@ def validate(
     return result
 
 
+def _split_entry(line: Line) -> split.Entry:
+    return split.Entry(
+        line.number, line.is_labeled, line.labels, line.source_ref or f"line {line.number}"
+    )
+
+
+def _manifests(result: Validation) -> list[tuple[Side, list[Line]]]:
+    """The manifests the file-wide checks apply to, with the side that reports them: an
+    auto-split manifest is checked whole, as the guide's 20 % rule reads (issue 12)."""
+    training, testing = result.training, result.testing
+    if result.auto_split:
+        return [(training, training.lines + testing.lines)]
+    return [(training, training.lines), (testing, testing.lines)]
+
+
 def _bucket_checks(
-    side: Side, denied: frozenset[str], owners: dict[str, str], reference_owner: str
+    side: Side,
+    lines: list[Line],
+    denied: frozenset[str],
+    owners: dict[str, str],
+    reference_owner: str,
 ) -> None:
-    buckets = {line.bucket for line in side.lines if line.bucket}
+    buckets = {line.bucket for line in lines if line.bucket}
     if len(buckets) > 1:
         side.errors.append("ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS")
     if buckets & denied:
@@ -208,10 +226,10 @@ def _bucket_checks(
 
 
 def _images(
-    side: Side, fetch: Fetch | None, limits: TrainingLimits
+    lines: list[Line], fetch: Fetch | None, limits: TrainingLimits
 ) -> dict[tuple[str, str], bytes | None]:
-    """Step 10 for every line of one side; returns what was fetched, by location."""
-    wanted = [line for line in side.lines if line.bucket and not line.stopped]
+    """Step 10 for every line of one manifest; returns what was fetched, by location."""
+    wanted = [line for line in lines if line.bucket and not line.stopped]
     if fetch is None:
         return {}
     locations = list({(line.bucket or "", line.key or "") for line in wanted})
@@ -230,13 +248,14 @@ def _images(
     return fetched
 
 
-def _rows_checks(side: Side, fetched: dict, limits: TrainingLimits) -> None:
-    """C5, then C1."""
+def _rows_checks(side: Side, lines: list[Line], fetched: dict, limits: TrainingLimits) -> None:
+    """C5, then C1, for one manifest."""
     if fetched and all(data is None for data in fetched.values()):
         side.errors.append("ERROR_FAILED_IMAGES_S3_COPY")
         return
-    considered = len(side.lines) - side.count("ignored")
-    if considered and side.count("invalid") / considered > limits.invalid_row_threshold:
+    outcomes = Counter(line.outcome for line in lines)
+    considered = len(lines) - outcomes["ignored"]
+    if considered and outcomes["invalid"] / considered > limits.invalid_row_threshold:
         side.errors.append("ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST")
 
 

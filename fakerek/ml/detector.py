@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from fakerek.ml import features, graph, weights
+from fakerek.ml import calibration, features, graph, weights
 
 log = logging.getLogger("fakerek.training")
 SIZE = 320
@@ -275,6 +275,7 @@ class DetectorModel:
     box_b: np.ndarray
     thresholds: dict[str, float] = field(default_factory=dict)
     task: str = "localization"
+    platt: calibration.Platt = field(default_factory=calibration.Platt)  # raw score → confidence
     _session: object = None
 
     def session(self):
@@ -288,7 +289,18 @@ class DetectorModel:
         array = features.to_array(features.decode(data, SIZE), SIZE)
         maps = feature_maps(array, threads)
         scores, boxes = self.session().run(["det_scores", "det_boxes"], maps)
-        return [Detection(self.labels[c], s, b) for c, s, b in postprocess(scores, boxes)]
+        return [
+            Detection(self.labels[c], self.confidence(s), b)
+            for c, s, b in postprocess(scores, boxes)
+        ]
+
+    def confidence(self, raw: float) -> float:
+        return float(self.platt(calibration.logit(np.float64(raw))))
+
+    def calibrate(self, raw_scores: np.ndarray, hits: np.ndarray) -> None:
+        """Fit the confidences on held-out detections: each raw score against whether its box
+        matched a true box (the monotone map keeps every ranking, so mAP is unchanged)."""
+        self.platt = calibration.Platt.fit(calibration.logit(raw_scores), hits)
 
     def save(self, folder: str) -> None:
         os.makedirs(folder, exist_ok=True)
@@ -303,6 +315,7 @@ class DetectorModel:
             "labels": self.labels,
             "thresholds": self.thresholds,
             "input_size": SIZE,
+            "calibration": {"scale": self.platt.scale, "shift": self.platt.shift},
         }
         with open(os.path.join(folder, "model.json"), "w", encoding="utf-8") as handle:
             json.dump(meta, handle, indent=1)
@@ -313,7 +326,10 @@ class DetectorModel:
             meta = json.load(handle)
         arrays = np.load(os.path.join(folder, "detector.npz"))
         model = cls(
-            meta["labels"], **{k: arrays[k] for k in arrays.files}, thresholds=meta["thresholds"]
+            meta["labels"],
+            **{k: arrays[k] for k in arrays.files},
+            thresholds=meta["thresholds"],
+            platt=calibration.Platt(**meta.get("calibration", {})),  # identity for older models
         )
         model._session = features.session(
             onnx.load(os.path.join(folder, "head.onnx")).SerializeToString(),

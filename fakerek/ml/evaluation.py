@@ -1,8 +1,11 @@
 """Evaluation of a trained classifier on the test set (training-and-inference.md §2).
 
-Per label: the assumed threshold is the confidence that maximises F1 on the test set (ties: the
-highest), and precision, recall and F1 are taken at it. Aggregates are unweighted means over the
-labels; the confusion matrix counts each test image's top label against each of its true labels.
+Per label: the assumed threshold maximises F1 on the test set, and precision, recall and F1 are
+taken at it. Every threshold between the lowest confidence predicted positive and the highest
+one left out gives the same F1; the assumed threshold is the middle of that gap (of the best
+such gap, the highest if several tie), so that an image a little less clear than the test
+images still clears it. Aggregates are unweighted means over the labels; the confusion matrix
+counts each test image's top label against each of its true labels.
 """
 
 from __future__ import annotations
@@ -44,7 +47,11 @@ def best_threshold(
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
     best = int(np.flatnonzero(f1 == f1.max())[0])  # first = highest threshold among ties
-    return float(ranked[ends[best]]), float(precision[best]), float(recall[best]), float(f1[best])
+    lowest_in = ranked[ends[best]]
+    highest_out = ranked[ends[best] + 1] if ends[best] + 1 < len(ranked) else lowest_in
+    middle = (lowest_in + highest_out) / 2
+    threshold = float(middle if highest_out < middle <= lowest_in else lowest_in)
+    return threshold, float(precision[best]), float(recall[best]), float(f1[best])
 
 
 def evaluate(labels: list[str], scores: np.ndarray, truth: np.ndarray) -> list[LabelResult]:
@@ -82,13 +89,15 @@ def confusion_matrix(
     return cells
 
 
-def match_boxes(
+def assign_boxes(
     predicted: list[tuple[str, float, np.ndarray]], truth: list[tuple[str, np.ndarray]]
-) -> list[bool]:
-    """For one image: whether each prediction (best first) hits a true box of its label with
-    IoU >= 0.5; each true box is matched once, by the best-scoring prediction that reaches it."""
+) -> list[int]:
+    """For one image: the true box (index) each prediction (best first) matches, or -1. A match
+    is a true box of the prediction's label with IoU >= 0.5, the best free one; each true box is
+    matched once, by the best-scoring prediction that reaches it. Predictions above a threshold
+    come first, so they match exactly as if the others did not exist."""
     used = [False] * len(truth)
-    hits = []
+    matches = []
     for label, _, box in predicted:
         best, best_iou = -1, 0.5
         for index, (true_label, true_box) in enumerate(truth):
@@ -99,8 +108,15 @@ def match_boxes(
                 best, best_iou = index, overlap
         if best >= 0:
             used[best] = True
-        hits.append(best >= 0)
-    return hits
+        matches.append(best)
+    return matches
+
+
+def match_boxes(
+    predicted: list[tuple[str, float, np.ndarray]], truth: list[tuple[str, np.ndarray]]
+) -> list[bool]:
+    """For one image: whether each prediction matches a true box (`assign_boxes`)."""
+    return [match >= 0 for match in assign_boxes(predicted, truth)]
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -130,7 +146,6 @@ class BoxEvaluation:
     results: list[LabelResult]
     average_precision: float
     average_recall: float
-    hits: list[list[bool]]  # per image, per prediction
 
 
 def evaluate_boxes(
@@ -161,5 +176,5 @@ def evaluate_boxes(
             ars.append(float(right.sum()) / positives)
     results.sort(key=lambda r: (-r.f1, r.label))
     return BoxEvaluation(
-        results, float(np.mean(aps)) if aps else 0.0, float(np.mean(ars)) if ars else 0.0, hits
+        results, float(np.mean(aps)) if aps else 0.0, float(np.mean(ars)) if ars else 0.0
     )

@@ -40,13 +40,6 @@ COPYABLE = {
 }
 MAX_CONCURRENT_COPIES = 5
 MAX_POLICIES = 1000  # every policy of the project (the quota keeps them few)
-ARTEFACTS = (
-    "ManifestSummary",
-    "TrainingValidation",
-    "TestingValidation",
-    "TrainingOutput",
-    "TestingOutput",
-)
 
 
 def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
@@ -152,10 +145,9 @@ def _copy(store: Store, objects: Objects, source_id: int, copy_id: int) -> None:
     try:
         outputs = training_job.Outputs(objects, request, copy["project_name"], copy["name"])
         old = json.loads(source["results"])
-        for key in ARTEFACTS:
+        for key in training_job.ARTEFACT_NAMES:
             if key in old:
-                name = old[key]["S3Object"]["Name"].rsplit("/", 1)[-1]
-                results[key] = outputs.put(outputs.key(name), _read(objects, old[key]))
+                results[key] = outputs.put(outputs.key(key), _read(objects, old[key]))
         if "EvaluationResult" in old:
             summary = old["EvaluationResult"]["Summary"]
             results["EvaluationResult"] = {

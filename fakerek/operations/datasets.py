@@ -16,7 +16,7 @@ from fakerek import lifecycle, quotas
 from fakerek.arns import dataset_arn
 from fakerek.context import Ctx
 from fakerek.manifests import importer, split
-from fakerek.manifests.codes import status_message
+from fakerek.manifests.codes import message
 from fakerek.manifests.lines import Limits
 from fakerek.operations.projects import require as require_project
 from fakerek.operations.projects import require_custom_labels, require_not_deleting
@@ -193,14 +193,19 @@ def list_dataset_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         rows = datasets.label_page(conn, row["id"], page.after, page.limit + 1)
     return {
         "DatasetLabelDescriptions": [
-            {
-                "LabelName": r["label"],
-                "LabelStats": {"EntryCount": r["entries"], "BoundingBoxCount": r["boxed"]},
-            }
-            for r in page.rows(rows)
+            {"LabelName": r["label"], "LabelStats": _label_stats(r)} for r in page.rows(rows)
         ],
         **page.token(rows, "label"),
     }
+
+
+def _label_stats(row: sqlite3.Row) -> dict[str, int]:
+    """BoundingBoxCount only for a label on boxes: AWS's example for image-level labels shows
+    EntryCount alone."""
+    stats = {"EntryCount": row["entries"]}
+    if row["boxed"]:
+        stats["BoundingBoxCount"] = row["boxed"]
+    return stats
 
 
 def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
@@ -290,7 +295,9 @@ def delete_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fail(store: Store, dataset_ids: list[int], code: str | None) -> None:
-    message = status_message(code) if code else lifecycle.SERVICE_ISSUE
+    """StatusMessage is the bare message (AWS's example); the code goes to the log."""
+    log.info("datasets %s failed: %s", dataset_ids, code or "service error")
+    text = message(code) if code else lifecycle.SERVICE_ISSUE
     with store.write() as tx:
         for dataset_id in dataset_ids:
             datasets.finish(
@@ -298,7 +305,7 @@ def _fail(store: Store, dataset_ids: list[int], code: str | None) -> None:
                 dataset_id,
                 "FAILED",
                 lifecycle.now_ms(),
-                message,
+                text,
                 "CLIENT_ERROR" if code else "SERVICE_ERROR",
             )
 
@@ -332,7 +339,10 @@ def _import(
         with store.write() as tx:
             if datasets.count_labels(tx, dataset_id) > limits.max_labels:
                 raise importer.ImportFailed("ERROR_MANIFEST_TOO_MANY_LABELS")
-            datasets.finish(tx, dataset_id, "COMPLETE", lifecycle.now_ms())
+            importer.check_one_bucket(datasets.image_buckets(tx, dataset_id))
+            datasets.finish(
+                tx, dataset_id, "COMPLETE", lifecycle.now_ms(), lifecycle.CREATED_FROM_MANIFEST
+            )
         log.info(
             "dataset %d imported: %d lines, %d dropped", dataset_id, tally.lines, tally.dropped
         )
@@ -362,6 +372,7 @@ def _update(store: Store, dataset_id: int, text: str, limits: importer.ImportLim
             tally.check(limits, rows=datasets.count_entries(tx, dataset_id))
             if datasets.count_labels(tx, dataset_id) > limits.max_labels:
                 raise importer.ImportFailed("ERROR_MANIFEST_TOO_MANY_LABELS")
+            importer.check_one_bucket(datasets.image_buckets(tx, dataset_id))
             datasets.finish(tx, dataset_id, "COMPLETE", lifecycle.now_ms())
     except importer.ImportFailed as failure:
         _fail(store, [dataset_id], failure.code)  # the merge was rolled back
@@ -377,7 +388,12 @@ def _distribute(store: Store, train_id: int, test_id: int) -> None:
             labels = datasets.labels_by_position(tx, train_id)
             chosen = split.choose(
                 [
-                    (e["position"], bool(e["is_labeled"]), labels.get(e["position"], set()))
+                    split.Entry(
+                        e["position"],
+                        bool(e["is_labeled"]),
+                        labels.get(e["position"], set()),
+                        e["source_ref"],
+                    )
                     for e in entries
                 ]
             )

@@ -49,11 +49,11 @@ def _image(ctx: Ctx, image: dict[str, Any]) -> tuple[bytes, str | None]:
 def _check(data: bytes) -> None:
     size = images.dimensions(data) if images.image_format(data) else None
     if size is None:
-        raise InvalidImageFormat("Request has unsupported image format")
+        raise InvalidImageFormat("Request has invalid image format")
     if max(size) > LIMITS.max_side:
         raise ImageTooLarge("Image resolution is too large.")
     if min(size) < LIMITS.min_side or max(size) > LIMITS.max_aspect * min(size):
-        raise InvalidParameter("Image dimensions are outside the supported range.")
+        raise InvalidParameter("Request has Invalid Parameters")
 
 
 def _as_label(label: serving.Label) -> dict[str, Any]:

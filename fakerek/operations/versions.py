@@ -276,9 +276,8 @@ def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         )
     limit = ctx.settings.max_inference_units
     if max(minimum, maximum or 0) > limit:
-        raise LimitExceeded(
-            f"A model can run on at most {limit} inference units (setting max_inference_units)."
-        )
+        log.info("inference units above the max_inference_units setting (%d) refused", limit)
+        raise LimitExceeded(f"A model can run on at most {limit} inference units.")
     ctx = ctx.settled(params["ProjectVersionArn"])
     with ctx.store.write() as tx:
         row = require(tx, ctx, params["ProjectVersionArn"])

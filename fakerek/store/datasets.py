@@ -188,6 +188,16 @@ def count_labels(conn: sqlite3.Connection, dataset_id: int) -> int:
     ).fetchone()[0]
 
 
+def image_buckets(conn: sqlite3.Connection, dataset_id: int) -> set[str]:
+    """The buckets of the dataset's images (at most two: enough to tell one from several)."""
+    rows = conn.execute(
+        "SELECT DISTINCT substr(source_ref, 6, instr(substr(source_ref, 6), '/') - 1) "
+        "FROM dataset_entries WHERE dataset_id = ? LIMIT 2",
+        (dataset_id,),
+    )
+    return {row[0] for row in rows}
+
+
 def delete_entries(tx: sqlite3.Connection, dataset_id: int) -> None:
     tx.execute("DELETE FROM dataset_labels WHERE dataset_id = ?", (dataset_id,))
     tx.execute("DELETE FROM dataset_entries WHERE dataset_id = ?", (dataset_id,))
