@@ -31,7 +31,7 @@ def bounded(probabilities: np.ndarray) -> np.ndarray:
     return np.minimum(probabilities, MAX_PROBABILITY)
 
 
-def logit(probabilities: np.ndarray) -> np.ndarray:
+def logit(probabilities: np.ndarray | float) -> np.ndarray:
     p = np.clip(np.asarray(probabilities, np.float64), 1e-12, 1 - 1e-12)
     return np.log(p / (1 - p))
 

@@ -128,7 +128,10 @@ def train(examples: Sequence[Example], load: Loader, seed: int = 0) -> Model:
     started = time.perf_counter()
     labels = sorted(set().union(*(e.labels for e in examples)))
     multi = any(len(e.labels) > 1 for e in examples)
-    arrays, groups, targets, as_seen = [], [], [], []
+    arrays: list[np.ndarray] = []
+    groups: list[int] = []
+    targets: list[np.ndarray] = []
+    as_seen: list[int] = []
     for index, example in enumerate(examples):
         image = features.decode(load(example.source_ref))
         target = np.array([label in example.labels for label in labels], np.float32)
