@@ -51,10 +51,10 @@ class Services:
 
     def recover(self) -> None:
         """Start-up: work that a crash or a stop interrupted ends as a service error."""
-        from fakerek.operations import datasets, versions
+        from fakerek.jobs import datasets, training
 
         datasets.recover(self.store)
-        versions.recover(self.store)
+        training.recover(self.store)
 
     def objects(self, settings: Settings) -> Objects:
         """Access to users' S3 objects under these settings (kept while they hold)."""

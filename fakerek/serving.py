@@ -10,9 +10,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 from dataclasses import dataclass
 from typing import Any
+
+
+def model_folder(data_dir: str, version_id: int) -> str:
+    """Where a version's model files live (its head and, for a detector, its anchors)."""
+    return os.path.join(data_dir, "models", str(version_id))
+
+
+def remove_model(data_dir: str, version_id: int) -> None:
+    shutil.rmtree(model_folder(data_dir, version_id), ignore_errors=True)
 
 
 @dataclass

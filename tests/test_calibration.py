@@ -20,8 +20,8 @@ from manifests import BUCKET, box_line, image_line, manifest
 from PIL import Image
 
 from fakerek.ml import calibration, evaluation
+from fakerek.ml.evaluation import evaluated_boxes
 from fakerek.testing import FakerekServer
-from fakerek.training_job import evaluated_boxes
 
 OUT = "out"
 

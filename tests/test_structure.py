@@ -1,8 +1,11 @@
-"""The shape of the code: no import circle among fakerek's modules."""
+"""The shape of the code: no import circle among fakerek's modules, and the ML stack (numpy,
+onnx, onnxruntime) is imported only when a model is first trained or loaded."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "fakerek"
@@ -70,3 +73,12 @@ def test_no_import_circle_among_fakerek_modules():
 
 def test_the_cycle_finder_finds_cycles():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_the_server_starts_without_the_ml_stack():
+    probe = (
+        "import sys, fakerek.app, fakerek.server; "
+        "print(sorted(m for m in ('numpy', 'onnx', 'onnxruntime') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

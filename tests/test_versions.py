@@ -56,8 +56,13 @@ def s3(fakerek):
 
 @pytest.fixture
 def trained_project(rekognition, s3):
-    """A project whose TRAIN dataset holds 30 labelled shapes (no TEST dataset)."""
+    """A project whose TRAIN dataset holds 30 labelled shapes (no TEST dataset), imported: a
+    test may switch to realistic timing, where a dataset still importing refuses training."""
     project = project_from(rekognition, s3, "shapes", upload_shapes(s3, 30), "train.manifest")
+    [dataset] = rekognition.describe_projects(ProjectNames=["shapes"])["ProjectDescriptions"][0][
+        "Datasets"
+    ]
+    assert dataset["Status"] == "CREATE_COMPLETE"  # instant timing: the read waited for it
     return project
 
 

@@ -178,3 +178,31 @@ def evaluate_boxes(
     return BoxEvaluation(
         results, float(np.mean(aps)) if aps else 0.0, float(np.mean(ars)) if ars else 0.0
     )
+
+
+Box = tuple[str, float, np.ndarray]  # label, confidence (0-1), (x1, y1, x2, y2) ratios
+
+
+def evaluated_boxes(
+    found: list[Box], truth: list[tuple[str, np.ndarray]], thresholds: dict[str, float]
+) -> list[tuple[str, Box]]:
+    """The boxes of one test image that the evaluation counts, with their outcome: each true box
+    once, TP (the above-threshold box that matched it) or FN (the best box below the threshold
+    that reached it, else the true box with confidence 0), then the unmatched boxes above their
+    label's threshold, FP. So per label TP + FN = the true boxes, as AWS's snapshot reads."""
+    positive = [score >= thresholds.get(label, 0.5) for label, score, _ in found]
+    matches = assign_boxes(found, truth)
+    by_truth = {match: k for k, match in enumerate(matches) if match >= 0}
+    out = []
+    for index, (label, box) in enumerate(truth):
+        k = by_truth.get(index)
+        if k is None:
+            out.append(("FN", (label, 0.0, box)))
+        else:
+            out.append(("TP" if positive[k] else "FN", found[k]))
+    out += [
+        ("FP", box)
+        for box, ok, match in zip(found, positive, matches, strict=True)
+        if ok and match < 0
+    ]
+    return out

@@ -9,13 +9,11 @@ the training results (re-written under its own OutputConfig), not the datasets.
 from __future__ import annotations
 
 import json
-import logging
-import shutil
 from typing import Any
 
-from fakerek import arns, lifecycle, policy_documents, quotas, training_job
+from fakerek import arns, lifecycle, policy_documents, quotas
 from fakerek.context import Ctx
-from fakerek.objects import ObjectError, Objects
+from fakerek.jobs import copying
 from fakerek.operations.projects import CUSTOM_LABELS
 from fakerek.operations.versions import purge_deleted
 from fakerek.protocol.errors import (
@@ -26,9 +24,7 @@ from fakerek.protocol.errors import (
     ResourceNotFound,
 )
 from fakerek.store import policies, projects, tags, versions
-from fakerek.store.db import Store
 
-log = logging.getLogger("fakerek.copy")
 COPYABLE = {
     "TRAINING_COMPLETED",
     "STARTING",
@@ -130,50 +126,5 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         )
         tags.put(tx, arn, params.get("Tags", {}))
     store, objects, source_id = ctx.store, ctx.objects, source["id"]
-    ctx.services.jobs.submit([arn], lambda: _copy(store, objects, source_id, copy_id))
+    ctx.services.jobs.submit([arn], lambda: copying.run(store, objects, source_id, copy_id))
     return {"ProjectVersionArn": arn}
-
-
-def _copy(store: Store, objects: Objects, source_id: int, copy_id: int) -> None:
-    """Copy the model's files and its training results; the copy ends COMPLETED or FAILED."""
-    with store.read() as conn:
-        source, copy = versions.by_id(conn, source_id), versions.by_id(conn, copy_id)
-    if source is None or copy is None:
-        return
-    request = json.loads(copy["request"])
-    results: dict[str, Any] = {}
-    try:
-        outputs = training_job.Outputs(objects, request, copy["project_name"], copy["name"])
-        old = json.loads(source["results"])
-        for key in training_job.ARTEFACT_NAMES:
-            if key in old:
-                results[key] = outputs.put(outputs.key(key), _read(objects, old[key]))
-        if "EvaluationResult" in old:
-            summary = old["EvaluationResult"]["Summary"]
-            results["EvaluationResult"] = {
-                "F1Score": old["EvaluationResult"]["F1Score"],
-                "Summary": outputs.put(outputs.summary_key, _read(objects, summary)),
-            }
-        folder = training_job.model_folder(store, copy_id)
-        shutil.rmtree(folder, ignore_errors=True)
-        shutil.copytree(training_job.model_folder(store, source_id), folder)
-        outcome, message = "COMPLETED", None
-    except (training_job.TrainingFailed, ObjectError, OSError) as failure:
-        log.info("copy into %s failed: %s", copy["arn"], failure)
-        outcome = "FAILED"
-        message = (
-            "The model could not be copied: its training results could not be written "
-            "to the output bucket."
-            if isinstance(failure, training_job.TrainingFailed)
-            else f"The model could not be copied: {failure}"
-        )
-        training_job.remove_model(store, copy_id)
-    with store.write() as tx:
-        versions.finish(
-            tx, copy_id, outcome, lifecycle.now_ms(), message, results, training_end=False
-        )
-
-
-def _read(objects: Objects, location: dict[str, Any]) -> str:
-    s3 = location["S3Object"]
-    return objects.read(s3["Bucket"], s3["Name"]).decode("utf-8")

@@ -8,15 +8,14 @@ times (`lifecycle`). In instant timing a read of a dataset first waits for its j
 from __future__ import annotations
 
 import json
-import logging
 import sqlite3
 from typing import Any
 
 from fakerek import lifecycle, quotas
 from fakerek.arns import dataset_arn
 from fakerek.context import Ctx
-from fakerek.manifests import importer, split
-from fakerek.manifests.codes import message
+from fakerek.jobs import datasets as dataset_jobs
+from fakerek.manifests import importer
 from fakerek.manifests.lines import Limits
 from fakerek.operations.projects import require as require_project
 from fakerek.operations.projects import require_custom_labels, require_not_deleting
@@ -30,11 +29,6 @@ from fakerek.protocol.errors import (
     ResourceNotReady,
 )
 from fakerek.store import datasets, tags, versions
-from fakerek.store.db import Store
-
-log = logging.getLogger("fakerek.datasets")
-BATCH = 2000
-
 
 # Regions where a dataset holds fewer images (quotas of the guide): TRAIN / TEST.
 SMALL_REGIONS = {"ap-south-1": (28_000, 7_000), "eu-west-2": (28_000, 7_000)}
@@ -125,7 +119,8 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         limits = import_limits(ctx, kind)
         objects, store = ctx.objects, ctx.store
         ctx.services.jobs.submit(
-            [arn], lambda: _import(store, objects, dataset_id, s3_object, limits)
+            [arn],
+            lambda: dataset_jobs.import_manifest(store, objects, dataset_id, s3_object, limits),
         )
     return {"DatasetArn": arn}
 
@@ -238,7 +233,9 @@ def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             lifecycle.dataset_last_update_ms(row, ctx.now_ms),
         )
     limits, store, dataset_id = import_limits(ctx, row["type"]), ctx.store, row["id"]
-    ctx.services.jobs.submit([row["arn"]], lambda: _update(store, dataset_id, text, limits))
+    ctx.services.jobs.submit(
+        [row["arn"]], lambda: dataset_jobs.update(store, dataset_id, text, limits)
+    )
     return {}
 
 
@@ -268,7 +265,7 @@ def distribute_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, An
                 tx, row["id"], "UPDATE", ready_ms, lifecycle.dataset_last_update_ms(row, ctx.now_ms)
             )
     store, train_id, test_id = ctx.store, by_type["TRAIN"]["id"], by_type["TEST"]["id"]
-    ctx.services.jobs.submit(arns, lambda: _distribute(store, train_id, test_id))
+    ctx.services.jobs.submit(arns, lambda: dataset_jobs.distribute(store, train_id, test_id))
     return {}
 
 
@@ -289,136 +286,3 @@ def delete_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             tx, row["id"], ctx.now_ms, lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms)
         )
     return {}
-
-
-# -- background jobs ----------------------------------------------------------------------------
-
-
-def _fail(store: Store, dataset_ids: list[int], code: str | None) -> None:
-    """StatusMessage is the bare message (AWS's example); the code goes to the log."""
-    log.info("datasets %s failed: %s", dataset_ids, code or "service error")
-    text = message(code) if code else lifecycle.SERVICE_ISSUE
-    with store.write() as tx:
-        for dataset_id in dataset_ids:
-            datasets.finish(
-                tx,
-                dataset_id,
-                "FAILED",
-                lifecycle.now_ms(),
-                text,
-                "CLIENT_ERROR" if code else "SERVICE_ERROR",
-            )
-
-
-def _import(
-    store: Store,
-    objects: Any,
-    dataset_id: int,
-    s3_object: dict[str, str],
-    limits: importer.ImportLimits,
-) -> None:
-    """CreateDataset from a manifest: stream, validate and store its lines in batches."""
-    try:
-        tally = importer.Tally()
-        stream = importer.open_manifest(
-            objects, s3_object["Bucket"], s3_object["Name"], s3_object.get("Version"), limits
-        )
-        lines = importer.validate(
-            importer.text_lines(importer.manifest_chunks(stream), tally), tally, limits
-        )
-        batch: list[datasets.EntryRow] = []
-        for position, line in enumerate(lines, 1):
-            batch.append(importer.entry_row(line, position))
-            if len(batch) >= BATCH:
-                with store.write() as tx:
-                    datasets.add_entries(tx, dataset_id, batch, fresh=True)
-                batch = []
-        with store.write() as tx:
-            datasets.add_entries(tx, dataset_id, batch, fresh=True)
-        tally.check(limits)
-        with store.write() as tx:
-            if datasets.count_labels(tx, dataset_id) > limits.max_labels:
-                raise importer.ImportFailed("ERROR_MANIFEST_TOO_MANY_LABELS")
-            importer.check_one_bucket(datasets.image_buckets(tx, dataset_id))
-            datasets.finish(
-                tx, dataset_id, "COMPLETE", lifecycle.now_ms(), lifecycle.CREATED_FROM_MANIFEST
-            )
-        log.info(
-            "dataset %d imported: %d lines, %d dropped", dataset_id, tally.lines, tally.dropped
-        )
-    except importer.ImportFailed as failure:
-        with store.write() as tx:
-            datasets.delete_entries(tx, dataset_id)
-        _fail(store, [dataset_id], failure.code)
-    except Exception:
-        log.exception("import into dataset %d failed", dataset_id)
-        with store.write() as tx:
-            datasets.delete_entries(tx, dataset_id)
-        _fail(store, [dataset_id], None)
-
-
-def _update(store: Store, dataset_id: int, text: str, limits: importer.ImportLimits) -> None:
-    """UpdateDatasetEntries: validate the lines, then merge them in one transaction."""
-    try:
-        tally = importer.Tally()
-        lines = list(importer.validate(importer.text_lines([text.encode()], tally), tally, limits))
-        with store.write() as tx:
-            start = datasets.next_position(tx, dataset_id)
-            datasets.add_entries(
-                tx,
-                dataset_id,
-                [importer.entry_row(line, start + i) for i, line in enumerate(lines)],
-            )
-            tally.check(limits, rows=datasets.count_entries(tx, dataset_id))
-            if datasets.count_labels(tx, dataset_id) > limits.max_labels:
-                raise importer.ImportFailed("ERROR_MANIFEST_TOO_MANY_LABELS")
-            importer.check_one_bucket(datasets.image_buckets(tx, dataset_id))
-            datasets.finish(tx, dataset_id, "COMPLETE", lifecycle.now_ms())
-    except importer.ImportFailed as failure:
-        _fail(store, [dataset_id], failure.code)  # the merge was rolled back
-    except Exception:
-        log.exception("update of dataset %d failed", dataset_id)
-        _fail(store, [dataset_id], None)
-
-
-def _distribute(store: Store, train_id: int, test_id: int) -> None:
-    try:
-        with store.write() as tx:
-            entries = datasets.all_entries(tx, train_id)
-            labels = datasets.labels_by_position(tx, train_id)
-            chosen = split.choose(
-                [
-                    split.Entry(
-                        e["position"],
-                        bool(e["is_labeled"]),
-                        labels.get(e["position"], set()),
-                        e["source_ref"],
-                    )
-                    for e in entries
-                ]
-            )
-            if not chosen:
-                raise importer.ImportFailed("ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE")
-            datasets.move_entries(tx, train_id, test_id, chosen)
-            now = lifecycle.now_ms()
-            datasets.finish(tx, train_id, "COMPLETE", now)
-            datasets.finish(tx, test_id, "COMPLETE", now)
-    except importer.ImportFailed as failure:
-        _fail(store, [train_id, test_id], failure.code)
-    except Exception:
-        log.exception("distribution of datasets %d/%d failed", train_id, test_id)
-        _fail(store, [train_id, test_id], None)
-
-
-def recover(store: Store) -> None:
-    """At start-up: work that a crash interrupted ends as a service error, never in progress."""
-    with store.read() as conn:
-        stuck = datasets.unfinished(conn)
-    for row in stuck:
-        if row["phase"] == "CREATE":
-            with store.write() as tx:
-                datasets.delete_entries(tx, row["id"])
-        _fail(store, [row["id"]], None)
-        log.warning(
-            "dataset %s was interrupted by a restart: marked %s_FAILED", row["arn"], row["phase"]
-        )

@@ -6,10 +6,12 @@ from typing import Any
 
 from fakerek import lifecycle, serving
 from fakerek.context import Ctx
+from fakerek.jobs.models import FAILED_TO_START
+from fakerek.jobs.models import load as load_model
 from fakerek.manifests import images
 from fakerek.objects import ObjectError
 from fakerek.operations.projects import require_custom_labels
-from fakerek.operations.versions import FAILED_TO_START, load_model, require
+from fakerek.operations.versions import require
 from fakerek.protocol.errors import (
     ImageTooLarge,
     InvalidImageFormat,
@@ -88,7 +90,7 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if ruled is not None:
         labels = [label for label in ruled if minimum is None or label["Confidence"] >= minimum]
     else:
-        model = load_model(ctx, row)
+        model = load_model(ctx.services, row)
         if model is None:
             raise ResourceNotReady(f"ProjectVersion {row['arn']} is not ready: {FAILED_TO_START}")
         found = serving.predict(model, data)

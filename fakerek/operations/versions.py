@@ -1,6 +1,6 @@
 """CreateProjectVersion, DescribeProjectVersions, DeleteProjectVersion.
 
-Training runs in the background (`training_job`); a version's status is derived from its phase,
+Training runs in the background (`jobs.training`); a version's status is derived from its phase,
 outcome and times (`lifecycle`), and in instant timing a read waits for the running training.
 """
 
@@ -11,8 +11,9 @@ import logging
 import sqlite3
 from typing import Any
 
-from fakerek import arns, lifecycle, quotas, training_job
+from fakerek import arns, artefacts, lifecycle, quotas, serving
 from fakerek.context import Ctx
+from fakerek.jobs import models, training
 from fakerek.operations import datasets as dataset_ops
 from fakerek.operations.projects import CUSTOM_LABELS, require_custom_labels
 from fakerek.operations.projects import require as require_project
@@ -125,13 +126,13 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         )
         tags.put(tx, arn, new_tags)
     settings = ctx.settings
-    options = training_job.Options(
+    options = training.Options(
         denied=settings.denied_buckets,
         limits=dataset_ops.import_limits(ctx, "TRAIN"),
         fault=ctx.services.faults.take_training(),
     )
     store, objects = ctx.store, ctx.objects
-    ctx.services.jobs.submit([arn], lambda: training_job.run(store, objects, version_id, options))
+    ctx.services.jobs.submit([arn], lambda: training.run(store, objects, version_id, options))
     return {"ProjectVersionArn": arn}
 
 
@@ -159,12 +160,12 @@ def describe(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
     training = {"Input": request.get("TrainingData", {})}
     testing = {"Input": request.get("TestingData", {"AutoCreate": request["AutoCreate"]})}
     if "TrainingValidation" in results:
-        training["Validation"] = training_job.asset(results["TrainingValidation"])
-        testing["Validation"] = training_job.asset(results["TestingValidation"])
+        training["Validation"] = artefacts.asset(results["TrainingValidation"])
+        testing["Validation"] = artefacts.asset(results["TestingValidation"])
     if "TrainingOutput" in results:
-        training["Output"] = training_job.asset(results["TrainingOutput"])
+        training["Output"] = artefacts.asset(results["TrainingOutput"])
         testing["Output"] = {
-            **training_job.asset(results["TestingOutput"]),
+            **artefacts.asset(results["TestingOutput"]),
             "AutoCreate": request["AutoCreate"],
         }
     ended = row["training_end_ms"] if trained and row["training_end_ms"] else None
@@ -243,29 +244,10 @@ def delete_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 def purge_deleted(ctx: Ctx, tx: sqlite3.Connection) -> None:
     for version_id in versions.purge_gone(tx, ctx.now_ms):
         ctx.services.models.drop(version_id)
-        training_job.remove_model(ctx.store, version_id)
-
-
-def recover(store: Any) -> None:
-    """At start-up: a training a crash interrupted ends as a service error."""
-    with store.read() as conn:
-        stuck = versions.unfinished(conn)
-    for row in stuck:
-        training_job.remove_model(store, row["id"])
-        with store.write() as tx:
-            versions.finish(
-                tx,
-                row["id"],
-                "FAILED",
-                lifecycle.now_ms(),
-                lifecycle.SERVICE_ISSUE,
-                {},
-                training_end=row["phase"] == "TRAINING",
-            )
+        serving.remove_model(ctx.store.data_dir, version_id)
 
 
 STARTABLE = {"TRAINING_COMPLETED", "STOPPED", "COPYING_COMPLETED", "FAILED"}
-FAILED_TO_START = lifecycle.VERSION_MESSAGES["FAILED"]
 
 
 def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
@@ -299,21 +281,9 @@ def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         )
         versions.set_units(tx, row["id"], minimum, maximum)
     ctx.services.capacity.start(row["arn"], minimum, maximum)
-    ctx.services.jobs.submit([row["arn"]], lambda: load_model(ctx, row))
+    services = ctx.services
+    services.jobs.submit([row["arn"]], lambda: models.load(services, row))
     return {"Status": "STARTING"}
-
-
-def load_model(ctx: Ctx, row: sqlite3.Row) -> Any:
-    """The version's model, loaded once; a model that cannot be loaded fails its start (the
-    version becomes FAILED, as a start that failed on AWS) and None is returned."""
-    try:
-        return ctx.services.models.get(row["id"], training_job.model_folder(ctx.store, row["id"]))
-    except Exception:
-        log.exception("the model of %s cannot be loaded", row["arn"])
-    with ctx.store.write() as tx:
-        versions.fail_phase(tx, row["id"], lifecycle.now_ms(), FAILED_TO_START)
-    ctx.services.capacity.stop(row["arn"])
-    return None
 
 
 def stop_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,62 @@
+"""CopyProjectVersion in the background: the model's files and its training results, re-written
+under the copy's own OutputConfig; the copy ends COPYING_COMPLETED or COPYING_FAILED."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from typing import Any
+
+from fakerek import lifecycle, serving
+from fakerek.artefacts import ARTEFACT_NAMES, OutputNotWritable, Outputs
+from fakerek.objects import ObjectError, Objects
+from fakerek.store import versions
+from fakerek.store.db import Store
+
+log = logging.getLogger("fakerek.copy")
+
+
+def run(store: Store, objects: Objects, source_id: int, copy_id: int) -> None:
+    """Copy the model's files and its training results; the copy ends COMPLETED or FAILED."""
+    with store.read() as conn:
+        source, copy = versions.by_id(conn, source_id), versions.by_id(conn, copy_id)
+    if source is None or copy is None:
+        return
+    request = json.loads(copy["request"])
+    results: dict[str, Any] = {}
+    try:
+        outputs = Outputs(objects, request, copy["project_name"], copy["name"])
+        old = json.loads(source["results"])
+        for key in ARTEFACT_NAMES:
+            if key in old:
+                results[key] = outputs.put(outputs.key(key), _read(objects, old[key]))
+        if "EvaluationResult" in old:
+            summary = old["EvaluationResult"]["Summary"]
+            results["EvaluationResult"] = {
+                "F1Score": old["EvaluationResult"]["F1Score"],
+                "Summary": outputs.put(outputs.summary_key, _read(objects, summary)),
+            }
+        folder = serving.model_folder(store.data_dir, copy_id)
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(serving.model_folder(store.data_dir, source_id), folder)
+        outcome, message = "COMPLETED", None
+    except (OutputNotWritable, ObjectError, OSError) as failure:
+        log.warning("copy into %s failed: %s", copy["arn"], failure)
+        outcome = "FAILED"
+        message = (
+            "The model could not be copied: its training results could not be written "
+            "to the output bucket."
+            if isinstance(failure, OutputNotWritable)
+            else "The model could not be copied."
+        )
+        serving.remove_model(store.data_dir, copy_id)
+    with store.write() as tx:
+        versions.finish(
+            tx, copy_id, outcome, lifecycle.now_ms(), message, results, training_end=False
+        )
+
+
+def _read(objects: Objects, location: dict[str, Any]) -> str:
+    s3 = location["S3Object"]
+    return objects.read(s3["Bucket"], s3["Name"]).decode("utf-8")

@@ -1,0 +1,318 @@
+"""One training in the background, from CreateProjectVersion's request to TRAINING_COMPLETED or
+TRAINING_FAILED, and the start-up recovery of trainings and copies a crash interrupted.
+
+Order (training-and-inference.md §1.3, manifests.md §2.8): file checks → line and content
+validation (its artefacts written whatever the outcome) → training → calibration and evaluation
+on the test set → evaluation summary and snapshots (`artefacts`) → the model's files. A failure
+with an error code ends the version with `"<CODE>: <message>"`, anything else as a service
+error. The ML stack (numpy, onnxruntime) is imported when the first training starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fakerek import artefacts, lifecycle, serving
+from fakerek.artefacts import Outputs
+from fakerek.manifests import images, training
+from fakerek.manifests.codes import status_message
+from fakerek.manifests.importer import ImportFailed, ImportLimits
+from fakerek.manifests.lines import Line
+from fakerek.objects import ObjectError, Objects
+from fakerek.store import datasets, versions
+from fakerek.store.db import Store
+
+log = logging.getLogger("fakerek.training")
+Fetch = Callable[[str, str], "bytes | None"]
+
+
+class TrainingFailed(Exception):
+    """Ends the training with a failure code, or (`code` None) a service error; `detail` goes
+    to the log only."""
+
+    def __init__(self, code: str | None, detail: str = ""):
+        super().__init__(code or detail)
+        self.code = code
+
+    @property
+    def status_message(self) -> str:
+        return status_message(self.code) if self.code else lifecycle.SERVICE_ISSUE
+
+
+@dataclass(frozen=True)
+class Options:
+    denied: frozenset[str]
+    limits: ImportLimits
+    fault: str | None = None  # an injected failure code, or SERVICE_ERROR
+
+
+def run(store: Store, objects: Objects, version_id: int, options: Options) -> None:
+    with store.read() as conn:
+        row = versions.by_id(conn, version_id)
+    if row is None:
+        return
+    request = json.loads(row["request"])
+    results: dict[str, Any] = {}
+    started = time.monotonic()
+    try:
+        _train(store, objects, row, request, options, results)
+        outcome, message = "COMPLETED", None
+        results["BillableTrainingTimeInSeconds"] = max(
+            1, round(time.time() - row["created_ms"] / 1000)
+        )
+    except TrainingFailed as failure:
+        outcome, message = "FAILED", failure.status_message
+        log.info("training of %s failed: %s (%s)", row["arn"], message, failure)
+    except Exception:
+        log.exception("training of %s failed", row["arn"])
+        outcome, message = "FAILED", lifecycle.SERVICE_ISSUE
+        for key in ("TrainingValidation", "TestingValidation", "ManifestSummary"):
+            results.pop(key, None)  # a late service error hides the validation locations
+    if outcome == "FAILED":
+        serving.remove_model(store.data_dir, version_id)
+    with store.write() as tx:
+        versions.finish(tx, version_id, outcome, lifecycle.now_ms(), message, results)
+    log.info(
+        "training of %s ended %s after %.1f s", row["arn"], outcome, time.monotonic() - started
+    )
+
+
+def _put(outputs: Outputs, key: str, body: str) -> dict[str, Any]:
+    try:
+        return outputs.put(key, body)
+    except artefacts.OutputNotWritable:
+        raise TrainingFailed("ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET") from None
+
+
+def _train(
+    store: Store,
+    objects: Objects,
+    row: Any,
+    request: dict[str, Any],
+    options: Options,
+    results: dict[str, Any],
+) -> None:
+    if options.fault == "SERVICE_ERROR":
+        raise TrainingFailed(None, "injected service error")
+    if options.fault:
+        raise TrainingFailed(options.fault)
+    outputs = Outputs(objects, request, row["project_name"], row["name"])
+    try:
+        training.check_output_bucket(objects, outputs.bucket)
+        train_texts, test_texts = _inputs(store, objects, row, request, options)
+    except ImportFailed as failure:
+        raise TrainingFailed(failure.code) from None
+
+    def fetch(bucket: str, key: str) -> bytes | None:
+        try:
+            return objects.read(bucket, key, limit=images.ImageLimits().max_bytes + 1)
+        except ObjectError:
+            return None
+
+    limits = training.TrainingLimits(
+        max_labels=options.limits.max_labels,
+        invalid_row_threshold=options.limits.invalid_row_threshold,
+        line=options.limits.line,
+    )
+    checked = training.validate(
+        train_texts, test_texts, fetch=fetch, denied=options.denied, limits=limits
+    )
+    results["ManifestSummary"] = _put(
+        outputs, outputs.key("ManifestSummary"), json.dumps(checked.summary(), indent=1)
+    )
+    results["TrainingValidation"] = _put(
+        outputs, outputs.key("TrainingValidation"), checked.training.validation_manifest()
+    )
+    results["TestingValidation"] = _put(
+        outputs, outputs.key("TestingValidation"), checked.testing.validation_manifest()
+    )
+    if checked.first_error:
+        raise TrainingFailed(checked.first_error)
+    train = (
+        _train_detector
+        if checked.training.use_case == training.OBJECT_LOCALIZATION
+        else _train_classifier
+    )
+    train(store, row, checked, _loader(fetch), outputs, results)
+
+
+def _inputs(
+    store: Store, objects: Objects, row: Any, request: dict[str, Any], options: Options
+) -> tuple[list[str], list[str] | None]:
+    """Training and test lines: external manifests, or the project's datasets."""
+    if "TrainingData" in request:
+
+        def read(location: dict[str, Any]) -> list[str]:
+            s3 = location["GroundTruthManifest"]["S3Object"]
+            return training.read_manifest(
+                objects, s3["Bucket"], s3["Name"], s3.get("Version"), options.limits
+            )
+
+        train = read(request["TrainingData"]["Assets"][0])
+        testing = request["TestingData"]
+        test = read(testing["Assets"][0]) if testing.get("Assets") else None
+        return train, test
+    with store.read() as conn:
+        found = {
+            d["type"]: d for d in datasets.of_projects(conn, [row["project_id"]], row["created_ms"])
+        }
+        train = [e["entry"] for e in datasets.all_entries(conn, found["TRAIN"]["id"])]
+        test = (
+            [e["entry"] for e in datasets.all_entries(conn, found["TEST"]["id"])]
+            if "TEST" in found
+            else None
+        )
+    if not train:
+        raise ImportFailed("ERROR_EMPTY_MANIFEST")
+    return train, test
+
+
+def _loader(fetch: Fetch) -> Callable[[Line], bytes]:
+    def load(line: Line) -> bytes:
+        data = fetch(line.bucket or "", line.key or "")
+        if data is None:
+            raise TrainingFailed(None, f"image {line.source_ref} disappeared during training")
+        return data
+
+    return load
+
+
+def _train_detector(
+    store: Store,
+    row: Any,
+    checked: training.Validation,
+    load: Callable[[Line], bytes],
+    outputs: Outputs,
+    results: dict[str, Any],
+) -> None:
+    import numpy as np
+
+    from fakerek.ml import detector, evaluation, features
+
+    whole = (0.0, 0.0, 1.0, 1.0)
+    examples = []
+    for line in checked.training.usable:
+        boxes = line.boxes() or [(label, whole) for label in sorted(line.image_labels())]
+        examples.append(
+            detector.BoxExample(
+                load(line),
+                np.array([b for _, b in boxes], np.float32),
+                [label for label, _ in boxes],
+            )
+        )
+    model = detector.train(examples)
+    test_lines = checked.testing.usable
+    truth = [
+        [(label, np.array(box, np.float32)) for label, box in line.boxes()] for line in test_lines
+    ]
+    raw = [  # the model is not calibrated yet: its scores are the raw ones
+        [(d.label, d.score, d.box) for d in model.detect(load(line), features.TRAINING_THREADS)]
+        for line in test_lines
+    ]
+    hits = [evaluation.match_boxes(p, t) for p, t in zip(raw, truth, strict=True)]
+    model.calibrate(
+        np.array([score for found in raw for _, score, _ in found]),
+        np.array([hit for image in hits for hit in image], bool),
+    )
+    predicted = [
+        [(label, model.confidence(score), box) for label, score, box in found] for found in raw
+    ]
+    scored = evaluation.evaluate_boxes(model.labels, predicted, truth)
+    model.thresholds = {r.label: r.threshold for r in scored.results}
+    totals = evaluation.aggregate(scored.results)
+    aggregated = {
+        **totals,
+        "AveragePrecision": scored.average_precision,
+        "AverageRecall": scored.average_recall,
+    }
+    summary = artefacts.summary(
+        row["arn"], model.labels, scored.results, aggregated, len(test_lines), len(examples)
+    )
+    location = _put(outputs, outputs.summary_key, summary)
+    results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
+    results["TrainingOutput"] = _put(
+        outputs, outputs.key("TrainingOutput"), artefacts.training_snapshot(checked.training.usable)
+    )
+    evaluated = [
+        evaluation.evaluated_boxes(found, true_boxes, model.thresholds)
+        for found, true_boxes in zip(predicted, truth, strict=True)
+    ]
+    results["TestingOutput"] = _put(
+        outputs,
+        outputs.key("TestingOutput"),
+        artefacts.box_snapshot(test_lines, model.labels, truth, evaluated),
+    )
+    model.save(serving.model_folder(store.data_dir, row["id"]))
+
+
+def _train_classifier(
+    store: Store,
+    row: Any,
+    checked: training.Validation,
+    load: Callable[[Line], bytes],
+    outputs: Outputs,
+    results: dict[str, Any],
+) -> None:
+    import numpy as np
+
+    from fakerek.ml import classifier, evaluation, features
+
+    train_lines, test_lines = checked.training.usable, checked.testing.usable
+    loaded = {id(line): line for line in train_lines}
+    model = classifier.train(
+        [classifier.Example(str(id(line)), line.image_labels()) for line in train_lines],
+        lambda ref: load(loaded[int(ref)]),
+    )
+    truth = np.array(
+        [[label in line.image_labels() for label in model.labels] for line in test_lines],
+        dtype=bool,
+    ).reshape(len(test_lines), len(model.labels))
+    embedded = model.embed([load(line) for line in test_lines], features.TRAINING_THREADS)
+    model.calibrate(embedded, truth)
+    scores = model.scores_of(embedded)
+    per_label = evaluation.evaluate(model.labels, scores, truth)
+    model.thresholds = {r.label: r.threshold for r in per_label}
+    totals = evaluation.aggregate(per_label)
+    aggregated = {
+        **totals,
+        "ConfusionMatrix": evaluation.confusion_matrix(model.labels, scores, truth),
+    }
+    summary = artefacts.summary(
+        row["arn"], model.labels, per_label, aggregated, len(test_lines), len(train_lines)
+    )
+    location = _put(outputs, outputs.summary_key, summary)
+    results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
+    results["TrainingOutput"] = _put(
+        outputs, outputs.key("TrainingOutput"), artefacts.training_snapshot(train_lines)
+    )
+    results["TestingOutput"] = _put(
+        outputs,
+        outputs.key("TestingOutput"),
+        artefacts.label_snapshot(
+            test_lines, model.labels, model.thresholds, scores.tolist(), truth.tolist()
+        ),
+    )
+    model.save(serving.model_folder(store.data_dir, row["id"]))
+
+
+def recover(store: Store) -> None:
+    """At start-up: a training or a copy a crash interrupted ends as a service error."""
+    with store.read() as conn:
+        stuck = versions.unfinished(conn)
+    for row in stuck:
+        serving.remove_model(store.data_dir, row["id"])
+        with store.write() as tx:
+            versions.finish(
+                tx,
+                row["id"],
+                "FAILED",
+                lifecycle.now_ms(),
+                lifecycle.SERVICE_ISSUE,
+                {},
+                training_end=row["phase"] == "TRAINING",
+            )
