@@ -18,6 +18,10 @@ TIMINGS = ("instant", "realistic")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DELAY_KEYS = ("training", "starting", "stopping", "deleting", "dataset", "copying")
 ENV_PREFIX = "FAKEREK_"
+# Bounds every number setting keeps, so that times and sizes computed from them stay within
+# SQLite's 64-bit integers: seconds up to about 31 years, counts and sizes up to 2**62.
+MAX_SECONDS = 1_000_000_000
+MAX_INTEGER = 2**62
 
 
 class SettingError(ValueError):
@@ -49,6 +53,15 @@ class Settings:
     )
     region: str = _setting("us-east-1", "Region used when a request carries no SigV4 scope.")
     threads: int = _setting(8, "Worker threads serving requests.")
+    connection_limit: int = _setting(
+        1000, "Most client connections open at once; more wait to be accepted."
+    )
+    idle_timeout: float = _setting(
+        60.0, "Seconds a connection may stay idle between requests before it is closed."
+    )
+    request_header_timeout: float = _setting(
+        10.0, "Seconds a client may take to send a request's headers before it is dropped."
+    )
     max_body_bytes: int = _setting(
         16 * 1024 * 1024, "Largest Rekognition request body accepted; larger ones get HTTP 413."
     )
@@ -190,7 +203,7 @@ def coerce(name: str, value: Any) -> Any:
             if not isinstance(value, str):
                 raise ValueError
             out = value
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise SettingError(f"{name}: {value!r} is not a valid {kind.__name__}") from None
     _check(name, out)
     return out
@@ -204,6 +217,18 @@ def _check(name: str, value: Any) -> None:
         value < 0
     ):
         raise SettingError(f"{name}: must be >= 0")
+    seconds = name.startswith(("delay_", "autoscale_")) or name in (
+        "max_wait_seconds",
+        "tps_per_inference_unit",
+        "idle_timeout",
+        "request_header_timeout",
+    )
+    if name in ("idle_timeout", "request_header_timeout") and value < 1:
+        raise SettingError(f"{name}: must be at least 1 second")
+    if seconds and value > MAX_SECONDS:
+        raise SettingError(f"{name}: must be at most {MAX_SECONDS}")
+    if isinstance(value, int) and abs(value) > MAX_INTEGER:
+        raise SettingError(f"{name}: must be at most {MAX_INTEGER}")
     if name == "s3_endpoint_url" and value and not re.match(r"https?://", value):
         raise SettingError("s3_endpoint_url: must start with http:// or https://")
     if name == "port" and not 0 <= value <= 65535:
@@ -216,6 +241,7 @@ def _check(name: str, value: Any) -> None:
         name
         in (
             "threads",
+            "connection_limit",
             "max_body_bytes",
             "manifest_max_bytes",
             "manifest_max_rows",

@@ -21,7 +21,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from fakerek import __version__
-from fakerek.config import SettingError
+from fakerek.config import MAX_INTEGER, MAX_SECONDS, SettingError
 from fakerek.faults import FaultError
 from fakerek.http import LABEL, BodyTooLarge, json_response, read_body
 from fakerek.rules import RuleError
@@ -99,14 +99,18 @@ def _lose_units(services: Services, body: dict[str, Any]) -> Any:
         raise BadRequest(
             'a unit loss is {"units_lost": {"model": "<version ARN>", "units": N, "seconds": T}}'
         )
-    units, seconds = spec["units"], spec["seconds"]
+    model, units, seconds = spec["model"], spec["units"], spec["seconds"]
+    if not isinstance(model, str):
+        raise BadRequest("model must be a model version ARN")
     if isinstance(units, bool) or not isinstance(units, int) or units < 1:
         raise BadRequest("units must be an integer >= 1")
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-        raise BadRequest("seconds must be a number > 0")
-    if not services.capacity.running(spec["model"]):
-        raise BadRequest(f"no running model {spec['model']!r}")
-    services.capacity.lose_units(spec["model"], units, float(seconds))
+    if not _seconds(seconds) or seconds <= 0:
+        raise BadRequest(f"seconds must be a number > 0 and at most {MAX_SECONDS}")
+    if units > MAX_INTEGER:
+        raise BadRequest(f"units must be at most {MAX_INTEGER}")
+    if not services.capacity.running(model):
+        raise BadRequest(f"no running model {model!r}")
+    services.capacity.lose_units(model, units, float(seconds))
     return body
 
 
@@ -150,8 +154,8 @@ def post_clock(services: Services, body: Any) -> Any:
     if not isinstance(body, dict) or not body or body.keys() - {"freeze", "advance"}:
         raise BadRequest('the body is {"freeze": true|false} and/or {"advance": <seconds>}')
     seconds = body.get("advance", 0)
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-        raise BadRequest("advance must be a number of seconds >= 0")
+    if not _seconds(seconds) or seconds < 0:
+        raise BadRequest(f"advance must be a number of seconds from 0 to {MAX_SECONDS}")
     if "freeze" in body:
         if not isinstance(body["freeze"], bool):
             raise BadRequest("freeze must be true or false")
@@ -160,11 +164,24 @@ def post_clock(services: Services, body: Any) -> Any:
     return {"advanced_seconds": seconds, "frozen": body.get("freeze")}
 
 
+def _seconds(value: Any) -> bool:
+    """A JSON number of seconds fakerek can compute with: not a boolean, at most MAX_SECONDS."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and -MAX_SECONDS <= value <= MAX_SECONDS
+    )
+
+
+def _reject(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _body() -> Any:
     raw = read_body(request.stream, request.content_length, CONTROL_BODY_LIMIT)
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_reject)
     except (ValueError, RecursionError):
         raise BadRequest("the body is not valid JSON") from None

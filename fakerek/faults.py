@@ -39,7 +39,7 @@ class Faults:
         if unknown:
             raise FaultError(f"unknown key(s): {', '.join(sorted(unknown))}")
         op, error = spec.get("operation"), spec.get("error")
-        if op not in CUSTOM_LABELS_OPERATIONS:
+        if not isinstance(op, str) or op not in CUSTOM_LABELS_OPERATIONS:
             raise FaultError(f"operation must be a Custom Labels operation name, not {op!r}")
         if not isinstance(error, str) or error not in service().errors_of(op):
             raise FaultError(
@@ -62,7 +62,7 @@ class Faults:
         if len(spec) != 1 or not isinstance(fault, dict) or fault.keys() - {"code", "count"}:
             raise FaultError('a training fault is {"training": {"code": ..., "count": N}}')
         code, count = fault.get("code"), fault.get("count", 1)
-        if code != "SERVICE_ERROR" and code not in TRAINING_CODES:
+        if not isinstance(code, str) or (code != "SERVICE_ERROR" and code not in TRAINING_CODES):
             raise FaultError(
                 f"training code must be SERVICE_ERROR or one of {', '.join(sorted(TRAINING_CODES))}"
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 import sys
 
@@ -23,6 +24,15 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _allow_open_files(wanted: int) -> None:
+    """Raise this process's open-file limit towards `wanted` (connections, data files), within
+    the hard limit the system sets."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def run(settings: Settings) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -31,6 +41,7 @@ def run(settings: Settings) -> int:
     )
     logging.getLogger("waitress").setLevel(logging.WARNING)
     service()  # load the wire model now, not on the first request
+    _allow_open_files(settings.connection_limit + 256)
     try:
         app = create_app(settings)
     except (DataDirInUse, SchemaTooNew, OSError) as error:
@@ -43,6 +54,9 @@ def run(settings: Settings) -> int:
             host=settings.host,
             port=settings.port,
             threads=settings.threads,
+            connection_limit=settings.connection_limit,
+            idle_timeout=settings.idle_timeout,
+            header_timeout=settings.request_header_timeout,
             max_request_body_size=max(TRANSPORT_BODY_LIMIT, settings.max_body_bytes),
         )
     except OSError as error:

@@ -255,3 +255,29 @@ def test_task_class_keeps_the_case_of_metadata_headers():
         finally:
             server.close()
             thread.join(5)
+
+
+def test_maintenance_drops_connections_whose_headers_are_overdue():
+    names = (
+        "BaseWSGIServer.maintenance, .active_channels, HTTPChannel.received, .request, "
+        "request.headers_finished, channel.will_close"
+    )
+    with waitress(names):
+        server = waitress_server.Server(
+            _hello, host="127.0.0.1", port=0, threads=1, header_timeout=1, idle_timeout=30
+        )
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                server.run()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+                conn.sendall(b"GET / HTTP/1.1\r\nHo")
+                conn.settimeout(5)
+                assert conn.recv(1024) == b""  # closed by the server, not timed out here
+        finally:
+            server.close()
+            thread.join(5)

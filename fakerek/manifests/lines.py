@@ -154,13 +154,19 @@ class Line:
         return self
 
 
-def strip_service_keys(value: Any) -> Any:
-    """Remove the keys the service adds (errors, cl-metadata, ...) at every level."""
-    if isinstance(value, dict):
-        return {k: strip_service_keys(v) for k, v in value.items() if k not in SERVICE_KEYS}
-    if isinstance(value, list):
-        return [strip_service_keys(v) for v in value]
-    return value
+def _without_service_keys(found: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in found.items() if k not in SERVICE_KEYS}
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def parse_line(text: str) -> Any:
+    """A manifest line as JSON, without the keys the service adds (errors, cl-metadata, ...) at
+    any level. The keys are dropped while parsing, bottom-up, so however deep a line nests
+    nothing recurses here; NaN and Infinity are not JSON and make the line unreadable."""
+    return json.loads(text, object_hook=_without_service_keys, parse_constant=_not_json)
 
 
 def parse_source_ref(value: Any) -> tuple[str, str] | None:
@@ -179,12 +185,12 @@ def check_line(text: str, number: int, context: str, limits: Limits = Limits()) 
     if len(text) > limits.max_line_chars:
         return _unreadable(line, context)
     try:
-        parsed = json.loads(text)
+        parsed = parse_line(text)
     except (ValueError, RecursionError):
         return _unreadable(line, context)
     if not isinstance(parsed, dict):
         return _unreadable(line, context)
-    obj = line.obj = strip_service_keys(parsed)
+    obj = line.obj = parsed
     if "source-ref" not in obj:
         line.add("ERROR_MISSING_SOURCE_REF")
         line.dropped = context == IMPORT

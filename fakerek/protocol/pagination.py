@@ -40,12 +40,14 @@ def decode(operation: str, params: dict[str, Any], key_type: type) -> Any:
         data = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
         if not isinstance(data, dict):
             raise ValueError
+        key = data["k"]
         valid = (
             data["o"] == operation
             and data["f"] == _filters_digest(params)
-            and type(data["k"]) is key_type
+            and type(key) is key_type
+            and not (isinstance(key, int) and not -(2**63) <= key < 2**63)  # SQLite's integers
         )
-    except (ValueError, KeyError, TypeError, UnicodeError):
+    except (ValueError, KeyError, TypeError, UnicodeError, RecursionError):
         valid = False
     if not valid:
         raise InvalidPaginationToken("Invalid pagination token.")
