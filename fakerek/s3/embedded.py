@@ -129,29 +129,58 @@ class Blobs:
 
 
 class EmbeddedS3:
+    """Started in the background (importing moto and replaying the index take longer than the
+    rest of the start-up): the server answers its health check and Rekognition at once, and S3
+    requests, and fakerek's own reads of objects, wait until S3 is ready."""
+
     def __init__(self, store: Store, region: str = "us-east-1"):
         self.store = store
         self.region = region  # of a bucket brought back for keys whose bucket row was lost
-        self.moto = MotoS3()
         self.blobs = Blobs(os.path.join(store.data_dir, "s3"))
         self._lock = threading.Lock()  # one mirror at a time: index and blobs stay consistent
-        self.moto.reset()  # moto's backend is process-wide: it mirrors this data dir alone
-        self._restore()
+        self._moto: MotoS3 | None = None
+        self._failure: BaseException | None = None
+        self._ready = threading.Event()
+        threading.Thread(target=self._start, name="s3-start", daemon=True).start()
+
+    def _start(self) -> None:
+        try:
+            moto = MotoS3()
+            moto.reset()  # moto's backend is process-wide: it mirrors this data dir alone
+            self._restore(moto)
+            self._moto = moto
+        except BaseException as error:
+            log.exception("the embedded S3 cannot start")
+            self._failure = error
+        finally:
+            self._ready.set()
+
+    @property
+    def moto(self) -> MotoS3:
+        """moto's S3, once started (waits for the start-up)."""
+        self._ready.wait()
+        if self._moto is None:
+            raise RuntimeError(f"the embedded S3 did not start: {self._failure!r}")
+        return self._moto
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
 
     # -- WSGI ------------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        moto = self.moto  # waits for the start-up
         target = addressing.to_path_style(environ)
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in _MUTATING:
-            return self.moto.app(environ, start_response)  # type: ignore[no-any-return]
+            return moto.app(environ, start_response)  # type: ignore[no-any-return]
         answered: list[Any] = []
 
         def capture(status: str, headers: list, exc_info: Any = None) -> Any:
             answered[:] = [status, headers]
             return lambda data: None
 
-        body = self.moto.app(environ, capture)
+        body = moto.app(environ, capture)
         try:
             chunks = list(body)  # moto finishes the request before it is mirrored
         finally:
@@ -300,7 +329,7 @@ class EmbeddedS3:
                 return
             for found in stored:
                 if found is not None:
-                    self._restore_key(found)
+                    self._restore_key(self.moto, found)
         except Exception:
             log.exception(
                 "could not undo the S3 change to /%s/%s in memory", target.bucket, target.key
@@ -308,8 +337,8 @@ class EmbeddedS3:
 
     # -- start-up and reset ----------------------------------------------------------------------
 
-    def _restore_key(self, found: index.StoredKey) -> None:
-        self.moto.restore(
+    def _restore_key(self, moto: MotoS3, found: index.StoredKey) -> None:
+        moto.restore(
             found.bucket,
             found.key,
             [
@@ -330,7 +359,7 @@ class EmbeddedS3:
             ],
         )
 
-    def _restore(self) -> None:
+    def _restore(self, moto: MotoS3) -> None:
         """Replay the index into moto, repairing it on the way; never fails the start-up."""
         try:
             with self.store.read() as conn:
@@ -341,14 +370,14 @@ class EmbeddedS3:
             return
         for row in buckets:
             try:
-                self.moto.create_bucket(row["name"], row["region"])
-                self.moto.set_versioning(row["name"], row["versioning"])
+                moto.create_bucket(row["name"], row["region"])
+                moto.set_versioning(row["name"], row["versioning"])
             except Exception:
                 log.exception("bucket %s cannot be restored", row["name"])
         restored = 0
         for found in keys:
             try:
-                restored += self._restore_checked(found)
+                restored += self._restore_checked(moto, found)
             except Exception:
                 log.exception(
                     "s3://%s/%s cannot be restored; its index rows are kept",
@@ -365,7 +394,7 @@ class EmbeddedS3:
         except Exception:
             log.exception("unused S3 blobs could not be swept")
 
-    def _restore_checked(self, found: index.StoredKey) -> int:
+    def _restore_checked(self, moto: MotoS3, found: index.StoredKey) -> int:
         """Restore one key, repairing its bucket row or dropping versions without bytes."""
         bucket, key = found.bucket, found.key
         if found.unreadable:
@@ -393,23 +422,24 @@ class EmbeddedS3:
                 kept.append(version)
         if not kept:
             return 0
-        if not self.moto.has_bucket(bucket):
+        if not moto.has_bucket(bucket):
             log.warning(
                 "repair: bucket %s is restored (region %s): it holds stored objects but had "
                 "no bucket row",
                 bucket,
                 self.region,
             )
-            self.moto.create_bucket(bucket, self.region)
+            moto.create_bucket(bucket, self.region)
             with self.store.write() as tx:
                 index.put_bucket(tx, bucket, self.region, None, now_ms())
-        self._restore_key(index.StoredKey(bucket, key, kept))
+        self._restore_key(moto, index.StoredKey(bucket, key, kept))
         return 1
 
     def reset(self) -> None:
         """Empty every bucket (the store's reset clears the index)."""
+        moto = self.moto
         with self._lock:
-            self.moto.reset()
+            moto.reset()
             self.blobs.clear()
 
 
