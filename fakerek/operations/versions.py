@@ -1,4 +1,5 @@
-"""CreateProjectVersion, DescribeProjectVersions, DeleteProjectVersion.
+"""CreateProjectVersion, DescribeProjectVersions, DeleteProjectVersion, StartProjectVersion,
+StopProjectVersion.
 
 Training runs in the background (`jobs.training`); a version's status is derived from its phase,
 outcome and times (`lifecycle`), and in instant timing a read waits for the running training.
