@@ -159,18 +159,21 @@ def main() -> None:
             )
         finally:
             stop(server)
-        starts, rss = [], []
+        starts, ready, rss = [], [], []
         for _ in range(3):
+            began = time.perf_counter()
             server, seconds = start("fakerek", port, data_dir)
             starts.append(seconds)
-            rss.append(rss_mb(server.pid))
             keys = client(port).list_objects_v2(Bucket="data", MaxKeys=10)["KeyCount"]
+            ready.append(time.perf_counter() - began)  # S3 answers once its index is replayed
             assert keys == 10
+            rss.append(rss_mb(server.pid))
             if len(starts) < 3:
                 stop(server)
         print(
-            f"start to healthy with them: median {statistics.median(starts):.2f} s "
-            f"(goal <= 3 s); RSS after start {statistics.median(rss):.0f} MB (goal <= 300)"
+            f"start with them: healthy after {statistics.median(starts):.2f} s, first S3 listing "
+            f"after {statistics.median(ready):.2f} s (goal <= 3 s, medians of 3); RSS "
+            f"{statistics.median(rss):.0f} MB (goal <= 300)"
         )
         try:
             s3 = client(port)

@@ -82,8 +82,11 @@ class Blobs:
         digest = sha.hexdigest()
         target = self.path(digest)
         try:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.replace(tmp.name, target)
+            if os.path.exists(target):  # the same bytes are stored already
+                os.unlink(tmp.name)  # (renaming over a file would also make ext4 flush it)
+            else:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(tmp.name, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp.name)
