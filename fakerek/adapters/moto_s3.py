@@ -237,6 +237,7 @@ class MotoS3:
     def attach(self, fake: Key, path: str, digest: str) -> None:
         """From now on the key's bytes are read from the blob file at `path`."""
         with fake.lock:
+            fake._value_buffer.close()  # the in-memory copy: every reader holds the lock
             fake._value_buffer = BlobBuffer(path, digest)
 
     def restore(self, bucket: str, key: str, versions: list[tuple[Version, str | None]]) -> None:
@@ -265,11 +266,13 @@ class MotoS3:
                 is_versioned=version.version_id != NULL_VERSION,
                 version_id=version.version_id,
             )
+            fake._value_buffer.close()
             fake._value_buffer = BlobBuffer(path, version.blob)  # type: ignore[assignment]
             fake.contentsize = version.info.size
             fake.last_modified = modified
-            fake._metadata.clear()
-            fake.set_metadata(dict(version.info.metadata))
+            # the metadata as stored (lower-case keys, as moto's dict keeps them), set directly:
+            # going through the dict's update() costs more than the rest of a restore
+            fake._metadata.store = {k.lower(): v for k, v in version.info.metadata.items()}
             if version.tags:
                 self._set_tags(fake, version.tags)
             items.append(fake)
