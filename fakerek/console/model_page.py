@@ -106,6 +106,7 @@ def _render(arn: str, detection: dict[str, Any] | None = None) -> Any:
         endpoint=request.host_url.rstrip("/"),
         access_key=scope.account if scope.account != api.default_scope().account else "testing",
         filters=request.args,
+        here=url_for("console.model", arn=arn),
     )
 
 

@@ -197,6 +197,15 @@
   let chosenBox = -1;
   let gesture = null; // {kind: "draw"|"move", start: {x, y}, box, origin}
 
+  // Small images are shown larger, large ones smaller, so that boxes are easy to draw.
+  image.addEventListener("load", () => {
+    const scale = Math.min(
+      Math.min(960, dialog.clientWidth - 48) / image.naturalWidth,
+      (window.innerHeight * 0.66) / image.naturalHeight
+    );
+    image.style.width = `${Math.round(image.naturalWidth * scale)}px`;
+  });
+
   function openEditor(index) {
     current = index;
     chosenBox = -1;
