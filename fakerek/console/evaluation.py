@@ -139,6 +139,16 @@ def _boxes(value: Any, meta: dict[str, Any]) -> list[tuple[str, Ratios, Any]]:
     return out
 
 
+def _is_prediction(name: str, meta: dict[str, Any]) -> bool:
+    """Whether a box attribute holds the model's boxes rather than the ground truth."""
+    job = meta.get("job-name")
+    return (
+        "evaluation" in name
+        or (isinstance(job, str) and "evaluation" in job)
+        or str(meta.get("human-annotated", "")).lower() == "no"
+    )
+
+
 def test_image(record: dict[str, Any]) -> TestImage:
     """One line of the test results manifest."""
     source_ref = str(record.get("source-ref", ""))
@@ -156,13 +166,13 @@ def test_image(record: dict[str, Any]) -> TestImage:
                 image.results.append(Mark(label, outcome, _percent(meta.get("confidence"))))
         elif meta.get("type") == OBJECT_DETECTION:
             boxes = _boxes(record.get(name.removesuffix("-metadata")), meta)
-            predicted = "evaluation" in name or any(_details(item) for _, _, item in boxes)
+            predicted = _is_prediction(name, meta)
             for label, ratios, item in boxes:
                 outcome = _flag_outcome(_details(item))
                 confidence = _percent(item.get("confidence") if isinstance(item, dict) else None)
                 if not predicted:
                     image.truth.append(Mark(label, box=ratios))
-                    if outcome:  # flags on a ground-truth box: a missed one
+                    if outcome == OUTCOMES["is-false-negative"]:  # a true box flagged as missed
                         image.results.append(Mark(label, outcome, box=ratios))
                 elif outcome == OUTCOMES["is-false-negative"]:
                     missed[label] = max(missed.get(label, 0.0), confidence or 0.0)
