@@ -22,8 +22,9 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from fakerek import console, control
+from fakerek import control
 from fakerek.config import Settings
+from fakerek.console import pages as console
 from fakerek.http import LABEL, json_response
 from fakerek.protocol import endpoint
 from fakerek.services import EXTENSION, Services

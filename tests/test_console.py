@@ -401,3 +401,15 @@ def test_the_confusion_matrix_is_keyed_by_predicted_and_true_label():
     labels, values = evaluation.confusion(summary)
     assert labels == ["a", "b", "c"] and values == {("b", "a"): 0.25, ("a", "c"): 1.0}
     assert evaluation.confusion({"AggregatedEvaluationResults": {"AveragePrecision": 1}}) is None
+
+
+def test_a_project_is_deleted_once_its_children_are_gone(client):
+    arn = dataset_from(client, [image_line("a.png", "x")])
+    call(client, "DescribeDataset", {"DatasetArn": arn})  # instant timing: imported by now
+    client.post("/_fakerek/config", json={"timing": "realistic", "delays": {"deleting": 30}})
+    project = call(client, "DescribeProjects")[1]["ProjectDescriptions"][0]["ProjectArn"]
+    answer = client.post(f"{CONSOLE}/projects/delete", data={"arn": project}, headers=OWN)
+    assert answer.headers["Location"].endswith(f"/project?arn={project}")
+    assert "delete the project once they are gone" in flashes(client)
+    [left] = call(client, "DescribeProjects")[1]["ProjectDescriptions"]
+    assert left["Status"] == "CREATED" and left["Datasets"][0]["Status"] == "DELETE_IN_PROGRESS"

@@ -11,7 +11,8 @@ from flask import render_template, request, session, url_for
 from fakerek import lifecycle
 from fakerek.console import api
 from fakerek.console.web import back_to, blueprint, done
-from fakerek.protocol.errors import ResourceNotFound
+from fakerek.operations.versions import DELETABLE
+from fakerek.protocol.errors import ResourceInUse, ResourceNotFound
 from fakerek.protocol.sigv4 import Scope
 from fakerek.services import current
 from fakerek.store import console as console_store
@@ -97,15 +98,28 @@ def delete_project() -> Any:
     arn = request.form["arn"]
     scope = api.scope_of(arn)
     project = _project(arn)
+    models = [v for v in _all_versions(scope, arn) if v["Status"] != "DELETING"]
+    busy = [
+        api.version_name(v["ProjectVersionArn"]) for v in models if v["Status"] not in DELETABLE
+    ]
+    if busy:  # refuse before deleting anything
+        raise ResourceInUse(
+            f"Model {', '.join(busy)} is training, starting, running or stopping: "
+            "stop it (or wait for it) before deleting the project."
+        )
+    for version in models:
+        api.call(scope, "DeleteProjectVersion", {"ProjectVersionArn": version["ProjectVersionArn"]})
     for dataset in project["Datasets"]:
         api.call(scope, "DeleteDataset", {"DatasetArn": dataset["DatasetArn"]})
-    for version in _all_versions(scope, arn):
-        if version["Status"] != "DELETING":
-            api.call(
-                scope, "DeleteProjectVersion", {"ProjectVersionArn": version["ProjectVersionArn"]}
-            )
-    api.call(scope, "DeleteProject", {"ProjectArn": arn})
     target = url_for("console.projects", scope=f"{scope.account}:{scope.region}")
+    try:
+        api.call(scope, "DeleteProject", {"ProjectArn": arn})
+    except ResourceInUse:  # realistic timing: the datasets and models are still being deleted
+        return done(
+            "The project's datasets and models are being deleted; delete the project once they "
+            "are gone.",
+            url_for("console.project", arn=arn),
+        )
     return done(f"Project {arn.split('/')[1]} is being deleted.", target)
 
 
