@@ -14,7 +14,7 @@ from typing import Any
 
 from fakerek import arns, context
 from fakerek.operations.registry import OPERATIONS
-from fakerek.protocol.errors import InvalidParameter
+from fakerek.protocol.errors import ResourceNotFound
 from fakerek.protocol.model import service
 from fakerek.protocol.sigv4 import Scope
 from fakerek.protocol.validate import parse_input
@@ -50,12 +50,15 @@ def scope_of(arn: str) -> Scope:
 
 
 def project_of(arn: str) -> dict[str, Any]:
-    """DescribeProjects' description of the project a dataset or model ARN belongs to."""
-    name = arns.of(arn).project
-    found = call(scope_of(arn), "DescribeProjects", {"ProjectNames": [name]})
-    if not found["ProjectDescriptions"]:
-        raise InvalidParameter(f"The project {name} of {arn} does not exist.")
-    description: dict[str, Any] = found["ProjectDescriptions"][0]
+    """DescribeProjects' description of a project ARN, or of the project a dataset or model ARN
+    belongs to; ResourceNotFound when there is none (or, for a project ARN, another one now
+    bears its name)."""
+    parsed = arns.of(arn)
+    found = call(scope_of(arn), "DescribeProjects", {"ProjectNames": [parsed.project]})
+    descriptions = found["ProjectDescriptions"]
+    if not descriptions or (parsed.kind == "project" and descriptions[0]["ProjectArn"] != arn):
+        raise ResourceNotFound(f"The project {parsed.project} of {arn} does not exist.")
+    description: dict[str, Any] = descriptions[0]
     return description
 
 

@@ -54,7 +54,7 @@ def create_dataset() -> Any:
         params["DatasetSource"] = _manifest_source(bucket, key)
     elif source == "folder":
         bucket, key = _folder_manifest(
-            scope, project, kind, request.form.get("folder", ""), "by_folder" in request.form
+            project, kind, request.form.get("folder", ""), "by_folder" in request.form
         )
         params["DatasetSource"] = _manifest_source(bucket, key)
     elif source == "copy":
@@ -65,8 +65,9 @@ def create_dataset() -> Any:
     )
 
 
-def _folder_manifest(scope: Scope, project: str, kind: str, folder: str, by_folder: bool) -> Any:
-    """A manifest of the images under an S3 folder of fakerek's own S3, written next to them.
+def _folder_manifest(project: str, kind: str, folder: str, by_folder: bool) -> tuple[str, str]:
+    """A manifest of the images under an S3 folder of fakerek's own S3, written to the same
+    bucket under `fakerek-console/manifests/`; returns its bucket and key.
 
     With `by_folder`, an image is labelled with the first folder below the chosen one (the AWS
     console's "automatically assign image-level labels by folder"); images directly in it stay
@@ -95,7 +96,10 @@ def _folder_manifest(scope: Scope, project: str, kind: str, folder: str, by_fold
         raise InvalidParameter(f"No PNG or JPEG image under s3://{bucket}/{prefix}.")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     key = f"{MANIFEST_FOLDER}/{project.split('/')[1]}-{kind.lower()}-{stamp}.manifest"
-    text = converters.dumps(converters.from_csv(rows))
+    try:
+        text = converters.dumps(converters.from_csv(rows))
+    except converters.ConversionError as error:  # a folder name that cannot be a label
+        raise InvalidParameter(str(error)) from None
     try:
         services.objects(settings).put(bucket, key, text.encode(), "application/json")
     except ObjectError as error:

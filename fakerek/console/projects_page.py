@@ -12,7 +12,7 @@ from fakerek import lifecycle
 from fakerek.console import api
 from fakerek.console.web import back_to, blueprint, done
 from fakerek.operations.versions import DELETABLE
-from fakerek.protocol.errors import ResourceInUse, ResourceNotFound
+from fakerek.protocol.errors import ResourceInUse
 from fakerek.protocol.sigv4 import Scope
 from fakerek.services import current
 from fakerek.store import console as console_store
@@ -97,7 +97,7 @@ def delete_project() -> Any:
     """As the AWS console does: delete the project's datasets and models, then the project."""
     arn = request.form["arn"]
     scope = api.scope_of(arn)
-    project = _project(arn)
+    project = api.project_of(arn)
     models = [v for v in _all_versions(scope, arn) if v["Status"] != "DELETING"]
     busy = [
         api.version_name(v["ProjectVersionArn"]) for v in models if v["Status"] not in DELETABLE
@@ -123,14 +123,6 @@ def delete_project() -> Any:
     return done(f"Project {arn.split('/')[1]} is being deleted.", target)
 
 
-def _project(arn: str) -> dict[str, Any]:
-    """The project's description; ResourceNotFound unless it is exactly this ARN."""
-    found = api.project_of(arn)
-    if found["ProjectArn"] != arn:
-        raise ResourceNotFound(f"The project {arn} does not exist.")
-    return found
-
-
 def _all_versions(scope: Scope, arn: str) -> list[dict[str, Any]]:
     params: dict[str, Any] = {"ProjectArn": arn, "MaxResults": 100}
     out: list[dict[str, Any]] = []
@@ -151,7 +143,7 @@ def default_version_name(project_name: str) -> str:
 def project() -> Any:
     arn = request.args.get("arn", "")
     scope = api.scope_of(arn)
-    description = _project(arn)
+    description = api.project_of(arn)
     name = arn.split("/")[1]
     datasets = {}
     for metadata in description["Datasets"]:
