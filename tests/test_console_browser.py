@@ -91,8 +91,8 @@ class Pages:
     """A browser page on the console that checks what every page promises, and keeps a
     screenshot of each page it visits."""
 
-    def __init__(self, page, endpoint: str, folder: Path):
-        self.page, self.endpoint, self.folder = page, endpoint, folder
+    def __init__(self, page, endpoint: str, folder: Path, test: str):
+        self.page, self.endpoint, self.folder, self.test = page, endpoint, folder, test
         self.shots = 0
         self.dialogs: list[str] = []
         self.errors: list[str] = []
@@ -126,7 +126,7 @@ class Pages:
         copies = os.environ.get("FAKEREK_SCREENSHOTS")
         if copies:
             os.makedirs(copies, exist_ok=True)
-            shutil.copy(path, Path(copies) / path.name)
+            shutil.copy(path, Path(copies) / f"{self.test}-{path.name}")
         return path
 
     def heading(self) -> str:
@@ -138,11 +138,11 @@ class Pages:
 
 
 @pytest.fixture
-def pages(browser, world, tmp_path):
+def pages(browser, world, tmp_path, request):
     context = browser.new_context(viewport={"width": 1360, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
-    yield Pages(page, world["server"].endpoint, tmp_path)
+    yield Pages(page, world["server"].endpoint, tmp_path, request.node.name)
     context.close()
     print(f"screenshots: {tmp_path}")
 
@@ -301,7 +301,7 @@ def test_label_an_image_and_draw_a_box_then_list_them(world, pages):
     second.get_by_role("button", name="Draw bounding boxes").click()
     editor = page.locator("#editor")
     assert editor.is_visible()
-    page.locator("#editor-image").evaluate("i => i.decode()")
+    page.wait_for_function("document.getElementById('editor-image').style.width !== ''")
     page.get_by_label("Label of new boxes").select_option("dog")
     canvas = page.locator("#editor-svg")
     _drag(page, canvas, (0.10, 0.20), (0.50, 0.70))  # a box: left .1, top .2, .4 x .5
