@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from fakerek import control
 from fakerek.config import Settings
+from fakerek.console import pages as console
 from fakerek.http import LABEL, json_response
 from fakerek.protocol import endpoint
 from fakerek.services import EXTENSION, Services
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> Flask:
     app.extensions[EXTENSION] = services
     app.add_url_rule("/", "rekognition", endpoint.view, methods=["POST"])
     app.register_blueprint(control.blueprint, url_prefix=control.PREFIX)
+    app.register_blueprint(console.blueprint, url_prefix=console.PREFIX)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.wsgi_app = Dispatch(app.wsgi_app, services)  # type: ignore[method-assign]

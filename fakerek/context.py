@@ -60,10 +60,23 @@ def for_request(
     """The context of one request: the caller's scope read from its SigV4 `Authorization`
     header (the settings' account and region when it names none), a settings snapshot, now."""
     settings = services.config.snapshot()
+    scope = sigv4.scope(authorization, settings.account_id, settings.region)
+    return for_scope(services, scope, operation, request_id, settings)
+
+
+def for_scope(
+    services: Services,
+    scope: Scope,
+    operation: str,
+    request_id: str,
+    settings: Settings | None = None,
+) -> Ctx:
+    """The context of a call made for an explicit account and region (the console's selector)
+    rather than a signed request; `settings` defaults to a snapshot of the live ones."""
     return Ctx(
         services=services,
-        scope=sigv4.scope(authorization, settings.account_id, settings.region),
-        settings=settings,
+        scope=scope,
+        settings=settings or services.config.snapshot(),
         now_ms=lifecycle.now_ms(),
         operation=operation,
         request_id=request_id,

@@ -1,0 +1,67 @@
+"""How the console reaches Custom Labels: the API's own operations, for an explicit scope.
+
+Every read and write of the console is `call(scope, "Operation", params)`: the parameters are
+checked against botocore's model exactly as a signed request's are (`parse_input`), then the
+operation runs with a `Ctx` for the account and region the page is about. Injected faults are
+not taken here: they are meant for the API clients under test, not for the person looking.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from fakerek import arns, context
+from fakerek.operations.registry import OPERATIONS
+from fakerek.protocol.errors import ResourceNotFound
+from fakerek.protocol.model import service
+from fakerek.protocol.sigv4 import Scope
+from fakerek.protocol.validate import parse_input
+from fakerek.services import current
+
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+
+
+def call(scope: Scope, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run `operation` for `scope` with wire-shaped `params` (blobs as base64 text)."""
+    model = service().operation(operation)
+    ctx = context.for_scope(current(), scope, operation, str(uuid.uuid4()))
+    return OPERATIONS[operation](ctx, parse_input(model.input_shape, params))
+
+
+def default_scope() -> Scope:
+    settings = current().config.snapshot()
+    return Scope(settings.account_id, settings.region)
+
+
+def scope_named(account: str | None, region: str | None) -> Scope | None:
+    """The scope a selector names, or None when it names none or an impossible one."""
+    if account and region and _ACCOUNT.fullmatch(account) and _REGION.fullmatch(region):
+        return Scope(account, region)
+    return None
+
+
+def scope_of(arn: str) -> Scope:
+    """The account and region a Custom Labels ARN lives in (InvalidParameter otherwise)."""
+    parsed = arns.of(arn)
+    return Scope(parsed.account, parsed.region)
+
+
+def project_of(arn: str) -> dict[str, Any]:
+    """DescribeProjects' description of a project ARN, or of the project a dataset or model ARN
+    belongs to; ResourceNotFound when there is none (or, for a project ARN, another one now
+    bears its name)."""
+    parsed = arns.of(arn)
+    found = call(scope_of(arn), "DescribeProjects", {"ProjectNames": [parsed.project]})
+    descriptions = found["ProjectDescriptions"]
+    if not descriptions or (parsed.kind == "project" and descriptions[0]["ProjectArn"] != arn):
+        raise ResourceNotFound(f"The project {parsed.project} of {arn} does not exist.")
+    description: dict[str, Any] = descriptions[0]
+    return description
+
+
+def version_name(arn: str) -> str:
+    """A model ARN's version name: the text between its 3rd and 4th '/'."""
+    return arn.split("/")[3]

@@ -1,0 +1,180 @@
+"""A model: its status, its evaluation (metrics, per-label results, confusion matrix, test
+images with their true and false positives and false negatives) and "Use model": start, stop,
+usage, trying an image and the code that calls it."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from flask import render_template, request, url_for
+
+from fakerek.console import api, evaluation, thumbnails
+from fakerek.console.web import back_to, blueprint, done
+from fakerek.protocol.errors import InvalidParameter, ResourceNotFound
+from fakerek.services import current
+
+TEST_PAGE = 24
+RESULTS = {"tp": "true positive", "fp": "false positive", "fn": "false negative"}
+TEST_RESULTS = evaluation.TestResults()
+
+
+def _describe(arn: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(project description, model description) of a model ARN."""
+    project = api.project_of(arn)
+    found = api.call(
+        api.scope_of(arn),
+        "DescribeProjectVersions",
+        {"ProjectArn": project["ProjectArn"], "VersionNames": [api.version_name(arn)]},
+    )["ProjectVersionDescriptions"]
+    if not found or found[0]["ProjectVersionArn"] != arn:
+        raise ResourceNotFound(f"The model {arn} does not exist.")
+    return project, found[0]
+
+
+def _evaluation(description: dict[str, Any]) -> dict[str, Any]:
+    """The summary and test images the model points at, or why they cannot be shown."""
+    services = current()
+    objects = services.objects(services.config.snapshot())
+    out: dict[str, Any] = {"summary": None, "images": None, "problems": []}
+    where = evaluation.s3_location((description.get("EvaluationResult") or {}).get("Summary"))
+    if where is not None:
+        try:
+            out["summary"] = evaluation.summary(objects, where)
+        except evaluation.Unreadable as error:
+            out["problems"].append(f"The evaluation summary cannot be read: {error}")
+    where = evaluation.s3_location((description.get("TestingDataResult") or {}).get("Output"))
+    if where is not None and out["summary"] is not None:
+        try:
+            out["images"] = TEST_RESULTS.read(objects, where)
+        except evaluation.Unreadable as error:
+            out["problems"].append(f"The test results cannot be read: {error}")
+    return out
+
+
+def _test_page(images: list[evaluation.TestImage]) -> dict[str, Any]:
+    """The test images the filters keep, one page of them, and the counts per result."""
+    result = RESULTS.get(request.args.get("result", ""))
+    label = request.args.get("label", "")
+    kept = [
+        image
+        for image in images
+        if (result is None or result in image.outcomes()) and (not label or label in image.labels())
+    ]
+    pages = max(1, -(-len(kept) // TEST_PAGE))
+    try:
+        number = min(max(1, int(request.args.get("page", "1"))), pages)
+    except ValueError:
+        number = 1
+    counts = {
+        key: sum(1 for m in (m for i in images for m in i.results) if m.outcome == outcome)
+        for key, outcome in RESULTS.items()
+    }
+    labels = sorted({name for image in images for name in image.labels()})
+    return {
+        "shown": kept[(number - 1) * TEST_PAGE : number * TEST_PAGE],
+        "kept": len(kept),
+        "page": number,
+        "pages": pages,
+        "counts": counts,
+        "labels": labels,
+    }
+
+
+def _render(arn: str, detection: dict[str, Any] | None = None) -> Any:
+    scope = api.scope_of(arn)
+    project, description = _describe(arn)
+    found = _evaluation(description)
+    summary = found["summary"] or {}
+    usage = [u for u in current().capacity.usage() if u["ProjectVersionArn"] == arn]
+    return render_template(
+        "console/model.html",
+        scope=scope,
+        arn=arn,
+        name=api.version_name(arn),
+        project=project,
+        project_name=project["ProjectArn"].split("/")[1],
+        model=description,
+        summary=summary,
+        aggregated=summary.get("AggregatedEvaluationResults") or {},
+        per_label=summary.get("LabelEvaluationResults") or [],
+        confusion=evaluation.confusion(summary),
+        tests=_test_page(found["images"]) if found["images"] is not None else None,
+        problems=found["problems"],
+        usage=usage[0] if usage else None,
+        detection=detection,
+        endpoint=request.host_url.rstrip("/"),
+        access_key=scope.account if scope.account != api.default_scope().account else "testing",
+        filters=request.args,
+        here=url_for("console.model", arn=arn),
+    )
+
+
+@blueprint.get("/model")
+def model() -> Any:
+    return _render(request.args.get("arn", ""))
+
+
+def _model_url(arn: str) -> str:
+    return back_to(url_for("console.model", arn=arn))
+
+
+@blueprint.post("/model/start")
+def start_model() -> Any:
+    arn = request.form["arn"]
+    params: dict[str, Any] = {"ProjectVersionArn": arn, "MinInferenceUnits": _units("min_units")}
+    if request.form.get("max_units", "").strip():
+        params["MaxInferenceUnits"] = _units("max_units")
+    status = api.call(api.scope_of(arn), "StartProjectVersion", params)["Status"]
+    return done(f"Model {api.version_name(arn)} is {status}.", _model_url(arn))
+
+
+def _units(field: str) -> int:
+    try:
+        return int(request.form.get(field, "1"))
+    except ValueError:
+        raise InvalidParameter("Inference units are whole numbers.") from None
+
+
+@blueprint.post("/model/stop")
+def stop_model() -> Any:
+    arn = request.form["arn"]
+    status = api.call(api.scope_of(arn), "StopProjectVersion", {"ProjectVersionArn": arn})["Status"]
+    return done(f"Model {api.version_name(arn)} is {status}.", _model_url(arn))
+
+
+@blueprint.post("/model/delete")
+def delete_model() -> Any:
+    arn = request.form["arn"]
+    project = api.project_of(arn)["ProjectArn"]
+    api.call(api.scope_of(arn), "DeleteProjectVersion", {"ProjectVersionArn": arn})
+    target = url_for("console.project", arn=project)
+    return done(f"Model {api.version_name(arn)} is being deleted.", target)
+
+
+@blueprint.post("/model/detect")
+def detect_labels() -> Any:
+    """Try an image: DetectCustomLabels on the uploaded bytes, shown with the model page."""
+    arn = request.form["arn"]
+    file = request.files.get("image")
+    data = file.read() if file else b""
+    if not data:
+        raise InvalidParameter("Choose an image to try.")
+    params: dict[str, Any] = {
+        "ProjectVersionArn": arn,
+        "Image": {"Bytes": base64.b64encode(data).decode()},
+    }
+    if request.form.get("min_confidence", "").strip():
+        try:
+            params["MinConfidence"] = float(request.form["min_confidence"])
+        except ValueError:
+            raise InvalidParameter("The minimum confidence is a number from 0 to 100.") from None
+    labels = api.call(api.scope_of(arn), "DetectCustomLabels", params)["CustomLabels"]
+    try:
+        preview = "data:image/jpeg;base64," + base64.b64encode(
+            thumbnails.resize(data, thumbnails.SIZES["large"])
+        ).decode("ascii")
+    except thumbnails.Unavailable:
+        preview = None
+    name = file.filename if file else ""
+    return _render(arn, {"labels": labels, "preview": preview, "name": name})

@@ -1,0 +1,213 @@
+"""Projects (of one account and region) and one project: its datasets, its models, and the
+actions the AWS console offers on them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import render_template, request, session, url_for
+
+from fakerek import lifecycle
+from fakerek.console import api
+from fakerek.console.web import back_to, blueprint, done
+from fakerek.operations.versions import DELETABLE
+from fakerek.protocol.errors import ResourceInUse
+from fakerek.protocol.sigv4 import Scope
+from fakerek.services import current
+from fakerek.store import console as console_store
+
+PAGE = 25
+
+
+def chosen_scope() -> Scope:
+    """The selector's scope (`?scope=<account>:<region>`, then remembered), the one remembered,
+    or the settings' account and region."""
+    account, _, region = request.args.get("scope", "").partition(":")
+    named = api.scope_named(account, region)
+    if named is not None:
+        session["scope"] = list(named)
+        return named
+    remembered = session.get("scope")
+    if isinstance(remembered, list) and len(remembered) == 2:
+        found = api.scope_named(*remembered)
+        if found is not None:
+            return found
+    return api.default_scope()
+
+
+def scope_choices(chosen: Scope) -> list[Scope]:
+    services = current()
+    with services.store.read() as conn:
+        held = console_store.scopes(conn, lifecycle.now_ms())
+    return sorted({chosen, api.default_scope(), *(Scope(*pair) for pair in held)})
+
+
+@blueprint.get("/")
+def projects() -> Any:
+    scope = chosen_scope()
+    params: dict[str, Any] = {"MaxResults": PAGE}
+    if request.args.get("token"):
+        params["NextToken"] = request.args["token"]
+    found = api.call(scope, "DescribeProjects", params)
+    descriptions = found["ProjectDescriptions"]
+    with current().store.read() as conn:
+        counts = console_store.version_counts(
+            conn, [p["ProjectArn"] for p in descriptions], lifecycle.now_ms()
+        )
+    rows = []
+    for project in descriptions:
+        arn = project["ProjectArn"]
+        newest = None
+        if counts.get(arn):
+            versions = api.call(
+                scope, "DescribeProjectVersions", {"ProjectArn": arn, "MaxResults": 1}
+            )["ProjectVersionDescriptions"]
+            newest = versions[0] if versions else None
+        rows.append(
+            {
+                "project": project,
+                "name": arn.split("/")[1],
+                "datasets": {d["DatasetType"]: d for d in project["Datasets"]},
+                "models": counts.get(arn, 0),
+                "newest": newest,
+                "newest_name": api.version_name(newest["ProjectVersionArn"]) if newest else None,
+            }
+        )
+    return render_template(
+        "console/projects.html",
+        scope=scope,
+        choices=scope_choices(scope),
+        rows=rows,
+        next_token=found.get("NextToken"),
+    )
+
+
+@blueprint.post("/projects")
+def create_project() -> Any:
+    scope = api.scope_named(request.form.get("account"), request.form.get("region"))
+    scope = scope or api.default_scope()
+    name = request.form.get("name", "").strip()
+    arn = api.call(scope, "CreateProject", {"ProjectName": name})["ProjectArn"]
+    return done(f"Project {name} created.", url_for("console.project", arn=arn))
+
+
+@blueprint.post("/projects/delete")
+def delete_project() -> Any:
+    """As the AWS console does: delete the project's datasets and models, then the project."""
+    arn = request.form["arn"]
+    scope = api.scope_of(arn)
+    project = api.project_of(arn)
+    models = [v for v in _all_versions(scope, arn) if v["Status"] != "DELETING"]
+    busy = [
+        api.version_name(v["ProjectVersionArn"]) for v in models if v["Status"] not in DELETABLE
+    ]
+    if busy:  # refuse before deleting anything
+        raise ResourceInUse(
+            f"Model {', '.join(busy)} is training, starting, running or stopping: "
+            "stop it (or wait for it) before deleting the project."
+        )
+    for version in models:
+        api.call(scope, "DeleteProjectVersion", {"ProjectVersionArn": version["ProjectVersionArn"]})
+    for dataset in project["Datasets"]:
+        api.call(scope, "DeleteDataset", {"DatasetArn": dataset["DatasetArn"]})
+    target = url_for("console.projects", scope=f"{scope.account}:{scope.region}")
+    try:
+        api.call(scope, "DeleteProject", {"ProjectArn": arn})
+    except ResourceInUse:  # realistic timing: the datasets and models are still being deleted
+        return done(
+            "The project's datasets and models are being deleted; delete the project once they "
+            "are gone.",
+            url_for("console.project", arn=arn),
+        )
+    return done(f"Project {arn.split('/')[1]} is being deleted.", target)
+
+
+def _all_versions(scope: Scope, arn: str) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"ProjectArn": arn, "MaxResults": 100}
+    out: list[dict[str, Any]] = []
+    while True:
+        page = api.call(scope, "DescribeProjectVersions", params)
+        out += page["ProjectVersionDescriptions"]
+        if not page.get("NextToken"):
+            return out
+        params["NextToken"] = page["NextToken"]
+
+
+def default_version_name(project_name: str) -> str:
+    """The name the AWS console gives a new model: `<project>.<YYYY-MM-DDTHH.MM.SS>`."""
+    return f"{project_name}.{dt.datetime.now(dt.UTC).strftime('%Y-%m-%dT%H.%M.%S')}"
+
+
+@blueprint.get("/project")
+def project() -> Any:
+    arn = request.args.get("arn", "")
+    scope = api.scope_of(arn)
+    description = api.project_of(arn)
+    name = arn.split("/")[1]
+    datasets = {}
+    for metadata in description["Datasets"]:
+        described = api.call(scope, "DescribeDataset", {"DatasetArn": metadata["DatasetArn"]})
+        datasets[metadata["DatasetType"]] = {**metadata, **described["DatasetDescription"]}
+    params: dict[str, Any] = {"ProjectArn": arn, "MaxResults": PAGE}
+    if request.args.get("token"):
+        params["NextToken"] = request.args["token"]
+    found = api.call(scope, "DescribeProjectVersions", params)
+    models = [
+        {**v, "Name": api.version_name(v["ProjectVersionArn"])}
+        for v in found["ProjectVersionDescriptions"]
+    ]
+    copyable = _copyable_datasets(scope, arn)
+    output = _output_default(models)
+    return render_template(
+        "console/project.html",
+        scope=scope,
+        arn=arn,
+        name=name,
+        datasets=datasets,
+        models=models,
+        next_token=found.get("NextToken"),
+        copyable=copyable,
+        version_name=default_version_name(name),
+        output=output,
+    )
+
+
+def _copyable_datasets(scope: Scope, project_arn: str) -> list[dict[str, str]]:
+    """Datasets of the scope's projects (first 100 projects) that CreateDataset could copy."""
+    out = []
+    found = api.call(scope, "DescribeProjects", {"MaxResults": 100})
+    for project in found["ProjectDescriptions"]:
+        for dataset in project["Datasets"]:
+            if dataset["Status"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_FAILED"):
+                label = f"{project['ProjectArn'].split('/')[1]} / {dataset['DatasetType']}"
+                out.append({"arn": dataset["DatasetArn"], "label": label})
+    return out
+
+
+def _output_default(models: list[dict[str, Any]]) -> dict[str, str]:
+    """The newest model's output location: where the next one most likely goes too."""
+    for model in models:
+        config = model.get("OutputConfig") or {}
+        if config.get("S3Bucket"):
+            return {"bucket": config["S3Bucket"], "prefix": config.get("S3KeyPrefix", "")}
+    return {"bucket": "", "prefix": ""}
+
+
+@blueprint.post("/models")
+def train_model() -> Any:
+    arn = request.form["project"]
+    scope = api.scope_of(arn)
+    params: dict[str, Any] = {
+        "ProjectArn": arn,
+        "VersionName": request.form.get("name", "").strip(),
+        "OutputConfig": {
+            "S3Bucket": request.form.get("bucket", "").strip(),
+            "S3KeyPrefix": request.form.get("prefix", "").strip(),
+        },
+    }
+    if request.form.get("description", "").strip():
+        params["VersionDescription"] = request.form["description"].strip()
+    version = api.call(scope, "CreateProjectVersion", params)["ProjectVersionArn"]
+    target = back_to(url_for("console.project", arn=arn))
+    return done(f"Training of model {api.version_name(version)} started.", target)

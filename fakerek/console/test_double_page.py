@@ -1,0 +1,105 @@
+"""The test double's controls as forms: timing and delays, pending faults, result rules, reset.
+
+Each form calls what the control API (`/_fakerek/...`) calls, with the same checks and errors.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+
+from fakerek.config import DELAY_KEYS, TIMINGS, SettingError
+from fakerek.console.web import blueprint, done
+from fakerek.faults import TRAINING_CODES, FaultError
+from fakerek.protocol.model import CUSTOM_LABELS_OPERATIONS
+from fakerek.rules import RuleError
+from fakerek.services import current
+
+
+def _here() -> str:
+    return url_for("console.test_double")
+
+
+@blueprint.get("/test-double")
+def test_double() -> Any:
+    services = current()
+    return render_template(
+        "console/test_double.html",
+        config=services.config.as_json(),
+        timings=TIMINGS,
+        delay_keys=DELAY_KEYS,
+        faults=services.faults.list(),
+        rules=services.rules.list(),
+        operations=sorted(CUSTOM_LABELS_OPERATIONS),
+        training_codes=["SERVICE_ERROR", *sorted(TRAINING_CODES)],
+    )
+
+
+def _refused(error: Exception) -> Any:
+    flash(str(error), "error")
+    return redirect(_here(), 303)
+
+
+@blueprint.post("/test-double/config")
+def post_config() -> Any:
+    patch: dict[str, Any] = {"timing": request.form.get("timing", "")}
+    delays = {
+        key: request.form[f"delay_{key}"] for key in DELAY_KEYS if f"delay_{key}" in request.form
+    }
+    try:
+        patch["delays"] = {key: float(value) for key, value in delays.items()}
+        current().config.update(patch)
+    except (SettingError, ValueError) as error:
+        return _refused(error)
+    return done("Timing and delays saved.", _here())
+
+
+@blueprint.post("/test-double/faults")
+def post_fault() -> Any:
+    form = request.form
+    try:
+        count = int(form.get("count", "1") or 1)
+        if form.get("kind") == "training":
+            spec: dict[str, Any] = {"training": {"code": form.get("code", ""), "count": count}}
+        else:
+            spec = {"operation": form.get("operation", ""), "error": form.get("error", "")}
+            spec["count"] = count
+            if form.get("message", "").strip():
+                spec["message"] = form["message"].strip()
+        current().faults.add(spec)
+    except (FaultError, ValueError) as error:
+        return _refused(error)
+    return done("Fault added.", _here())
+
+
+@blueprint.post("/test-double/faults/clear")
+def clear_faults() -> Any:
+    current().faults.reset()
+    return done("Pending faults cleared.", _here())
+
+
+@blueprint.post("/test-double/rules")
+def post_rule() -> Any:
+    form = request.form
+    try:
+        labels = json.loads(form.get("labels", "") or "[]")
+        current().rules.add(
+            {"match": {form.get("match", ""): form.get("value", "").strip()}, "labels": labels}
+        )
+    except ValueError as error:  # RuleError is a ValueError, as is bad JSON
+        return _refused(error if isinstance(error, RuleError) else ValueError(f"labels: {error}"))
+    return done("Rule added.", _here())
+
+
+@blueprint.post("/test-double/rules/clear")
+def clear_rules() -> Any:
+    current().rules.reset()
+    return done("Rules cleared.", _here())
+
+
+@blueprint.post("/test-double/reset")
+def reset() -> Any:
+    current().reset()
+    return done("fakerek was reset: no resources, start-up settings, no faults, no rules.", _here())

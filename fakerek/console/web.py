@@ -1,0 +1,174 @@
+"""The console's blueprint and what every page shares: same-origin checks on changes, security
+headers, error pages, flashed messages and a few template filters.
+
+Pages are GETs; every change is a POST from one of the console's own pages. A POST whose
+`Origin` is another site's (or, without `Origin`, whose `Referer` is) is refused with 403, so
+another web page open in the same browser cannot drive fakerek.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
+from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import HTTPException
+
+from fakerek.console.entries import EditError
+from fakerek.protocol.errors import AwsError
+from fakerek.protocol.model import service
+
+log = logging.getLogger("fakerek.console")
+PREFIX = "/_fakerek/console"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; script-src 'self'; style-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+blueprint = Blueprint(
+    "console",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+
+@blueprint.record_once
+def _session_key(state: BlueprintSetupState) -> None:
+    """Flashed messages live in Flask's signed session cookie: give the app a key once."""
+    if not state.app.secret_key:
+        state.app.secret_key = os.urandom(32)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@blueprint.before_request
+def _same_origin() -> None:
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    own = f"{request.scheme}://{request.host}"
+    origin = request.headers.get("Origin")
+    referer = request.headers.get("Referer")
+    if origin is not None:
+        if origin != own:
+            abort(403, f"a change from {origin} is refused: the console accepts its own pages")
+    elif referer and _origin(referer) != own:
+        abort(
+            403, f"a change from {_origin(referer)} is refused: the console accepts its own pages"
+        )
+
+
+@blueprint.after_request
+def _headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def back_to(default: str) -> str:
+    """Where a form asks to return (a console path only: no open redirect), else `default`."""
+    wanted = request.form.get("back", "")
+    if wanted.startswith(PREFIX + "/") and "//" not in wanted and "\\" not in wanted:
+        return wanted
+    return default
+
+
+def done(message: str, target: str) -> Response:
+    flash(message, "success")
+    return redirect(target, 303)  # type: ignore[return-value]
+
+
+@blueprint.errorhandler(AwsError)
+def _aws_error(error: AwsError) -> Any:
+    text = f"{error.code}: {error.message}"
+    if request.is_json:
+        return jsonify({"error": text}), service().http_status(error.code)
+    if request.method == "POST":
+        flash(text, "error")
+        return redirect(back_to(PREFIX + "/"), 303)
+    status = service().http_status(error.code)
+    return render_template("console/error.html", title=error.code, message=error.message), status
+
+
+@blueprint.errorhandler(EditError)
+def _edit_error(error: EditError) -> Any:
+    if request.is_json:
+        return jsonify({"error": str(error)}), 400
+    flash(str(error), "error")
+    return redirect(back_to(PREFIX + "/"), 303)
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Any:
+    if request.is_json:
+        return jsonify({"error": error.description}), error.code
+    return (
+        render_template("console/error.html", title=error.name, message=error.description),
+        error.code,
+    )
+
+
+@blueprint.errorhandler(Exception)
+def _unexpected(error: Exception) -> Any:
+    log.exception("unexpected error serving %s %s", request.method, request.path)
+    message = "fakerek hit an internal error; see its log."
+    if request.is_json:
+        return jsonify({"error": message}), 500
+    return render_template("console/error.html", title="Internal error", message=message), 500
+
+
+# -- template helpers ---------------------------------------------------------------------------
+
+
+@blueprint.app_template_filter("when")
+def when(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@blueprint.app_template_filter("metric")
+def metric(value: Any) -> str:
+    """Evaluation metrics as the console shows them: fractions with three decimals."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:.3f}"
+    return "-"
+
+
+@blueprint.app_template_filter("status_kind")
+def status_kind(status: str | None) -> str:
+    """The indicator a status gets: success, error, progress or stopped."""
+    if not status:
+        return "stopped"
+    if "FAILED" in status or status == "EXPIRED":
+        return "error"
+    if status in ("RUNNING", "CREATED") or status.endswith(("_COMPLETE", "_COMPLETED")):
+        return "success"
+    if status.endswith(("_IN_PROGRESS", "ING")):
+        return "progress"
+    return "stopped"
