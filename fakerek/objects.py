@@ -40,6 +40,8 @@ class Objects(Protocol):
 
     def bucket_exists(self, bucket: str) -> bool: ...
 
+    def keys(self, bucket: str, prefix: str, limit: int) -> list[str]: ...
+
 
 def iter_chunks(stream: IO[bytes]) -> Iterator[bytes]:
     while chunk := stream.read(CHUNK):
@@ -91,6 +93,14 @@ class EmbeddedObjects:
 
     def bucket_exists(self, bucket: str) -> bool:
         return bucket not in self.denied and self.s3.moto.has_bucket(bucket)
+
+    def keys(self, bucket: str, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` existing keys that start with `prefix`, in key order."""
+        if bucket in self.denied or not self.s3.moto.has_bucket(bucket):
+            raise ObjectError("missing", f"bucket {bucket} does not exist")
+        moto = self.s3.moto
+        found = sorted(k for k in moto.keys(bucket) if k.startswith(prefix))
+        return [k for k in found if moto.get(bucket, k) is not None][:limit]
 
 
 class ExternalObjects:
@@ -162,3 +172,21 @@ class ExternalObjects:
             return True
         except ObjectError:
             return False
+
+    def keys(self, bucket: str, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` keys that start with `prefix`, in key order."""
+        out: list[str] = []
+        token: dict[str, str] = {}
+        while len(out) < limit:
+            page = self._call(
+                bucket,
+                "list_objects_v2",
+                Prefix=prefix,
+                MaxKeys=min(1000, limit - len(out)),
+                **token,
+            )
+            out += [item["Key"] for item in page.get("Contents", [])]
+            if not page.get("IsTruncated"):
+                break
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+        return out

@@ -20,7 +20,6 @@ from fakerek.objects import ObjectError
 from fakerek.protocol.errors import InvalidParameter, ResourceNotReady
 from fakerek.protocol.sigv4 import Scope
 from fakerek.services import current
-from fakerek.store import console as console_store
 
 PAGE = 50
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -74,17 +73,14 @@ def _folder_manifest(project: str, kind: str, folder: str, by_folder: bool) -> t
     unlabelled.
     """
     services = current()
-    if services.s3 is None:
-        raise InvalidParameter(
-            "Importing an S3 folder lists fakerek's own S3; this fakerek uses another endpoint. "
-            "Import a manifest file instead."
-        )
     bucket, prefix = _s3_uri(folder, "S3 folder")
     if prefix and not prefix.endswith("/"):
         prefix += "/"
     settings = services.config.snapshot()
-    with services.store.read() as conn:
-        keys = console_store.s3_keys_under(conn, bucket, prefix, settings.manifest_max_rows + 1)
+    try:
+        keys = services.objects(settings).keys(bucket, prefix, settings.manifest_max_rows + 1)
+    except ObjectError as error:
+        raise InvalidParameter(f"s3://{bucket}/{prefix} cannot be listed: {error}") from None
     rows = []
     for key in keys:
         if not key.lower().endswith(IMAGE_SUFFIXES):

@@ -1,6 +1,5 @@
 """Read-only queries the web console needs and the API has no operation for: which accounts and
-regions hold resources, how many models each project has, and the keys under an S3 prefix of
-the embedded S3 (for "import images from an S3 folder")."""
+regions hold resources, and how many models each project has."""
 
 from __future__ import annotations
 
@@ -36,13 +35,3 @@ def version_counts(
         params,
     )
     return {row[0]: row[1] for row in rows}
-
-
-def s3_keys_under(conn: sqlite3.Connection, bucket: str, prefix: str, limit: int) -> list[str]:
-    """Up to `limit` keys of the embedded S3's `bucket` that start with `prefix`, in key order."""
-    rows = conn.execute(
-        "SELECT key FROM s3_objects WHERE bucket = ? AND substr(key, 1, ?) = ? "
-        "ORDER BY key LIMIT ?",
-        (bucket, len(prefix), prefix, limit),
-    )
-    return [row[0] for row in rows]
