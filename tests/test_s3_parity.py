@@ -143,3 +143,26 @@ def test_everyday_commands_match_moto_standalone(fakerek, moto_endpoint, tmp_pat
         k: (v.replace(moto_endpoint, fakerek.endpoint) if isinstance(v, str) else v)
         for k, v in theirs.items()
     }
+
+
+def test_listing_keys_under_a_prefix_alike_on_fakerek_and_moto(fakerek, moto_endpoint):
+    from fakerek.objects import ExternalObjects
+
+    results = []
+    for endpoint in (fakerek.endpoint, moto_endpoint):
+        s3 = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        s3.create_bucket(Bucket="listing")
+        for key in ("f/a.jpg", "f/sub/b.jpg", "f/c.txt", "g/d.jpg", "f/gone.jpg"):
+            s3.put_object(Bucket="listing", Key=key, Body=b"x")
+        s3.delete_object(Bucket="listing", Key="f/gone.jpg")
+        objects = ExternalObjects(endpoint, "us-east-1")
+        results.append((objects.keys("listing", "f/", 10), objects.keys("listing", "f/", 2)))
+    assert (
+        results[0] == results[1] == (["f/a.jpg", "f/c.txt", "f/sub/b.jpg"], ["f/a.jpg", "f/c.txt"])
+    )
