@@ -15,76 +15,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 from botocore.config import Config
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_healthy(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.005)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
-
-
-def start(kind: str, port: int, data_dir: str) -> tuple[subprocess.Popen, float]:
-    if kind == "fakerek":
-        command = [
-            sys.executable,
-            "-m",
-            "fakerek",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            data_dir,
-            "--log-level",
-            "warning",
-            "--threads",
-            "16",
-        ]
-        url = f"http://127.0.0.1:{port}/_fakerek/health"
-    else:
-        command = [sys.executable, "-m", "moto.server", "-p", str(port)]
-        url = f"http://127.0.0.1:{port}/moto-api/"
-    began = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_healthy(url)
-    return process, time.perf_counter() - began
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(60)
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+from measure import free_port, pct, rss_mb, start, stop
 
 
 def client(port: int):  # noqa: ANN201 - a boto3 client
@@ -111,11 +50,6 @@ def fill(port: int, count: int, size: int) -> float:
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(put, range(count)))
     return time.perf_counter() - began
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def put_get_1mb(port: int, calls: int) -> tuple[list[float], list[float]]:
@@ -148,7 +82,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="s3-bench-") as tmp:
         data_dir = os.path.join(tmp, "data")
         port = free_port()
-        server, _ = start("fakerek", port, data_dir)
+        server, _ = start("fakerek", port, data_dir, "--threads", "16")
         try:
             seconds = fill(port, args.objects, args.object_kb * 1024)
             stored_gb = args.objects * args.object_kb / 1024**2
@@ -162,7 +96,7 @@ def main() -> None:
         starts, ready, rss = [], [], []
         for _ in range(3):
             began = time.perf_counter()
-            server, seconds = start("fakerek", port, data_dir)
+            server, seconds = start("fakerek", port, data_dir, "--threads", "16")
             starts.append(seconds)
             keys = client(port).list_objects_v2(Bucket="data", MaxKeys=10)["KeyCount"]
             ready.append(time.perf_counter() - began)  # S3 answers once its index is replayed

@@ -15,67 +15,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import boto3
 from botocore.config import Config
+from measure import free_port, pct, start, stop
 
 VERSION_ARN = "arn:aws:rekognition:us-east-1:123456789012:project/p/version/v/1700000000000"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_healthy(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except urllib.error.HTTPError:
-            return  # any HTTP answer means the server is serving
-        except OSError:
-            time.sleep(0.005)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
-
-
-def start(kind: str, port: int, data_dir: str) -> tuple[subprocess.Popen, float]:
-    if kind == "fakerek":
-        command = [
-            sys.executable,
-            "-m",
-            "fakerek",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            data_dir,
-            "--log-level",
-            "warning",
-        ]
-        url = f"http://127.0.0.1:{port}/_fakerek/health"
-    else:
-        command = [sys.executable, "-m", "moto.server", "-p", str(port)]
-        url = f"http://127.0.0.1:{port}/moto-api/"
-    began = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_healthy(url)
-    return process, time.perf_counter() - began
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(10)
 
 
 def client(port: int):
@@ -102,11 +51,6 @@ def timed_calls(call, count: int) -> tuple[list[float], list[float]]:
         if "dur=" in timing:
             server_side.append(float(timing.split("dur=")[1]))
     return round_trips, server_side
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:

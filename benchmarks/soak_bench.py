@@ -31,18 +31,11 @@ from botocore.exceptions import ClientError
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from images import scene  # noqa: E402
 from manifests import image_line, manifest  # noqa: E402
+from measure import rss_mb  # noqa: E402
 
 from fakerek.testing import FakerekServer  # noqa: E402
 
 BUCKET = "soak"
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def open_fds(pid: int) -> int:

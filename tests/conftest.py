@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -107,3 +112,51 @@ def call(client, operation: str, body: Any = None, **headers: str) -> tuple[int,
         },
     )
     return answer.status_code, answer.get_json(force=True)
+
+
+# -- S3 clients and peers -------------------------------------------------------------------------
+
+
+def virtual_host_s3(server: FakerekServer) -> Any:
+    """An S3 client that names buckets in the Host (`<bucket>.localhost:<port>`), as SDKs do with
+    `addressing_style="virtual"`; the requests go to 127.0.0.1, since `*.localhost` may not
+    resolve here."""
+    port = urllib.parse.urlparse(server.endpoint).port
+    s3 = server.client(
+        "s3",
+        endpoint_url=f"http://localhost:{port}",
+        config_options={"s3": {"addressing_style": "virtual"}},
+    )
+
+    def to_loopback(request: Any, **_: Any) -> None:
+        url = urllib.parse.urlsplit(request.url)
+        request.headers["Host"] = url.netloc
+        request.url = urllib.parse.urlunsplit(url._replace(netloc=f"127.0.0.1:{port}"))
+
+    s3.meta.events.register("before-send.s3", to_loopback)
+    return s3
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Any:
+    """moto's standalone server (`python -m moto.server`) on a free port, for comparisons and as
+    an external S3 endpoint."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(endpoint + "/moto-api/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield endpoint
+    process.terminate()
+    process.wait(10)

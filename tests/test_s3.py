@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import io
-import urllib.parse
 
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+from conftest import virtual_host_s3
 
 from fakerek.testing import FakerekServer
 
@@ -24,20 +24,7 @@ def test_path_style_round_trip_with_rekognition_on_the_same_port(fakerek):
 
 
 def test_virtual_host_style(fakerek):
-    port = urllib.parse.urlparse(fakerek.endpoint).port
-    s3 = fakerek.client(
-        "s3",
-        endpoint_url=f"http://localhost:{port}",
-        config_options={"s3": {"addressing_style": "virtual"}},
-    )
-
-    def to_loopback(request, **_):
-        # bucket.localhost does not resolve here: send to 127.0.0.1, keep the virtual Host header
-        url = urllib.parse.urlsplit(request.url)
-        request.headers["Host"] = url.netloc
-        request.url = urllib.parse.urlunsplit(url._replace(netloc=f"127.0.0.1:{port}"))
-
-    s3.meta.events.register("before-send.s3", to_loopback)
+    s3 = virtual_host_s3(fakerek)
     s3.create_bucket(Bucket="vhost-bucket")
     s3.put_object(Bucket="vhost-bucket", Key="k.txt", Body=b"virtual")
     plain = fakerek.client("s3")
@@ -98,54 +85,29 @@ def test_empty_objects_then_more_requests_on_the_same_connection(fakerek):
     assert s3.get_object(Bucket="empties", Key="full")["Body"].read() == b"abc"
 
 
-def test_an_external_s3_endpoint(tmp_path):
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    external = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(external + "/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
-        with FakerekServer(str(tmp_path / "data"), args=["--s3-endpoint-url", external]) as ours:
-            s3 = ours.client("s3", endpoint_url=external)
-            s3.create_bucket(Bucket="outside")
-            line = (
-                '{"source-ref": "s3://outside/a.jpg", "x": 0, "x-metadata": {"class-name": '
-                '"cat", "confidence": 1, "type": "groundtruth/image-classification", '
-                '"human-annotated": "yes", "creation-date": "2024-01-01"}}\n'
+def test_an_external_s3_endpoint(tmp_path, moto_endpoint):
+    external = moto_endpoint
+    with FakerekServer(str(tmp_path / "data"), args=["--s3-endpoint-url", external]) as ours:
+        s3 = ours.client("s3", endpoint_url=external)
+        s3.create_bucket(Bucket="outside")
+        line = (
+            '{"source-ref": "s3://outside/a.jpg", "x": 0, "x-metadata": {"class-name": '
+            '"cat", "confidence": 1, "type": "groundtruth/image-classification", '
+            '"human-annotated": "yes", "creation-date": "2024-01-01"}}\n'
+        )
+        s3.put_object(Bucket="outside", Key="m.manifest", Body=line)
+        rekognition = ours.client()
+        project = rekognition.create_project(ProjectName="p")["ProjectArn"]
+        for kind, key in (("TRAIN", "m.manifest"), ("TEST", "none.manifest")):
+            rekognition.create_dataset(
+                ProjectArn=project,
+                DatasetType=kind,
+                DatasetSource={
+                    "GroundTruthManifest": {"S3Object": {"Bucket": "outside", "Name": key}}
+                },
             )
-            s3.put_object(Bucket="outside", Key="m.manifest", Body=line)
-            rekognition = ours.client()
-            project = rekognition.create_project(ProjectName="p")["ProjectArn"]
-            for kind, key in (("TRAIN", "m.manifest"), ("TEST", "none.manifest")):
-                rekognition.create_dataset(
-                    ProjectArn=project,
-                    DatasetType=kind,
-                    DatasetSource={
-                        "GroundTruthManifest": {"S3Object": {"Bucket": "outside", "Name": key}}
-                    },
-                )
-            train, test = rekognition.describe_projects()["ProjectDescriptions"][0]["Datasets"]
-            assert train["Status"] == "CREATE_COMPLETE"
-            assert test["StatusMessage"] == "The manifest file extension or contents are invalid."
-            with pytest.raises(ClientError):  # fakerek's own port serves no S3 now
-                ours.client("s3").list_buckets()
-    finally:
-        moto.terminate()
-        moto.wait(10)
+        train, test = rekognition.describe_projects()["ProjectDescriptions"][0]["Datasets"]
+        assert train["Status"] == "CREATE_COMPLETE"
+        assert test["StatusMessage"] == "The manifest file extension or contents are invalid."
+        with pytest.raises(ClientError):  # fakerek's own port serves no S3 now
+            ours.client("s3").list_buckets()

@@ -10,6 +10,7 @@ import urllib.parse
 
 import pytest
 from boto3.s3.transfer import TransferConfig
+from conftest import virtual_host_s3
 
 # One key per character class that URL handling tends to change.
 KEYS = [
@@ -164,19 +165,7 @@ def test_aws_cli_cp_sync_ls_rm(fakerek, tmp_path):
 
 
 def test_virtual_host_keys_are_exact_too(fakerek):
-    port = urllib.parse.urlparse(fakerek.endpoint).port
-    s3 = fakerek.client(
-        "s3",
-        endpoint_url=f"http://localhost:{port}",
-        config_options={"s3": {"addressing_style": "virtual"}},
-    )
-
-    def to_loopback(request, **_):
-        url = urllib.parse.urlsplit(request.url)
-        request.headers["Host"] = url.netloc
-        request.url = urllib.parse.urlunsplit(url._replace(netloc=f"127.0.0.1:{port}"))
-
-    s3.meta.events.register("before-send.s3", to_loopback)
+    s3 = virtual_host_s3(fakerek)
     s3.create_bucket(Bucket="vhost-keys")
     for key in ("pct%20lit.bin", "q?mark.bin", "with space.bin", "ünï/ü.bin"):
         s3.put_object(Bucket="vhost-keys", Key=key, Body=_body(key))

@@ -7,40 +7,14 @@ import hashlib
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import boto3
-import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(endpoint + "/moto-api/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield endpoint
-    process.terminate()
-    process.wait(10)
 
 
 def _cli(endpoint: str, *args: str) -> str:
