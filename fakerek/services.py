@@ -86,7 +86,11 @@ class Services:
                 part.reset()
 
     def close(self) -> None:
+        """Stop: queued jobs are dropped (running ones end at their next transaction), the
+        embedded S3 finishes starting, and the store closes."""
         self.jobs.close()
+        if self.s3 is not None:
+            self.s3.close()
         self.store.close()
 
 

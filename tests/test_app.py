@@ -6,6 +6,8 @@ from __future__ import annotations
 from conftest import call
 
 from fakerek import services
+from fakerek.app import create_app
+from fakerek.config import Settings
 
 
 def test_a_rekognition_call_in_process(client):
@@ -101,3 +103,35 @@ def test_every_creation_checks_the_tag_quota_copy_included(client):
         status, error = call(client, operation, body)
         assert (status, error["__type"]) == (400, "InvalidParameterException"), operation
         assert error["Message"] == "A resource can have at most 1 tags."
+
+
+def test_closing_waits_for_transactions_under_way(tmp_path):
+    import threading
+
+    from fakerek.store.db import StoreClosed
+
+    application = create_app(Settings(data_dir=str(tmp_path / "data")))
+    parts = services.of(application)
+    entered, release = threading.Event(), threading.Event()
+    outcome: list[object] = []
+
+    def busy() -> None:  # a background job in the middle of a transaction
+        with parts.store.read() as conn:
+            entered.set()
+            release.wait(10)
+            outcome.append(conn.execute("SELECT count(*) FROM projects").fetchone()[0])
+
+    worker = threading.Thread(target=busy)
+    worker.start()
+    entered.wait(10)
+    parts.close()  # must not pull the connection from under the job
+    release.set()
+    worker.join(10)
+    assert outcome == [0]
+    try:
+        with parts.store.read():
+            pass
+    except StoreClosed:
+        outcome.append("closed")
+    assert outcome == [0, "closed"]
+    services.of(create_app(Settings(data_dir=str(tmp_path / "data")))).close()  # released

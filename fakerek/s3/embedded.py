@@ -169,6 +169,10 @@ class EmbeddedS3:
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
 
+    def close(self) -> None:
+        """Let the start-up finish: it uses the store, which closes next."""
+        self._ready.wait()
+
     # -- WSGI ------------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

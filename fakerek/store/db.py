@@ -30,7 +30,15 @@ class SchemaTooNew(RuntimeError):
     """The database was written by a newer fakerek."""
 
 
+class StoreClosed(RuntimeError):
+    """The store was closed: the server is stopping."""
+
+
 class Store:
+    """The database of one data directory. `close()` closes the connections not in use at once
+    and the others when their transaction ends (a background job may still be running): a
+    connection is never closed under a thread that uses it."""
+
     def __init__(self, data_dir: str):
         self.data_dir = os.path.abspath(data_dir)
         os.makedirs(self.data_dir, exist_ok=True)
@@ -38,6 +46,8 @@ class Store:
         self.path = os.path.join(self.data_dir, DB_NAME)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
+        self._busy: dict[sqlite3.Connection, int] = {}  # transactions open on each connection
+        self._closed = False
         self._connections_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._migrate()
@@ -45,6 +55,8 @@ class Store:
     # -- connections and transactions ----------------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreClosed(f"the store of {self.data_dir} is closed")
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(
@@ -60,20 +72,37 @@ class Store:
         return conn
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
-        """A snapshot: every query inside sees the same committed state."""
+    def _in_use(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, counted busy until the block ends."""
         conn = self._connection()
-        conn.execute("BEGIN")
+        with self._connections_lock:
+            if self._closed and conn not in self._busy:  # closed since: it may be closed too
+                raise StoreClosed(f"the store of {self.data_dir} is closed")
+            self._busy[conn] = self._busy.get(conn, 0) + 1
         try:
             yield conn
         finally:
-            conn.execute("COMMIT")
+            with self._connections_lock:
+                self._busy[conn] -= 1
+                if not self._busy[conn]:
+                    del self._busy[conn]
+                    if self._closed:
+                        self._close(conn)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A snapshot: every query inside sees the same committed state."""
+        with self._in_use() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One atomic change: committed when the block ends, rolled back if it raises."""
-        conn = self._connection()
-        with self._write_lock:
+        with self._in_use() as conn, self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -116,12 +145,22 @@ class Store:
                 tx.execute(f"DELETE FROM {table}")
 
     def close(self) -> None:
+        """No transaction may start any more; idle connections close now, busy ones when their
+        transaction ends, and the data directory is released after the last one."""
         with self._connections_lock:
-            for conn in self._connections:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
-            self._connections.clear()
-        self._lock_file.close()
+            self._closed = True
+            for conn in [c for c in self._connections if c not in self._busy]:
+                self._close(conn)
+            if not self._connections and not self._lock_file.closed:
+                self._lock_file.close()
+
+    def _close(self, conn: sqlite3.Connection) -> None:
+        """Close one connection (holding the connections lock)."""
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+        self._connections.remove(conn)
+        if not self._connections:
+            self._lock_file.close()
 
 
 def row_id(cursor: sqlite3.Cursor) -> int:
