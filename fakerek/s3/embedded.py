@@ -166,9 +166,6 @@ class EmbeddedS3:
             raise RuntimeError(f"the embedded S3 did not start: {self._failure!r}")
         return self._moto
 
-    def wait_ready(self, timeout: float | None = None) -> bool:
-        return self._ready.wait(timeout)
-
     def close(self) -> None:
         """Let the start-up finish: it uses the store, which closes next."""
         self._ready.wait()
@@ -176,7 +173,10 @@ class EmbeddedS3:
     # -- WSGI ------------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        moto = self.moto  # waits for the start-up
+        try:
+            moto = self.moto  # waits for the start-up
+        except RuntimeError:  # it failed, and the log says why
+            return _internal_error(start_response)
         target = addressing.to_path_style(environ)
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in _MUTATING:
@@ -206,14 +206,7 @@ class EmbeddedS3:
                     target.key,
                 )
                 self._undo(target)
-                request_id = uuid.uuid4().hex[:16].upper()
-                chunks = [INTERNAL_ERROR.format(request_id=request_id).encode()]
-                status = "500 Internal Server Error"
-                headers = [
-                    ("Content-Type", "application/xml"),
-                    ("Content-Length", str(len(chunks[0]))),
-                    ("x-amz-request-id", request_id),
-                ]
+                return _internal_error(start_response)
         start_response(status, headers)
         return chunks
 
@@ -448,6 +441,21 @@ class EmbeddedS3:
         with self._lock:
             moto.reset()
             self.blobs.clear()
+
+
+def _internal_error(start_response: Any) -> list[bytes]:
+    """S3's InternalError (500), in S3's XML shape; SDKs retry it."""
+    request_id = uuid.uuid4().hex[:16].upper()
+    body = INTERNAL_ERROR.format(request_id=request_id).encode()
+    start_response(
+        "500 Internal Server Error",
+        [
+            ("Content-Type", "application/xml"),
+            ("Content-Length", str(len(body))),
+            ("x-amz-request-id", request_id),
+        ],
+    )
+    return [body]
 
 
 def _keys_in(answer: bytes) -> list[str]:
