@@ -2,18 +2,30 @@
 
 A model is loaded when its version starts (or, after a restart of fakerek, at its first
 detection) and dropped when it stops or is deleted. Classification and localisation models share
-the backbone sessions of `ml.features` and `ml.detector`; the ML stack (numpy, onnxruntime) is
-imported with the first model, not when the server starts.
+the backbone sessions of `ml.features`; the ML stack (numpy, onnxruntime) is imported with the
+first model, not when the server starts.
+
+What an image gave is kept in a least-recently-used cache bounded by `embedding_cache_mb`, keyed
+by the sha256 of the image bytes: a classifier's features under its backbone's identity (shared
+by every model on that backbone), a detector's detections under the loaded model. A repeated
+image skips decode and backbone; a hit is exactly what a miss computes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import os
 import shutil
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from fakerek.ml.lru import LruCache
+
+MB = 1024 * 1024
+_tokens = itertools.count(1)
 
 
 def model_folder(data_dir: str, version_id: int) -> str:
@@ -33,19 +45,33 @@ class Label:
     threshold: float = 50.0  # the label's assumed threshold, in percent
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A loaded model and the token that keys what it predicted (unique in the process)."""
+
+    model: Any
+    token: int = field(default_factory=lambda: next(_tokens))
+
+
 class Models:
     def __init__(self) -> None:
-        self._loaded: dict[int, Any] = {}
+        self._loaded: dict[int, Loaded] = {}
         self._lock = threading.Lock()
+        self.cache = LruCache()
 
-    def get(self, version_id: int, folder: str) -> Any:
+    def get(self, version_id: int, folder: str) -> Loaded:
         with self._lock:
-            model = self._loaded.get(version_id)
-        if model is None:
-            model = load(folder)
+            loaded = self._loaded.get(version_id)
+        if loaded is None:
+            loaded = Loaded(load(folder))
             with self._lock:
-                model = self._loaded.setdefault(version_id, model)
-        return model
+                loaded = self._loaded.setdefault(version_id, loaded)
+        return loaded
+
+    def predict(self, loaded: Loaded, image: bytes, cache_mb: float) -> list[Label]:
+        """Every label the model gives the image, through the cache (`cache_mb` its bound now)."""
+        self.cache.resize(int(cache_mb * MB))
+        return predict(loaded, image, self.cache)
 
     def drop(self, version_id: int) -> None:
         with self._lock:
@@ -66,12 +92,21 @@ def load(folder: str) -> Any:
     return classifier.Model.load(folder)
 
 
-def predict(model: Any, image: bytes) -> list[Label]:
-    """Every label the model gives the image, with its confidence in percent."""
+def predict(loaded: Loaded, image: bytes, cache: LruCache | None = None) -> list[Label]:
+    """Every label the model gives the image, with its confidence in percent. Raises
+    `images.ImageProblem` for an image that cannot be decoded."""
     from fakerek.ml import detector
 
+    model = loaded.model
+    digest = hashlib.sha256(image).digest() if cache is not None and cache.capacity_bytes else b""
     thresholds = {label: 100 * t for label, t in model.thresholds.items()}
     if isinstance(model, detector.DetectorModel):
+        key = ("detections", loaded.token, digest)
+        found = cache.get(key) if digest and cache is not None else None
+        if found is None:
+            found = model.detect(image)
+            if digest and cache is not None:
+                cache.put(key, found, 64 + 48 * len(found))
         return [
             Label(
                 d.label,
@@ -79,9 +114,16 @@ def predict(model: Any, image: bytes) -> list[Label]:
                 (float(d.box[0]), float(d.box[1]), float(d.box[2]), float(d.box[3])),
                 thresholds.get(d.label, 50.0),
             )
-            for d in model.detect(image)
+            for d in found
         ]
-    scores = model.scores([image])[0]
+    key = ("features", model.backbone_identity, digest)
+    embedded = cache.get(key) if digest and cache is not None else None
+    if embedded is None:
+        embedded = model.embed([image])
+        embedded.setflags(write=False)  # shared through the cache
+        if digest and cache is not None:
+            cache.put(key, embedded, embedded.nbytes + 64)
+    scores = model.scores_of(embedded)[0]
     return [
         Label(label, 100 * float(score), None, thresholds.get(label, 50.0))
         for label, score in zip(model.labels, scores, strict=True)

@@ -10,15 +10,17 @@ error. The ML stack (numpy, onnxruntime) is imported when the first training sta
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fakerek import artefacts, lifecycle, serving
 from fakerek.artefacts import Outputs
+from fakerek.config import Settings
 from fakerek.manifests import images, training
 from fakerek.manifests.codes import status_message
 from fakerek.manifests.importer import ImportFailed, ImportLimits
@@ -28,6 +30,7 @@ from fakerek.store import datasets, versions
 from fakerek.store.db import Store
 
 log = logging.getLogger("fakerek.training")
+MB = 1024 * 1024
 Fetch = Callable[[str, str], "bytes | None"]
 
 
@@ -45,10 +48,31 @@ class TrainingFailed(Exception):
 
 
 @dataclass(frozen=True)
+class MlOptions:
+    """How a training embeds its images (settings `backbone`, `training_threads`,
+    `embedding_store_mb`, `mirror_max_images`), fixed when it is created."""
+
+    precision: str
+    threads: int
+    store_mb: float
+    mirror_max_images: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> MlOptions:
+        return cls(
+            settings.backbone,
+            settings.training_threads,
+            settings.embedding_store_mb,
+            settings.mirror_max_images,
+        )
+
+
+@dataclass(frozen=True)
 class Options:
     denied: frozenset[str]
     limits: ImportLimits
     fault: str | None = None  # an injected failure code, or SERVICE_ERROR
+    ml: MlOptions = field(default_factory=lambda: MlOptions.of(Settings()))
 
 
 def run(store: Store, objects: Objects, version_id: int, options: Options) -> None:
@@ -138,7 +162,7 @@ def _train(
         if checked.training.use_case == training.OBJECT_LOCALIZATION
         else _train_classifier
     )
-    train(store, row, checked, _loader(fetch), outputs, results)
+    train(store, row, checked, _loader(fetch), outputs, results, options.ml)
 
 
 def _inputs(
@@ -189,6 +213,7 @@ def _train_detector(
     load: Callable[[Line], bytes],
     outputs: Outputs,
     results: dict[str, Any],
+    ml: MlOptions,
 ) -> None:
     import numpy as np
 
@@ -205,7 +230,7 @@ def _train_detector(
                 [label for label, _ in boxes],
             )
         )
-    model = detector.train(examples)
+    model = detector.train(examples, precision=ml.precision)
     test_lines = checked.testing.usable
     truth = [
         [(label, np.array(box, np.float32)) for label, box in line.boxes()] for line in test_lines
@@ -257,24 +282,39 @@ def _train_classifier(
     load: Callable[[Line], bytes],
     outputs: Outputs,
     results: dict[str, Any],
+    ml: MlOptions,
 ) -> None:
     import numpy as np
 
-    from fakerek.ml import classifier, evaluation, features
+    from fakerek.ml import classifier, embedding, evaluation
+    from fakerek.ml.embedding_store import EmbeddingStore
 
     train_lines, test_lines = checked.training.usable, checked.testing.usable
-    loaded = {id(line): line for line in train_lines}
-    model = classifier.train(
-        [classifier.Example(str(id(line)), line.image_labels()) for line in train_lines],
-        lambda ref: load(loaded[int(ref)]),
-    )
+    cache = EmbeddingStore.in_data_dir(store.data_dir, int(ml.store_mb * MB))
+    try:
+        embedder = embedding.Embedder(ml.precision, embedding.workers(ml.threads), cache)
+        embedded = embedder.embed(
+            [functools.partial(load, line) for line in train_lines],
+            len(train_lines) <= ml.mirror_max_images,
+            "training images",
+        )
+        model = classifier.train(
+            embedded, [line.image_labels() for line in train_lines], ml.precision
+        )
+        del embedded
+        test_embedded = embedder.embed(
+            [functools.partial(load, line) for line in test_lines], False, "test images"
+        )[:, 0]
+    finally:
+        if cache is not None:
+            cache.prune()
+            cache.close()
     truth = np.array(
         [[label in line.image_labels() for label in model.labels] for line in test_lines],
         dtype=bool,
     ).reshape(len(test_lines), len(model.labels))
-    embedded = model.embed([load(line) for line in test_lines], features.TRAINING_THREADS)
-    model.calibrate(embedded, truth)
-    scores = model.scores_of(embedded)
+    model.calibrate(test_embedded, truth)
+    scores = model.scores_of(test_embedded)
     per_label = evaluation.evaluate(model.labels, scores, truth)
     model.thresholds = {r.label: r.threshold for r in per_label}
     totals = evaluation.aggregate(per_label)

@@ -227,30 +227,37 @@ def _bucket_checks(
 
 def _images(
     lines: list[Line], fetch: Fetch | None, limits: TrainingLimits
-) -> dict[tuple[str, str], bytes | None]:
-    """Step 10 for every line of one manifest; returns what was fetched, by location."""
+) -> dict[tuple[str, str], bool]:
+    """Step 10 for every line of one manifest; returns whether each location could be fetched.
+    Each image is checked as it arrives and its bytes dropped, so memory does not grow with
+    the dataset."""
     wanted = [line for line in lines if line.bucket and not line.stopped]
     if fetch is None:
         return {}
-    locations = list({(line.bucket or "", line.key or "") for line in wanted})
-    with ThreadPoolExecutor(8) as pool:
-        fetched = dict(
-            zip(locations, pool.map(lambda where: fetch(*where), locations), strict=True)
-        )
+    by_location: dict[tuple[str, str], list[Line]] = {}
     for line in wanted:
-        code = images.check(
-            fetched[(line.bucket or "", line.key or "")],
-            any(a.kind == "box" for a in line.attributes),
-            limits.image,
-        )
-        if code:
-            line.add(code)
-    return fetched
+        by_location.setdefault((line.bucket or "", line.key or ""), []).append(line)
+
+    def inspect(where: tuple[str, str]) -> tuple[bool, dict[bool, str | None]]:
+        data = fetch(*where)
+        kinds = {any(a.kind == "box" for a in line.attributes) for line in by_location[where]}
+        return data is not None, {box: images.check(data, box, limits.image) for box in kinds}
+
+    with ThreadPoolExecutor(8) as pool:
+        checked = dict(zip(by_location, pool.map(inspect, by_location), strict=True))
+    for where, located in by_location.items():
+        for line in located:
+            code = checked[where][1][any(a.kind == "box" for a in line.attributes)]
+            if code:
+                line.add(code)
+    return {where: found for where, (found, _) in checked.items()}
 
 
-def _rows_checks(side: Side, lines: list[Line], fetched: dict, limits: TrainingLimits) -> None:
+def _rows_checks(
+    side: Side, lines: list[Line], fetched: dict[tuple[str, str], bool], limits: TrainingLimits
+) -> None:
     """C5, then C1, for one manifest."""
-    if fetched and all(data is None for data in fetched.values()):
+    if fetched and not any(fetched.values()):
         side.errors.append("ERROR_FAILED_IMAGES_S3_COPY")
         return
     outcomes = Counter(line.outcome for line in lines)

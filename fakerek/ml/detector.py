@@ -12,7 +12,6 @@ Boxes are (x1, y1, x2, y2) ratios of the image's width and height.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -24,10 +23,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from fakerek.ml import calibration, features, graph, weights
+from fakerek.ml import calibration, features, graph, model_files
 
 log = logging.getLogger("fakerek.training")
-SIZE = 320
+SIZE = graph.MAPS_SIZE
 PCA_DIM = 256
 C16 = 112
 NMS_IOU = 0.3
@@ -237,20 +236,12 @@ def head_model(model: DetectorModel) -> onnx.ModelProto:
     return g.model(_maps_inputs(), outputs)
 
 
-def maps_session(threads: int = features.TRAINING_THREADS):
-    return _maps_session(threads)
-
-
-@functools.cache  # keyed by the thread count alone, however the caller spelled it
-def _maps_session(threads: int):
-    model = graph.backbone_maps_model(weights.backbone_weights())
-    return features.session(model.SerializeToString(), threads)
-
-
 def feature_maps(
-    array: np.ndarray, threads: int = features.TRAINING_THREADS
+    array: np.ndarray, precision: str, threads: int = features.TRAINING_THREADS
 ) -> dict[str, np.ndarray]:
-    fmap16, fmap32 = maps_session(threads).run(["fmap16", "fmap32"], {"image": array[None]})
+    """The maps of one uint8 [SIZE, SIZE, 3] image."""
+    session = features.maps_session(precision, threads)
+    fmap16, fmap32 = session.run(["fmap16", "fmap32"], {"image": array[None]})
     return {"fmap16": fmap16, "fmap32": fmap32}
 
 
@@ -276,6 +267,7 @@ class DetectorModel:
     thresholds: dict[str, float] = field(default_factory=dict)
     task: str = "localization"
     platt: calibration.Platt = field(default_factory=calibration.Platt)  # raw score → confidence
+    backbone: str = features.LEGACY_PRECISION  # the precision of the backbone it was trained on
     _session: object = None
 
     def session(self):
@@ -287,7 +279,7 @@ class DetectorModel:
 
     def detect(self, data: bytes, threads: int = features.SERVING_THREADS) -> list[Detection]:
         array = features.to_array(features.decode(data, SIZE), SIZE)
-        maps = feature_maps(array, threads)
+        maps = feature_maps(array, self.backbone, threads)
         scores, boxes = self.session().run(["det_scores", "det_boxes"], maps)
         return [
             Detection(self.labels[c], self.confidence(s), b)
@@ -316,25 +308,52 @@ class DetectorModel:
             "thresholds": self.thresholds,
             "input_size": SIZE,
             "calibration": {"scale": self.platt.scale, "shift": self.platt.shift},
+            "backbone": self.backbone,
         }
         with open(os.path.join(folder, "model.json"), "w", encoding="utf-8") as handle:
             json.dump(meta, handle, indent=1)
 
     @classmethod
     def load(cls, folder: str) -> DetectorModel:
-        with open(os.path.join(folder, "model.json"), encoding="utf-8") as handle:
-            meta = json.load(handle)
-        arrays = np.load(os.path.join(folder, "detector.npz"))
+        """The model in `folder`, every value checked (`model_files.ModelFileError`)."""
+        meta = model_files.metadata(folder)
+        labels = model_files.labels(meta)
+        try:
+            with np.load(os.path.join(folder, "detector.npz")) as stored:
+                arrays = {name: stored[name] for name in stored.files}
+        except (OSError, ValueError, KeyError) as error:
+            raise model_files.ModelFileError(f"detector.npz: {error}") from None
+        width, classes = 5 * PCA_DIM + 4 * C16 + 4, len(labels) + 1
+        shapes = {
+            "pca_w": (1280, PCA_DIM),
+            "pca_mean": (1280,),
+            "class_w": (width, classes),
+            "class_b": (classes,),
+            "box_w": (width, 4),
+            "box_b": (4,),
+        }
+        if set(arrays) != set(shapes):
+            raise model_files.ModelFileError("detector.npz: not the detector's arrays")
+        for name, shape in shapes.items():
+            model_files.array(arrays[name], name, shape)
+        scaling = meta.get("calibration", {})  # identity for models saved before calibration
+        if not isinstance(scaling, dict) or not set(scaling) <= {"scale", "shift"}:
+            raise model_files.ModelFileError("calibration: not a scale and a shift")
         model = cls(
-            meta["labels"],
-            **{k: arrays[k] for k in arrays.files},
-            thresholds=meta["thresholds"],
-            platt=calibration.Platt(**meta.get("calibration", {})),  # identity for older models
+            labels,
+            **arrays,
+            thresholds=model_files.thresholds(meta, labels),
+            platt=calibration.Platt(
+                **{key: model_files.number(value, key) for key, value in scaling.items()}
+            ),
+            backbone=model_files.precision(meta),
         )
-        model._session = features.session(
-            onnx.load(os.path.join(folder, "head.onnx")).SerializeToString(),
-            features.SERVING_THREADS,
-        )
+        with open(os.path.join(folder, "head.onnx"), "rb") as handle:
+            session = features.session(handle.read(), features.SERVING_THREADS)
+        outputs = {o.name: o.shape for o in session.get_outputs()}
+        if outputs.get("det_scores", [None, None])[1] != classes:
+            raise model_files.ModelFileError("head.onnx: does not score the model's labels")
+        model._session = session
         return model
 
 
@@ -502,7 +521,12 @@ def _sample_rois(
     return rois, len(positives)
 
 
-def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) -> DetectorModel:
+def train(
+    examples: Sequence[BoxExample],
+    seed: int = 0,
+    negatives: int = 64,
+    precision: str = features.LEGACY_PRECISION,
+) -> DetectorModel:
     """Fit a detector on every image as it is and mirrored.
 
     The training boxes of every view are drawn first, so the sample matrix is allocated once at
@@ -519,7 +543,9 @@ def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) ->
     # PCA of the stride-32 map, from the first images
     pixels = np.concatenate(
         [
-            feature_maps(features.to_array(features.decode(e.image, SIZE), SIZE))["fmap32"][0]
+            feature_maps(features.to_array(features.decode(e.image, SIZE), SIZE), precision)[
+                "fmap32"
+            ][0]
             .reshape(1280, -1)
             .T
             for e in examples[:PCA_IMAGES]
@@ -547,7 +573,7 @@ def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) ->
             maps = dict(
                 zip(
                     ("fmap16", "fmap32"),
-                    maps_session().run(["fmap16", "fmap32"], {"image": pair}),
+                    features.maps_session(precision).run(["fmap16", "fmap32"], {"image": pair}),
                     strict=True,
                 )
             )
@@ -580,4 +606,6 @@ def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) ->
     log.info(
         "trained a detector on %d labels in %.1f s", len(labels), time.perf_counter() - started
     )
-    return DetectorModel(labels, pca_w, pca_mean, class_w, class_b, box_w, box_b)
+    return DetectorModel(
+        labels, pca_w, pca_mean, class_w, class_b, box_w, box_b, backbone=precision
+    )

@@ -17,6 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 BN_EPS = 1e-3
 OPSET = 17
 FEATURES = 2560
+MAPS_SIZE = 320  # input side of the feature-map backbone (localisation)
 HEAD_WEIGHTS, HEAD_BIAS = "head_weights", "head_bias"
 # (kernel, stride, expansion, output channels, repeats): EfficientNet-B0 without squeeze-excite.
 LITE0_STAGES = [

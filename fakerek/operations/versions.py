@@ -130,6 +130,7 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         denied=settings.denied_buckets,
         limits=dataset_ops.import_limits(ctx, "TRAIN"),
         fault=ctx.services.faults.take_training(),
+        ml=training.MlOptions.of(settings),
     )
     store, objects = ctx.store, ctx.objects
     ctx.services.jobs.submit([arn], lambda: training.run(store, objects, version_id, options))
