@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fakerek import artefacts, lifecycle, serving
 from fakerek.artefacts import Outputs
@@ -28,6 +28,9 @@ from fakerek.manifests.lines import Line
 from fakerek.objects import ObjectError, Objects
 from fakerek.store import datasets, versions
 from fakerek.store.db import Store
+
+if TYPE_CHECKING:
+    from fakerek.ml.embedding import Embedder
 
 log = logging.getLogger("fakerek.training")
 MB = 1024 * 1024
@@ -143,9 +146,43 @@ def _train(
         invalid_row_threshold=options.limits.invalid_row_threshold,
         line=options.limits.line,
     )
-    checked = training.validate(
-        train_texts, test_texts, fetch=fetch, denied=options.denied, limits=limits
-    )
+    embedder = _embedder(store, options.ml, len(train_texts))
+    embedder.expect(len(train_texts) + len(test_texts or ()), "images (validation)")
+    try:
+        checked = training.validate(
+            train_texts,
+            test_texts,
+            fetch=fetch,
+            denied=options.denied,
+            limits=limits,
+            inspect=functools.partial(embedder.inspect, limits=limits.image),
+        )
+        _finish(store, row, checked, _loader(fetch), outputs, results, embedder)
+    finally:
+        embedder.close()
+
+
+def _embedder(store: Store, ml: MlOptions, training_images: int) -> Embedder:
+    """Embeds a training's images, through the data directory's store (the ML stack is
+    imported here, before validation: validation embeds what it decodes)."""
+    from fakerek.ml.embedding import Embedder, workers
+    from fakerek.ml.embedding_store import EmbeddingStore
+
+    cache = EmbeddingStore.in_data_dir(store.data_dir, int(ml.store_mb * MB))
+    mirrored = training_images <= ml.mirror_max_images
+    return Embedder(ml.precision, workers(ml.threads), cache, mirrored)
+
+
+def _finish(
+    store: Store,
+    row: Any,
+    checked: training.Validation,
+    load: Callable[[Line], bytes],
+    outputs: Outputs,
+    results: dict[str, Any],
+    embedder: Embedder,
+) -> None:
+    """After validation: its artefacts, then the training proper."""
     results["ManifestSummary"] = _put(
         outputs, outputs.key("ManifestSummary"), json.dumps(checked.summary(), indent=1)
     )
@@ -162,7 +199,7 @@ def _train(
         if checked.training.use_case == training.OBJECT_LOCALIZATION
         else _train_classifier
     )
-    train(store, row, checked, _loader(fetch), outputs, results, options.ml)
+    train(store, row, checked, load, outputs, results, embedder)
 
 
 def _inputs(
@@ -213,7 +250,7 @@ def _train_detector(
     load: Callable[[Line], bytes],
     outputs: Outputs,
     results: dict[str, Any],
-    ml: MlOptions,
+    embedder: Embedder,
 ) -> None:
     import numpy as np
 
@@ -230,7 +267,7 @@ def _train_detector(
                 [label for label, _ in boxes],
             )
         )
-    model = detector.train(examples, precision=ml.precision)
+    model = detector.train(examples, precision=embedder.precision)
     test_lines = checked.testing.usable
     truth = [
         [(label, np.array(box, np.float32)) for label, box in line.boxes()] for line in test_lines
@@ -282,33 +319,23 @@ def _train_classifier(
     load: Callable[[Line], bytes],
     outputs: Outputs,
     results: dict[str, Any],
-    ml: MlOptions,
+    embedder: Embedder,
 ) -> None:
     import numpy as np
 
-    from fakerek.ml import classifier, embedding, evaluation
-    from fakerek.ml.embedding_store import EmbeddingStore
+    from fakerek.ml import classifier, evaluation
 
     train_lines, test_lines = checked.training.usable, checked.testing.usable
-    cache = EmbeddingStore.in_data_dir(store.data_dir, int(ml.store_mb * MB))
-    try:
-        embedder = embedding.Embedder(ml.precision, embedding.workers(ml.threads), cache)
-        embedded = embedder.embed(
-            [functools.partial(load, line) for line in train_lines],
-            len(train_lines) <= ml.mirror_max_images,
-            "training images",
-        )
-        model = classifier.train(
-            embedded, [line.image_labels() for line in train_lines], ml.precision
-        )
-        del embedded
-        test_embedded = embedder.embed(
-            [functools.partial(load, line) for line in test_lines], False, "test images"
-        )[:, 0]
-    finally:
-        if cache is not None:
-            cache.prune()
-            cache.close()
+    embedded = embedder.embed(
+        [functools.partial(load, line) for line in train_lines], 2, "training images"
+    )
+    model = classifier.train(
+        embedded, [line.image_labels() for line in train_lines], embedder.precision
+    )
+    del embedded
+    test_embedded = embedder.embed(
+        [functools.partial(load, line) for line in test_lines], 1, "test images"
+    )[:, 0]
     truth = np.array(
         [[label in line.image_labels() for label in model.labels] for line in test_lines],
         dtype=bool,

@@ -42,9 +42,10 @@ Image.MAX_IMAGE_PIXELS = LIMITS.max_side * LIMITS.max_side
 class ImageProblem(ValueError):
     """The image cannot be used: `problem` says why (callers map it to their own error)."""
 
-    def __init__(self, problem: Problem, detail: str = ""):
+    def __init__(self, problem: Problem, detail: str = "", aspect: bool = False):
         super().__init__(detail or problem)
         self.problem: Problem = problem
+        self.aspect = aspect  # the size problem is the aspect ratio
 
 
 def image_format(data: bytes) -> str | None:
@@ -83,12 +84,11 @@ def checked_header(data: bytes, limits: ImageLimits = LIMITS) -> Image.Image:
     resolution (ImageTooLarge on AWS), then the smallest side and the aspect ratio."""
     image = _header(data)
     width, height = image.size
+    aspect = max(width, height) > limits.max_aspect * min(width, height)
     if max(width, height) > limits.max_side:
-        raise ImageProblem("resolution", f"{width}x{height}")
-    if min(width, height) < limits.min_side or max(width, height) > limits.max_aspect * min(
-        width, height
-    ):
-        raise ImageProblem("dimensions", f"{width}x{height}")
+        raise ImageProblem("resolution", f"{width}x{height}", aspect)
+    if min(width, height) < limits.min_side or aspect:
+        raise ImageProblem("dimensions", f"{width}x{height}", aspect)
     return image
 
 
@@ -105,18 +105,29 @@ def decode(data: bytes, size: int, limits: ImageLimits = LIMITS) -> Image.Image:
     return image
 
 
-def check(data: bytes | None, box_line: bool, limits: ImageLimits = LIMITS) -> str | None:
+def check(
+    data: bytes | None, box_line: bool, limits: ImageLimits = LIMITS, size: int = 1
+) -> str | None:
     """The line-level code an image earns at training, or None when it is acceptable. The
-    decode at the smallest scale proves the image whole (a JPEG's every block is still read)."""
-    if data is None or len(data) > limits.max_bytes:
-        return "ERROR_INVALID_IMAGE"
+    decode (at the smallest scale unless `size` asks for more) proves the image whole: a JPEG's
+    every block is still read."""
     try:
-        decode(data, 1, limits)
+        decode(usable_bytes(data, limits), size, limits)
     except ImageProblem as problem:
-        if problem.problem == "format" or not box_line:
-            return "ERROR_INVALID_IMAGE"
-        width, height = _header(data).size
-        if max(width, height) > limits.max_aspect * min(width, height):
-            return "ERROR_INVALID_IMAGE"
-        return "ERROR_INVALID_IMAGE_DIMENSION"
+        return code(problem, box_line, limits)
     return None
+
+
+def usable_bytes(data: bytes | None, limits: ImageLimits = LIMITS) -> bytes:
+    """The bytes of a fetched image that is not too large to consider."""
+    if data is None or len(data) > limits.max_bytes:
+        raise ImageProblem("format", "missing or too large")
+    return data
+
+
+def code(problem: ImageProblem, box_line: bool, limits: ImageLimits = LIMITS) -> str:
+    """The line-level code of an image's problem: a bad size is a dimension error on a line
+    with boxes (unless the aspect ratio is wrong), an invalid image otherwise."""
+    if problem.problem == "format" or not box_line or problem.aspect:
+        return "ERROR_INVALID_IMAGE"
+    return "ERROR_INVALID_IMAGE_DIMENSION"

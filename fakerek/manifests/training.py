@@ -33,6 +33,9 @@ IMAGE_LEVEL_LABELS, OBJECT_LOCALIZATION, NOT_DETERMINED = (
     "NOT_DETERMINED",
 )
 Fetch = Callable[[str, str], bytes | None]
+# The code an image earns (None: acceptable), given its bytes (None: not fetched) and whether its
+# line has boxes. A training passes one that also embeds the images it decodes.
+Inspect = Callable[[bytes | None, bool], str | None]
 DEFAULT_FILE_LIMITS = ImportLimits()
 
 
@@ -150,9 +153,11 @@ def validate(
     reference_owner: str = "",
     limits: TrainingLimits = TrainingLimits(),
     across: bool = True,
+    inspect: Inspect | None = None,
 ) -> Validation:
     """Steps 2-7 of §2.8. `test_texts=None` asks for an auto-split of the training lines;
-    `across=False` skips the checks that compare the two sides (for one manifest alone)."""
+    `across=False` skips the checks that compare the two sides (for one manifest alone);
+    `inspect` replaces the image check (`images.check` with the limits' image limits)."""
     train_lines = _lines(train_texts)
     result = Validation(Side("training"), Side("testing"), auto_split=test_texts is None)
     if test_texts is None:
@@ -177,7 +182,7 @@ def validate(
             "ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET",
             "ERROR_INVALID_IMAGES_S3_BUCKET_OWNER",
         } & set(side.errors)
-        fetched = None if blocked else _images(lines, fetch, limits)
+        fetched = None if blocked else _images(lines, fetch, limits, inspect)
         for line in lines:
             line.finish()
         if fetched is not None:
@@ -226,7 +231,7 @@ def _bucket_checks(
 
 
 def _images(
-    lines: list[Line], fetch: Fetch | None, limits: TrainingLimits
+    lines: list[Line], fetch: Fetch | None, limits: TrainingLimits, inspect: Inspect | None
 ) -> dict[tuple[str, str], bool]:
     """Step 10 for every line of one manifest; returns whether each location could be fetched.
     Each image is checked as it arrives and its bytes dropped, so memory does not grow with
@@ -238,13 +243,16 @@ def _images(
     for line in wanted:
         by_location.setdefault((line.bucket or "", line.key or ""), []).append(line)
 
-    def inspect(where: tuple[str, str]) -> tuple[bool, dict[bool, str | None]]:
+    def check(data: bytes | None, box_line: bool) -> str | None:
+        return images.check(data, box_line, limits.image)
+
+    def fetch_and_check(where: tuple[str, str]) -> tuple[bool, dict[bool, str | None]]:
         data = fetch(*where)
         kinds = {any(a.kind == "box" for a in line.attributes) for line in by_location[where]}
-        return data is not None, {box: images.check(data, box, limits.image) for box in kinds}
+        return data is not None, {box: (inspect or check)(data, box) for box in kinds}
 
     with ThreadPoolExecutor(8) as pool:
-        checked = dict(zip(by_location, pool.map(inspect, by_location), strict=True))
+        checked = dict(zip(by_location, pool.map(fetch_and_check, by_location), strict=True))
     for where, located in by_location.items():
         for line in located:
             code = checked[where][1][any(a.kind == "box" for a in line.attributes)]

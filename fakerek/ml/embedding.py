@@ -1,11 +1,14 @@
-"""Embedding a training's images: streamed, on every core, through the persisted cache, with
-progress in the server log.
+"""Embedding a training's images: decoded once, streamed, on every core, through the persisted
+cache, with progress in the server log.
 
-Images are fetched, looked up and embedded a chunk at a time, so memory holds one chunk of image
-bytes and the vectors, whatever the dataset's size. Decoding and backbone runs go to one worker
-thread per core, each running a one-thread session (onnxruntime and Pillow release the GIL):
-images are independent, so nothing waits inside a run, and an idle worker sleeps instead of
-spinning when another process takes a core.
+Validation must decode every image to prove it whole; for an image-level line the training's
+`inspect` decodes it at the backbone's input size and embeds it right away, so the training that
+follows finds its vectors ready (`embed`) instead of decoding the image a second time. Images that
+validation did not embed (lines with boxes) are fetched, looked up and embedded a chunk at a
+time. Memory holds the vectors and one chunk of image bytes, whatever the dataset's size.
+Backbone runs use one-thread sessions on as many threads as there are cores (onnxruntime and
+Pillow release the GIL): images are independent, so nothing waits inside a run, and an idle
+thread sleeps instead of spinning when another process takes a core.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from fakerek.manifests import images
 from fakerek.ml import features, graph
 from fakerek.ml.embedding_store import EmbeddingStore
 
@@ -35,14 +40,59 @@ def workers(setting: int) -> int:
 
 
 class Embedder:
-    def __init__(self, precision: str, threads: int, store: EmbeddingStore | None = None):
-        self.backbone = features.backbone(precision, 1)
-        self.threads, self.store = threads, store
+    """One training's embeddings: `mirrored` adds each image's mirror view (training images; a
+    test image uses its first view only)."""
+
+    def __init__(
+        self, precision: str, threads: int, store: EmbeddingStore | None, mirrored: bool
+    ) -> None:
+        self.precision, self.threads, self.store = precision, threads, store
+        self.views = 2 if mirrored else 1
+        self._backbone: features.Backbone | None = None
+        self._fresh: dict[bytes, np.ndarray] = {}  # embedded or recalled during validation
+        self._pending: list[tuple[bytes, np.ndarray]] = []  # not in the store yet
+        self._lock = threading.Lock()  # the store and the lists above
+        self._progress = _Progress(0, "images")
         self.cached = self.embedded = 0
 
-    def embed(self, sources: Sequence[Source], mirrored: bool, what: str) -> np.ndarray:
-        """Vectors [len(sources), views, FEATURES]: each image, and its mirror if `mirrored`."""
-        views = 2 if mirrored else 1
+    @property
+    def backbone(self) -> features.Backbone:
+        with self._lock:
+            if self._backbone is None:
+                self._backbone = features.backbone(self.precision, 1)
+            return self._backbone
+
+    def expect(self, total: int, what: str) -> None:
+        """Announce how many images validation will inspect (for the progress lines)."""
+        self._progress = _Progress(total, what)
+
+    def inspect(
+        self, data: bytes | None, box_line: bool, limits: images.ImageLimits = images.LIMITS
+    ) -> str | None:
+        """Validation's image check (`manifests.training.Inspect`): an image-level line's image
+        is decoded at the backbone's size and embedded (or found in the store) at once."""
+        if box_line:
+            return images.check(data, box_line, limits)
+        try:
+            whole = images.usable_bytes(data, limits)
+            digest = hashlib.sha256(whole).digest()
+            cached = digest in self._fresh or bool(self._recall([digest]))
+            if not cached:
+                image = images.decode(whole, features.SIZE, limits)
+                mirrored = self.views == 2
+                vectors = self.backbone.embed(features.views(image, mirrored=mirrored))
+                self._remember([(digest, vectors)])
+        except images.ImageProblem as problem:
+            return images.code(problem, box_line, limits)
+        with self._lock:
+            self._progress.advance(1, int(cached))
+        return None
+
+    def embed(self, sources: Sequence[Source], views: int, what: str) -> np.ndarray:
+        """Vectors [len(sources), views, FEATURES] of these images (`views` 2: and their mirror
+        images, if the embedder is `mirrored`)."""
+        self.flush()
+        views = min(views, self.views)
         out = np.empty((len(sources), views, graph.FEATURES), np.float32)
         progress = _Progress(len(sources), what)
         with ThreadPoolExecutor(self.threads, thread_name_prefix="embed") as pool:
@@ -50,7 +100,8 @@ class Embedder:
                 chunk = range(start, min(len(sources), start + CHUNK))
                 data = list(pool.map(lambda index: sources[index](), chunk))
                 keys = [hashlib.sha256(image).digest() for image in data]
-                found = self._lookup(keys, views)
+                found = {key: self._fresh[key] for key in keys if key in self._fresh}
+                found.update(self._recall([key for key in keys if key not in found]))
                 missing = [k for k, key in enumerate(keys) if key not in found]
                 groups = [missing[g : g + GROUP] for g in range(0, len(missing), GROUP)]
 
@@ -58,30 +109,60 @@ class Embedder:
                     arrays = [
                         view
                         for k in group
-                        for view in features.views(features.decode(data[k]), mirrored=mirrored)
+                        for view in features.views(
+                            features.decode(data[k]), mirrored=self.views == 2
+                        )
                     ]
-                    return self.backbone.embed(arrays).reshape(len(group), views, -1)
+                    return self.backbone.embed(arrays).reshape(len(group), self.views, -1)
 
                 for group, vectors in zip(groups, pool.map(work, groups), strict=True):
-                    out[[start + k for k in group]] = vectors
+                    self._remember([(keys[k], v) for k, v in zip(group, vectors, strict=True)])
+                    found.update((keys[k], v) for k, v in zip(group, vectors, strict=True))
                 for k, key in enumerate(keys):
-                    if key in found:
-                        out[start + k] = found[key]
-                self._keep([(keys[k], out[start + k]) for k in missing])
-                self.cached += len(keys) - len(missing)
-                self.embedded += len(missing)
+                    out[start + k] = found[key][:views]
                 progress.advance(len(keys), len(keys) - len(missing))
         progress.done()
+        self.flush()
         return out
 
-    def _lookup(self, keys: list[bytes], views: int) -> dict[bytes, np.ndarray]:
-        if self.store is None:
+    def _recall(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
+        """Vectors of `keys` from the store (kept among the fresh ones)."""
+        if self.store is None or not keys:
             return {}
-        return self.store.get_many(self.backbone.identity, keys, views)
+        with self._lock:
+            found = self.store.get_many(self.backbone_identity, keys, self.views)
+            self._fresh.update(found)
+            self.cached += len(found)
+        return found
 
-    def _keep(self, entries: list[tuple[bytes, np.ndarray]]) -> None:
-        if self.store is not None and entries:
-            self.store.put_many(self.backbone.identity, entries)
+    def _remember(self, entries: list[tuple[bytes, np.ndarray]]) -> None:
+        with self._lock:
+            self._fresh.update(entries)
+            self._pending += entries
+            self.embedded += len(entries)
+            full = len(self._pending) >= CHUNK
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what was embedded to the store."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            if self.store is not None and pending:
+                self.store.put_many(self.backbone_identity, pending)
+
+    @property
+    def backbone_identity(self) -> str:
+        return features.identity("features", self.precision)
+
+    def close(self) -> None:
+        """Store what is left, keep the store within its bound, close it."""
+        self.flush()
+        self._progress.done()
+        if self.store is not None:
+            with self._lock:
+                self.store.prune()
+                self.store.close()
 
 
 class _Progress:
@@ -90,6 +171,7 @@ class _Progress:
     def __init__(self, total: int, what: str):
         self.total, self.what = total, what
         self.done_count = self.cached = 0
+        self.finished = False
         self.started = self.reported = time.monotonic()
 
     def advance(self, count: int, cached: int) -> None:
@@ -101,7 +183,9 @@ class _Progress:
             self._log("embedding")
 
     def done(self) -> None:
-        self._log("embedded")
+        if self.done_count and not self.finished:
+            self.finished = True
+            self._log("embedded")
 
     def _log(self, verb: str) -> None:
         elapsed = max(time.monotonic() - self.started, 1e-9)

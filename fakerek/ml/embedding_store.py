@@ -57,7 +57,9 @@ class EmbeddingStore:
             self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=False
+        )  # callers serialise their calls
         db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # takes effect on a new file
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
