@@ -40,6 +40,7 @@ OBJECTS = {  # file, crop (relative), masked on white
     "logo": ("logo.png", (0.0, 0.0, 1.0, 1.0), True),
 }
 CLASSES = list(OBJECTS)
+TASKS = ("classification", "multi-label", "localisation")
 # scikit-image's photos, plus scikit-learn's two sample photos (flower to train, china to test)
 BACKGROUNDS = {
     "train": [
@@ -179,9 +180,9 @@ def blank_images(count: int = 20) -> list[bytes]:
     return out
 
 
-def _image_level(task: str, folder: str) -> dict:
+def _image_level(task: str, folder: str, precision: str) -> dict:
     """Train, calibrate on a test split (as a training does), measure on held-out images."""
-    from fakerek.ml import calibration, classifier, evaluation, features
+    from fakerek.ml import calibration, classifier, embedding, evaluation, features
 
     single = task == "classification"
     n_train, n_split, n_test = (210, 52, 350) if single else (300, 75, 200)
@@ -195,13 +196,12 @@ def _image_level(task: str, folder: str) -> dict:
     train = [sample(rng_train, "train") for _ in range(n_train)]
     split = [sample(rng_split, "test") for _ in range(n_split)]
     test = [sample(rng_test, "test") for _ in range(n_test)]
-    images = {str(i): data for i, (data, _) in enumerate(train)}
-    examples = [
-        classifier.Example(str(i), {name for name, _ in boxes})
-        for i, (_, boxes) in enumerate(train)
-    ]
     started = time.perf_counter()
-    model = classifier.train(examples, images.__getitem__)
+    embedder = embedding.Embedder(precision, embedding.workers(0), None, mirrored=True)
+    embedded = embedder.embed([lambda data=data: data for data, _ in train], 2, "training")
+    model = classifier.train(
+        embedded, [{name for name, _ in boxes} for _, boxes in train], precision
+    )
     result: dict = {"train_s": round(time.perf_counter() - started, 2)}
 
     def truth_of(samples) -> np.ndarray:
@@ -240,7 +240,7 @@ def _image_level(task: str, folder: str) -> dict:
     return result
 
 
-def _localisation(folder: str) -> dict:
+def _localisation(folder: str, precision: str) -> dict:
     """Train, calibrate on a test split (as a training does), measure on held-out images."""
     from fakerek.ml import calibration, detector, evaluation, features
 
@@ -255,7 +255,7 @@ def _localisation(folder: str) -> dict:
         for data, boxes in train
     ]
     started = time.perf_counter()
-    model = detector.train(examples)
+    model = detector.train(examples, precision=precision)
     result: dict = {"train_s": round(time.perf_counter() - started, 2)}
 
     def detect(samples):
@@ -297,44 +297,58 @@ def _localisation(folder: str) -> dict:
     return result
 
 
-def run_task(task: str) -> dict:
+def run_task(task: str, precision: str) -> dict:
     from fakerek.ml import features
 
-    features.backbone()  # built once per process, outside the training time like the server
+    # built once per process, outside the training time like the server's
+    features.backbone(precision, features.TRAINING_THREADS)
+    features.backbone(precision, 1)
+    if task == "localisation":
+        features.maps_session(precision)
     with tempfile.TemporaryDirectory() as folder:
         if task == "localisation":
-            result = {"task": task, **_localisation(folder)}
+            result = {"task": task, **_localisation(folder, precision)}
         else:
-            result = {"task": task, **_image_level(task, folder)}
+            result = {"task": task, **_image_level(task, folder, precision)}
         result["model_bytes"] = _folder_bytes(folder)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return result
 
 
+def _run(task: str, precision: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--task", task, "--backbone", precision],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", choices=("classification", "multi-label", "localisation"))
+    parser.add_argument("--task", choices=TASKS)
+    parser.add_argument("--backbone", choices=("int8", "float32"), action="append")
     args = parser.parse_args()
+    precisions = args.backbone or ["int8", "float32"]
     if args.task:
-        print(json.dumps(run_task(args.task)))
+        print(json.dumps(run_task(args.task, precisions[0])))
         return
     print(f"machine: {os.cpu_count()} cores; held-out backgrounds; one process per task")
-    for task in ("classification", "multi-label", "localisation"):
-        out = subprocess.run(
-            [sys.executable, __file__, "--task", task], capture_output=True, text=True, check=True
-        )
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        quality = {
-            k: v
-            for k, v in result.items()
-            if k not in ("task", "train_s", "calibration_s", "peak_rss_mb", "model_bytes")
-        }
-        print(
-            f"{task:15} train {result['train_s']:6.2f} s (+ calibration "
-            f"{result['calibration_s']:5.2f} s)   peak RSS "
-            f"{result['peak_rss_mb']:7.1f} MB   model {result['model_bytes'] / 1e6:6.2f} MB   "
-            f"{quality}"
-        )
+    for task in TASKS:
+        for precision in precisions:
+            result = _run(task, precision)
+            quality = {
+                k: v
+                for k, v in result.items()
+                if k not in ("task", "train_s", "calibration_s", "peak_rss_mb", "model_bytes")
+            }
+            print(
+                f"{task:15}{precision:>8} train {result['train_s']:6.2f} s (+ calibration "
+                f"{result['calibration_s']:5.2f} s)   peak RSS "
+                f"{result['peak_rss_mb']:7.1f} MB   model {result['model_bytes'] / 1e6:6.2f} MB   "
+                f"{quality}"
+            )
 
 
 if __name__ == "__main__":

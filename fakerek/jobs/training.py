@@ -147,7 +147,7 @@ def _train(
         line=options.limits.line,
     )
     embedder = _embedder(store, options.ml, len(train_texts))
-    embedder.expect(len(train_texts) + len(test_texts or ()), "images (validation)")
+    embedder.expect(len(train_texts) + len(test_texts or ()))
     try:
         checked = training.validate(
             train_texts,
@@ -157,6 +157,7 @@ def _train(
             limits=limits,
             inspect=functools.partial(embedder.inspect, limits=limits.image),
         )
+        embedder.validated()
         _finish(store, row, checked, _loader(fetch), outputs, results, embedder)
     finally:
         embedder.close()

@@ -52,7 +52,7 @@ class Embedder:
         self._fresh: dict[bytes, np.ndarray] = {}  # embedded or recalled during validation
         self._pending: list[tuple[bytes, np.ndarray]] = []  # not in the store yet
         self._lock = threading.Lock()  # the store and the lists above
-        self._progress = _Progress(0, "images")
+        self._progress = _Progress(0, "validation")
         self.cached = self.embedded = 0
 
     @property
@@ -62,9 +62,9 @@ class Embedder:
                 self._backbone = features.backbone(self.precision, 1)
             return self._backbone
 
-    def expect(self, total: int, what: str) -> None:
+    def expect(self, total: int) -> None:
         """Announce how many images validation will inspect (for the progress lines)."""
-        self._progress = _Progress(total, what)
+        self._progress = _Progress(total, "validation")
 
     def inspect(
         self, data: bytes | None, box_line: bool, limits: images.ImageLimits = images.LIMITS
@@ -85,8 +85,15 @@ class Embedder:
         except images.ImageProblem as problem:
             return images.code(problem, box_line, limits)
         with self._lock:
-            self._progress.advance(1, int(cached))
+            if cached:
+                self._progress.advance(from_the_cache=1)
+            else:
+                self._progress.advance(embedded=1)
         return None
+
+    def validated(self) -> None:
+        """Validation is over: log what it embedded."""
+        self._progress.done()
 
     def embed(self, sources: Sequence[Source], views: int, what: str) -> np.ndarray:
         """Vectors [len(sources), views, FEATURES] of these images (`views` 2: and their mirror
@@ -101,6 +108,7 @@ class Embedder:
                 data = list(pool.map(lambda index: sources[index](), chunk))
                 keys = [hashlib.sha256(image).digest() for image in data]
                 found = {key: self._fresh[key] for key in keys if key in self._fresh}
+                validated = len(found)
                 found.update(self._recall([key for key in keys if key not in found]))
                 missing = [k for k, key in enumerate(keys) if key not in found]
                 groups = [missing[g : g + GROUP] for g in range(0, len(missing), GROUP)]
@@ -120,7 +128,11 @@ class Embedder:
                     found.update((keys[k], v) for k, v in zip(group, vectors, strict=True))
                 for k, key in enumerate(keys):
                     out[start + k] = found[key][:views]
-                progress.advance(len(keys), len(keys) - len(missing))
+                progress.advance(
+                    from_validation=validated,
+                    from_the_cache=len(keys) - len(missing) - validated,
+                    embedded=len(missing),
+                )
         progress.done()
         self.flush()
         return out
@@ -158,7 +170,6 @@ class Embedder:
     def close(self) -> None:
         """Store what is left, keep the store within its bound, close it."""
         self.flush()
-        self._progress.done()
         if self.store is not None:
             with self._lock:
                 self.store.prune()
@@ -166,35 +177,38 @@ class Embedder:
 
 
 class _Progress:
-    """Logs images embedded / total and the rate, every PROGRESS_SECONDS and at the end."""
+    """Logs images done / total, where their vectors came from, and the rate: every
+    PROGRESS_SECONDS, and once at the end."""
 
     def __init__(self, total: int, what: str):
         self.total, self.what = total, what
-        self.done_count = self.cached = 0
+        self.count = 0
+        self.sources: dict[str, int] = {}
         self.finished = False
         self.started = self.reported = time.monotonic()
 
-    def advance(self, count: int, cached: int) -> None:
-        self.done_count += count
-        self.cached += cached
+    def advance(self, **sources: int) -> None:
+        for source, count in sources.items():
+            self.sources[source] = self.sources.get(source, 0) + count
+            self.count += count
         now = time.monotonic()
-        if now - self.reported >= PROGRESS_SECONDS and self.done_count < self.total:
+        if now - self.reported >= PROGRESS_SECONDS and self.count < self.total:
             self.reported = now
-            self._log("embedding")
+            self._log()
 
     def done(self) -> None:
-        if self.done_count and not self.finished:
+        if self.count and not self.finished:
             self.finished = True
-            self._log("embedded")
+            self._log()
 
-    def _log(self, verb: str) -> None:
+    def _log(self) -> None:
         elapsed = max(time.monotonic() - self.started, 1e-9)
+        where = ", ".join(f"{n} {source.replace('_', ' ')}" for source, n in self.sources.items())
         log.info(
-            "%s %s: %d/%d images (%d from the cache), %.0f images/s",
-            verb,
+            "%s: %d/%d images (%s), %.0f images/s",
             self.what,
-            self.done_count,
+            self.count,
             self.total,
-            self.cached,
-            self.done_count / elapsed,
+            where,
+            self.count / elapsed,
         )

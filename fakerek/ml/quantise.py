@@ -8,8 +8,8 @@ additions are quantised too. onnxruntime fuses each pattern into an integer kern
 normalised input ((x - 127) / 128) is quantised with scale 1/128 and zero point 127, which is the
 uint8 image itself: nothing is lost there.
 
-Activation ranges are the minimum and maximum over the calibration photos and their mirror
-images, measured by the float graph. onnxruntime's `quantize_static` builds the same kind of
+Activation ranges are the minimum and maximum over the calibration photos, measured by the float
+graph. onnxruntime's `quantize_static` builds the same kind of
 graph, but takes seconds per process (per-channel quantisation in Python); this takes a fraction
 of a second, so the graph is built at run time like the float one.
 """
@@ -32,7 +32,7 @@ INT32_HEADROOM = 2.0**30  # largest quantised bias magnitude allowed
 
 
 def calibration_images(size: int) -> np.ndarray:
-    """uint8 [N, size, size, 3]: the calibration photos and their mirror images."""
+    """uint8 [N, size, size, 3]: the calibration photos."""
     out = []
     for name in sorted(os.listdir(CALIBRATION_FOLDER)):
         if name.endswith(".jpg"):
@@ -40,7 +40,7 @@ def calibration_images(size: int) -> np.ndarray:
                 array = np.asarray(
                     image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
                 )
-            out += [array, array[:, ::-1]]
+            out.append(array)
     return np.ascontiguousarray(np.stack(out))
 
 
@@ -97,8 +97,8 @@ def ranges(model: onnx.ModelProto, images: np.ndarray) -> dict[str, tuple[float,
     session = features.session(probe.SerializeToString(), features.TRAINING_THREADS, arena=False)
     low = {name: np.inf for name in wanted}
     high = {name: -np.inf for name in wanted}
-    for start in range(0, len(images), 8):
-        values = session.run(wanted, {"image": images[start : start + 8]})
+    for image in images:  # one at a time: every activation of a run is an output here
+        values = session.run(wanted, {"image": image[None]})
         for name, value in zip(wanted, values, strict=True):
             low[name] = min(low[name], float(value.min()))
             high[name] = max(high[name], float(value.max()))

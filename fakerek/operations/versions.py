@@ -203,7 +203,11 @@ def describe_project_versions(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any
             before_ms=page.after,
             limit=page.limit + 1,
         )
-    waiting = [r["arn"] for r in page.rows(rows) if not lifecycle.version_done(r, ctx.now_ms)]
+    waiting = [  # a started model's loading may still fail its start
+        r["arn"]
+        for r in page.rows(rows)
+        if not lifecycle.version_done(r, ctx.now_ms) or r["phase"] == "STARTING"
+    ]
     if waiting and ctx.settings.timing == "instant":
         ctx = ctx.settled(*waiting)
         with ctx.store.read() as conn:
