@@ -79,7 +79,7 @@ class Model:
             self.head.activation,
             {"labels": json.dumps(self.labels), "task": self.task},
         )
-        _write(os.path.join(folder, "head.onnx"), model.SerializeToString())
+        _write(os.path.join(folder, "head.onnx"), model.serialize())
         buffer = io.BytesIO()
         np.savez(buffer, weights=self.head.weights, bias=self.head.bias)
         _write(os.path.join(folder, HEAD), buffer.getvalue())

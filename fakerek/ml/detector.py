@@ -20,10 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper
 
 from fakerek.ml import calibration, features, graph, model_files
+from fakerek.ml.onnx_proto import FLOAT
 
 log = logging.getLogger("fakerek.training")
 SIZE = graph.MAPS_SIZE
@@ -89,11 +88,11 @@ def encode(boxes: np.ndarray, truth: np.ndarray) -> np.ndarray:
 # -- graphs -------------------------------------------------------------------------------------
 
 
-def _maps_inputs() -> list[onnx.ValueInfoProto]:
+def _maps_inputs() -> list[graph.Tensor]:
     g32, g16 = SIZE // 32, SIZE // 16
     return [
-        helper.make_tensor_value_info("fmap16", TensorProto.FLOAT, [1, C16, g16, g16]),
-        helper.make_tensor_value_info("fmap32", TensorProto.FLOAT, [1, 1280, g32, g32]),
+        ("fmap16", FLOAT, [1, C16, g16, g16]),
+        ("fmap32", FLOAT, [1, 1280, g32, g32]),
     ]
 
 
@@ -108,9 +107,7 @@ def _roi_align(g: graph.GraphBuilder, fmap: str, rois: str, out: int) -> str:
         "Slice",
         [g.op("Shape", [rois]), g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64))],
     )
-    index = g.op(
-        "ConstantOfShape", [first], value=helper.make_tensor("zero", TensorProto.INT64, [1], [0])
-    )
+    index = g.op("ConstantOfShape", [first], value=np.zeros(1, np.int64))
     return g.op(
         "RoiAlign",
         [fmap, rois, index],
@@ -127,7 +124,7 @@ def _scaled(g: graph.GraphBuilder, rois: str, grid: int) -> str:
     return g.op("Mul", [rois, g.const(np.full(4, grid, np.float32))])
 
 
-def roi_feature_model(pca_w: np.ndarray, pca_mean: np.ndarray) -> onnx.ModelProto:
+def roi_feature_model(pca_w: np.ndarray, pca_mean: np.ndarray) -> graph.Model:
     """Training graph: maps + rois + context rois → per-roi features (without geometry)."""
     g = graph.GraphBuilder("roi_")
     p32 = _pca(g, pca_w, pca_mean)
@@ -138,12 +135,12 @@ def roi_feature_model(pca_w: np.ndarray, pca_mean: np.ndarray) -> onnx.ModelProt
         g.op("Flatten", [_roi_align(g, "fmap16", _scaled(g, "rois", g16), 2)], axis=1),
     ]
     g.output(g.op("Concat", parts, axis=1), "roi_features")
-    inputs = [
+    inputs: list[graph.Tensor] = [
         *_maps_inputs(),
-        helper.make_tensor_value_info("rois", TensorProto.FLOAT, ["R", 4]),
-        helper.make_tensor_value_info("context", TensorProto.FLOAT, ["R", 4]),
+        ("rois", FLOAT, ["R", 4]),
+        ("context", FLOAT, ["R", 4]),
     ]
-    out = helper.make_tensor_value_info("roi_features", TensorProto.FLOAT, ["R", "D"])
+    out: graph.Tensor = ("roi_features", FLOAT, ["R", "D"])
     return g.model(inputs, [out])
 
 
@@ -166,7 +163,7 @@ def _position_sensitive(
     )
 
 
-def head_model(model: DetectorModel) -> onnx.ModelProto:
+def head_model(model: DetectorModel) -> graph.Model:
     """Inference graph: maps → det_scores [A, labels + 1] (softmax), det_boxes [A, 4]."""
     w = np.concatenate([model.class_w, model.box_w], 1).astype(np.float32)
     bias = np.concatenate([model.class_b, model.box_b]).astype(np.float32)
@@ -230,8 +227,8 @@ def head_model(model: DetectorModel) -> onnx.ModelProto:
     )
     g.output(g.op("Clip", [corners, g.const(np.float32(0)), g.const(np.float32(1))]), "det_boxes")
     outputs = [
-        helper.make_tensor_value_info("det_scores", TensorProto.FLOAT, ["A", classes]),
-        helper.make_tensor_value_info("det_boxes", TensorProto.FLOAT, ["A", 4]),
+        ("det_scores", FLOAT, ["A", classes]),
+        ("det_boxes", FLOAT, ["A", 4]),
     ]
     return g.model(_maps_inputs(), outputs)
 
@@ -272,9 +269,7 @@ class DetectorModel:
 
     def session(self):
         if self._session is None:
-            self._session = features.session(
-                head_model(self).SerializeToString(), features.SERVING_THREADS
-            )
+            self._session = features.session(head_model(self).serialize(), features.SERVING_THREADS)
         return self._session
 
     def detect(self, data: bytes, threads: int = features.SERVING_THREADS) -> list[Detection]:
@@ -296,7 +291,8 @@ class DetectorModel:
 
     def save(self, folder: str) -> None:
         os.makedirs(folder, exist_ok=True)
-        onnx.save(head_model(self), os.path.join(folder, "head.onnx"))
+        with open(os.path.join(folder, "head.onnx"), "wb") as handle:
+            handle.write(head_model(self).serialize())
         arrays = {
             name: getattr(self, name)
             for name in ("pca_w", "pca_mean", "class_w", "class_b", "box_w", "box_b")
@@ -556,9 +552,7 @@ def train(
     _, vectors = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
     pca_w = np.ascontiguousarray(vectors[:, ::-1][:, :PCA_DIM]).astype(np.float32)
     del pixels, centred
-    roi_session = features.session(
-        roi_feature_model(pca_w, pca_mean).SerializeToString(), 2, arena=False
-    )
+    roi_session = features.session(roi_feature_model(pca_w, pca_mean).serialize(), 2, arena=False)
     width = 5 * PCA_DIM + 4 * C16 + 4
     samples = np.empty((sum(len(v[2]) for v in views), width), np.float32)
     targets = np.empty(len(samples), np.int64)

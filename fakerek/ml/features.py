@@ -80,7 +80,7 @@ def graph_bytes(kind: str, precision: str) -> bytes:
         raise ValueError(f"unknown backbone precision {precision!r}")
     state = weights.backbone_weights()
     model = graph.backbone_model(state) if kind == "features" else graph.backbone_maps_model(state)
-    return model.SerializeToString()
+    return model.serialize()
 
 
 @functools.cache

@@ -16,15 +16,15 @@ of a second, so the graph is built at run time like the float one.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 from fakerek.ml import graph
+from fakerek.ml.onnx_proto import FLOAT, Node
 
 CALIBRATION_FOLDER = os.path.join(os.path.dirname(__file__), "calibration_images")
 RELU6 = 6.0
@@ -37,64 +37,63 @@ def calibration_images(size: int) -> np.ndarray:
     for name in sorted(os.listdir(CALIBRATION_FOLDER)):
         if name.endswith(".jpg"):
             with Image.open(os.path.join(CALIBRATION_FOLDER, name)) as image:
-                array = np.asarray(
-                    image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+                out.append(
+                    np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
                 )
-            out.append(array)
     return np.ascontiguousarray(np.stack(out))
 
 
-def _fold_relu6(nodes: list[onnx.NodeProto]) -> tuple[list[onnx.NodeProto], set[str]]:
+def _fold_relu6(nodes: list[Node]) -> tuple[list[Node], set[str]]:
     """Drop each Clip(0, 6) that follows a Conv whose output nothing else reads: the Conv writes
-    the Clip's output instead. Returns the nodes and the names of the rectified tensors."""
+    the Clip's output instead. Returns (copies of) the nodes and the rectified tensors' names."""
+    nodes = [
+        dataclasses.replace(node, inputs=list(node.inputs), outputs=list(node.outputs))
+        for node in nodes
+    ]
     readers: dict[str, int] = {}
     for node in nodes:
-        for name in node.input:
+        for name in node.inputs:
             readers[name] = readers.get(name, 0) + 1
-    producers = {node.output[0]: node for node in nodes}
+    producers = {node.outputs[0]: node for node in nodes}
     rectified, kept = set(), []
     for node in nodes:
-        source = producers.get(node.input[0]) if node.input else None
+        source = producers.get(node.inputs[0]) if node.inputs else None
         if (
             node.op_type == "Clip"
             and source is not None
             and source.op_type == "Conv"
-            and readers[node.input[0]] == 1
+            and readers[node.inputs[0]] == 1
         ):
-            source.output[0] = node.output[0]
-            rectified.add(node.output[0])
+            source.outputs[0] = node.outputs[0]
+            rectified.add(node.outputs[0])
             continue
         kept.append(node)
     return kept, rectified
 
 
-def _activations(nodes: list[onnx.NodeProto]) -> list[str]:
+def _activations(nodes: list[Node]) -> list[str]:
     """The tensors to quantise: inputs and outputs of every Conv (not its weights) and Add."""
     names: dict[str, None] = {}
     for node in nodes:
         if node.op_type == "Conv":
-            names[node.input[0]] = None
-            names[node.output[0]] = None
+            names[node.inputs[0]] = None
+            names[node.outputs[0]] = None
         elif node.op_type == "Add":
-            for name in (*node.input, node.output[0]):
+            for name in (*node.inputs, node.outputs[0]):
                 names[name] = None
     return list(names)
 
 
-def ranges(model: onnx.ModelProto, images: np.ndarray) -> dict[str, tuple[float, float]]:
+def ranges(model: graph.Model, images: np.ndarray) -> dict[str, tuple[float, float]]:
     """(min, max) of every activation to quantise over `images`, measured by the float graph."""
     from fakerek.ml import features
 
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    wanted = _activations(_fold_relu6([_copy(node) for node in probe.graph.node])[0])
-    known = {output.name for output in probe.graph.output}
-    probe.graph.output.extend(
-        helper.make_tensor_value_info(name, TensorProto.FLOAT, None)
-        for name in wanted
-        if name not in known
+    wanted = _activations(_fold_relu6(model.nodes)[0])
+    known = {name for name, _, _ in model.outputs}
+    probe = dataclasses.replace(
+        model, outputs=model.outputs + [(name, FLOAT, None) for name in wanted if name not in known]
     )
-    session = features.session(probe.SerializeToString(), features.TRAINING_THREADS, arena=False)
+    session = features.session(probe.serialize(), features.TRAINING_THREADS, arena=False)
     low = {name: np.inf for name in wanted}
     high = {name: -np.inf for name in wanted}
     for image in images:  # one at a time: every activation of a run is an output here
@@ -112,15 +111,15 @@ def _uint8_parameters(low: float, high: float) -> tuple[np.float32, np.uint8]:
     return np.float32(scale), np.uint8(zero)
 
 
-def quantised(model: onnx.ModelProto, measured: dict[str, tuple[float, float]]) -> onnx.ModelProto:
+def quantised(model: graph.Model, measured: dict[str, tuple[float, float]]) -> graph.Model:
     """The QDQ form of a float backbone graph (`graph.backbone_model` or `backbone_maps_model`),
     with activation ranges from `ranges` of the same graph."""
-    initializers = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    nodes, rectified = _fold_relu6([_copy(node) for node in model.graph.node])
+    initializers = dict(model.initializers)
+    nodes, rectified = _fold_relu6(model.nodes)
     g = graph.GraphBuilder("q_")
-    normalised = next(node.input[0] for node in nodes if node.op_type == "Conv")
+    normalised = next(node.inputs[0] for node in nodes if node.op_type == "Conv")
     scales: dict[str, np.float32] = {}
-    pairs: dict[str, list[onnx.NodeProto]] = {}  # tensor → its QuantizeLinear, DequantizeLinear
+    pairs: dict[str, list[Node]] = {}  # tensor → its QuantizeLinear, DequantizeLinear
     dequantised: dict[str, str] = {}
     for name in _activations(nodes):
         low, high = measured[name]
@@ -134,12 +133,11 @@ def quantised(model: onnx.ModelProto, measured: dict[str, tuple[float, float]]) 
         dequantised[name] = g.op("DequantizeLinear", [q, scale_name, zero_name])
         scales[name] = scale
         pairs[name], g.nodes = g.nodes, []
-    out: list[onnx.NodeProto] = []
+    out: list[Node] = []
     for node in nodes:
         if node.op_type == "Conv":
-            x, weight, bias = node.input
-            w = initializers.pop(weight)
-            b = initializers.pop(bias)
+            x, weight, bias = node.inputs
+            w, b = initializers.pop(weight), initializers.pop(bias)
             # per channel: the weights' largest magnitude maps to 127, unless the bias would then
             # not fit an int32 (a channel whose weights all but vanished)
             w_scale = np.maximum(
@@ -162,36 +160,15 @@ def quantised(model: onnx.ModelProto, measured: dict[str, tuple[float, float]]) 
             )
             out += g.nodes
             g.nodes = []
-            del node.input[:]
-            node.input.extend([dequantised[x], w_dq, b_dq])
+            node.inputs = [dequantised[x], w_dq, b_dq]
         elif node.op_type != "Identity":  # the graph's outputs stay the float graph's tensors
-            inputs = [dequantised.get(name, name) for name in node.input]
-            del node.input[:]
-            node.input.extend(inputs)
+            node.inputs = [dequantised.get(name, name) for name in node.inputs]
         out.append(node)
-        for name in node.output:
+        for name in node.outputs:
             out += pairs.get(name, [])
-    read = {name for node in out for name in node.input}
-    body = helper.make_graph(
-        out,
-        "fakerek-int8",
-        list(model.graph.input),
-        list(model.graph.output),
-        [numpy_helper.from_array(v, k) for k, v in initializers.items() if k in read]
-        + g.initializers,
-    )
-    result = helper.make_model(
-        body, opset_imports=list(model.opset_import), producer_name="fakerek"
-    )
-    result.ir_version = model.ir_version
-    onnx.checker.check_model(result)
-    return result
-
-
-def _copy(node: onnx.NodeProto) -> onnx.NodeProto:
-    out = onnx.NodeProto()
-    out.CopyFrom(node)
-    return out
+    read = {name for node in out for name in node.inputs}
+    kept = [(k, v) for k, v in initializers.items() if k in read]
+    return graph.Model(out, kept + g.initializers, model.inputs, model.outputs)
 
 
 @functools.cache
@@ -201,4 +178,4 @@ def quantised_bytes(kind: str, size: int) -> bytes:
 
     state = weights.backbone_weights()
     model = graph.backbone_model(state) if kind == "features" else graph.backbone_maps_model(state)
-    return quantised(model, ranges(model, calibration_images(size))).SerializeToString()
+    return quantised(model, ranges(model, calibration_images(size))).serialize()
