@@ -52,6 +52,7 @@ class Embedder:
         self._fresh: dict[bytes, np.ndarray] = {}  # embedded or recalled during validation
         self._pending: list[tuple[bytes, np.ndarray]] = []  # not in the store yet
         self._lock = threading.Lock()  # the store and the lists above
+        self._slots = threading.Semaphore(threads)  # backbone runs at once during validation
         self._progress = _Progress(0, "validation")
         self.cached = self.embedded = 0
 
@@ -78,9 +79,10 @@ class Embedder:
             digest = hashlib.sha256(whole).digest()
             cached = digest in self._fresh or bool(self._recall([digest]))
             if not cached:
-                image = images.decode(whole, features.SIZE, limits)
-                mirrored = self.views == 2
-                vectors = self.backbone.embed(features.views(image, mirrored=mirrored))
+                with self._slots:  # validation fetches on more threads than there are cores
+                    image = images.decode(whole, features.SIZE, limits)
+                    views = features.views(image, mirrored=self.views == 2)
+                    vectors = self.backbone.embed(views)
                 self._remember([(digest, vectors)])
         except images.ImageProblem as problem:
             return images.code(problem, box_line, limits)
