@@ -209,7 +209,8 @@ def _image_level(task: str, folder: str, precision: str) -> dict:
     test = [sample(rng_test, "test") for _ in range(n_test)]
     started = time.perf_counter()
     embedder = embedding.Embedder(precision, embedding.workers(0), None, mirrored=True)
-    embedded = embedder.embed([lambda data=data: data for data, _ in train], 2, "training")
+    sources = [((BUCKET, str(i)), lambda data=data: data) for i, (data, _) in enumerate(train)]
+    embedded = embedder.embed(sources, 2, "training")
     model = classifier.train(
         embedded, [{name for name, _ in boxes} for _, boxes in train], precision
     )

@@ -43,11 +43,17 @@ def _images(count: int, seed: int = 0) -> list[bytes]:
     return [scene(seed + i, [SHAPES[i % 3]])[0] for i in range(count)]
 
 
+def _sources(data: list[bytes]) -> list:
+    return [
+        (("bucket", f"{i}.jpg"), functools.partial(bytes, image)) for i, image in enumerate(data)
+    ]
+
+
 @pytest.fixture(scope="module")
 def model():
     data = _images(12, seed=4000)
     embedded = embedding.Embedder(PRECISION, 2, None, mirrored=True).embed(
-        [functools.partial(bytes, image) for image in data], 2, "test"
+        _sources(data), 2, "test"
     )
     trained = classifier.train(embedded, [{SHAPES[i % 3]} for i in range(12)], PRECISION)
     trained.thresholds = {label: 0.5 for label in trained.labels}
@@ -76,7 +82,7 @@ def test_features_do_not_depend_on_the_batch():
 
 def test_the_store_hands_back_what_was_embedded(tmp_path):
     data = _images(6, seed=80)
-    sources = [functools.partial(bytes, image) for image in data]
+    sources = _sources(data)
     fresh = embedding.Embedder(PRECISION, 2, None, mirrored=True).embed(sources, 2, "fresh")
     store = EmbeddingStore(str(tmp_path / FILE_NAME), max_bytes=1 << 30)
     first = embedding.Embedder(PRECISION, 2, store, mirrored=True)

@@ -244,6 +244,13 @@ def _loader(fetch: Fetch) -> Callable[[Line], bytes]:
     return load
 
 
+def _sources(
+    lines: list[Line], load: Callable[[Line], bytes]
+) -> list[tuple[tuple[str, str], Callable[[], bytes]]]:
+    """Each line's image location and loader, for `Embedder.embed`."""
+    return [((line.bucket or "", line.key or ""), functools.partial(load, line)) for line in lines]
+
+
 def _train_detector(
     store: Store,
     row: Any,
@@ -327,16 +334,12 @@ def _train_classifier(
     from fakerek.ml import classifier, evaluation
 
     train_lines, test_lines = checked.training.usable, checked.testing.usable
-    embedded = embedder.embed(
-        [functools.partial(load, line) for line in train_lines], 2, "training images"
-    )
+    embedded = embedder.embed(_sources(train_lines, load), 2, "training images")
     model = classifier.train(
         embedded, [line.image_labels() for line in train_lines], embedder.precision
     )
     del embedded
-    test_embedded = embedder.embed(
-        [functools.partial(load, line) for line in test_lines], 1, "test images"
-    )[:, 0]
+    test_embedded = embedder.embed(_sources(test_lines, load), 1, "test images")[:, 0]
     truth = np.array(
         [[label in line.image_labels() for label in model.labels] for line in test_lines],
         dtype=bool,

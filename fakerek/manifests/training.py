@@ -33,9 +33,10 @@ IMAGE_LEVEL_LABELS, OBJECT_LOCALIZATION, NOT_DETERMINED = (
     "NOT_DETERMINED",
 )
 Fetch = Callable[[str, str], bytes | None]
-# The code an image earns (None: acceptable), given its bytes (None: not fetched) and whether its
-# line has boxes. A training passes one that also embeds the images it decodes.
-Inspect = Callable[[bytes | None, bool], str | None]
+# The code an image earns (None: acceptable), given where it is (bucket, key), its bytes (None:
+# not fetched) and whether its line has boxes. A training passes one that also embeds the images
+# it decodes.
+Inspect = Callable[[tuple[str, str], bytes | None, bool], str | None]
 DEFAULT_FILE_LIMITS = ImportLimits()
 
 
@@ -243,13 +244,13 @@ def _images(
     for line in wanted:
         by_location.setdefault((line.bucket or "", line.key or ""), []).append(line)
 
-    def check(data: bytes | None, box_line: bool) -> str | None:
+    def check(where: tuple[str, str], data: bytes | None, box_line: bool) -> str | None:
         return images.check(data, box_line, limits.image)
 
     def fetch_and_check(where: tuple[str, str]) -> tuple[bool, dict[bool, str | None]]:
         data = fetch(*where)
         kinds = {any(a.kind == "box" for a in line.attributes) for line in by_location[where]}
-        return data is not None, {box: (inspect or check)(data, box) for box in kinds}
+        return data is not None, {box: (inspect or check)(where, data, box) for box in kinds}
 
     with ThreadPoolExecutor(8) as pool:
         checked = dict(zip(by_location, pool.map(fetch_and_check, by_location), strict=True))

@@ -28,7 +28,8 @@ from fakerek.ml import features, graph
 from fakerek.ml.embedding_store import EmbeddingStore
 
 log = logging.getLogger("fakerek.training")
-Source = Callable[[], bytes]  # loads one image's bytes
+Location = tuple[str, str]  # bucket, key
+Source = tuple[Location, Callable[[], bytes]]  # where an image is, and what loads its bytes
 CHUNK = 64  # images fetched and looked up together
 GROUP = 4  # images decoded and embedded by one worker task
 PROGRESS_SECONDS = 5.0  # how often a long embedding reports progress
@@ -50,6 +51,7 @@ class Embedder:
         self.views = 2 if mirrored else 1
         self._backbone: features.Backbone | None = None
         self._fresh: dict[bytes, np.ndarray] = {}  # embedded or recalled during validation
+        self._located: dict[Location, bytes] = {}  # what validation read where (its sha256)
         self._pending: list[tuple[bytes, np.ndarray]] = []  # not in the store yet
         self._lock = threading.Lock()  # the store and the lists above
         self._slots = threading.Semaphore(threads)  # backbone runs at once during validation
@@ -68,15 +70,22 @@ class Embedder:
         self._progress = _Progress(total, "validation")
 
     def inspect(
-        self, data: bytes | None, box_line: bool, limits: images.ImageLimits = images.LIMITS
+        self,
+        where: Location,
+        data: bytes | None,
+        box_line: bool,
+        limits: images.ImageLimits = images.LIMITS,
     ) -> str | None:
         """Validation's image check (`manifests.training.Inspect`): an image-level line's image
-        is decoded at the backbone's size and embedded (or found in the store) at once."""
+        is decoded at the backbone's size and embedded (or found in the store) at once; the
+        training then uses what validation read, as the service trains on the images it
+        copied at validation."""
         if box_line:
             return images.check(data, box_line, limits)
         try:
             whole = images.usable_bytes(data, limits)
             digest = hashlib.sha256(whole).digest()
+            self._located[where] = digest
             cached = digest in self._fresh or bool(self._recall([digest]))
             if not cached:
                 with self._slots:  # validation fetches on more threads than there are cores
@@ -106,16 +115,24 @@ class Embedder:
         progress = _Progress(len(sources), what)
         with ThreadPoolExecutor(self.threads, thread_name_prefix="embed") as pool:
             for start in range(0, len(sources), CHUNK):
-                chunk = range(start, min(len(sources), start + CHUNK))
-                data = list(pool.map(lambda index: sources[index](), chunk))
-                keys = [hashlib.sha256(image).digest() for image in data]
+                chunk = sources[start : start + CHUNK]
+                known = [self._located.get(where) for where, _ in chunk]
+                unknown = [k for k, digest in enumerate(known) if digest not in self._fresh]
+                loaders = [chunk[k][1] for k in unknown]
+                data: dict[int, bytes] = dict(
+                    zip(unknown, pool.map(lambda load: load(), loaders), strict=True)
+                )
+                keys = [
+                    digest if k not in data and digest is not None else _sha256(data[k])
+                    for k, digest in enumerate(known)
+                ]
                 found = {key: self._fresh[key] for key in keys if key in self._fresh}
-                validated = len(found)
+                validated = len(chunk) - len(unknown)
                 found.update(self._recall([key for key in keys if key not in found]))
                 missing = [k for k, key in enumerate(keys) if key not in found]
                 groups = [missing[g : g + GROUP] for g in range(0, len(missing), GROUP)]
 
-                def work(group: list[int], data: list[bytes] = data) -> np.ndarray:
+                def work(group: list[int], data: dict[int, bytes] = data) -> np.ndarray:
                     arrays = [
                         view
                         for k in group
@@ -176,6 +193,10 @@ class Embedder:
             with self._lock:
                 self.store.prune()
                 self.store.close()
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
 
 
 class _Progress:
