@@ -29,6 +29,7 @@ from fakerek.ml.onnx_proto import FLOAT, Node
 CALIBRATION_FOLDER = os.path.join(os.path.dirname(__file__), "calibration_images")
 RELU6 = 6.0
 INT32_HEADROOM = 2.0**30  # largest quantised bias magnitude allowed
+CALIBRATION_BATCH = 4  # photos per calibration run: few runs, little memory
 
 
 def calibration_images(size: int) -> np.ndarray:
@@ -85,22 +86,30 @@ def _activations(nodes: list[Node]) -> list[str]:
 
 
 def ranges(model: graph.Model, images: np.ndarray) -> dict[str, tuple[float, float]]:
-    """(min, max) of every activation to quantise over `images`, measured by the float graph."""
+    """(min, max) of every activation to quantise over `images`, measured by the float graph
+    with ReduceMin / ReduceMax nodes added: only the extremes leave onnxruntime."""
     from fakerek.ml import features
 
     wanted = _activations(_fold_relu6(model.nodes)[0])
-    known = {name for name, _, _ in model.outputs}
+    extremes = [
+        Node(op, [name], [f"{name}_{op}"], f"{name}_{op}", {"keepdims": 0})
+        for name in wanted
+        for op in ("ReduceMin", "ReduceMax")
+    ]
     probe = dataclasses.replace(
-        model, outputs=model.outputs + [(name, FLOAT, None) for name in wanted if name not in known]
+        model,
+        nodes=model.nodes + extremes,
+        outputs=model.outputs + [(node.outputs[0], FLOAT, []) for node in extremes],
     )
-    session = features.session(probe.serialize(), features.TRAINING_THREADS, arena=False)
+    session = features.session(probe.serialize(), features.TRAINING_THREADS)
+    names = [node.outputs[0] for node in extremes]
     low = {name: np.inf for name in wanted}
     high = {name: -np.inf for name in wanted}
-    for image in images:  # one at a time: every activation of a run is an output here
-        values = session.run(wanted, {"image": image[None]})
-        for name, value in zip(wanted, values, strict=True):
-            low[name] = min(low[name], float(value.min()))
-            high[name] = max(high[name], float(value.max()))
+    for start in range(0, len(images), CALIBRATION_BATCH):
+        values = session.run(names, {"image": images[start : start + CALIBRATION_BATCH]})
+        for index, name in enumerate(wanted):
+            low[name] = min(low[name], float(values[2 * index]))
+            high[name] = max(high[name], float(values[2 * index + 1]))
     return {name: (low[name], high[name]) for name in wanted}
 
 
