@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import sqlite3
 
@@ -184,3 +185,19 @@ def test_a_retraining_on_known_images_gives_the_same_model(tmp_path):
             with open(os.path.join(folder, classifier.HEAD), "rb") as handle:
                 heads.append(handle.read())
         assert len(heads) == 3 and heads[0] == heads[1] == heads[2]
+
+
+def test_a_model_saved_before_head_npz_and_int8_still_loads(tmp_path, model):
+    folder = str(tmp_path / "model")
+    model.model.save(folder)
+    os.remove(os.path.join(folder, classifier.HEAD))  # as saved before head.npz existed
+    meta_path = os.path.join(folder, "model.json")
+    with open(meta_path, encoding="utf-8") as handle:
+        meta = json.load(handle)
+    del meta["backbone"]  # as saved before the int8 backbone: float32
+    with open(meta_path, "w", encoding="utf-8") as handle:
+        json.dump(meta, handle)
+    loaded = classifier.Model.load(folder)
+    assert loaded.backbone == "float32"
+    assert np.array_equal(loaded.head.weights, model.model.head.weights)
+    assert np.array_equal(loaded.head.bias, model.model.head.bias)
