@@ -54,13 +54,15 @@ class Embedder:
         self._located: dict[Location, bytes] = {}  # what validation read where (its sha256)
         self._pending: list[tuple[bytes, np.ndarray]] = []  # not in the store yet
         self._lock = threading.Lock()  # the store and the lists above
+        self._building = threading.Lock()  # the backbone, built once
         self._slots = threading.Semaphore(threads)  # backbone runs at once during validation
         self._progress = _Progress(0, "validation")
         self.cached = self.embedded = 0
 
     @property
     def backbone(self) -> features.Backbone:
-        with self._lock:
+        """Built at first use (the ML stack's import and the graph's build, once per process)."""
+        with self._building:
             if self._backbone is None:
                 self._backbone = features.backbone(self.precision, 1)
             return self._backbone
@@ -160,8 +162,9 @@ class Embedder:
         """Vectors of `keys` from the store (kept among the fresh ones)."""
         if self.store is None or not keys:
             return {}
+        identity = self.backbone.identity
         with self._lock:
-            found = self.store.get_many(self.backbone_identity, keys, self.views)
+            found = self.store.get_many(identity, keys, self.views)
             self._fresh.update(found)
             self.cached += len(found)
         return found
@@ -177,14 +180,13 @@ class Embedder:
 
     def flush(self) -> None:
         """Write what was embedded to the store."""
+        if self.store is None or not self._pending:
+            return
+        identity = self.backbone.identity
         with self._lock:
             pending, self._pending = self._pending, []
-            if self.store is not None and pending:
-                self.store.put_many(self.backbone_identity, pending)
-
-    @property
-    def backbone_identity(self) -> str:
-        return features.identity("features", self.precision)
+            if pending:
+                self.store.put_many(identity, pending)
 
     def close(self) -> None:
         """Store what is left, keep the store within its bound, close it."""

@@ -101,6 +101,8 @@ class EmbeddingStore:
                     found[image] = np.frombuffer(vectors, np.float32).reshape(stored_views, -1)[
                         :views
                     ]
+        if not found and not damaged:
+            return found
         now = time.time_ns()
         with self._db:
             self._db.execute("BEGIN")
