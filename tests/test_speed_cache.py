@@ -201,3 +201,14 @@ def test_a_model_saved_before_head_npz_and_int8_still_loads(tmp_path, model):
     assert loaded.backbone == "float32"
     assert np.array_equal(loaded.head.weights, model.model.head.weights)
     assert np.array_equal(loaded.head.bias, model.model.head.bias)
+
+
+def test_a_store_that_fails_mid_training_is_dropped(tmp_path):
+    data = _images(3, seed=90)
+    store = EmbeddingStore(str(tmp_path / FILE_NAME), max_bytes=1 << 30)
+    embedder = embedding.Embedder(PRECISION, 2, store, mirrored=False)
+    store.close()  # every call now fails, as a store on a vanished disk would
+    fresh = embedding.Embedder(PRECISION, 2, None, mirrored=False).embed(_sources(data), 1, "a")
+    assert np.array_equal(embedder.embed(_sources(data), 1, "b"), fresh)
+    assert embedder.store is None
+    embedder.close()

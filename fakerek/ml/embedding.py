@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -164,10 +165,24 @@ class Embedder:
             return {}
         identity = self.backbone.identity
         with self._lock:
-            found = self.store.get_many(identity, keys, self.views)
+            if self.store is None:  # lost meanwhile
+                return {}
+            try:
+                found = self.store.get_many(identity, keys, self.views)
+            except sqlite3.Error as error:
+                self._lose_store(error)
+                return {}
             self._fresh.update(found)
             self.cached += len(found)
         return found
+
+    def _lose_store(self, error: sqlite3.Error) -> None:
+        """A store that fails (a full disk, a file removed under it) is dropped for the rest of
+        the training, which goes on embedding as without one. Called under `_lock`."""
+        log.warning("embedding cache unusable, training goes on without it: %s", error)
+        if self.store is not None:
+            self.store.close()
+            self.store = None
 
     def _remember(self, entries: list[tuple[bytes, np.ndarray]]) -> None:
         with self._lock:
@@ -185,16 +200,23 @@ class Embedder:
         identity = self.backbone.identity
         with self._lock:
             pending, self._pending = self._pending, []
-            if pending:
-                self.store.put_many(identity, pending)
+            if pending and self.store is not None:
+                try:
+                    self.store.put_many(identity, pending)
+                except sqlite3.Error as error:
+                    self._lose_store(error)
 
     def close(self) -> None:
         """Store what is left, keep the store within its bound, close it."""
         self.flush()
-        if self.store is not None:
-            with self._lock:
-                self.store.prune()
+        with self._lock:
+            if self.store is not None:
+                try:
+                    self.store.prune()
+                except sqlite3.Error as error:
+                    log.warning("embedding cache not pruned: %s", error)
                 self.store.close()
+                self.store = None
 
 
 def _sha256(data: bytes) -> bytes:
