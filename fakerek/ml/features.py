@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
 
 import numpy as np
 import onnxruntime as ort
@@ -33,6 +34,15 @@ LEGACY_PRECISION = "float32"  # models saved before the int8 backbone name none
 # concurrent requests, each run on one core, so they do not fight over cores.
 TRAINING_THREADS = 2
 SERVING_THREADS = 1
+_locks: dict[tuple, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _once(*key: object) -> threading.Lock:
+    """The lock under which the thing named `key` is built: once per process, by one thread,
+    while other things are built or used freely."""
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
 
 
 def to_array(image: Image.Image, size: int = SIZE) -> np.ndarray:
@@ -68,10 +78,15 @@ def session(model: bytes, threads: int, arena: bool = True) -> ort.InferenceSess
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
-@functools.cache
 def graph_bytes(kind: str, precision: str) -> bytes:
     """The serialised backbone: `kind` 'features' (pooled, 224 px) or 'maps' (the stride-16 and
     stride-32 maps, 320 px), in float32 or int8 (calibrated at that input size)."""
+    with _once("graph", kind, precision):
+        return _graph_bytes(kind, precision)
+
+
+@functools.cache
+def _graph_bytes(kind: str, precision: str) -> bytes:
     if precision == "int8":
         from fakerek.ml import quantise
 
@@ -108,8 +123,10 @@ class Backbone:
 
 
 def backbone(precision: str = LEGACY_PRECISION, threads: int = TRAINING_THREADS) -> Backbone:
-    """The process's backbone for `precision` and `threads` (built once)."""
-    return _backbone(precision, threads)
+    """The process's backbone for `precision` and `threads` (built once, by one thread: a
+    training and a detection starting together do not both build it)."""
+    with _once("backbone", precision, threads):
+        return _backbone(precision, threads)
 
 
 @functools.cache  # keyed by the arguments alone, however the caller spelled them
@@ -119,7 +136,8 @@ def _backbone(precision: str, threads: int) -> Backbone:
 
 def maps_session(precision: str = LEGACY_PRECISION, threads: int = TRAINING_THREADS):
     """The process's feature-map backbone (localisation) for `precision` and `threads`."""
-    return _maps_session(precision, threads)
+    with _once("maps", precision, threads):
+        return _maps_session(precision, threads)
 
 
 @functools.cache
