@@ -65,7 +65,11 @@ class Embedder:
         """Built at first use (the ML stack's import and the graph's build, once per process)."""
         with self._building:
             if self._backbone is None:
+                started = time.perf_counter()
                 self._backbone = features.backbone(self.precision, 1)
+                log.debug(
+                    "%s backbone ready in %.2f s", self.precision, time.perf_counter() - started
+                )
             return self._backbone
 
     def expect(self, total: int) -> None:
@@ -91,9 +95,9 @@ class Embedder:
             self._located[where] = digest
             cached = digest in self._fresh or bool(self._recall([digest]))
             if not cached:
+                image = images.decode(whole, features.SIZE, limits)
+                views = features.views(image, mirrored=self.views == 2)
                 with self._slots:  # validation fetches on more threads than there are cores
-                    image = images.decode(whole, features.SIZE, limits)
-                    views = features.views(image, mirrored=self.views == 2)
                     vectors = self.backbone.embed(views)
                 self._remember([(digest, vectors)])
         except images.ImageProblem as problem:
