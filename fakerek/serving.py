@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,15 +99,15 @@ def predict(loaded: Loaded, image: bytes, cache: LruCache | None = None) -> list
     from fakerek.ml import detector
 
     model = loaded.model
-    digest = hashlib.sha256(image).digest() if cache is not None and cache.capacity_bytes else b""
     thresholds = {label: 100 * t for label, t in model.thresholds.items()}
     if isinstance(model, detector.DetectorModel):
-        key = ("detections", loaded.token, digest)
-        found = cache.get(key) if digest and cache is not None else None
-        if found is None:
-            found = model.detect(image)
-            if digest and cache is not None:
-                cache.put(key, found, 64 + 48 * len(found))
+        found = _through(
+            cache,
+            ("detections", loaded.token),
+            image,
+            lambda: model.detect(image),
+            lambda detections: 64 + 48 * len(detections),
+        )
         return [
             Label(
                 d.label,
@@ -116,15 +117,36 @@ def predict(loaded: Loaded, image: bytes, cache: LruCache | None = None) -> list
             )
             for d in found
         ]
-    key = ("features", model.backbone_identity, digest)
-    embedded = cache.get(key) if digest and cache is not None else None
-    if embedded is None:
+
+    def embed() -> Any:
         embedded = model.embed([image])
         embedded.setflags(write=False)  # shared through the cache
-        if digest and cache is not None:
-            cache.put(key, embedded, embedded.nbytes + 64)
+        return embedded
+
+    embedded = _through(
+        cache, ("features", model.backbone_identity), image, embed, lambda e: e.nbytes + 64
+    )
     scores = model.scores_of(embedded)[0]
     return [
         Label(label, 100 * float(score), None, thresholds.get(label, 50.0))
         for label, score in zip(model.labels, scores, strict=True)
     ]
+
+
+def _through(
+    cache: LruCache | None,
+    scope: tuple[Any, ...],
+    image: bytes,
+    compute: Callable[[], Any],
+    size: Callable[[Any], int],
+) -> Any:
+    """What `compute` gives for `image`, from the cache under (*scope, sha256 of the image)
+    when it holds it, else computed and kept (as long as the cache has room at all)."""
+    if cache is None or not cache.capacity_bytes:
+        return compute()
+    key = (*scope, hashlib.sha256(image).digest())
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.put(key, found, size(found))
+    return found
