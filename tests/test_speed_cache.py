@@ -73,12 +73,14 @@ def test_a_served_hit_is_exactly_the_miss(model):
     assert np.array_equal(cache.get(key), model.model.embed([image]))
 
 
-def test_features_do_not_depend_on_the_batch():
+def test_features_do_not_depend_on_the_batch_nor_the_threads():
     data = _images(5, seed=60)
     arrays = [features.to_array(features.decode(image)) for image in data]
     batched = features.backbone(PRECISION, 2).embed(arrays)
     alone = np.concatenate([features.backbone(PRECISION, 1).embed([a]) for a in arrays])
+    served = features.backbone(PRECISION, features.SERVING_THREADS)  # adaptive thread count
     assert np.array_equal(batched, alone)
+    assert np.array_equal(np.concatenate([served.embed([a]) for a in arrays]), alone)
 
 
 def test_the_store_hands_back_what_was_embedded(tmp_path):

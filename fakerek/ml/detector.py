@@ -269,7 +269,7 @@ class DetectorModel:
 
     def session(self):
         if self._session is None:
-            self._session = features.session(head_model(self).serialize(), features.SERVING_THREADS)
+            self._session = features.serving_session(head_model(self).serialize())
         return self._session
 
     def detect(self, data: bytes, threads: int = features.SERVING_THREADS) -> list[Detection]:
@@ -345,7 +345,7 @@ class DetectorModel:
             backbone=model_files.precision(meta),
         )
         with open(os.path.join(folder, "head.onnx"), "rb") as handle:
-            session = features.session(handle.read(), features.SERVING_THREADS)
+            session = features.serving_session(handle.read())
         outputs = {o.name: o.shape for o in session.get_outputs()}
         if outputs.get("det_scores", [None, None])[1] != classes:
             raise model_files.ModelFileError("head.onnx: does not score the model's labels")

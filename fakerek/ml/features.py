@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import threading
 
 import numpy as np
@@ -30,10 +31,10 @@ BATCH = 16
 PRECISIONS = config.BACKBONES
 LEGACY_PRECISION = "float32"  # models saved before the int8 backbone name none
 # Intra-op threads of a session. Training runs sessions of one thread on as many worker threads
-# as it has cores (images are independent: no synchronisation inside a run); serving answers
-# concurrent requests, each run on one core, so they do not fight over cores.
+# as it has cores (images are independent: no synchronisation inside a run). Serving is adaptive
+# (SERVING_THREADS, see `Adaptive`): a lone detection uses every core, concurrent ones one each.
 TRAINING_THREADS = 2
-SERVING_THREADS = 1
+SERVING_THREADS = 0
 _locks: dict[tuple, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -62,6 +63,37 @@ def views(image: Image.Image, size: int = SIZE, mirrored: bool = True) -> list[n
     """Training views of one image: as it is and (`mirrored`) mirrored."""
     plain = to_array(image, size)
     return [plain, to_array(ImageOps.mirror(image), size)] if mirrored else [plain]
+
+
+class Adaptive:
+    """Two sessions of one graph: a run that starts while no other run of the graph is in flight
+    uses every core (the latency of a lone detection), runs that overlap use one core each (the
+    throughput of many; no thread waits inside a run for a core another run holds). The results
+    are the same either way: they do not depend on the thread count."""
+
+    def __init__(self, model: bytes):
+        cores = max(1, os.cpu_count() or 1)
+        self._narrow = session(model, 1)
+        self._wide = session(model, cores) if cores > 1 else self._narrow
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        with self._lock:
+            self._running += 1
+            alone = self._running == 1
+        try:
+            return (self._wide if alone else self._narrow).run(outputs, feeds)
+        finally:
+            with self._lock:
+                self._running -= 1
+
+    def get_outputs(self) -> list:
+        return self._narrow.get_outputs()
+
+
+def serving_session(model: bytes) -> Adaptive:
+    return Adaptive(model)
 
 
 def session(model: bytes, threads: int, arena: bool = True) -> ort.InferenceSession:
@@ -107,9 +139,13 @@ def identity(kind: str, precision: str) -> str:
 
 class Backbone:
     def __init__(self, precision: str, threads: int):
+        """`threads` SERVING_THREADS: adaptive (`Adaptive`)."""
         self.precision = precision
         self.identity = identity("features", precision)
-        self._session = session(graph_bytes("features", precision), threads)  # thread-safe
+        model = graph_bytes("features", precision)
+        self._session: Adaptive | ort.InferenceSession = (  # thread-safe
+            serving_session(model) if threads == SERVING_THREADS else session(model, threads)
+        )
 
     def embed(self, arrays: list[np.ndarray]) -> np.ndarray:
         """features [N, 2560] for uint8 images [H, W, 3] of one size."""
@@ -141,5 +177,6 @@ def maps_session(precision: str = LEGACY_PRECISION, threads: int = TRAINING_THRE
 
 
 @functools.cache
-def _maps_session(precision: str, threads: int):
-    return session(graph_bytes("maps", precision), threads)
+def _maps_session(precision: str, threads: int) -> Adaptive | ort.InferenceSession:
+    model = graph_bytes("maps", precision)
+    return serving_session(model) if threads == SERVING_THREADS else session(model, threads)
