@@ -17,6 +17,7 @@ from typing import Any
 TIMINGS = ("instant", "realistic")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DELAY_KEYS = ("training", "starting", "stopping", "deleting", "dataset", "copying")
+BACKBONES = ("int8", "float32")  # precisions of the frozen backbone
 ENV_PREFIX = "FAKEREK_"
 # Bounds every number setting keeps, so that times and sizes computed from them stay within
 # SQLite's 64-bit integers: seconds up to about 31 years, counts and sizes up to 2**62.
@@ -155,6 +156,34 @@ class Settings:
     max_policies_per_project: int = _setting(
         5, "Project policies per project (ServiceQuotaExceededException above).", runtime=True
     )
+    backbone: str = _setting(
+        "int8",
+        "Precision of the backbone that new trainings embed images with (a model keeps the one "
+        "it was trained with).",
+        runtime=True,
+        choices=BACKBONES,
+    )
+    embedding_cache_mb: float = _setting(
+        64.0,
+        "Memory for what DetectCustomLabels computed from recent images, so a repeated image "
+        "skips decode and backbone (least recently used first out); 0 = no cache.",
+        runtime=True,
+    )
+    embedding_store_mb: float = _setting(
+        1024.0,
+        "Disk, under the data directory, for training images' embeddings kept across trainings "
+        "(least recently used first out); 0 = none.",
+        runtime=True,
+    )
+    training_threads: int = _setting(
+        0, "Threads that decode and embed a training's images; 0 = one per core.", runtime=True
+    )
+    mirror_max_images: int = _setting(
+        2000,
+        "Trainings on up to this many images also learn from their mirror images; larger ones "
+        "embed each image once (half the time, little to gain from the augmentation).",
+        runtime=True,
+    )
 
     @property
     def denied_buckets(self) -> frozenset[str]:
@@ -251,6 +280,12 @@ def _check(name: str, value: Any) -> None:
         and value < 1
     ):
         raise SettingError(f"{name}: must be >= 1")
+    if (
+        name
+        in ("embedding_cache_mb", "embedding_store_mb", "training_threads", "mirror_max_images")
+        and value < 0
+    ):
+        raise SettingError(f"{name}: must be >= 0")
     if name == "invalid_row_threshold" and not 0 <= value <= 1:
         raise SettingError("invalid_row_threshold: must be between 0 and 1")
     if name.startswith("max_") and value < 0:

@@ -2,18 +2,31 @@
 
 A model is loaded when its version starts (or, after a restart of fakerek, at its first
 detection) and dropped when it stops or is deleted. Classification and localisation models share
-the backbone sessions of `ml.features` and `ml.detector`; the ML stack (numpy, onnxruntime) is
-imported with the first model, not when the server starts.
+the backbone sessions of `ml.features`; the ML stack (numpy, onnxruntime) is imported with the
+first model, not when the server starts.
+
+What an image gave is kept in a least-recently-used cache bounded by `embedding_cache_mb`, keyed
+by the sha256 of the image bytes: a classifier's features under its backbone's identity (shared
+by every model on that backbone), a detector's detections under the loaded model. A repeated
+image skips decode and backbone; a hit is exactly what a miss computes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import os
 import shutil
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+from fakerek.ml.lru import LruCache
+
+MB = 1024 * 1024
+_tokens = itertools.count(1)
 
 
 def model_folder(data_dir: str, version_id: int) -> str:
@@ -33,19 +46,33 @@ class Label:
     threshold: float = 50.0  # the label's assumed threshold, in percent
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A loaded model and the token that keys what it predicted (unique in the process)."""
+
+    model: Any
+    token: int = field(default_factory=lambda: next(_tokens))
+
+
 class Models:
     def __init__(self) -> None:
-        self._loaded: dict[int, Any] = {}
+        self._loaded: dict[int, Loaded] = {}
         self._lock = threading.Lock()
+        self.cache = LruCache()
 
-    def get(self, version_id: int, folder: str) -> Any:
+    def get(self, version_id: int, folder: str) -> Loaded:
         with self._lock:
-            model = self._loaded.get(version_id)
-        if model is None:
-            model = load(folder)
+            loaded = self._loaded.get(version_id)
+        if loaded is None:
+            loaded = Loaded(load(folder))
             with self._lock:
-                model = self._loaded.setdefault(version_id, model)
-        return model
+                loaded = self._loaded.setdefault(version_id, loaded)
+        return loaded
+
+    def predict(self, loaded: Loaded, image: bytes, cache_mb: float) -> list[Label]:
+        """Every label the model gives the image, through the cache (`cache_mb` its bound now)."""
+        self.cache.resize(int(cache_mb * MB))
+        return predict(loaded, image, self.cache)
 
     def drop(self, version_id: int) -> None:
         with self._lock:
@@ -66,12 +93,21 @@ def load(folder: str) -> Any:
     return classifier.Model.load(folder)
 
 
-def predict(model: Any, image: bytes) -> list[Label]:
-    """Every label the model gives the image, with its confidence in percent."""
+def predict(loaded: Loaded, image: bytes, cache: LruCache | None = None) -> list[Label]:
+    """Every label the model gives the image, with its confidence in percent. Raises
+    `images.ImageProblem` for an image that cannot be decoded."""
     from fakerek.ml import detector
 
+    model = loaded.model
     thresholds = {label: 100 * t for label, t in model.thresholds.items()}
     if isinstance(model, detector.DetectorModel):
+        found = _through(
+            cache,
+            ("detections", loaded.token),
+            image,
+            lambda: model.detect(image),
+            lambda detections: 64 + 48 * len(detections),
+        )
         return [
             Label(
                 d.label,
@@ -79,10 +115,38 @@ def predict(model: Any, image: bytes) -> list[Label]:
                 (float(d.box[0]), float(d.box[1]), float(d.box[2]), float(d.box[3])),
                 thresholds.get(d.label, 50.0),
             )
-            for d in model.detect(image)
+            for d in found
         ]
-    scores = model.scores([image])[0]
+
+    def embed() -> Any:
+        embedded = model.embed([image])
+        embedded.setflags(write=False)  # shared through the cache
+        return embedded
+
+    embedded = _through(
+        cache, ("features", model.backbone_identity), image, embed, lambda e: e.nbytes + 64
+    )
+    scores = model.scores_of(embedded)[0]
     return [
         Label(label, 100 * float(score), None, thresholds.get(label, 50.0))
         for label, score in zip(model.labels, scores, strict=True)
     ]
+
+
+def _through(
+    cache: LruCache | None,
+    scope: tuple[Any, ...],
+    image: bytes,
+    compute: Callable[[], Any],
+    size: Callable[[Any], int],
+) -> Any:
+    """What `compute` gives for `image`, from the cache under (*scope, sha256 of the image)
+    when it holds it, else computed and kept (as long as the cache has room at all)."""
+    if cache is None or not cache.capacity_bytes:
+        return compute()
+    key = (*scope, hashlib.sha256(image).digest())
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.put(key, found, size(found))
+    return found

@@ -7,6 +7,7 @@ import pickle
 import struct
 
 import numpy as np
+import onnx
 import pytest
 from images import SHAPES, scene
 
@@ -100,7 +101,8 @@ def test_the_exported_head_matches_numpy(embedded):
     model = graph.linear_head_model(
         head.weights, head.bias, head.activation, {"labels": "\n".join(SHAPES)}
     )
-    session = features.session(model.SerializeToString(), threads=1)
+    session = features.session(model.serialize(), threads=1)
     scores = session.run(["scores"], {"features": test})[0]
     assert np.allclose(scores, head.scores(test), atol=1e-5)
-    assert {p.key: p.value for p in model.metadata_props}["labels"] == "circle\nsquare\ntriangle"
+    parsed = onnx.load_from_string(model.serialize())
+    assert {p.key: p.value for p in parsed.metadata_props}["labels"] == "circle\nsquare\ntriangle"

@@ -10,15 +10,17 @@ error. The ML stack (numpy, onnxruntime) is imported when the first training sta
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from fakerek import artefacts, lifecycle, serving
 from fakerek.artefacts import Outputs
+from fakerek.config import Settings
 from fakerek.manifests import images, training
 from fakerek.manifests.codes import status_message
 from fakerek.manifests.importer import ImportFailed, ImportLimits
@@ -27,7 +29,11 @@ from fakerek.objects import ObjectError, Objects
 from fakerek.store import datasets, versions
 from fakerek.store.db import Store
 
+if TYPE_CHECKING:
+    from fakerek.ml.embedding import Embedder
+
 log = logging.getLogger("fakerek.training")
+MB = 1024 * 1024
 Fetch = Callable[[str, str], "bytes | None"]
 
 
@@ -45,10 +51,31 @@ class TrainingFailed(Exception):
 
 
 @dataclass(frozen=True)
+class MlOptions:
+    """How a training embeds its images (settings `backbone`, `training_threads`,
+    `embedding_store_mb`, `mirror_max_images`), fixed when it is created."""
+
+    precision: str
+    threads: int
+    store_mb: float
+    mirror_max_images: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> MlOptions:
+        return cls(
+            settings.backbone,
+            settings.training_threads,
+            settings.embedding_store_mb,
+            settings.mirror_max_images,
+        )
+
+
+@dataclass(frozen=True)
 class Options:
     denied: frozenset[str]
     limits: ImportLimits
     fault: str | None = None  # an injected failure code, or SERVICE_ERROR
+    ml: MlOptions = field(default_factory=lambda: MlOptions.of(Settings()))
 
 
 def run(store: Store, objects: Objects, version_id: int, options: Options) -> None:
@@ -119,9 +146,44 @@ def _train(
         invalid_row_threshold=options.limits.invalid_row_threshold,
         line=options.limits.line,
     )
-    checked = training.validate(
-        train_texts, test_texts, fetch=fetch, denied=options.denied, limits=limits
-    )
+    embedder = _embedder(store, options.ml, len(train_texts))
+    embedder.expect(len(train_texts) + len(test_texts or ()))
+    try:
+        checked = training.validate(
+            train_texts,
+            test_texts,
+            fetch=fetch,
+            denied=options.denied,
+            limits=limits,
+            inspect=functools.partial(embedder.inspect, limits=limits.image),
+        )
+        embedder.validated()
+        _finish(store, row, checked, _loader(fetch), outputs, results, embedder)
+    finally:
+        embedder.close()
+
+
+def _embedder(store: Store, ml: MlOptions, training_images: int) -> Embedder:
+    """Embeds a training's images, through the data directory's store (the ML stack is
+    imported here, before validation: validation embeds what it decodes)."""
+    from fakerek.ml.embedding import Embedder, workers
+    from fakerek.ml.embedding_store import EmbeddingStore
+
+    cache = EmbeddingStore.in_data_dir(store.data_dir, int(ml.store_mb * MB))
+    mirrored = training_images <= ml.mirror_max_images
+    return Embedder(ml.precision, workers(ml.threads), cache, mirrored)
+
+
+def _finish(
+    store: Store,
+    row: Any,
+    checked: training.Validation,
+    load: Callable[[Line], bytes],
+    outputs: Outputs,
+    results: dict[str, Any],
+    embedder: Embedder,
+) -> None:
+    """After validation: its artefacts, then the training proper."""
     results["ManifestSummary"] = _put(
         outputs, outputs.key("ManifestSummary"), json.dumps(checked.summary(), indent=1)
     )
@@ -138,7 +200,7 @@ def _train(
         if checked.training.use_case == training.OBJECT_LOCALIZATION
         else _train_classifier
     )
-    train(store, row, checked, _loader(fetch), outputs, results)
+    train(store, row, checked, load, outputs, results, embedder)
 
 
 def _inputs(
@@ -182,6 +244,13 @@ def _loader(fetch: Fetch) -> Callable[[Line], bytes]:
     return load
 
 
+def _sources(
+    lines: list[Line], load: Callable[[Line], bytes]
+) -> list[tuple[tuple[str, str], Callable[[], bytes]]]:
+    """Each line's image location and loader, for `Embedder.embed`."""
+    return [((line.bucket or "", line.key or ""), functools.partial(load, line)) for line in lines]
+
+
 def _train_detector(
     store: Store,
     row: Any,
@@ -189,6 +258,7 @@ def _train_detector(
     load: Callable[[Line], bytes],
     outputs: Outputs,
     results: dict[str, Any],
+    embedder: Embedder,
 ) -> None:
     import numpy as np
 
@@ -205,7 +275,7 @@ def _train_detector(
                 [label for label, _ in boxes],
             )
         )
-    model = detector.train(examples)
+    model = detector.train(examples, precision=embedder.precision)
     test_lines = checked.testing.usable
     truth = [
         [(label, np.array(box, np.float32)) for label, box in line.boxes()] for line in test_lines
@@ -257,24 +327,25 @@ def _train_classifier(
     load: Callable[[Line], bytes],
     outputs: Outputs,
     results: dict[str, Any],
+    embedder: Embedder,
 ) -> None:
     import numpy as np
 
-    from fakerek.ml import classifier, evaluation, features
+    from fakerek.ml import classifier, evaluation
 
     train_lines, test_lines = checked.training.usable, checked.testing.usable
-    loaded = {id(line): line for line in train_lines}
+    embedded = embedder.embed(_sources(train_lines, load), 2, "training images")
     model = classifier.train(
-        [classifier.Example(str(id(line)), line.image_labels()) for line in train_lines],
-        lambda ref: load(loaded[int(ref)]),
+        embedded, [line.image_labels() for line in train_lines], embedder.precision
     )
+    del embedded
+    test_embedded = embedder.embed(_sources(test_lines, load), 1, "test images")[:, 0]
     truth = np.array(
         [[label in line.image_labels() for label in model.labels] for line in test_lines],
         dtype=bool,
     ).reshape(len(test_lines), len(model.labels))
-    embedded = model.embed([load(line) for line in test_lines], features.TRAINING_THREADS)
-    model.calibrate(embedded, truth)
-    scores = model.scores_of(embedded)
+    model.calibrate(test_embedded, truth)
+    scores = model.scores_of(test_embedded)
     per_label = evaluation.evaluate(model.labels, scores, truth)
     model.thresholds = {r.label: r.threshold for r in per_label}
     totals = evaluation.aggregate(per_label)

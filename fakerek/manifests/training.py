@@ -33,6 +33,10 @@ IMAGE_LEVEL_LABELS, OBJECT_LOCALIZATION, NOT_DETERMINED = (
     "NOT_DETERMINED",
 )
 Fetch = Callable[[str, str], bytes | None]
+# The code an image earns (None: acceptable), given where it is (bucket, key), its bytes (None:
+# not fetched) and whether its line has boxes. A training passes one that also embeds the images
+# it decodes.
+Inspect = Callable[[tuple[str, str], bytes | None, bool], str | None]
 DEFAULT_FILE_LIMITS = ImportLimits()
 
 
@@ -150,9 +154,11 @@ def validate(
     reference_owner: str = "",
     limits: TrainingLimits = TrainingLimits(),
     across: bool = True,
+    inspect: Inspect | None = None,
 ) -> Validation:
     """Steps 2-7 of §2.8. `test_texts=None` asks for an auto-split of the training lines;
-    `across=False` skips the checks that compare the two sides (for one manifest alone)."""
+    `across=False` skips the checks that compare the two sides (for one manifest alone);
+    `inspect` replaces the image check (`images.check` with the limits' image limits)."""
     train_lines = _lines(train_texts)
     result = Validation(Side("training"), Side("testing"), auto_split=test_texts is None)
     if test_texts is None:
@@ -177,7 +183,7 @@ def validate(
             "ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET",
             "ERROR_INVALID_IMAGES_S3_BUCKET_OWNER",
         } & set(side.errors)
-        fetched = None if blocked else _images(lines, fetch, limits)
+        fetched = None if blocked else _images(lines, fetch, limits, inspect)
         for line in lines:
             line.finish()
         if fetched is not None:
@@ -226,31 +232,41 @@ def _bucket_checks(
 
 
 def _images(
-    lines: list[Line], fetch: Fetch | None, limits: TrainingLimits
-) -> dict[tuple[str, str], bytes | None]:
-    """Step 10 for every line of one manifest; returns what was fetched, by location."""
+    lines: list[Line], fetch: Fetch | None, limits: TrainingLimits, inspect: Inspect | None
+) -> dict[tuple[str, str], bool]:
+    """Step 10 for every line of one manifest; returns whether each location could be fetched.
+    Each image is checked as it arrives and its bytes dropped, so memory does not grow with
+    the dataset."""
     wanted = [line for line in lines if line.bucket and not line.stopped]
     if fetch is None:
         return {}
-    locations = list({(line.bucket or "", line.key or "") for line in wanted})
-    with ThreadPoolExecutor(8) as pool:
-        fetched = dict(
-            zip(locations, pool.map(lambda where: fetch(*where), locations), strict=True)
-        )
+    by_location: dict[tuple[str, str], list[Line]] = {}
     for line in wanted:
-        code = images.check(
-            fetched[(line.bucket or "", line.key or "")],
-            any(a.kind == "box" for a in line.attributes),
-            limits.image,
-        )
-        if code:
-            line.add(code)
-    return fetched
+        by_location.setdefault((line.bucket or "", line.key or ""), []).append(line)
+
+    def check(where: tuple[str, str], data: bytes | None, box_line: bool) -> str | None:
+        return images.check(data, box_line, limits.image)
+
+    def fetch_and_check(where: tuple[str, str]) -> tuple[bool, dict[bool, str | None]]:
+        data = fetch(*where)
+        kinds = {any(a.kind == "box" for a in line.attributes) for line in by_location[where]}
+        return data is not None, {box: (inspect or check)(where, data, box) for box in kinds}
+
+    with ThreadPoolExecutor(8) as pool:
+        checked = dict(zip(by_location, pool.map(fetch_and_check, by_location), strict=True))
+    for where, located in by_location.items():
+        for line in located:
+            code = checked[where][1][any(a.kind == "box" for a in line.attributes)]
+            if code:
+                line.add(code)
+    return {where: found for where, (found, _) in checked.items()}
 
 
-def _rows_checks(side: Side, lines: list[Line], fetched: dict, limits: TrainingLimits) -> None:
+def _rows_checks(
+    side: Side, lines: list[Line], fetched: dict[tuple[str, str], bool], limits: TrainingLimits
+) -> None:
     """C5, then C1, for one manifest."""
-    if fetched and all(data is None for data in fetched.values()):
+    if fetched and not any(fetched.values()):
         side.errors.append("ERROR_FAILED_IMAGES_S3_COPY")
         return
     outcomes = Counter(line.outcome for line in lines)

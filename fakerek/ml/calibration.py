@@ -19,7 +19,7 @@ No probability reaches 1: a confidence in percent is never exactly 100.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -151,11 +151,14 @@ class Familiarity:
     floor: float
     slack: float
     strengths: np.ndarray | None = None  # the references' norms, while the model is trained
+    _references32: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def distances(self, features: np.ndarray) -> np.ndarray:
         if len(features) == 0:
             return np.zeros(0)
-        similarity = _unit(features) @ self.references.astype(np.float32).T
+        if self._references32 is None:  # converted once: a detection should not pay it
+            self._references32 = np.ascontiguousarray(self.references.T, np.float32)
+        similarity = _unit(features) @ self._references32
         return 1.0 - similarity.max(1)
 
     def __call__(self, features: np.ndarray) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Image-level models: train a head on the shared backbone, calibrate it, save it, load it, predict.
 
-A version's model is a folder with `head.onnx` (features → calibrated scores, a few hundred KB),
-`familiarity.npy` (the training images' unit features, float16) and `model.json` (task, labels,
-assumed thresholds, familiar range). The backbone is shared by every version.
+A version's model is a folder with `head.npz` (the calibrated head's weights and bias, which a
+model loads), `head.onnx` (the same head as a graph, features → scores), `familiarity.npy` (the
+training images' unit features, float16) and `model.json` (task, labels, assumed thresholds,
+familiar range, the backbone's precision). The backbone is shared by every version.
 """
 
 from __future__ import annotations
@@ -12,24 +13,16 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 
-from fakerek.ml import calibration, features, graph, heads
+from fakerek.ml import calibration, features, graph, heads, model_files
 
 log = logging.getLogger("fakerek.training")
-Loader = Callable[[str], bytes]  # source-ref → image bytes
 FAMILIARITY = "familiarity.npy"
-
-
-@dataclass
-class Example:
-    source_ref: str
-    labels: set[str]
+HEAD = "head.npz"
 
 
 @dataclass
@@ -39,10 +32,16 @@ class Model:
     thresholds: dict[str, float] = field(default_factory=dict)
     task: str = "classification"
     familiarity: calibration.Familiarity | None = None
+    backbone: str = features.LEGACY_PRECISION  # the precision of the backbone it was trained on
 
     def embed(self, images: Sequence[bytes], threads: int = features.SERVING_THREADS) -> np.ndarray:
         arrays = [features.to_array(features.decode(data)) for data in images]
-        return features.backbone(threads).embed(arrays)
+        return features.backbone(self.backbone, threads).embed(arrays)
+
+    @property
+    def backbone_identity(self) -> str:
+        """What computes this model's features (cached features are keyed by it)."""
+        return features.identity("features", self.backbone)
 
     def scores_of(self, embedded: np.ndarray) -> np.ndarray:
         """[images, labels] confidences (0-1) of embedded images."""
@@ -80,13 +79,17 @@ class Model:
             self.head.activation,
             {"labels": json.dumps(self.labels), "task": self.task},
         )
-        _write(os.path.join(folder, "head.onnx"), model.SerializeToString())
+        _write(os.path.join(folder, "head.onnx"), model.serialize())
+        buffer = io.BytesIO()
+        np.savez(buffer, weights=self.head.weights, bias=self.head.bias)
+        _write(os.path.join(folder, HEAD), buffer.getvalue())
         meta = {
             "task": self.task,
             "labels": self.labels,
             "activation": self.head.activation,
             "thresholds": self.thresholds,
             "input_size": features.SIZE,
+            "backbone": self.backbone,
         }
         if self.familiarity is not None:
             buffer = io.BytesIO()
@@ -100,18 +103,68 @@ class Model:
 
     @classmethod
     def load(cls, folder: str) -> Model:
-        with open(os.path.join(folder, "model.json"), encoding="utf-8") as handle:
-            meta = json.load(handle)
-        onnx_model = onnx.load(os.path.join(folder, "head.onnx"))
-        tensors = {t.name: numpy_helper.to_array(t) for t in onnx_model.graph.initializer}
-        head = heads.LinearHead(
-            tensors[graph.HEAD_WEIGHTS], tensors[graph.HEAD_BIAS], meta["activation"]
-        )
+        """The model in `folder`, every value checked (`model_files.ModelFileError`)."""
+        meta = model_files.metadata(folder)
+        labels = model_files.labels(meta)
+        weights, bias = _head_arrays(folder)
+        model_files.array(weights, "head weights", (graph.FEATURES, len(labels)))
+        model_files.array(bias, "head bias", (len(labels),))
+        activation = meta.get("activation")
+        if activation not in (heads.SOFTMAX, heads.SIGMOID):
+            raise model_files.ModelFileError(f"activation: {activation!r}")
         familiarity = None
         if "familiarity" in meta:  # models saved before issue 12 have none
-            references = np.load(os.path.join(folder, FAMILIARITY))
-            familiarity = calibration.Familiarity(references, **meta["familiarity"])
-        return cls(meta["labels"], head, meta["thresholds"], meta["task"], familiarity)
+            familiarity = _familiarity(folder, meta["familiarity"])
+        task = meta.get("task")
+        if not isinstance(task, str):
+            raise model_files.ModelFileError(f"task: {task!r}")
+        return cls(
+            labels,
+            heads.LinearHead(weights, bias, activation),
+            model_files.thresholds(meta, labels),
+            task,
+            familiarity,
+            model_files.precision(meta),
+        )
+
+
+def _head_arrays(folder: str) -> tuple[np.ndarray, np.ndarray]:
+    """The head's weights and bias: from head.npz, or from head.onnx for models saved before
+    head.npz existed (reading an ONNX file needs the onnx package, slow to import)."""
+    path = os.path.join(folder, HEAD)
+    if os.path.exists(path):
+        try:
+            with np.load(path) as stored:
+                return stored["weights"], stored["bias"]
+        except (OSError, ValueError, KeyError) as error:
+            raise model_files.ModelFileError(f"{HEAD}: {error}") from None
+    import onnx
+    from onnx import numpy_helper
+
+    try:
+        tensors = {
+            t.name: numpy_helper.to_array(t)
+            for t in onnx.load(os.path.join(folder, "head.onnx")).graph.initializer
+        }
+        return tensors[graph.HEAD_WEIGHTS], tensors[graph.HEAD_BIAS]
+    except (OSError, ValueError, KeyError) as error:
+        raise model_files.ModelFileError(f"head.onnx: {error}") from None
+
+
+def _familiarity(folder: str, stored: object) -> calibration.Familiarity:
+    keys = ("radius", "spread", "floor", "slack")
+    if not isinstance(stored, dict) or set(stored) != set(keys):
+        raise model_files.ModelFileError("familiarity: not the familiar range")
+    values = {key: model_files.number(stored[key], f"familiarity {key}") for key in keys}
+    if values["spread"] <= 0 or values["slack"] <= 0:
+        raise model_files.ModelFileError("familiarity: spread and slack must be positive")
+    references = model_files.npy(os.path.join(folder, FAMILIARITY), FAMILIARITY)
+    model_files.array(references, "familiarity references", (None, graph.FEATURES))
+    if not len(references):
+        raise model_files.ModelFileError("familiarity references: none")
+    return calibration.Familiarity(
+        references, values["radius"], values["spread"], values["floor"], values["slack"]
+    )
 
 
 def _write(path: str, data: bytes) -> None:
@@ -122,43 +175,35 @@ def _write(path: str, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def train(examples: Sequence[Example], load: Loader, seed: int = 0) -> Model:
-    """Fit a head on two views of every training image; single- or multi-label by the data.
-    `calibrate` it on held-out images next."""
+def train(
+    embedded: np.ndarray,
+    example_labels: Sequence[set[str]],
+    precision: str = features.LEGACY_PRECISION,
+    seed: int = 0,
+) -> Model:
+    """Fit a head on embedded training images (`embedded`: [images, views, FEATURES], as
+    `embedding.Embedder` gives them); single- or multi-label by the data. `calibrate` it on
+    held-out images next."""
     started = time.perf_counter()
-    labels = sorted(set().union(*(e.labels for e in examples)))
-    multi = any(len(e.labels) > 1 for e in examples)
-    arrays: list[np.ndarray] = []
-    groups: list[int] = []
-    targets: list[np.ndarray] = []
-    as_seen: list[int] = []
-    for index, example in enumerate(examples):
-        image = features.decode(load(example.source_ref))
-        target = np.array([label in example.labels for label in labels], np.float32)
-        as_seen.append(len(arrays))  # the row of the image itself (its first view)
-        for view in features.views(image):
-            arrays.append(view)
-            groups.append(index)
-            targets.append(target)
-    embedded = features.backbone().embed(arrays)
-    log.info(
-        "embedded %d images (%d views) in %.1f s",
-        len(examples),
-        len(arrays),
-        time.perf_counter() - started,
+    labels = sorted(set().union(*example_labels))
+    multi = any(len(found) > 1 for found in example_labels)
+    count, views = embedded.shape[:2]
+    targets = np.array(
+        [[label in found for label in labels] for found in example_labels], np.float32
     )
+    familiarity = calibration.Familiarity.of_training(embedded[:, 0], seed)  # the images as seen
     head = heads.train(
-        embedded,
-        np.array(targets),
-        np.array(groups),
+        embedded.reshape(count * views, -1),
+        np.repeat(targets, views, axis=0),
+        np.repeat(np.arange(count), views),
         heads.SIGMOID if multi else heads.SOFTMAX,
         seed,
     )
     log.info(
-        "trained a %s head on %d labels in %.1f s",
+        "trained a %s head on %d labels, %d images, in %.1f s",
         head.activation,
         len(labels),
+        count,
         time.perf_counter() - started,
     )
-    familiarity = calibration.Familiarity.of_training(embedded[as_seen], seed)
-    return Model(labels, head, familiarity=familiarity)
+    return Model(labels, head, familiarity=familiarity, backbone=precision)

