@@ -236,19 +236,7 @@ def value(world: World, shape: Shape, noisy: bool, depth: int = 0) -> st.SearchS
 # -- the properties ------------------------------------------------------------------------------
 
 
-KNOWN_500 = pytest.mark.xfail(  # strict: when it passes, remove the mark
-    strict=True, reason="a truncated JPEG reaches the backbone undecodable (issue 11)"
-)
-
-
-@pytest.mark.parametrize(
-    "image",
-    [
-        pytest.param(image, marks=KNOWN_500) if index == 2 else image
-        for index, image in enumerate(IMAGES)
-    ],
-    ids=range(len(IMAGES)),
-)
+@pytest.mark.parametrize("image", IMAGES, ids=range(len(IMAGES)))
 def test_every_kind_of_image_gets_a_modeled_answer(world: World, image: bytes) -> None:
     body = {
         "ProjectVersionArn": world.arns[2],
