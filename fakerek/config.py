@@ -35,6 +35,12 @@ def _default_data_dir() -> str:
     return os.path.join(base, "fakerek")
 
 
+def _default_cache_dir() -> str:
+    home = os.path.expanduser("~")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    return os.path.join(base, "fakerek")
+
+
 def _setting(
     default: Any, help: str, *, runtime: bool = False, choices: tuple = (), nullable: bool = False
 ) -> Any:
@@ -49,6 +55,11 @@ class Settings:
     host: str = _setting("127.0.0.1", "Address to bind (the Docker image uses 0.0.0.0).")
     port: int = _setting(4567, "TCP port; 0 picks a free one (the ready line prints it).")
     data_dir: str = _setting(_default_data_dir, "Directory holding the SQLite state and artefacts.")
+    cache_dir: str = _setting(
+        _default_cache_dir,
+        "Directory, shared by every data directory, for files fakerek derives and can always "
+        "derive again (the int8 backbone graphs, 4 MB each); empty = none.",
+    )
     account_id: str = _setting(
         "123456789012", "Account of callers whose access key id is not exactly 12 digits."
     )

@@ -41,6 +41,9 @@ class Services:
     @classmethod
     def open(cls, settings: Settings) -> Services:
         """Open the data directory (raises DataDirInUse, SchemaTooNew, OSError) and S3."""
+        from fakerek.ml import graph_cache
+
+        graph_cache.configure(settings.cache_dir)
         store = Store(settings.data_dir)
         try:
             s3 = None if settings.s3_endpoint_url else EmbeddedS3(store, settings.region)

@@ -120,14 +120,30 @@ def graph_bytes(kind: str, precision: str) -> bytes:
 @functools.cache
 def _graph_bytes(kind: str, precision: str) -> bytes:
     if precision == "int8":
-        from fakerek.ml import quantise
+        from fakerek.ml import graph_cache, onnx_proto, quantise
 
-        return quantise.quantised_bytes(kind, SIZE if kind == "features" else graph.MAPS_SIZE)
+        size = SIZE if kind == "features" else graph.MAPS_SIZE
+        derived_from = [
+            kind.encode(),
+            str(size).encode(),
+            _graph_bytes(kind, "float32"),
+            ort.__version__.encode(),
+            *(_source(module) for module in (quantise, onnx_proto, graph)),
+            *quantise.calibration_files(),
+        ]
+        return graph_cache.cached(
+            derived_from, lambda: quantise.quantised_bytes(kind, size), ".int8.onnx"
+        )
     if precision != "float32":
         raise ValueError(f"unknown backbone precision {precision!r}")
     state = weights.backbone_weights()
     model = graph.backbone_model(state) if kind == "features" else graph.backbone_maps_model(state)
     return model.serialize()
+
+
+def _source(module: object) -> bytes:
+    with open(getattr(module, "__file__", ""), "rb") as source:
+        return source.read()
 
 
 @functools.cache

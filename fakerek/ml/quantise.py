@@ -32,6 +32,16 @@ INT32_HEADROOM = 2.0**30  # largest quantised bias magnitude allowed
 CALIBRATION_BATCH = 4  # photos per calibration run: few runs, little memory
 
 
+def calibration_files() -> list[bytes]:
+    """The calibration photos' bytes, in the order they are used."""
+    out = []
+    for name in sorted(os.listdir(CALIBRATION_FOLDER)):
+        if name.endswith(".jpg"):
+            with open(os.path.join(CALIBRATION_FOLDER, name), "rb") as photo:
+                out.append(photo.read())
+    return out
+
+
 def calibration_images(size: int) -> np.ndarray:
     """uint8 [N, size, size, 3]: the calibration photos."""
     out = []

@@ -1,0 +1,58 @@
+"""Derived backbone graphs kept across processes: a hit is the bytes a build gives, a damaged or
+stale file is never used."""
+
+from __future__ import annotations
+
+import os
+
+from fakerek.ml import graph_cache
+
+
+def test_a_hit_returns_what_the_build_returned(tmp_path):
+    builds = []
+
+    def build() -> bytes:
+        builds.append(1)
+        return b"graph bytes"
+
+    graph_cache.configure(str(tmp_path))
+    try:
+        first = graph_cache.cached([b"a", b"b"], build, ".onnx")
+        again = graph_cache.cached([b"a", b"b"], build, ".onnx")
+        other = graph_cache.cached([b"ab"], build, ".onnx")  # other inputs: another file
+    finally:
+        graph_cache.configure(None)
+    assert first == again == other == b"graph bytes"
+    assert len(builds) == 2
+    assert len(os.listdir(tmp_path)) == 2
+
+
+def test_a_damaged_file_is_built_again(tmp_path):
+    graph_cache.configure(str(tmp_path))
+    try:
+        graph_cache.cached([b"k"], lambda: b"whole", ".onnx")
+        [name] = os.listdir(tmp_path)
+        with open(tmp_path / name, "r+b") as stored:
+            stored.seek(40)
+            stored.write(b"X")
+        assert graph_cache.cached([b"k"], lambda: b"rebuilt", ".onnx") == b"rebuilt"
+        assert graph_cache.cached([b"k"], lambda: b"unused", ".onnx") == b"rebuilt"
+    finally:
+        graph_cache.configure(None)
+
+
+def test_no_directory_builds_every_time():
+    graph_cache.configure("")
+    assert graph_cache.cached([b"k"], lambda: b"built", ".onnx") == b"built"
+
+
+def test_the_int8_backbone_from_the_cache_is_the_one_built(tmp_path):
+    from fakerek.ml import features
+
+    graph_cache.configure(str(tmp_path))
+    try:
+        built = features._graph_bytes.__wrapped__("features", "int8")
+        read = features._graph_bytes.__wrapped__("features", "int8")
+    finally:
+        graph_cache.configure(None)
+    assert built == read and len(os.listdir(tmp_path)) == 1
