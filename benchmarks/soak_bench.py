@@ -150,15 +150,16 @@ def soak(server: FakerekServer, minutes: float, threads: int) -> None:
     total = sum(len(v) for v in timings.values())
     print(
         f"mixed load, {threads} client threads, {seconds:.0f} s: {total / seconds:.0f} calls/s, "
-        f"{sum(errors.values())} errors"
+        f"{sum(errors.values())} errors (5xx or no answer), {sum(refused.values())} modeled "
+        "refusals (4xx, e.g. an update while the dataset is updating)"
     )
-    print(f"{'operation':28}{'calls':>8}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-    for name in sorted(timings.keys() | errors.keys()):
+    print(f"{'operation':28}{'calls':>8}{'p50 ms':>10}{'p99 ms':>10}{'4xx':>7}{'errors':>8}")
+    for name in sorted(timings.keys() | errors.keys() | refused.keys()):
         values = sorted(timings[name]) or [0.0]
         p99 = values[min(len(values) - 1, round(0.99 * (len(values) - 1)))]
         print(
             f"{name:28}{len(timings[name]):>8}{statistics.median(values):>10.2f}{p99:>10.2f}"
-            f"{errors[name]:>8}"
+            f"{refused[name]:>7}{errors[name]:>8}"
         )
     warm = [(t, r) for t, r in samples if t >= min(60.0, seconds / 3)]
     if len(warm) >= 2:
