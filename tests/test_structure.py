@@ -78,7 +78,7 @@ def test_the_cycle_finder_finds_cycles():
 def test_the_server_starts_without_the_ml_stack():
     probe = (
         "import sys, fakerek.app, fakerek.server; "
-        "print(sorted(m for m in ('numpy', 'onnx', 'onnxruntime') if m in sys.modules))"
+        "print(sorted(m for m in ('numpy', 'onnx', 'onnxruntime', 'PIL') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

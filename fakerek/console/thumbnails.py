@@ -13,9 +13,7 @@ import io
 import os
 import tempfile
 
-from PIL import Image, UnidentifiedImageError
-
-from fakerek.manifests.images import ImageLimits
+from fakerek.manifests.images import ImageLimits, pillow
 from fakerek.objects import ObjectError, Objects
 
 SIZES = {"thumb": 320, "large": 1024}
@@ -28,11 +26,12 @@ class Unavailable(Exception):
 
 def resize(data: bytes, side: int) -> bytes:
     """`data` as a JPEG whose longer side is at most `side` pixels."""
+    image_module = pillow()  # with the decompression-bomb limit set
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with image_module.open(io.BytesIO(data)) as image:
             image.draft("RGB", (side, side))
             rgb = image.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+    except (OSError, ValueError, image_module.DecompressionBombError):  # unidentified: OSError
         raise Unavailable("not a readable image") from None
     rgb.thumbnail((side, side))
     out = io.BytesIO()

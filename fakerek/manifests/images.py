@@ -4,18 +4,22 @@ content, size, dimensions, then a decode that proves the pixels are all there.
 The same limits serve training and DetectCustomLabels; only the error each caller reports
 differs. Dimensions come from the header alone and are checked before any pixel is decoded, so
 no image is ever decoded beyond what its declared size allows; Pillow's own decompression-bomb
-limit is set to the largest image the limits accept, as a second line of defence.
+limit is set to the largest image the limits accept, as a second line of defence. Pillow is
+imported with the first image (`pillow()`), not when the server starts.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal
 
-from PIL import Image, JpegImagePlugin, PngImagePlugin
+if TYPE_CHECKING:
+    from PIL import Image
 
 PNG = b"\x89PNG\r\n\x1a\n"
 JPEG = b"\xff\xd8\xff"
@@ -34,9 +38,17 @@ class ImageLimits:
 
 
 LIMITS = ImageLimits()
-# Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that; nothing larger than the
-# largest image the limits accept is ever meant to be decoded here.
-Image.MAX_IMAGE_PIXELS = LIMITS.max_side * LIMITS.max_side
+
+
+@functools.cache
+def pillow() -> ModuleType:
+    """Pillow's Image module, with its decompression-bomb limit set: it warns above
+    MAX_IMAGE_PIXELS and refuses above twice that, and nothing larger than the largest image
+    the limits accept is ever meant to be decoded. Every decode of fakerek goes through here."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = LIMITS.max_side * LIMITS.max_side
+    return Image
 
 
 class ImageProblem(ValueError):
@@ -64,6 +76,9 @@ def _header(data: bytes) -> Image.Image:
     kind = image_format(data)
     if kind is None:
         raise ImageProblem("format", "neither PNG nor JPEG")
+    pillow()
+    from PIL import JpegImagePlugin, PngImagePlugin
+
     plugin = PngImagePlugin.PngImageFile if kind == "PNG" else JpegImagePlugin.JpegImageFile
     try:
         return plugin(io.BytesIO(data))

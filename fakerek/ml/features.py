@@ -26,6 +26,8 @@ from fakerek import config
 from fakerek.manifests import images
 from fakerek.ml import graph, weights
 
+images.pillow()  # its decompression-bomb limit holds before this module decodes anything
+
 SIZE = 224
 BATCH = 16
 PRECISIONS = config.BACKBONES
