@@ -313,7 +313,8 @@ def test_label_an_image_and_draw_a_box_then_list_them(world, pages):
     pages.shot("box-editor")
     page.get_by_role("button", name="Done").click()
     assert "2 images with unsaved changes" in page.locator("#changes").inner_text()
-    page.get_by_role("button", name="Save changes").click()
+    with page.expect_navigation():  # the upload's message is still on the page: wait for the
+        page.get_by_role("button", name="Save changes").click()  # next one, not for a flash
     page.wait_for_selector(".flash-success")
     pages.check()
     assert "Changes to 2 image(s) saved." in page.locator(".flash").inner_text()
