@@ -25,6 +25,7 @@ from flask import (
     request,
 )
 from flask.blueprints import BlueprintSetupState
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from fakerek.console.entries import EditError
@@ -52,11 +53,22 @@ blueprint = Blueprint(
 )
 
 
+class ConsoleSessions(SecureCookieSessionInterface):
+    """Sessions for the console's pages only: an API call gets Flask's null session, without
+    the signing serialiser and cookie parsing every request would otherwise pay for."""
+
+    def open_session(self, app: Any, request: Any) -> SecureCookieSession | None:
+        if not request.path.startswith(PREFIX + "/"):
+            return None
+        return super().open_session(app, request)
+
+
 @blueprint.record_once
-def _session_key(state: BlueprintSetupState) -> None:
+def _sessions(state: BlueprintSetupState) -> None:
     """Flashed messages live in Flask's signed session cookie: give the app a key once."""
     if not state.app.secret_key:
         state.app.secret_key = os.urandom(32)
+    state.app.session_interface = ConsoleSessions()
 
 
 def _origin(url: str) -> str:
