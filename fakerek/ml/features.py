@@ -125,12 +125,14 @@ def _graph_bytes(kind: str, precision: str) -> bytes:
         from fakerek.ml import graph_cache, onnx_proto, quantise
 
         size = SIZE if kind == "features" else graph.MAPS_SIZE
+        # what the float graph is made of (the weights file, the code that reads and writes
+        # it), not the float graph itself: a hit costs no weights decoding, no graph build
         derived_from = [
             kind.encode(),
             str(size).encode(),
-            _graph_bytes(kind, "float32"),
+            _file(weights.weights_path()),
             ort.__version__.encode(),
-            *(_source(module) for module in (quantise, onnx_proto, graph)),
+            *(_file(module.__file__) for module in (quantise, onnx_proto, graph, weights)),
             *quantise.calibration_files(),
         ]
         return graph_cache.cached(
@@ -143,8 +145,8 @@ def _graph_bytes(kind: str, precision: str) -> bytes:
     return model.serialize()
 
 
-def _source(module: object) -> bytes:
-    with open(getattr(module, "__file__", ""), "rb") as source:
+def _file(path: str | None) -> bytes:
+    with open(path or "", "rb") as source:
         return source.read()
 
 
