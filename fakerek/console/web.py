@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     flash,
@@ -66,9 +67,11 @@ class ConsoleSessions(SecureCookieSessionInterface):
 @blueprint.record_once
 def _sessions(state: BlueprintSetupState) -> None:
     """Flashed messages live in Flask's signed session cookie: give the app a key once."""
-    if not state.app.secret_key:
-        state.app.secret_key = os.urandom(32)
-    state.app.session_interface = ConsoleSessions()
+    app = state.app
+    assert isinstance(app, Flask)
+    if not app.secret_key:
+        app.secret_key = os.urandom(32)
+    app.session_interface = ConsoleSessions()
 
 
 def _origin(url: str) -> str:
