@@ -29,6 +29,7 @@ Run: pip install -e ".[bench]" && python benchmarks/training_bench.py [--only mo
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import os
@@ -262,7 +263,9 @@ def _localisation(folder: str, precision: str) -> dict:
     test = [composite(rng_test, "test", int(rng_test.integers(1, 4))) for _ in range(200)]
     examples = [
         detector.BoxExample(
-            data, np.array([b for _, b in boxes], np.float32), [n for n, _ in boxes]
+            functools.partial(bytes, data),
+            np.array([b for _, b in boxes], np.float32),
+            [n for n, _ in boxes],
         )
         for data, boxes in train
     ]

@@ -106,3 +106,34 @@ def test_the_exported_head_matches_numpy(embedded):
     assert np.allclose(scores, head.scores(test), atol=1e-5)
     parsed = onnx.load_from_string(model.serialize())
     assert {p.key: p.value for p in parsed.metadata_props}["labels"] == "circle\nsquare\ntriangle"
+
+
+def test_a_detector_reads_its_images_one_at_a_time(caplog):
+    """Localisation training streams: each image is read when its turn comes (twice for the
+    PCA images), so memory never holds the dataset's bytes; and it logs its progress."""
+    from fakerek.ml import detector
+
+    reads: dict[int, int] = {}
+    scenes = [scene(200 + i, [SHAPES[i % 3]]) for i in range(8)]
+
+    def loader(index: int):
+        def load() -> bytes:
+            reads[index] = reads.get(index, 0) + 1
+            return bytes(scenes[index][0])
+
+        return load
+
+    examples = [
+        detector.BoxExample(
+            loader(i),
+            np.array([[x1 / 320, y1 / 240, x2 / 320, y2 / 240] for _, (x1, y1, x2, y2) in boxes]),
+            [label for label, _ in boxes],
+        )
+        for i, (_, boxes) in enumerate(scenes)
+    ]
+    with caplog.at_level("INFO", logger="fakerek.training"):
+        model = detector.train(examples, precision="int8")
+    assert reads == {i: 2 for i in range(8)}  # all 8 are among the first PCA_IMAGES
+    assert "localisation images: 8/8 images (8 pooled)" in caplog.text
+    found = model.detect(scenes[0][0], features.TRAINING_THREADS)
+    assert found and found[0].label == SHAPES[0]

@@ -270,7 +270,7 @@ def _train_detector(
         boxes = line.boxes() or [(label, whole) for label in sorted(line.image_labels())]
         examples.append(
             detector.BoxExample(
-                load(line),
+                functools.partial(load, line),
                 np.array([b for _, b in boxes], np.float32),
                 [label for label, _ in boxes],
             )

@@ -16,13 +16,14 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from fakerek.ml import calibration, features, graph, model_files
 from fakerek.ml.onnx_proto import FLOAT
+from fakerek.ml.progress import Progress
 
 log = logging.getLogger("fakerek.training")
 SIZE = graph.MAPS_SIZE
@@ -398,7 +399,7 @@ def postprocess(scores: np.ndarray, boxes: np.ndarray) -> list[tuple[int, float,
 
 @dataclass
 class BoxExample:
-    image: bytes
+    load: Callable[[], bytes]  # the image's bytes, read when needed: memory holds one at a time
     boxes: np.ndarray  # [n, 4] ratios
     labels: list[str]
 
@@ -526,7 +527,8 @@ def train(
     """Fit a detector on every image as it is and mirrored.
 
     The training boxes of every view are drawn first, so the sample matrix is allocated once at
-    its final size and filled view by view: peak memory is one copy of it plus one view's maps.
+    its final size and filled view by view: peak memory is one copy of it plus one image and its
+    views' maps (images are read one at a time, twice for the first PCA_IMAGES).
     """
     started = time.perf_counter()
     labels = sorted({label for e in examples for label in e.labels})
@@ -539,7 +541,7 @@ def train(
     # PCA of the stride-32 map, from the first images
     pixels = np.concatenate(
         [
-            feature_maps(features.to_array(features.decode(e.image, SIZE), SIZE), precision)[
+            feature_maps(features.to_array(features.decode(e.load(), SIZE), SIZE), precision)[
                 "fmap32"
             ][0]
             .reshape(1280, -1)
@@ -559,11 +561,12 @@ def train(
     regression_rows, regression_targets = [], []
     row = 0
     maps: dict[str, np.ndarray] = {}
+    progress = Progress(len(examples), "localisation images")
     for example, mirrored, rois, matched in views:
         boxes = _view_boxes(example, mirrored)
         classes = np.array([labels.index(label) for label in example.labels], np.int64)
         if not mirrored:  # both views of an image go through the backbone in one batch
-            pair = np.stack(features.views(features.decode(example.image, SIZE), SIZE))
+            pair = np.stack(features.views(features.decode(example.load(), SIZE), SIZE))
             maps = dict(
                 zip(
                     ("fmap16", "fmap32"),
@@ -586,6 +589,9 @@ def train(
         regression_rows.append(row + regress)
         regression_targets.append(encode(rois[regress], boxes[which[regress]]))
         row = end
+        if mirrored:
+            progress.advance(pooled=1)
+    progress.done()
     log.info(
         "pooled %d training samples from %d views in %.1f s",
         len(samples),

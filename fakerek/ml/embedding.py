@@ -27,13 +27,13 @@ import numpy as np
 from fakerek.manifests import images
 from fakerek.ml import features, graph
 from fakerek.ml.embedding_store import EmbeddingStore
+from fakerek.ml.progress import Progress
 
 log = logging.getLogger("fakerek.training")
 Location = tuple[str, str]  # bucket, key
 Source = tuple[Location, Callable[[], bytes]]  # where an image is, and what loads its bytes
 CHUNK = 64  # images fetched and looked up together
 GROUP = 4  # images decoded and embedded by one worker task
-PROGRESS_SECONDS = 5.0  # how often a long embedding reports progress
 
 
 def workers(setting: int) -> int:
@@ -57,7 +57,7 @@ class Embedder:
         self._lock = threading.Lock()  # the store and the lists above
         self._building = threading.Lock()  # the backbone, built once
         self._slots = threading.Semaphore(threads)  # backbone runs at once during validation
-        self._progress = _Progress(0, "validation")
+        self._progress = Progress(0, "validation")
         self.cached = self.embedded = 0
 
     @property
@@ -74,7 +74,7 @@ class Embedder:
 
     def expect(self, total: int) -> None:
         """Announce how many images validation will inspect (for the progress lines)."""
-        self._progress = _Progress(total, "validation")
+        self._progress = Progress(total, "validation")
 
     def inspect(
         self,
@@ -119,7 +119,7 @@ class Embedder:
         self.flush()
         views = min(views, self.views)
         out = np.empty((len(sources), views, graph.FEATURES), np.float32)
-        progress = _Progress(len(sources), what)
+        progress = Progress(len(sources), what)
         with ThreadPoolExecutor(self.threads, thread_name_prefix="embed") as pool:
             for start in range(0, len(sources), CHUNK):
                 chunk = sources[start : start + CHUNK]
@@ -225,41 +225,3 @@ class Embedder:
 
 def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
-
-
-class _Progress:
-    """Logs images done / total, where their vectors came from, and the rate: every
-    PROGRESS_SECONDS, and once at the end."""
-
-    def __init__(self, total: int, what: str):
-        self.total, self.what = total, what
-        self.count = 0
-        self.sources: dict[str, int] = {}
-        self.finished = False
-        self.started = self.reported = time.monotonic()
-
-    def advance(self, **sources: int) -> None:
-        for source, count in sources.items():
-            self.sources[source] = self.sources.get(source, 0) + count
-            self.count += count
-        now = time.monotonic()
-        if now - self.reported >= PROGRESS_SECONDS and self.count < self.total:
-            self.reported = now
-            self._log()
-
-    def done(self) -> None:
-        if self.count and not self.finished:
-            self.finished = True
-            self._log()
-
-    def _log(self) -> None:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        where = ", ".join(f"{n} {source.replace('_', ' ')}" for source, n in self.sources.items())
-        log.info(
-            "%s: %d/%d images (%s), %.0f images/s",
-            self.what,
-            self.count,
-            self.total,
-            where,
-            self.count / elapsed,
-        )
