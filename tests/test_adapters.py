@@ -159,6 +159,29 @@ def test_an_overwritten_key_stays_readable_and_its_etag_is_its_md5(s3):
         assert s3.info(first).etag == hashlib.md5(b"first").hexdigest()
 
 
+def test_a_deep_copy_of_a_stored_key_shares_its_blob(s3, tmp_path):
+    """moto deep-copies every version for ListObjectVersions: a copy must not read the bytes."""
+    import copy
+
+    with moto("FakeKey.__deepcopy__ (added), FakeKey.__getstate__/__setstate__"):
+        s3.create_bucket("contract-copy", "us-east-1")
+        info = KeyInfo(5, "5d41402abc4b2a76b9719d911017c592", {"x-amz-meta-owner": "me"})
+        absent = tmp_path / "not-there"  # any read of it would fail
+        s3.restore("contract-copy", "k", [(Version("v1", False, 0, info, {}, "d1"), str(absent))])
+        stored = s3.get("contract-copy", "k")
+        duplicate = copy.deepcopy(stored)
+        assert s3.info(duplicate) == info and duplicate.version_id == "v1"
+        assert duplicate._value_buffer is not stored._value_buffer
+        absent.write_bytes(b"hello")
+        assert s3.read(duplicate) == b"hello"
+        duplicate._metadata["x-amz-meta-owner"] = "other"
+        assert s3.info(stored) == info  # nothing shared but the file
+
+        s3.put("contract-copy", "m", b"in memory", {})  # bytes not in a blob: moto's own copy
+        in_memory = s3.get("contract-copy", "m")
+        assert s3.read(copy.deepcopy(in_memory)) == b"in memory"
+
+
 def test_s3_model_objects_are_not_tracked(s3):
     with moto("BaseModel.instances_tracked"):
         from moto.s3.models import FakeAcl, FakeKey

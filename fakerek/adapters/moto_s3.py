@@ -16,17 +16,22 @@ does not publish, each used in this module only and covered by a contract test:
   buffer and computes the ETag under the key's lock;
 - `BaseModel.instances_tracked`: moto keeps every model object it ever made for its dashboard
   (about 7 KB per PUT, never freed); fakerek stops that tracking for S3's models.
+- `FakeKey.__deepcopy__` is added (moto's own copy goes through `__getstate__`/`__setstate__`):
+  ListObjectVersions deep-copies every version, which read every stored byte into memory; a copy
+  of a key whose bytes are a blob now shares the blob file.
 
 Key objects are opaque outside this module: callers pass them back to its functions.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import io
 import os
 import shutil
+import threading
 from typing import IO, Any, NamedTuple
 
 # moto reads its settings when first imported: set this before any import of moto.
@@ -135,6 +140,23 @@ def _etag(self: Any) -> str:
     return f'"{self._etag}"'
 
 
+def _deepcopy(self: Any, memo: dict[int, Any]) -> Any:
+    """A deep copy of a key: one whose bytes are a blob file shares the file (the copy reads the
+    same bytes, none are read now); any other is copied as moto copies it, bytes included."""
+    cls: Any = type(self)
+    duplicate = cls.__new__(cls)
+    memo[id(self)] = duplicate
+    buffer = self._value_buffer
+    if isinstance(buffer, BlobBuffer) and buffer._spilled is None:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_value_buffer", "lock")}
+        duplicate.__dict__.update(copy.deepcopy(state, memo))
+        duplicate._value_buffer = BlobBuffer(buffer.path, buffer.digest)
+        duplicate.lock = threading.Lock()
+    else:
+        duplicate.__setstate__(copy.deepcopy(self.__getstate__(), memo))
+    return duplicate
+
+
 class _Untracked(list):  # type: ignore[type-arg]
     """An `instances_tracked` list that keeps nothing."""
 
@@ -150,6 +172,7 @@ def _patch_moto() -> None:
     settings.S3_IGNORE_SUBDOMAIN_BUCKETNAME = True  # in case moto was imported earlier
     FakeKey.dispose = _dispose  # type: ignore[method-assign]
     FakeKey.etag = property(_etag)  # type: ignore[method-assign, assignment]
+    FakeKey.__deepcopy__ = _deepcopy  # type: ignore[attr-defined]
     for model in model_data["s3"].values():
         model.instances_tracked = _Untracked()  # type: ignore[attr-defined]
 
