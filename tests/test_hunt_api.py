@@ -1,0 +1,90 @@
+"""Defects a black-box hunt through the API found: each test is one, as a client meets it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import raw_call
+
+LONE_SURROGATE = "\\udc80"  # a JSON escape that decodes to no Unicode character
+
+
+def _json_with(escape: str, template: str) -> str:
+    return template.replace("@", escape)
+
+
+@pytest.mark.parametrize(
+    "operation, template",
+    [
+        ("CreateProject", '{"ProjectName": "p", "Tags": {"k": "@"}}'),
+        ("CreateProject", '{"ProjectName": "@"}'),
+        ("DescribeProjects", '{"NextToken": "@"}'),
+    ],
+)
+def test_a_lone_surrogate_escape_is_a_serialization_error_not_a_500(client, operation, template):
+    answer = client.post(
+        "/",
+        data=_json_with(LONE_SURROGATE, template),
+        headers={
+            "X-Amz-Target": f"RekognitionService.{operation}",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    assert answer.status_code == 400
+    assert answer.get_json(force=True)["__type"] == "SerializationException"
+
+
+def test_a_lone_surrogate_in_an_unpatterned_member_is_not_stored(fakerek, project):
+    """S3KeyPrefix has no pattern: the version was created and then broke every
+    DescribeProjectVersions of its project with a 500."""
+    body = _json_with(
+        LONE_SURROGATE,
+        json.dumps(
+            {
+                "ProjectArn": project,
+                "VersionName": "v1",
+                "OutputConfig": {"S3Bucket": "out", "S3KeyPrefix": "PREFIX"},
+            }
+        ).replace("PREFIX", "a@"),
+    )
+    status, _, error = raw_call(fakerek.endpoint, "RekognitionService.CreateProjectVersion", body)
+    assert (status, error["__type"]) == (400, "SerializationException")
+    versions = fakerek.client().describe_project_versions(ProjectArn=project)
+    assert versions["ProjectVersionDescriptions"] == []
+
+
+def test_a_surrogate_pair_escape_is_still_one_character(client):
+    answer = client.post(
+        "/",
+        data='{"ProjectName": "p", "Tags": {"k": "\\ud83d\\ude00"}}',
+        headers={
+            "X-Amz-Target": "RekognitionService.CreateProject",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    # a real character (an emoji): checked against the tag value pattern, not refused as JSON
+    assert answer.get_json(force=True)["__type"] == "ValidationException"
+
+
+@pytest.mark.parametrize(
+    "path, template",
+    [
+        ("/_fakerek/config", '{"s3_denied_buckets": "@"}'),
+        ("/_fakerek/rules", '{"match": {"s3_key": "b/@"}, "labels": []}'),
+        (
+            "/_fakerek/faults",
+            '{"operation": "CreateProject", "error": "ThrottlingException", "message": "@"}',
+        ),
+    ],
+)
+def test_control_bodies_with_a_lone_surrogate_answer_400_and_change_nothing(client, path, template):
+    before = {
+        p: client.get(p).get_json()
+        for p in ("/_fakerek/config", "/_fakerek/rules", "/_fakerek/faults")
+    }
+    answer = client.post(
+        path, data=_json_with(LONE_SURROGATE, template), content_type="application/json"
+    )
+    assert answer.status_code == 400, answer.get_json()
+    assert {p: client.get(p).get_json() for p in before} == before
