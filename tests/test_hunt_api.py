@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import urllib.parse
 
 import pytest
 from conftest import raw_call
@@ -88,3 +90,31 @@ def test_control_bodies_with_a_lone_surrogate_answer_400_and_change_nothing(clie
     )
     assert answer.status_code == 400, answer.get_json()
     assert {p: client.get(p).get_json() for p in before} == before
+
+
+# -- the embedded S3 ------------------------------------------------------------------------------
+
+
+def _s3_request(endpoint: str, method: str, path: str) -> tuple[int, bytes]:
+    host = urllib.parse.urlparse(endpoint)
+    connection = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
+    try:
+        connection.request(method, path, body=b"hello" if method == "PUT" else None)
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("raw_key", ["bad%FFkey.jpg", "cut%C3.jpg", "surrogate%ED%B2%80.jpg"])
+def test_a_key_that_is_not_utf8_is_an_invalid_uri_and_nothing_is_kept(fakerek, raw_key):
+    """S3 answers 400 InvalidURI; fakerek answered 500 InternalError, yet the object showed up
+    in listings (moto kept it, the index could not) until the next restart dropped it."""
+    s3 = fakerek.client("s3")
+    s3.create_bucket(Bucket="keys")
+    for method in ("PUT", "GET", "HEAD", "DELETE"):
+        status, body = _s3_request(fakerek.endpoint, method, f"/keys/{raw_key}")
+        assert status == 400, (method, body)
+        if method != "HEAD":
+            assert b"<Code>InvalidURI</Code>" in body
+    assert s3.list_objects_v2(Bucket="keys")["KeyCount"] == 0
