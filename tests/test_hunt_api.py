@@ -118,3 +118,33 @@ def test_a_key_that_is_not_utf8_is_an_invalid_uri_and_nothing_is_kept(fakerek, r
         if method != "HEAD":
             assert b"<Code>InvalidURI</Code>" in body
     assert s3.list_objects_v2(Bucket="keys")["KeyCount"] == 0
+
+
+# -- numbers -------------------------------------------------------------------------------------
+
+
+def _post(client, operation: str, body: str) -> tuple[int, dict]:
+    answer = client.post(
+        "/",
+        data=body,
+        headers={
+            "X-Amz-Target": f"RekognitionService.{operation}",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    return answer.status_code, answer.get_json(force=True)
+
+
+@pytest.mark.parametrize("number", ["1" + "0" * 400, "-" + "1" + "0" * 400])
+def test_a_float_member_given_an_integer_beyond_any_float_is_a_400_not_a_500(client, number):
+    """float(10**400) raised OverflowError: a 500. 1e400 (the same number as a JSON float)
+    already answered the range ValidationException; the integer spelling answers it too."""
+    arn = "arn:aws:rekognition:us-east-1:123456789012:project/p/version/v/1"
+    body = (
+        f'{{"ProjectVersionArn": "{arn}", "Image": {{"Bytes": "AAAA"}}, "MinConfidence": {number}}}'
+    )
+    as_integer = _post(client, "DetectCustomLabels", body)
+    as_float = _post(client, "DetectCustomLabels", body.replace(number, number[:2] + "e400"))
+    assert as_integer[0] == as_float[0] == 400
+    assert as_integer[1]["__type"] == as_float[1]["__type"] == "ValidationException"
+    assert as_integer[1]["Message"] == as_float[1]["Message"]
