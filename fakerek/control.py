@@ -14,7 +14,6 @@ Plain JSON in and out; a bad request answers 400 `{"error": "..."}` and changes 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +22,7 @@ from flask import Blueprint, Response, request
 from fakerek import __version__
 from fakerek.config import MAX_INTEGER, MAX_SECONDS, SettingError
 from fakerek.faults import FaultError
-from fakerek.http import LABEL, BodyTooLarge, json_response, read_body
+from fakerek.http import LABEL, BodyTooLarge, json_response, parse_json, read_body
 from fakerek.rules import RuleError
 from fakerek.services import Services, current
 
@@ -182,6 +181,6 @@ def _body() -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw, parse_constant=_reject)
+        return parse_json(raw, _reject)
     except (ValueError, RecursionError):
         raise BadRequest("the body is not valid JSON") from None

@@ -6,7 +6,6 @@ unexpected exception is logged here and answered as InternalServerError without 
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from flask import Response, request
 
 from fakerek import __version__, context
-from fakerek.http import LABEL, BodyTooLarge, json_response, read_body
+from fakerek.http import LABEL, BodyTooLarge, json_response, parse_json, read_body
 from fakerek.operations.registry import OPERATIONS
 from fakerek.protocol.errors import (
     AwsError,
@@ -137,7 +136,7 @@ def _json_body(environ: dict[str, Any], limit: int) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        return parse_json(raw.decode("utf-8"), _reject_constant)
     except UnicodeDecodeError:
         raise SerializationError("The request body is not valid UTF-8.") from None
     except RecursionError:

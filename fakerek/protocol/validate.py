@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import math
 from typing import Any
 
 import regex
@@ -164,7 +165,7 @@ def _convert(shape: Shape, value: Any, path: str) -> Any:
     if kind in ("float", "double", "timestamp"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _type_error(path, "a number", value)
-        return float(value)
+        return _as_float(value)
     if kind == "blob":
         if not isinstance(value, str):
             raise _type_error(path, "a base64 string", value)
@@ -173,6 +174,14 @@ def _convert(shape: Shape, value: Any, path: str) -> Any:
         except (binascii.Error, ValueError):
             raise SerializationError(f"Value at '{path}' is not valid base64.") from None
     raise SerializationError(f"Unsupported member type {kind} at '{path}'.")
+
+
+def _as_float(value: int | float) -> float:
+    """A JSON number as a float: an integer beyond every float is an infinity, as `1e400` is."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 # -- phase 2: modeled constraints ---------------------------------------------------------------

@@ -50,6 +50,16 @@ def _decode(raw: str) -> str:
     return unquote(raw, encoding="utf-8", errors="surrogateescape")
 
 
+def is_text(found: Target) -> bool:
+    """The bucket and key are UTF-8 text: no percent-escape decoded to a lone byte."""
+    try:
+        found.bucket.encode("utf-8")
+        found.key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def target(environ: dict[str, Any]) -> Target:
     path, query = raw_target(environ)
     bucket = virtual_bucket(environ.get("HTTP_HOST", ""))

@@ -42,10 +42,9 @@ _MUTATING = ("PUT", "POST", "DELETE")
 # Key sub-resources whose changes are not kept (tags are: `tagging` is not listed).
 _UNKEPT = {"acl", "retention", "legal-hold", "restore", "torrent", "select"}
 RETIRE_AFTER_S = 30.0  # an unused blob outlives its last version by this much: a GET may read it
-INTERNAL_ERROR = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
-    "<Message>We encountered an internal error. Please try again.</Message>"
-    "<RequestId>{request_id}</RequestId></Error>"
+ERROR = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+    "<Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"
 )
 
 
@@ -178,6 +177,10 @@ class EmbeddedS3:
         except RuntimeError:  # it failed, and the log says why
             return _internal_error(start_response)
         target = addressing.to_path_style(environ)
+        if not addressing.is_text(target):  # S3 keys are UTF-8: S3 cannot parse the request
+            return _error(
+                start_response, "400 Bad Request", "InvalidURI", "Couldn't parse the specified URI."
+            )
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in _MUTATING:
             return moto.app(environ, start_response)  # type: ignore[no-any-return]
@@ -445,10 +448,20 @@ class EmbeddedS3:
 
 def _internal_error(start_response: Any) -> list[bytes]:
     """S3's InternalError (500), in S3's XML shape; SDKs retry it."""
-    request_id = uuid.uuid4().hex[:16].upper()
-    body = INTERNAL_ERROR.format(request_id=request_id).encode()
-    start_response(
+    return _error(
+        start_response,
         "500 Internal Server Error",
+        "InternalError",
+        "We encountered an internal error. Please try again.",
+    )
+
+
+def _error(start_response: Any, status: str, code: str, message: str) -> list[bytes]:
+    """An S3 error in S3's XML shape."""
+    request_id = uuid.uuid4().hex[:16].upper()
+    body = ERROR.format(code=code, message=message, request_id=request_id).encode()
+    start_response(
+        status,
         [
             ("Content-Type", "application/xml"),
             ("Content-Length", str(len(body))),
