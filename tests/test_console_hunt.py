@@ -1,0 +1,59 @@
+"""Defects found by using the console in a real browser as a new user would, each pinned by a
+test: the browser ones reuse test_console_browser's chromium and page checks on a server of
+their own (no trained models up front); the others use the in-process test client.
+"""
+
+from __future__ import annotations
+
+import pytest
+import test_console_browser as shared
+from images import SHAPES, scene
+from manifests import BUCKET
+from test_versions import OUT
+
+from fakerek.testing import FakerekServer
+
+CONSOLE = shared.CONSOLE
+browser = shared.browser  # the module's chromium (skips or fails as the browser tests do)
+
+
+@pytest.fixture(scope="module")
+def hunt(tmp_path_factory):
+    """A server with a bucket of images in one folder per shape, and nothing else."""
+    with FakerekServer(str(tmp_path_factory.mktemp("hunt"))) as server:
+        client, s3 = server.client(), server.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.create_bucket(Bucket=OUT)
+        for i in range(12):
+            shape = SHAPES[i % 3]
+            data, _ = scene(4000 + i, [shape])
+            s3.put_object(Bucket=BUCKET, Key=f"hunt/{shape}/{i}.jpg", Body=data)
+        yield {"server": server, "client": client, "s3": s3}
+
+
+@pytest.fixture
+def pages(browser, hunt, tmp_path, request):
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield shared.Pages(page, hunt["server"].endpoint, tmp_path, request.node.name)
+    context.close()
+
+
+def _fits(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_long_names_stay_inside_the_page(hunt, pages):
+    name = "n" * 255  # the longest project (and model) name CreateProject accepts
+    client = hunt["client"]
+    arn = client.create_project(ProjectName=name)["ProjectArn"]
+    try:
+        pages.open(CONSOLE)
+        assert pages.page.get_by_role("link", name=name).is_visible()
+        assert _fits(pages.page), "the projects table is wider than the window"
+        pages.open(f"{CONSOLE}project?arn={arn}")
+        assert _fits(pages.page), "the breadcrumbs are wider than the window"
+        pages.shot("long-name")
+    finally:
+        client.delete_project(ProjectArn=arn)
