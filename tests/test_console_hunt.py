@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import test_console_browser as shared
 from images import SHAPES, scene
-from manifests import BUCKET
-from test_versions import OUT
+from manifests import BUCKET, image_line
+from test_versions import OUT, project_from
 
 from fakerek.testing import FakerekServer
 
@@ -57,3 +57,36 @@ def test_long_names_stay_inside_the_page(hunt, pages):
         pages.shot("long-name")
     finally:
         client.delete_project(ProjectArn=arn)
+
+
+def _train_dataset(client, project: str) -> str:
+    [described] = client.describe_projects(ProjectNames=[project])["ProjectDescriptions"]
+    return next(d["DatasetArn"] for d in described["Datasets"] if d["DatasetType"] == "TRAIN")
+
+
+def test_labels_with_runs_of_white_space_filter_and_assign_as_themselves(hunt, pages):
+    """An <option> without a value sends its text with white space collapsed and trimmed."""
+    client, s3 = hunt["client"], hunt["s3"]
+    spaced, tabbed = "two  spaces", "tab\tlabel"
+    lines = [image_line("hunt/circle/0.jpg", spaced), image_line("hunt/square/1.jpg", tabbed)]
+    lines.append(image_line("hunt/triangle/2.jpg"))
+    project_from(client, s3, "white-space", lines)
+    dataset = _train_dataset(client, "white-space")
+    pages.open(f"{CONSOLE}dataset?arn={dataset}")
+    page = pages.page
+    for label, key in ((spaced, "hunt/circle/0.jpg"), (tabbed, "hunt/square/1.jpg")):
+        page.locator("#filter-label").select_option(label)
+        pages.click("button", "Apply filters")
+        assert page.locator("#gallery .card .key").all_inner_texts() == [key]
+    pages.click("link", "Clear filters")
+    page.get_by_label("Select hunt/triangle/2.jpg").check()
+    page.locator("#assign-label").select_option(spaced)
+    page.get_by_role("button", name="Assign label").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save changes").click()
+    pages.check()
+    labels = client.list_dataset_labels(DatasetArn=dataset)["DatasetLabelDescriptions"]
+    assert {d["LabelName"]: d["LabelStats"]["EntryCount"] for d in labels} == {
+        spaced: 2,
+        tabbed: 1,
+    }
