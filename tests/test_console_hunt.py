@@ -90,3 +90,24 @@ def test_labels_with_runs_of_white_space_filter_and_assign_as_themselves(hunt, p
         spaced: 2,
         tabbed: 1,
     }
+
+
+def test_choosing_the_label_of_the_next_box_leaves_the_drawn_one_alone(hunt, pages):
+    client, s3 = hunt["client"], hunt["s3"]
+    lines = [image_line("hunt/circle/3.jpg", "cat"), image_line("hunt/square/4.jpg", "dog")]
+    project_from(client, s3, "two-boxes", lines)
+    pages.open(f"{CONSOLE}dataset?arn={_train_dataset(client, 'two-boxes')}")
+    page = pages.page
+    page.locator("#gallery .card").first.get_by_role("button", name="Draw bounding boxes").click()
+    page.wait_for_function("document.getElementById('editor-image').style.width !== ''")
+    canvas = page.locator("#editor-svg")
+    page.get_by_label("Label of new boxes").select_option("cat")
+    shared._drag(page, canvas, (0.05, 0.05), (0.35, 0.35))
+    page.get_by_label("Label of new boxes").select_option("dog")
+    shared._drag(page, canvas, (0.55, 0.55), (0.95, 0.95))
+    assert canvas.locator("rect title").all_text_contents() == ["cat", "dog"]
+    shared._drag(page, canvas, (0.20, 0.20), (0.20, 0.20))  # a click on the cat box selects it
+    page.get_by_label("Label of new boxes").select_option("dog")  # and relabels it
+    assert canvas.locator("rect title").all_text_contents() == ["dog", "dog"]
+    page.get_by_role("button", name="Done").click()
+    assert not pages.errors
