@@ -5,10 +5,14 @@ their own (no trained models up front); the others use the in-process test clien
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import test_console_browser as shared
+from conftest import call
 from images import SHAPES, scene
 from manifests import BUCKET, image_line
+from test_console import OWN, flashes, png
 from test_versions import OUT, project_from
 
 from fakerek.testing import FakerekServer
@@ -111,3 +115,28 @@ def test_choosing_the_label_of_the_next_box_leaves_the_drawn_one_alone(hunt, pag
     assert canvas.locator("rect title").all_text_contents() == ["dog", "dog"]
     page.get_by_role("button", name="Done").click()
     assert not pages.errors
+
+
+# -- in process ----------------------------------------------------------------------------------
+
+PREFIX = "/_fakerek/console"
+
+
+def test_a_minimum_confidence_that_is_not_a_number_is_refused(client):
+    """NaN cannot travel in a request's JSON (the API answers SerializationException): the
+    console must not call DetectCustomLabels with it either."""
+    project = call(client, "CreateProject", {"ProjectName": "p"})[1]["ProjectArn"]
+    model = project.replace(":project/p/", ":project/p/version/v1/")
+    for text in ("nan", "NaN", "-nan"):
+        answer = client.post(
+            f"{PREFIX}/model/detect",
+            data={
+                "arn": model,
+                "min_confidence": text,
+                "image": (io.BytesIO(png(64, 48)), "a.png"),
+            },
+            headers=OWN,
+        )
+        assert answer.status_code == 303
+        assert "The minimum confidence is a number from 0 to 100." in flashes(client)
+
