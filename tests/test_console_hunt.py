@@ -140,3 +140,10 @@ def test_a_minimum_confidence_that_is_not_a_number_is_refused(client):
         assert answer.status_code == 303
         assert "The minimum confidence is a number from 0 to 100." in flashes(client)
 
+
+def test_the_new_dataset_message_names_it_as_the_console_does(client):
+    project = call(client, "CreateProject", {"ProjectName": "p"})[1]["ProjectArn"]
+    for kind, text in (("TRAIN", "training"), ("TEST", "test")):
+        form = {"project": project, "type": kind, "source": "empty"}
+        assert client.post(f"{PREFIX}/datasets", data=form, headers=OWN).status_code == 303
+        assert f"The {text} dataset is being created." in flashes(client)
