@@ -117,6 +117,37 @@ def test_choosing_the_label_of_the_next_box_leaves_the_drawn_one_alone(hunt, pag
     assert not pages.errors
 
 
+def _folder_project(pages, name: str) -> None:
+    """A project with a training dataset from the S3 folders, made on the pages."""
+    page = pages.page
+    pages.open(CONSOLE)
+    page.get_by_label("Project name").fill(name)
+    pages.click("button", "Create project")
+    page.get_by_label("Import images from Amazon S3 bucket").check()
+    page.get_by_label("S3 folder").fill(f"s3://{BUCKET}/hunt/")
+    pages.click("button", "Create dataset")
+    pages.click("link", name)
+
+
+def test_a_model_that_cannot_be_started_says_why(hunt, pages):
+    page = pages.page
+    pages.open(f"{CONSOLE}test-double")
+    page.get_by_label("Failure code").select_option("SERVICE_ERROR")
+    pages.click("button", "Add training fault")
+    _folder_project(pages, "failing")
+    page.get_by_label("Output S3 bucket").fill(OUT)
+    pages.click("button", "Train model")
+    row = page.locator("table").nth(1).locator("tbody tr").first
+    assert "TRAINING_FAILED" in row.inner_text()
+    row.get_by_role("link").click()
+    pages.check()
+    shown = page.locator("#use-model").inner_text()
+    assert "once training has completed" not in shown
+    assert "Training failed: this model cannot be started. Train a new model." in shown
+    assert page.get_by_role("button", name="Start").count() == 0
+    pages.shot("training-failed")
+
+
 # -- in process ----------------------------------------------------------------------------------
 
 PREFIX = "/_fakerek/console"
