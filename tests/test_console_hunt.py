@@ -148,6 +148,46 @@ def test_a_model_that_cannot_be_started_says_why(hunt, pages):
     pages.shot("training-failed")
 
 
+def test_statuses_in_progress_refresh_themselves(hunt, pages):
+    """Realistic timing: the dataset, the training and the start finish while the person
+    looks at the page, which shows it without being told to; typed input is never lost."""
+    from playwright.sync_api import expect  # installed: the browser fixture skips otherwise
+
+    server, page = hunt["server"], pages.page
+    server.configure(timing="realistic", delays={"dataset": 2, "training": 2, "starting": 2})
+    try:
+        pages.open(CONSOLE)
+        page.get_by_label("Project name").fill("waiting")
+        pages.click("button", "Create project")
+        page.get_by_label("Import images from Amazon S3 bucket").check()
+        page.get_by_label("S3 folder").fill(f"s3://{BUCKET}/hunt/")
+        pages.click("button", "Create dataset")
+        assert "CREATE_IN_PROGRESS" in page.locator("dl.details").inner_text()
+        page.wait_for_selector("#gallery .card")  # reloaded once the import finished
+        pages.check()
+        assert "CREATE_COMPLETE" in page.locator("dl.details").inner_text()
+        pages.click("link", "waiting")
+        page.get_by_label("Output S3 bucket").fill(OUT)
+        pages.click("button", "Train model")
+        models = page.locator("table").nth(1)
+        assert "TRAINING_IN_PROGRESS" in models.inner_text()
+        expect(models).to_contain_text("TRAINING_COMPLETED", timeout=20_000)
+        pages.check()
+        models.locator("tbody th a").first.click()
+        pages.check()
+        pages.click("button", "Start")
+        assert "STARTING" in page.locator("dl.details").inner_text()
+        page.get_by_label("Minimum confidence").fill("42")  # a reload would lose it
+        expect(page.locator("#statuses-changed")).to_contain_text("Statuses have changed")
+        assert page.get_by_label("Minimum confidence").input_value() == "42"
+        page.get_by_role("link", name="Refresh", exact=True).first.click()
+        pages.check()
+        assert "RUNNING" in page.locator("dl.details").inner_text()
+        pages.shot("refreshed")
+    finally:
+        server.configure(timing="instant")
+
+
 # -- in process ----------------------------------------------------------------------------------
 
 PREFIX = "/_fakerek/console"
