@@ -12,7 +12,7 @@ import test_console_browser as shared
 from conftest import call
 from images import SHAPES, scene
 from manifests import BUCKET, image_line
-from test_console import OWN, flashes, png
+from test_console import OWN, flashes, page, png
 from test_versions import OUT, project_from
 
 from fakerek.testing import FakerekServer
@@ -218,3 +218,14 @@ def test_the_new_dataset_message_names_it_as_the_console_does(client):
         form = {"project": project, "type": kind, "source": "empty"}
         assert client.post(f"{PREFIX}/datasets", data=form, headers=OWN).status_code == 303
         assert f"The {text} dataset is being created." in flashes(client)
+
+
+def test_delete_buttons_in_tables_say_what_they_delete(client):
+    """A row's "Delete" button is named after its row for assistive technology."""
+    project = call(client, "CreateProject", {"ProjectName": "p"})[1]["ProjectArn"]
+    call(client, "CreateDataset", {"ProjectArn": project, "DatasetType": "TRAIN"})
+    listed = page(client, "/")
+    assert 'aria-label="Delete project p with its datasets and models">Delete<' in listed
+    shown = page(client, f"/project?arn={project}")
+    assert 'aria-label="Delete the training dataset">Delete<' in shown
+    assert ">Delete project</button>" in shown  # the page's own button says it already
