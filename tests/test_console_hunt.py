@@ -229,3 +229,18 @@ def test_delete_buttons_in_tables_say_what_they_delete(client):
     shown = page(client, f"/project?arn={project}")
     assert 'aria-label="Delete the training dataset">Delete<' in shown
     assert ">Delete project</button>" in shown  # the page's own button says it already
+
+
+def test_test_double_numbers_that_are_none_get_a_message_naming_the_field(client):
+    for form, shown in (
+        ({"timing": "instant", "delay_training": ""}, "delay_training: nothing is not a number"),
+        ({"timing": "instant", "delay_starting": "soon"}, "delay_starting: soon is not a number"),
+    ):
+        client.post(f"{PREFIX}/test-double/config", data=form, headers=OWN)
+        assert shown in flashes(client)
+    fault = {"kind": "operation", "operation": "CreateProject", "error": "ThrottlingException"}
+    client.post(f"{PREFIX}/test-double/faults", data={**fault, "count": "1.5"}, headers=OWN)
+    assert "count: 1.5 is not a whole number" in flashes(client)
+    training = {"kind": "training", "code": "SERVICE_ERROR", "count": "x"}
+    client.post(f"{PREFIX}/test-double/faults", data=training, headers=OWN)
+    assert "count: x is not a whole number" in flashes(client)
