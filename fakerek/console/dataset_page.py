@@ -59,9 +59,8 @@ def create_dataset() -> Any:
     elif source == "copy":
         params["DatasetSource"] = {"DatasetArn": request.form.get("copy", "")}
     arn = api.call(scope, "CreateDataset", params)["DatasetArn"]
-    return done(
-        f"The {kind.lower()} dataset is being created.", url_for("console.dataset", arn=arn)
-    )
+    text = "training" if kind == "TRAIN" else "test"
+    return done(f"The {text} dataset is being created.", url_for("console.dataset", arn=arn))
 
 
 def _folder_manifest(project: str, kind: str, folder: str, by_folder: bool) -> tuple[str, str]:

@@ -5,6 +5,7 @@ usage, trying an image and the code that calls it."""
 from __future__ import annotations
 
 import base64
+import math
 from typing import Any
 
 from flask import render_template, request, url_for
@@ -168,7 +169,9 @@ def detect_labels() -> Any:
         try:
             params["MinConfidence"] = float(request.form["min_confidence"])
         except ValueError:
-            raise InvalidParameter("The minimum confidence is a number from 0 to 100.") from None
+            params["MinConfidence"] = math.nan
+        if math.isnan(params["MinConfidence"]):  # not a JSON number: the API never gets one
+            raise InvalidParameter("The minimum confidence is a number from 0 to 100.")
     labels = api.call(api.scope_of(arn), "DetectCustomLabels", params)["CustomLabels"]
     try:
         preview = "data:image/jpeg;base64," + base64.b64encode(

@@ -42,6 +42,15 @@ def _refused(error: Exception) -> Any:
     return redirect(_here(), 303)
 
 
+def _number(name: str, text: str, kind: type[float] | type[int]) -> Any:
+    """A form field's number; a message naming the field, not Python's, when it is none."""
+    try:
+        return kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number of seconds"
+        raise SettingError(f"{name}: {text.strip() or 'nothing'} is not {what}") from None
+
+
 @blueprint.post("/test-double/config")
 def post_config() -> Any:
     patch: dict[str, Any] = {"timing": request.form.get("timing", "")}
@@ -49,7 +58,9 @@ def post_config() -> Any:
         key: request.form[f"delay_{key}"] for key in DELAY_KEYS if f"delay_{key}" in request.form
     }
     try:
-        patch["delays"] = {key: float(value) for key, value in delays.items()}
+        patch["delays"] = {
+            key: _number(f"delay_{key}", value, float) for key, value in delays.items()
+        }
         current().config.update(patch)
     except (SettingError, ValueError) as error:
         return _refused(error)
@@ -60,7 +71,7 @@ def post_config() -> Any:
 def post_fault() -> Any:
     form = request.form
     try:
-        count = int(form.get("count", "1") or 1)
+        count = _number("count", form.get("count", "") or "1", int)
         if form.get("kind") == "training":
             spec: dict[str, Any] = {"training": {"code": form.get("code", ""), "count": count}}
         else:

@@ -195,6 +195,7 @@
   const deleteButton = document.getElementById("delete-box");
   let current = -1;
   let chosenBox = -1;
+  let clicked = false; // the chosen box was clicked (relabelled by the label select), not drawn
   let gesture = null; // {kind: "draw"|"move", start: {x, y}, box, origin}
 
   // Small images are shown larger, large ones smaller, so that boxes are easy to draw.
@@ -250,6 +251,7 @@
     const hit = event.target.closest ? event.target.closest("rect") : null;
     if (hit && hit.dataset.index !== undefined) {
       chosenBox = Number(hit.dataset.index);
+      clicked = true;
       gesture = { kind: "move", start, origin: { ...entries[current].boxes[chosenBox] } };
     } else {
       const label = boxSelect.value;
@@ -260,6 +262,7 @@
       const box = { label, left: start.x, top: start.y, width: 0, height: 0 };
       entries[current].boxes = [...entries[current].boxes, box];
       chosenBox = entries[current].boxes.length - 1;
+      clicked = false; // choosing the label of the next box must not relabel this one
       gesture = { kind: "draw", start };
     }
     renderEditor();
@@ -317,7 +320,7 @@
     }
   });
   boxSelect.addEventListener("change", () => {
-    if (chosenBox < 0) return;
+    if (chosenBox < 0 || !clicked) return;
     entries[current].boxes[chosenBox].label = boxSelect.value;
     markChanged(current);
     renderEditor();
