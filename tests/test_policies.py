@@ -67,6 +67,23 @@ def test_delete_without_revision(rekognition, project):
     assert rekognition.list_project_policies(ProjectArn=project)["ProjectPolicies"] == []
 
 
+def test_policies_of_a_project_being_deleted_cannot_change(fakerek, rekognition, project):
+    """A DELETING project refuses every change to its children (its policies go with it)."""
+    put(rekognition, project)
+    fakerek.configure(timing="realistic", delays={"deleting": 30})
+    assert rekognition.delete_project(ProjectArn=project)["Status"] == "DELETING"
+    for change in (
+        lambda: put(rekognition, project, name="other"),
+        lambda: rekognition.delete_project_policy(ProjectArn=project, PolicyName="copy"),
+    ):
+        with pytest.raises(ClientError) as excinfo:
+            change()
+        assert error_of(excinfo)["Code"] == "InvalidParameterException"
+        assert "is being deleted" in error_of(excinfo)["Message"]
+    [kept] = rekognition.list_project_policies(ProjectArn=project)["ProjectPolicies"]
+    assert kept["PolicyName"] == "copy"
+
+
 def test_five_policies_at_most_and_pagination(rekognition, project):
     for i in range(5):
         put(rekognition, project, name=f"p{i}")

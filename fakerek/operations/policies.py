@@ -87,6 +87,7 @@ def delete_project_policy(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.write() as tx:
         project = require(tx, ctx, params["ProjectArn"])
         require_custom_labels(project)
+        require_not_deleting(project)
         current = policies.get(tx, project["id"], name)
         if current is None:
             raise ResourceNotFound(f"The project has no policy named {name}.")

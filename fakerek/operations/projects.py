@@ -38,7 +38,7 @@ def require_custom_labels(row: sqlite3.Row) -> None:
 
 def require_not_deleting(row: sqlite3.Row) -> None:
     if row["deleting_ms"] is not None:
-        raise InvalidParameter(f"The project {row['arn']} is being deleted.")
+        raise InvalidParameter.being_deleted("project", row["arn"])
 
 
 def describe(row: sqlite3.Row, dataset_metadata: list[dict[str, Any]]) -> dict[str, Any]:

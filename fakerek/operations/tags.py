@@ -36,7 +36,7 @@ def _require_resource(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.R
 
 def _require_mutable(row: sqlite3.Row) -> None:
     if row["deleting_ms"] is not None:
-        raise InvalidParameter(f"The resource {row['arn']} is being deleted.")
+        raise InvalidParameter.being_deleted("resource", row["arn"])
 
 
 def tag_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:

@@ -87,7 +87,7 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if project["feature"] != CUSTOM_LABELS:
             raise InvalidParameter("fakerek trains Custom Labels models only.")
         if project["deleting_ms"] is not None:
-            raise ResourceInUse(f"The project {project['arn']} is being deleted.")
+            raise ResourceInUse.being_deleted("project", project["arn"])
         if versions.by_name(tx, project["id"], params["VersionName"]) is not None:
             raise ResourceInUse(f"The project already has a model named {params['VersionName']}.")
         project_datasets = {

@@ -2,7 +2,8 @@
 
 Raise them anywhere below the protocol layer; `protocol.endpoint` turns them into the JSON 1.1
 error body with the HTTP status the model implies (500 for fault shapes, 400 otherwise). A message
-several operations answer is composed by its class (`ResourceNotFound.missing`, `.in_state`).
+several operations answer is composed by its class (`ResourceNotFound.missing`, `.in_state`,
+`.being_deleted`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ class AwsError(Exception):
         self.message = message
         if code is not None:
             self.code = code
+
+    @classmethod
+    def being_deleted(cls, kind: str, arn: str) -> Self:
+        """A change refused because the resource, or the project it belongs to, is DELETING
+        (InvalidParameterException, or ResourceInUseException where the operation lists it)."""
+        return cls(f"The {kind} {arn} is being deleted.")
 
 
 class ValidationError(AwsError):
