@@ -38,12 +38,17 @@ def project_from(client, s3, name: str, lines: list, key: str | None = None) -> 
 
 
 def own_project(server, images: int) -> tuple:
-    """On a server of the test's own: buckets, and a project trained-ready with `images`."""
+    """On a server of the test's own: buckets, and a project trained-ready with `images`,
+    imported (a test may switch to realistic timing, where an import still running refuses
+    training)."""
     s3 = server.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     s3.create_bucket(Bucket=OUT)
     client = server.client()
-    return client, project_from(client, s3, "p", upload_shapes(s3, images), "train.manifest")
+    project = project_from(client, s3, "p", upload_shapes(s3, images), "train.manifest")
+    [dataset] = client.describe_projects(ProjectNames=["p"])["ProjectDescriptions"][0]["Datasets"]
+    assert dataset["Status"] == "CREATE_COMPLETE"  # instant timing: the read waited for it
+    return client, project
 
 
 @pytest.fixture
