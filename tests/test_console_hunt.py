@@ -188,6 +188,41 @@ def test_statuses_in_progress_refresh_themselves(hunt, pages):
         server.configure(timing="instant")
 
 
+def test_a_slow_poll_is_not_overlapped_by_the_next(browser, tmp_path):
+    """A page read that takes longer than the polling interval (a busy server: training uses
+    every core) is not joined by another one: the next read starts once this one answered."""
+    slow_fetch = """
+        window.polls = 0; window.reading = 0; window.mostAtOnce = 0;
+        const fetchNow = window.fetch.bind(window);
+        window.fetch = async (...args) => {
+          window.polls += 1; window.reading += 1;
+          window.mostAtOnce = Math.max(window.mostAtOnce, window.reading);
+          try {
+            const answer = await fetchNow(...args);
+            await new Promise((resolve) => setTimeout(resolve, 3000));
+            return answer;
+          } finally {
+            window.reading -= 1;
+          }
+        };
+    """
+    with FakerekServer(str(tmp_path / "server")) as server:
+        client = server.client()
+        server.configure(timing="realistic", delays={"dataset": 120})
+        project = client.create_project(ProjectName="slow")["ProjectArn"]
+        client.create_dataset(ProjectArn=project, DatasetType="TRAIN")
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.add_init_script(slow_fetch)
+            page.goto(f"{server.endpoint}{CONSOLE}project?arn={project}")
+            assert page.locator(".status-progress").count() == 1
+            page.wait_for_function("() => window.polls >= 2", timeout=20_000)
+            assert page.evaluate("window.mostAtOnce") == 1
+        finally:
+            context.close()
+
+
 # -- in process ----------------------------------------------------------------------------------
 
 PREFIX = "/_fakerek/console"

@@ -41,13 +41,14 @@ function announceChange() {
 
 // While a status shows work in progress (TRAINING_IN_PROGRESS, STARTING, ...) the page is read
 // again every few seconds, as the AWS console does; once a status changed it reloads, or, when
-// that would lose what the person entered, says so.
+// that would lose what the person entered, says so. The next read is timed from the end of the
+// previous one, so a busy server is never sent a second read while one is still waiting.
 function pollWhileInProgress() {
   if (!document.body.hasAttribute("data-poll") || !document.querySelector(".status-progress")) {
     return;
   }
   const shown = statuses(document);
-  const timer = setInterval(async () => {
+  const poll = async () => {
     let now = null;
     try {
       const response = await fetch(window.location.href, {
@@ -58,13 +59,16 @@ function pollWhileInProgress() {
         now = statuses(new DOMParser().parseFromString(await response.text(), "text/html"));
       }
     } catch {
-      return; // the server is not answering: try again next time
+      now = shown; // the server is not answering: try again next time
     }
-    if (now === shown) return;
-    clearInterval(timer);
+    if (now === shown) {
+      setTimeout(poll, POLL_MS);
+      return;
+    }
     if (edited()) announceChange();
     else window.location.reload();
-  }, POLL_MS);
+  };
+  setTimeout(poll, POLL_MS);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
