@@ -150,11 +150,13 @@ def test_a_model_that_cannot_be_started_says_why(hunt, pages):
 
 def test_statuses_in_progress_refresh_themselves(hunt, pages):
     """Realistic timing: the dataset, the training and the start finish while the person
-    looks at the page, which shows it without being told to; typed input is never lost."""
+    looks at the page, which shows it without being told to; typed input is never lost. Each
+    lasts a few polls, so that a slow machine still sees (and types into) the page before it
+    changes."""
     from playwright.sync_api import expect  # installed: the browser fixture skips otherwise
 
     server, page = hunt["server"], pages.page
-    server.configure(timing="realistic", delays={"dataset": 2, "training": 2, "starting": 2})
+    server.configure(timing="realistic", delays={"dataset": 5, "training": 5, "starting": 5})
     try:
         pages.open(CONSOLE)
         page.get_by_label("Project name").fill("waiting")
@@ -163,7 +165,7 @@ def test_statuses_in_progress_refresh_themselves(hunt, pages):
         page.get_by_label("S3 folder").fill(f"s3://{BUCKET}/hunt/")
         pages.click("button", "Create dataset")
         assert "CREATE_IN_PROGRESS" in page.locator("dl.details").inner_text()
-        page.wait_for_selector("#gallery .card")  # reloaded once the import finished
+        page.wait_for_selector("#gallery .card", timeout=20_000)  # reloaded once imported
         pages.check()
         assert "CREATE_COMPLETE" in page.locator("dl.details").inner_text()
         pages.click("link", "waiting")
@@ -178,7 +180,9 @@ def test_statuses_in_progress_refresh_themselves(hunt, pages):
         pages.click("button", "Start")
         assert "STARTING" in page.locator("dl.details").inner_text()
         page.get_by_label("Minimum confidence").fill("42")  # a reload would lose it
-        expect(page.locator("#statuses-changed")).to_contain_text("Statuses have changed")
+        expect(page.locator("#statuses-changed")).to_contain_text(
+            "Statuses have changed", timeout=20_000
+        )
         assert page.get_by_label("Minimum confidence").input_value() == "42"
         page.get_by_role("link", name="Refresh", exact=True).first.click()
         pages.check()
