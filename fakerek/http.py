@@ -21,10 +21,14 @@ def json_response(
     return Response(body, status=status, headers=headers, content_type=content_type)
 
 
-def parse_json(text: str | bytes, parse_constant: Callable[[str], Any]) -> Any:
+def parse_json(
+    text: str | bytes,
+    parse_constant: Callable[[str], Any],
+    object_hook: Callable[[dict[str, Any]], Any] | None = None,
+) -> Any:
     """`json.loads`, refusing (ValueError) a string that holds a lone surrogate escape such as
     `"\\udc80"`: Python decodes it to a str that no UTF-8 response, file or database can hold."""
-    value = json.loads(text, parse_constant=parse_constant)
+    value = json.loads(text, parse_constant=parse_constant, object_hook=object_hook)
     if not _is_text(value):
         raise ValueError("a string holds a lone surrogate escape (\\ud800-\\udfff)")
     return value

@@ -8,6 +8,8 @@ import urllib.parse
 
 import pytest
 from conftest import raw_call
+from images import SHAPES, scene
+from manifests import BUCKET, image_line
 
 LONE_SURROGATE = "\\udc80"  # a JSON escape that decodes to no Unicode character
 
@@ -148,3 +150,33 @@ def test_a_float_member_given_an_integer_beyond_any_float_is_a_400_not_a_500(cli
     assert as_integer[0] == as_float[0] == 400
     assert as_integer[1]["__type"] == as_float[1]["__type"] == "ValidationException"
     assert as_integer[1]["Message"] == as_float[1]["Message"]
+
+
+# -- manifests -----------------------------------------------------------------------------------
+
+
+def _import(client, s3, project: str, kind: str, bad: str) -> tuple:
+    """A dataset imported from a manifest of nine good lines and `bad`: its status and
+    entries."""
+    good = "".join(json.dumps(image_line(f"a{i}.jpg", "cat")) + "\n" for i in range(9))
+    s3.put_object(Bucket=BUCKET, Key=f"{kind}.manifest", Body=f"{good}{bad}\n".encode())
+    source = {"GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": f"{kind}.manifest"}}}
+    arn = client.create_dataset(ProjectArn=project, DatasetType=kind, DatasetSource=source)[
+        "DatasetArn"
+    ]
+    described = client.describe_dataset(DatasetArn=arn)["DatasetDescription"]
+    entries = client.list_dataset_entries(DatasetArn=arn)["DatasetEntries"]
+    return described["Status"], described.get("StatusMessage"), entries
+
+
+def test_a_manifest_line_with_a_lone_surrogate_escape_is_an_invalid_json_line(fakerek, project):
+    """Python decodes "\\udc80" to a str that SQLite cannot store: the import failed with a
+    logged traceback ('service error') where an unreadable line only skips itself."""
+    client, s3 = fakerek.client(), fakerek.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    for i in range(9):
+        s3.put_object(Bucket=BUCKET, Key=f"a{i}.jpg", Body=scene(i, [SHAPES[0]])[0])
+    surrogate = _json_with(LONE_SURROGATE, json.dumps(image_line("b.jpg", "x@")))
+    assert _import(client, s3, project, "TRAIN", surrogate) == _import(
+        client, s3, project, "TEST", "not json"
+    )

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from fakerek.http import parse_json
 from fakerek.manifests.codes import PRIORITY, message
 
 IMAGE_LEVEL = "groundtruth/image-classification"
@@ -165,8 +166,9 @@ def _not_json(constant: str) -> Any:
 def parse_line(text: str) -> Any:
     """A manifest line as JSON, without the keys the service adds (errors, cl-metadata, ...) at
     any level. The keys are dropped while parsing, bottom-up, so however deep a line nests
-    nothing recurses here; NaN and Infinity are not JSON and make the line unreadable."""
-    return json.loads(text, object_hook=_without_service_keys, parse_constant=_not_json)
+    nothing recurses here; NaN and Infinity are not JSON and make the line unreadable, as does a
+    lone surrogate escape ("\\udc80": no text a dataset can store)."""
+    return parse_json(text, _not_json, object_hook=_without_service_keys)
 
 
 def parse_source_ref(value: Any) -> tuple[str, str] | None:
