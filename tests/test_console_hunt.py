@@ -215,7 +215,7 @@ def test_a_slow_poll_is_not_overlapped_by_the_next(browser, tmp_path):
         server.configure(timing="realistic", delays={"dataset": 120})
         project = client.create_project(ProjectName="slow")["ProjectArn"]
         client.create_dataset(ProjectArn=project, DatasetType="TRAIN")
-        context = browser.new_context()
+        context = browser.new_context(bypass_csp=True)  # for the predicates Playwright evals
         try:
             page = context.new_page()
             page.add_init_script(slow_fetch)
