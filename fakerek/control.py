@@ -22,7 +22,8 @@ from flask import Blueprint, Response, request
 from fakerek import __version__
 from fakerek.config import MAX_INTEGER, MAX_SECONDS, SettingError
 from fakerek.faults import FaultError
-from fakerek.http import LABEL, BodyTooLarge, json_response, parse_json, read_body
+from fakerek.http import LABEL, BodyTooLarge, json_response, read_body
+from fakerek.json_text import parse_json
 from fakerek.rules import RuleError
 from fakerek.services import Services, current
 

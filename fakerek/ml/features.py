@@ -20,6 +20,7 @@ import threading
 
 import numpy as np
 import onnxruntime as ort
+import PIL
 from PIL import Image, ImageOps
 
 from fakerek import config
@@ -131,7 +132,9 @@ def _graph_bytes(kind: str, precision: str) -> bytes:
             kind.encode(),
             str(size).encode(),
             _file(weights.weights_path()),
-            ort.__version__.encode(),
+            ort.__version__.encode(),  # runs the calibration
+            np.__version__.encode(),  # computes the float graph and the ranges
+            PIL.__version__.encode(),  # decodes the calibration photos
             *(_file(module.__file__) for module in (quantise, onnx_proto, graph, weights)),
             *quantise.calibration_files(),
         ]

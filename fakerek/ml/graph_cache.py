@@ -3,11 +3,11 @@ a directory shared by every fakerek of the machine, so that a new process or dat
 not derive them again.
 
 A file is named by the digest of everything its graph is derived from (the weights file, the
-calibration photos, the code that reads, builds, quantises and writes it, onnxruntime's
-version), so a stale file is never read. Its first 32 bytes are the SHA-256 of the rest: a
-damaged file is rebuilt. It is written under a temporary name and renamed, so a reader sees a
-whole file or none. Deleting the directory is always safe. This module imports nothing heavy:
-the server configures it at start-up.
+calibration photos, the code that reads, builds, quantises and writes it, and the versions of
+onnxruntime, numpy and Pillow), so a stale file is never read. Its first 32 bytes are the
+SHA-256 of the rest: a damaged file is rebuilt. It is written under a temporary name and
+renamed, so a reader sees a whole file or none. Deleting the directory is always safe. This
+module imports nothing heavy: the server configures it at start-up.
 """
 
 from __future__ import annotations

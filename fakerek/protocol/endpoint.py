@@ -13,7 +13,8 @@ from typing import Any
 from flask import Response, request
 
 from fakerek import __version__, context
-from fakerek.http import LABEL, BodyTooLarge, json_response, parse_json, read_body
+from fakerek.http import LABEL, BodyTooLarge, json_response, read_body
+from fakerek.json_text import parse_json
 from fakerek.operations.registry import OPERATIONS
 from fakerek.protocol.errors import (
     AwsError,
