@@ -27,6 +27,12 @@ def ends_at(settings: Settings, transition: str, start_ms: int) -> int:
     return start_ms + round(settings.delay(transition) * 1000)
 
 
+def training_end_ms(finished_ms: int, ready_ms: int | None) -> int:
+    """When a training ended as clients see it: not before its status left TRAINING_IN_PROGRESS
+    (realistic timing keeps that status until `ready_ms`, after the work itself finished)."""
+    return max(finished_ms, ready_ms or 0)
+
+
 def project_status(row: sqlite3.Row) -> str:
     return "DELETING" if row["deleting_ms"] is not None else "CREATED"
 

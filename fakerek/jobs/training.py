@@ -89,9 +89,6 @@ def run(store: Store, objects: Objects, version_id: int, options: Options) -> No
     try:
         _train(store, objects, row, request, options, results)
         outcome, message = "COMPLETED", None
-        results["BillableTrainingTimeInSeconds"] = max(
-            1, round(time.time() - row["created_ms"] / 1000)
-        )
     except TrainingFailed as failure:
         outcome, message = "FAILED", failure.status_message
         log.info("training of %s failed: %s (%s)", row["arn"], message, failure)
@@ -100,10 +97,17 @@ def run(store: Store, objects: Objects, version_id: int, options: Options) -> No
         outcome, message = "FAILED", lifecycle.SERVICE_ISSUE
         for key in ("TrainingValidation", "TestingValidation", "ManifestSummary"):
             results.pop(key, None)  # a late service error hides the validation locations
-    if outcome == "FAILED":
+    finished_ms = lifecycle.now_ms()
+    if outcome == "COMPLETED":
+        # billed until the training ends as clients see it (realistic timing stretches it)
+        ended_ms = lifecycle.training_end_ms(finished_ms, row["ready_ms"])
+        results["BillableTrainingTimeInSeconds"] = max(
+            1, round((ended_ms - row["created_ms"]) / 1000)
+        )
+    else:
         serving.remove_model(store.data_dir, version_id)
     with store.write() as tx:
-        versions.finish(tx, version_id, outcome, lifecycle.now_ms(), message, results)
+        versions.finish(tx, version_id, outcome, finished_ms, message, results)
     log.info(
         "training of %s ended %s after %.1f s", row["arn"], outcome, time.monotonic() - started
     )

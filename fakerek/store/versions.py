@@ -111,9 +111,11 @@ def finish(
     results: dict[str, Any],
     training_end: bool = True,
 ) -> None:
+    # a training ends when its status changes: not before ready_ms (lifecycle.training_end_ms)
     tx.execute(
         "UPDATE versions SET outcome = ?, finished_ms = ?, message = ?, results = ?, "
-        "training_end_ms = CASE WHEN ? THEN ? ELSE training_end_ms END WHERE id = ?",
+        "training_end_ms = CASE WHEN ? THEN max(?, coalesce(ready_ms, 0)) ELSE training_end_ms END "
+        "WHERE id = ?",
         (outcome, finished_ms, message, json.dumps(results), training_end, finished_ms, version_id),
     )
 
