@@ -52,9 +52,7 @@ def run(store: Store, objects: Objects, source_id: int, copy_id: int) -> None:
         )
         serving.remove_model(store.data_dir, copy_id)
     with store.write() as tx:
-        versions.finish(
-            tx, copy_id, outcome, lifecycle.now_ms(), message, results, training_end=False
-        )
+        versions.finish(tx, copy_id, outcome, lifecycle.now_ms(), message, results, None)
 
 
 def _read(objects: Objects, location: dict[str, Any]) -> str:

@@ -98,16 +98,16 @@ def run(store: Store, objects: Objects, version_id: int, options: Options) -> No
         for key in ("TrainingValidation", "TestingValidation", "ManifestSummary"):
             results.pop(key, None)  # a late service error hides the validation locations
     finished_ms = lifecycle.now_ms()
+    # billed until the training ends as clients see it (realistic timing stretches it)
+    ended_ms = lifecycle.training_end_ms(finished_ms, row["ready_ms"])
     if outcome == "COMPLETED":
-        # billed until the training ends as clients see it (realistic timing stretches it)
-        ended_ms = lifecycle.training_end_ms(finished_ms, row["ready_ms"])
         results["BillableTrainingTimeInSeconds"] = max(
             1, round((ended_ms - row["created_ms"]) / 1000)
         )
     else:
         serving.remove_model(store.data_dir, version_id)
     with store.write() as tx:
-        versions.finish(tx, version_id, outcome, finished_ms, message, results)
+        versions.finish(tx, version_id, outcome, finished_ms, message, results, ended_ms)
     log.info(
         "training of %s ended %s after %.1f s", row["arn"], outcome, time.monotonic() - started
     )
@@ -381,13 +381,15 @@ def recover(store: Store) -> None:
         stuck = versions.unfinished(conn)
     for row in stuck:
         serving.remove_model(store.data_dir, row["id"])
+        now = lifecycle.now_ms()
+        training = row["phase"] == "TRAINING"
         with store.write() as tx:
             versions.finish(
                 tx,
                 row["id"],
                 "FAILED",
-                lifecycle.now_ms(),
+                now,
                 lifecycle.SERVICE_ISSUE,
                 {},
-                training_end=row["phase"] == "TRAINING",
+                lifecycle.training_end_ms(now, row["ready_ms"]) if training else None,
             )

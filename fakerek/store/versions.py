@@ -109,14 +109,14 @@ def finish(
     finished_ms: int,
     message: str | None,
     results: dict[str, Any],
-    training_end: bool = True,
+    training_end_ms: int | None,
 ) -> None:
-    # a training ends when its status changes: not before ready_ms (lifecycle.training_end_ms)
+    """`training_end_ms`: when the training ended as clients see it (None: not a training,
+    the stored value stays)."""
     tx.execute(
         "UPDATE versions SET outcome = ?, finished_ms = ?, message = ?, results = ?, "
-        "training_end_ms = CASE WHEN ? THEN max(?, coalesce(ready_ms, 0)) ELSE training_end_ms END "
-        "WHERE id = ?",
-        (outcome, finished_ms, message, json.dumps(results), training_end, finished_ms, version_id),
+        "training_end_ms = coalesce(?, training_end_ms) WHERE id = ?",
+        (outcome, finished_ms, message, json.dumps(results), training_end_ms, version_id),
     )
 
 
