@@ -1,4 +1,5 @@
-"""Builders of manifest lines for the tests (valid by default; tests break one thing each)."""
+"""Builders of manifest lines for the tests (valid by default; tests break one thing each), and
+the project a manifest of them is imported into."""
 
 from __future__ import annotations
 
@@ -75,3 +76,16 @@ def changed(line: dict[str, Any], path: str, value: Any = "<delete>") -> dict[st
 
 def manifest(lines: list[Any]) -> str:
     return "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n"
+
+
+def project_from(client: Any, s3: Any, name: str, lines: list, key: str | None = None) -> str:
+    """A project whose TRAIN dataset is imported from `lines` (a manifest uploaded to S3)."""
+    key = key or f"{name}.manifest"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=manifest(lines))
+    project = client.create_project(ProjectName=name)["ProjectArn"]
+    client.create_dataset(
+        ProjectArn=project,
+        DatasetType="TRAIN",
+        DatasetSource={"GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": key}}},
+    )
+    return project

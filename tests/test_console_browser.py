@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from images import SHAPES, scene
-from manifests import BUCKET, image_line
-from test_versions import OUT, project_from, read_json, upload_boxes, upload_shapes
+from manifests import BUCKET, image_line, project_from
+from test_versions import OUT, read_json, upload_boxes, upload_shapes
 
 from fakerek.testing import FakerekServer
 

@@ -11,9 +11,9 @@ import pytest
 import test_console_browser as shared
 from conftest import call
 from images import SHAPES, scene
-from manifests import BUCKET, image_line
+from manifests import BUCKET, image_line, project_from
 from test_console import OWN, flashes, page, png
-from test_versions import OUT, project_from
+from test_versions import OUT
 
 from fakerek.testing import FakerekServer
 

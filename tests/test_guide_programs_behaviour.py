@@ -11,7 +11,7 @@ import time
 
 import pytest
 from images import SHAPES, scene
-from manifests import BUCKET, image_line, manifest
+from manifests import BUCKET, image_line, project_from
 
 OUT = "results"
 DELAY = 4
@@ -32,15 +32,7 @@ def imported_project(rekognition, s3, name: str, labels: tuple[str, ...]) -> str
         data, _ = scene(300 + i, [label])
         s3.put_object(Bucket=BUCKET, Key=f"{name}{i}.jpg", Body=data)
         lines.append(image_line(f"{name}{i}.jpg", label))
-    s3.put_object(Bucket=BUCKET, Key=f"{name}.manifest", Body=manifest(lines))
-    project = rekognition.create_project(ProjectName=name)["ProjectArn"]
-    rekognition.create_dataset(
-        ProjectArn=project,
-        DatasetType="TRAIN",
-        DatasetSource={
-            "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": f"{name}.manifest"}}
-        },
-    )
+    project = project_from(rekognition, s3, name, lines)
     [dataset] = rekognition.describe_projects(ProjectNames=[name])["ProjectDescriptions"][0][
         "Datasets"
     ]

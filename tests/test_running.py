@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import error_of
 from images import SHAPES, scene
-from manifests import BUCKET, box_line, image_line, manifest
+from manifests import BUCKET, box_line, image_line, project_from
 from PIL import Image
 
 from fakerek.testing import FakerekServer
@@ -23,15 +23,7 @@ def _png(width: int, height: int) -> bytes:
 
 
 def _train(client, s3, name: str, lines: list) -> tuple[str, str]:
-    s3.put_object(Bucket=BUCKET, Key=f"{name}.manifest", Body=manifest(lines))
-    project = client.create_project(ProjectName=name)["ProjectArn"]
-    client.create_dataset(
-        ProjectArn=project,
-        DatasetType="TRAIN",
-        DatasetSource={
-            "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": f"{name}.manifest"}}
-        },
-    )
+    project = project_from(client, s3, name, lines)
     version = client.create_project_version(
         ProjectArn=project, VersionName="v1", OutputConfig={"S3Bucket": "out"}
     )["ProjectVersionArn"]

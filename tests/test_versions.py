@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 from conftest import error_of
 from images import SHAPES, scene
-from manifests import BUCKET, box_line, image_line, manifest
+from manifests import BUCKET, box_line, image_line, manifest, project_from
 
 OUT = "results"
 
@@ -22,19 +22,6 @@ def upload_shapes(s3, count: int, labels=SHAPES, prefix: str = "img", seed: int 
         s3.put_object(Bucket=BUCKET, Key=f"{prefix}{i}.jpg", Body=data)
         lines.append(image_line(f"{prefix}{i}.jpg", label))
     return lines
-
-
-def project_from(client, s3, name: str, lines: list, key: str | None = None) -> str:
-    """A project whose TRAIN dataset is imported from `lines` (a manifest uploaded to S3)."""
-    key = key or f"{name}.manifest"
-    s3.put_object(Bucket=BUCKET, Key=key, Body=manifest(lines))
-    project = client.create_project(ProjectName=name)["ProjectArn"]
-    client.create_dataset(
-        ProjectArn=project,
-        DatasetType="TRAIN",
-        DatasetSource={"GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": key}}},
-    )
-    return project
 
 
 def own_project(server, images: int) -> tuple:
