@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from fakerek import arns, context
@@ -29,6 +30,18 @@ def call(scope: Scope, operation: str, params: dict[str, Any]) -> dict[str, Any]
     model = service().operation(operation)
     ctx = context.for_scope(current(), scope, operation, str(uuid.uuid4()))
     return OPERATIONS[operation](ctx, parse_input(model.input_shape, params))
+
+
+def pages(scope: Scope, operation: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every page of a paginated `operation`, following NextToken (a generator: a caller that
+    found what it looked for stops reading)."""
+    params = dict(params)
+    while True:
+        page = call(scope, operation, params)
+        yield page
+        if not page.get("NextToken"):
+            return
+        params["NextToken"] = page["NextToken"]
 
 
 def default_scope() -> Scope:

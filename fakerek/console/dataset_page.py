@@ -140,14 +140,12 @@ def distribute() -> Any:
 
 
 def _labels(scope: Scope, arn: str) -> list[dict[str, Any]]:
-    params: dict[str, Any] = {"DatasetArn": arn, "MaxResults": 100}
-    out: list[dict[str, Any]] = []
-    while True:
-        page = api.call(scope, "ListDatasetLabels", params)
-        out += page["DatasetLabelDescriptions"]
-        if not page.get("NextToken"):
-            return out
-        params["NextToken"] = page["NextToken"]
+    params = {"DatasetArn": arn, "MaxResults": 100}
+    return [
+        label
+        for page in api.pages(scope, "ListDatasetLabels", params)
+        for label in page["DatasetLabelDescriptions"]
+    ]
 
 
 def _filters() -> dict[str, Any]:
@@ -279,14 +277,12 @@ def save_labels() -> Any:
 
 
 def _has_entry(scope: Scope, arn: str, source_ref: str) -> bool:
-    params: dict[str, Any] = {"DatasetArn": arn, "SourceRefContains": source_ref, "MaxResults": 100}
-    while True:
-        page = api.call(scope, "ListDatasetEntries", params)
-        if any(json.loads(text).get("source-ref") == source_ref for text in page["DatasetEntries"]):
-            return True
-        if not page.get("NextToken"):
-            return False
-        params["NextToken"] = page["NextToken"]
+    params = {"DatasetArn": arn, "SourceRefContains": source_ref, "MaxResults": 100}
+    return any(
+        json.loads(text).get("source-ref") == source_ref
+        for page in api.pages(scope, "ListDatasetEntries", params)
+        for text in page["DatasetEntries"]
+    )
 
 
 @blueprint.post("/dataset/upload")

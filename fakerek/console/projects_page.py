@@ -124,14 +124,12 @@ def delete_project() -> Any:
 
 
 def _all_versions(scope: Scope, arn: str) -> list[dict[str, Any]]:
-    params: dict[str, Any] = {"ProjectArn": arn, "MaxResults": 100}
-    out: list[dict[str, Any]] = []
-    while True:
-        page = api.call(scope, "DescribeProjectVersions", params)
-        out += page["ProjectVersionDescriptions"]
-        if not page.get("NextToken"):
-            return out
-        params["NextToken"] = page["NextToken"]
+    params = {"ProjectArn": arn, "MaxResults": 100}
+    return [
+        version
+        for page in api.pages(scope, "DescribeProjectVersions", params)
+        for version in page["ProjectVersionDescriptions"]
+    ]
 
 
 def default_version_name(project_name: str) -> str:
