@@ -194,7 +194,7 @@ def blank_images(count: int = 20) -> list[bytes]:
 
 def _image_level(task: str, folder: str, precision: str) -> dict:
     """Train, calibrate on a test split (as a training does), measure on held-out images."""
-    from fakerek.ml import calibration, classifier, embedding, evaluation, features
+    from fakerek.ml import calibration, classifier, embedding, metrics, sessions
 
     single = task == "classification"
     n_train, n_split, n_test = (210, 52, 350) if single else (300, 75, 200)
@@ -223,13 +223,13 @@ def _image_level(task: str, folder: str, precision: str) -> dict:
         )
 
     def embed(samples) -> np.ndarray:
-        return model.embed([data for data, _ in samples], features.TRAINING_THREADS)
+        return model.embed([data for data, _ in samples], sessions.TRAINING_THREADS)
 
     started = time.perf_counter()
     embedded = embed(split)
     model.calibrate(embedded, truth_of(split))
     split_scores = model.scores_of(embedded)
-    per_label = evaluation.evaluate(model.labels, split_scores, truth_of(split))
+    per_label = metrics.evaluate(model.labels, split_scores, truth_of(split))
     threshold_of = {r.label: r.threshold for r in per_label}
     thresholds = np.array([threshold_of[label] for label in model.labels])
     result["calibration_s"] = round(time.perf_counter() - started, 2)
@@ -241,12 +241,12 @@ def _image_level(task: str, folder: str, precision: str) -> dict:
         result["ECE"] = round(calibration.expected_calibration_error(scores.max(1), right), 4)
     else:
         aps = [
-            evaluation.average_precision(scores[:, k], truth[:, k], int(truth[:, k].sum()))
+            metrics.average_precision(scores[:, k], truth[:, k], int(truth[:, k].sum()))
             for k in range(len(model.labels))
         ]
         result["mAP"] = round(float(np.mean(aps)), 4)
         result["ECE"] = round(calibration.expected_calibration_error(scores, truth), 4)
-    blank = model.scores(blank_images(), features.TRAINING_THREADS)
+    blank = model.scores(blank_images(), sessions.TRAINING_THREADS)
     result["blank_unlabelled"] = round(float(np.mean((blank < thresholds).all(1))), 4)
     result["max_confidence"] = round(float(scores.max()), 6)
     model.save(folder)
@@ -255,7 +255,7 @@ def _image_level(task: str, folder: str, precision: str) -> dict:
 
 def _localisation(folder: str, precision: str) -> dict:
     """Train, calibrate on a test split (as a training does), measure on held-out images."""
-    from fakerek.ml import calibration, detector, evaluation, features
+    from fakerek.ml import calibration, detector, metrics, sessions
 
     rng_train, rng_split, rng_test = (np.random.default_rng(seed) for seed in (1, 3, 2))
     train = [composite(rng_train, "train", int(rng_train.integers(1, 4))) for _ in range(300)]
@@ -275,11 +275,11 @@ def _localisation(folder: str, precision: str) -> dict:
 
     def detect(samples):
         found = [
-            [(d.label, d.score, d.box) for d in model.detect(data, features.TRAINING_THREADS)]
+            [(d.label, d.score, d.box) for d in model.detect(data, sessions.TRAINING_THREADS)]
             for data, _ in samples
         ]
         truth = [[(n, np.array(b, np.float32)) for n, b in boxes] for _, boxes in samples]
-        hits = [evaluation.match_boxes(f, t) for f, t in zip(found, truth, strict=True)]
+        hits = [metrics.match_boxes(f, t) for f, t in zip(found, truth, strict=True)]
         return found, truth, hits
 
     started = time.perf_counter()
@@ -289,20 +289,20 @@ def _localisation(folder: str, precision: str) -> dict:
         np.array([h for image in hits for h in image], bool),
     )
     calibrated = [[(n, model.confidence(s), b) for n, s, b in boxes] for boxes in found]
-    scored = evaluation.evaluate_boxes(model.labels, calibrated, truth)
+    scored = metrics.evaluate_boxes(model.labels, calibrated, truth)
     model.thresholds = {r.label: r.threshold for r in scored.results}
     result["calibration_s"] = round(time.perf_counter() - started, 2)
     found, truth, hits = detect(test)
-    scored = evaluation.evaluate_boxes(model.labels, found, truth)
+    scored = metrics.evaluate_boxes(model.labels, found, truth)
     result["mAP@0.5"] = round(scored.average_precision, 4)
-    result["F1_at_thresholds"] = round(evaluation.aggregate(scored.results)["F1Score"], 4)
+    result["F1_at_thresholds"] = round(metrics.aggregate(scored.results)["F1Score"], 4)
     result["ECE"] = round(
         calibration.expected_calibration_error(
             [s for boxes in found for _, s, _ in boxes], [h for image in hits for h in image]
         ),
         4,
     )
-    blank = [model.detect(data, features.TRAINING_THREADS) for data in blank_images()]
+    blank = [model.detect(data, sessions.TRAINING_THREADS) for data in blank_images()]
     result["blank_unlabelled"] = round(
         float(np.mean([all(d.score < model.thresholds[d.label] for d in ds) for ds in blank])),
         4,
@@ -313,10 +313,10 @@ def _localisation(folder: str, precision: str) -> dict:
 
 
 def run_task(task: str, precision: str) -> dict:
-    from fakerek.ml import features
+    from fakerek.ml import features, sessions
 
     # built once per process, outside the training time like the server's
-    features.backbone(precision, features.TRAINING_THREADS)
+    features.backbone(precision, sessions.TRAINING_THREADS)
     features.backbone(precision, 1)
     if task == "localisation":
         features.maps_session(precision)

@@ -1,3 +1,3 @@
-from fakerek.cli import main
+from fakerek.app.cli import main
 
 raise SystemExit(main())

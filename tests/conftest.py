@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from fakerek import services
 from fakerek.app import create_app
 from fakerek.config import Settings
 from fakerek.testing import FakerekServer
+from fakerek.web import services_of
 
 TARGET = "RekognitionService."
 
@@ -92,7 +92,7 @@ def app(tmp_path):
     """The application in this process (flaskr-style): `create_app` on a temporary data dir."""
     application = create_app(Settings(data_dir=str(tmp_path / "data")))
     yield application
-    services.of(application).close()
+    services_of(application).close()
 
 
 @pytest.fixture

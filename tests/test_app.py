@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from conftest import call
 
-from fakerek import services
 from fakerek.app import create_app
 from fakerek.config import Settings
+from fakerek.web import services_of
 
 
 def test_a_rekognition_call_in_process(client):
@@ -70,7 +70,7 @@ def test_s3_is_the_fallback(client):
 
 
 def test_reset_empties_every_part(app, client):
-    parts = services.of(app)
+    parts = services_of(app)
     call(client, "CreateProject", {"ProjectName": "p"})
     client.put("/reset-bucket")
     client.post("/_fakerek/config", json={"timing": "realistic"})
@@ -111,7 +111,7 @@ def test_closing_waits_for_transactions_under_way(tmp_path):
     from fakerek.store.db import StoreClosed
 
     application = create_app(Settings(data_dir=str(tmp_path / "data")))
-    parts = services.of(application)
+    parts = services_of(application)
     entered, release = threading.Event(), threading.Event()
     outcome: list[object] = []
 
@@ -134,4 +134,4 @@ def test_closing_waits_for_transactions_under_way(tmp_path):
     except StoreClosed:
         outcome.append("closed")
     assert outcome == [0, "closed"]
-    services.of(create_app(Settings(data_dir=str(tmp_path / "data")))).close()  # released
+    services_of(create_app(Settings(data_dir=str(tmp_path / "data")))).close()  # released

@@ -8,7 +8,7 @@ import json
 import pytest
 from conftest import call
 
-from fakerek.protocol import pagination
+from fakerek.api import pagination
 
 
 @pytest.mark.parametrize("key", [2**70, -(2**70), 2**63])

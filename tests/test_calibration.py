@@ -19,8 +19,8 @@ from images import SHAPES, scene
 from manifests import BUCKET, box_line, image_line, project_from
 from PIL import Image
 
-from fakerek.ml import calibration, evaluation
-from fakerek.ml.evaluation import evaluated_boxes
+from fakerek.ml import calibration, metrics
+from fakerek.ml.metrics import evaluated_boxes
 from fakerek.testing import FakerekServer
 
 OUT = "out"
@@ -89,7 +89,7 @@ def test_familiarity_damps_images_unlike_the_training_images():
 def test_the_assumed_threshold_is_the_middle_of_the_best_f1_gap():
     scores = np.array([0.95, 0.9, 0.7, 0.3, 0.2])
     truth = np.array([True, True, True, False, False])
-    threshold, precision, recall, f1 = evaluation.best_threshold(scores, truth)
+    threshold, precision, recall, f1 = metrics.best_threshold(scores, truth)
     assert threshold == pytest.approx(0.5) and (precision, recall, f1) == (1.0, 1.0, 1.0)
 
 
@@ -129,7 +129,7 @@ def test_the_evaluated_boxes_add_up_to_the_metrics():
         found += [(str(rng.choice(labels)), float(rng.uniform(0, 0.9)), _random_box(rng))]
         truth.append(boxes)
         predicted.append(sorted(found, key=lambda item: -item[1]))
-    scored = evaluation.evaluate_boxes(labels, predicted, truth)
+    scored = metrics.evaluate_boxes(labels, predicted, truth)
     thresholds = {r.label: r.threshold for r in scored.results}
     counts: Counter = Counter()
     for found, boxes in zip(predicted, truth, strict=True):

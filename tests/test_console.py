@@ -14,8 +14,8 @@ from conftest import call
 from manifests import BUCKET, box_line, image_line, manifest
 from PIL import Image
 
-from fakerek import services
-from fakerek.console import entries, evaluation
+from fakerek.web import services_of
+from fakerek.web.console import entries, evaluation_report
 
 CONSOLE = "/_fakerek/console"
 OWN = {"Origin": "http://localhost"}
@@ -166,7 +166,7 @@ def test_thumbnails_are_small_jpegs_made_once(app, client):
     first = client.get(url)
     assert first.status_code == 200 and first.mimetype == "image/jpeg"
     assert Image.open(io.BytesIO(first.data)).size == (320, 240)
-    folder = os.path.join(services.of(app).store.data_dir, "console-thumbnails")
+    folder = os.path.join(services_of(app).store.data_dir, "console-thumbnails")
     assert len(os.listdir(folder)) == 1
     again = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
@@ -250,7 +250,7 @@ def test_labels_are_saved_through_update_dataset_entries(client):
 
 
 def test_test_double_forms_change_what_the_control_api_changes(app, client):
-    parts = services.of(app)
+    parts = services_of(app)
     form = {"timing": "realistic", **{f"delay_{k}": "2" for k in ("training", "starting")}}
     assert client.post(f"{CONSOLE}/test-double/config", data=form, headers=OWN).status_code == 303
     assert parts.config.snapshot().timing == "realistic"
@@ -335,17 +335,17 @@ def _classified(flags: dict) -> dict:
             "class-name": "dog",
             "confidence": 0.8,
             "type": "groundtruth/image-classification",
-            evaluation.DETAILS: flags,
+            evaluation_report.DETAILS: flags,
         },
     }
 
 
 def test_test_results_of_a_classifier():
-    image = evaluation.test_image(_classified({"is-false-positive": True}))
+    image = evaluation_report.test_image(_classified({"is-false-positive": True}))
     assert [m.label for m in image.truth] == ["cat"]
     [mark] = image.results
     assert (mark.label, mark.outcome, mark.confidence) == ("dog", "false positive", 80.0)
-    negative = evaluation.test_image(_classified({"is-true-negative": True}))
+    negative = evaluation_report.test_image(_classified({"is-true-negative": True}))
     assert negative.results == [] and negative.outcomes() == set()
 
 
@@ -372,19 +372,21 @@ def _detected(objects: list, truth_objects: list | None = None) -> dict:
 
 
 def test_test_results_of_a_detector_read_flags_where_they_are():
-    found = {"confidence": 0.9, evaluation.DETAILS: {"is-true-positive": True}}
-    below = {"confidence": 0.4, evaluation.DETAILS: {"is-false-negative": True}}
-    image = evaluation.test_image(_detected([found, below]))
+    found = {"confidence": 0.9, evaluation_report.DETAILS: {"is-true-positive": True}}
+    below = {"confidence": 0.4, evaluation_report.DETAILS: {"is-false-negative": True}}
+    image = evaluation_report.test_image(_detected([found, below]))
     [(outcome, box)] = [(m.outcome, m.box) for m in image.results]
     assert outcome == "true positive" and box == pytest.approx((0.1, 0.1, 0.2, 0.2))
     [truth] = image.truth
     assert truth.box == pytest.approx((0.1, 0.1, 0.2, 0.2))
-    missed = evaluation.test_image(_detected([below, below]))
+    missed = evaluation_report.test_image(_detected([below, below]))
     assert [(m.outcome, m.confidence, m.box) for m in missed.results] == [
         ("false negative", 40.0, None)
     ]
     flat = {"confidence": 0.7, "is-false-positive": True, "rekognition-custom-labels-object-id": 3}
-    later = evaluation.test_image(_detected([flat], truth_objects=[{"is-false-negative": True}]))
+    later = evaluation_report.test_image(
+        _detected([flat], truth_objects=[{"is-false-negative": True}])
+    )
     assert sorted(m.outcome for m in later.results) == ["false negative", "false positive"]
     assert all(m.box for m in later.results)
 
@@ -399,9 +401,12 @@ def test_the_confusion_matrix_is_keyed_by_predicted_and_true_label():
             ]
         },
     }
-    labels, values = evaluation.confusion(summary)
+    labels, values = evaluation_report.confusion(summary)
     assert labels == ["a", "b", "c"] and values == {("b", "a"): 0.25, ("a", "c"): 1.0}
-    assert evaluation.confusion({"AggregatedEvaluationResults": {"AveragePrecision": 1}}) is None
+    assert (
+        evaluation_report.confusion({"AggregatedEvaluationResults": {"AveragePrecision": 1}})
+        is None
+    )
 
 
 def test_a_project_is_deleted_once_its_children_are_gone(client):

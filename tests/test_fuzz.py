@@ -25,12 +25,12 @@ from images import scene
 from manifests import image_line, manifest
 from PIL import Image
 
-from fakerek import services
+from fakerek.api.service_model import service
+from fakerek.api.validate import compile_pattern
 from fakerek.app import create_app
 from fakerek.config import Settings
 from fakerek.operations.registry import OPERATIONS
-from fakerek.protocol.model import service
-from fakerek.protocol.validate import compile_pattern
+from fakerek.web import services_of
 
 FUZZ = settings(
     max_examples=int(os.environ.get("FAKEREK_FUZZ_EXAMPLES", "40")),
@@ -102,7 +102,7 @@ def world(tmp_path_factory: Any) -> Any:
     assert started.status_code == 200, started.get_json(force=True)
     found.arns = [arn, train["DatasetArn"], version]
     yield found
-    services.of(app).close()
+    services_of(app).close()
 
 
 # -- values from shapes ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from images import SHAPES, scene
 from manifests import BUCKET, image_line, project_from
 from PIL import Image
 
-from fakerek.manifests import images
+from fakerek.domain import images
 from fakerek.testing import FakerekServer
 
 

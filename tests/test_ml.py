@@ -11,7 +11,7 @@ import onnx
 import pytest
 from images import SHAPES, scene
 
-from fakerek.ml import features, graph, heads, weights
+from fakerek.ml import features, graph, heads, sessions, weights
 
 
 def test_the_real_weights_load():
@@ -101,7 +101,7 @@ def test_the_exported_head_matches_numpy(embedded):
     model = graph.linear_head_model(
         head.weights, head.bias, head.activation, {"labels": "\n".join(SHAPES)}
     )
-    session = features.session(model.serialize(), threads=1)
+    session = sessions.session(model.serialize(), threads=1)
     scores = session.run(["scores"], {"features": test})[0]
     assert np.allclose(scores, head.scores(test), atol=1e-5)
     parsed = onnx.load_from_string(model.serialize())
@@ -135,5 +135,5 @@ def test_a_detector_reads_its_images_one_at_a_time(caplog):
         model = detector.train(examples, precision="int8")
     assert reads == {i: 2 for i in range(8)}  # all 8 are among the first PCA_IMAGES
     assert "localisation images: 8/8 images (8 pooled)" in caplog.text
-    found = model.detect(scenes[0][0], features.TRAINING_THREADS)
+    found = model.detect(scenes[0][0], sessions.TRAINING_THREADS)
     assert found and found[0].label == SHAPES[0]

@@ -8,11 +8,11 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import error_of, raw_call
 
+from fakerek.api.errors import SerializationError, ValidationError
+from fakerek.api.service_model import CUSTOM_LABELS_OPERATIONS, service
+from fakerek.api.validate import parse_input
 from fakerek.config import Settings
 from fakerek.operations.registry import OPERATIONS
-from fakerek.protocol.errors import SerializationError, ValidationError
-from fakerek.protocol.model import CUSTOM_LABELS_OPERATIONS, service
-from fakerek.protocol.validate import parse_input
 
 TARGET = "RekognitionService."
 

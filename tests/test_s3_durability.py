@@ -176,7 +176,7 @@ def test_versions_tags_metadata_and_versioning_survive_a_restart(own_server):
 
 
 def test_stored_bytes_are_read_from_disk_not_kept_in_memory(app, client):
-    from fakerek import services
+    from fakerek.web import services_of
 
     signed = {
         "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/"
@@ -184,7 +184,7 @@ def test_stored_bytes_are_read_from_disk_not_kept_in_memory(app, client):
     }
     client.put("/on-disk", headers=signed)
     client.put("/on-disk/k", data=b"x" * 100_000, headers=signed)
-    s3 = services.of(app).s3
+    s3 = services_of(app).s3
     [(version, _)] = s3.moto.versions("on-disk", "k")
     assert version.blob == hashlib.sha256(b"x" * 100_000).hexdigest()
     assert client.get("/on-disk/k", headers=signed).data == b"x" * 100_000

@@ -120,7 +120,7 @@ def test_everyday_commands_match_moto_standalone(fakerek, moto_endpoint, tmp_pat
 
 
 def test_listing_keys_under_a_prefix_alike_on_fakerek_and_moto(fakerek, moto_endpoint):
-    from fakerek.objects import ExternalObjects
+    from fakerek.s3.objects import ExternalObjects
 
     results = []
     for endpoint in (fakerek.endpoint, moto_endpoint):

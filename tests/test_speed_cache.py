@@ -15,8 +15,7 @@ import pytest
 from images import SHAPES, scene
 from manifests import BUCKET, image_line, manifest
 
-from fakerek import serving
-from fakerek.ml import classifier, embedding, features, graph
+from fakerek.ml import classifier, embedding, features, graph, serving
 from fakerek.ml.embedding_store import FILE_NAME, EmbeddingStore
 from fakerek.ml.lru import LruCache
 from fakerek.testing import FakerekServer

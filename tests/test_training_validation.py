@@ -15,7 +15,7 @@ from PIL import Image
 
 from fakerek.manifests import training
 from fakerek.manifests.importer import ImportFailed, ImportLimits
-from fakerek.objects import ExternalObjects
+from fakerek.s3.objects import ExternalObjects
 
 PNG = io.BytesIO()
 Image.new("RGB", (100, 80), (1, 2, 3)).save(PNG, "PNG")

@@ -8,9 +8,10 @@ import logging
 import shutil
 from typing import Any
 
-from fakerek import lifecycle, serving
-from fakerek.artefacts import ARTEFACT_NAMES, OutputNotWritable, Outputs
-from fakerek.objects import ObjectError, Objects
+from fakerek.domain import lifecycle
+from fakerek.manifests.artefacts import ARTEFACT_NAMES, OutputNotWritable, Outputs
+from fakerek.ml import serving
+from fakerek.s3.objects import ObjectError, Objects
 from fakerek.store import versions
 from fakerek.store.db import Store
 

@@ -5,12 +5,14 @@ and the start-up recovery of work a crash interrupted. Each ends its dataset COM
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
-from fakerek import lifecycle
+from fakerek.domain import lifecycle
 from fakerek.manifests import importer, split
 from fakerek.manifests.codes import message
+from fakerek.manifests.lines import Line, render
 from fakerek.store import datasets
 from fakerek.store.db import Store
 
@@ -52,7 +54,7 @@ def import_manifest(
         )
         batch: list[datasets.EntryRow] = []
         for position, line in enumerate(lines, 1):
-            batch.append(importer.entry_row(line, position))
+            batch.append(entry_row(line, position))
             if len(batch) >= BATCH:
                 with store.write() as tx:
                     datasets.add_entries(tx, dataset_id, batch, fresh=True)
@@ -91,7 +93,7 @@ def update(store: Store, dataset_id: int, text: str, limits: importer.ImportLimi
             datasets.add_entries(
                 tx,
                 dataset_id,
-                [importer.entry_row(line, start + i) for i, line in enumerate(lines)],
+                [entry_row(line, start + i) for i, line in enumerate(lines)],
             )
             tally.check(limits, rows=datasets.count_entries(tx, dataset_id))
             if datasets.count_labels(tx, dataset_id) > limits.max_labels:
@@ -146,3 +148,18 @@ def recover(store: Store) -> None:
         log.warning(
             "dataset %s was interrupted by a restart: marked %s_FAILED", row["arn"], row["phase"]
         )
+
+
+def entry_row(line: Line, position: int) -> datasets.EntryRow:
+    """A validated line as the dataset stores it, rendered for ListDatasetEntries."""
+    shown = render(line, "cl-errors", None)
+    shown["cl-metadata"] = {"is_labeled": line.is_labeled}
+    return datasets.EntryRow(
+        position=position,
+        source_ref=line.source_ref or "",
+        entry=json.dumps(shown, ensure_ascii=False, separators=(",", ":")),
+        is_labeled=line.is_labeled,
+        has_errors=line.has_errors,
+        labels=line.labels,
+        box_labels=line.box_labels,
+    )

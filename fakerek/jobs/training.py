@@ -18,14 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fakerek import artefacts, lifecycle, serving
-from fakerek.artefacts import Outputs
 from fakerek.config import Settings
-from fakerek.manifests import images, training
+from fakerek.domain import images, lifecycle
+from fakerek.manifests import artefacts, training
+from fakerek.manifests.artefacts import Outputs
 from fakerek.manifests.codes import status_message
 from fakerek.manifests.importer import ImportFailed, ImportLimits
 from fakerek.manifests.lines import Line
-from fakerek.objects import ObjectError, Objects
+from fakerek.ml import serving
+from fakerek.s3.objects import ObjectError, Objects
 from fakerek.store import datasets, versions
 from fakerek.store.db import Store
 
@@ -266,7 +267,7 @@ def _train_detector(
 ) -> None:
     import numpy as np
 
-    from fakerek.ml import detector, evaluation, features
+    from fakerek.ml import detector, metrics, sessions
 
     whole = (0.0, 0.0, 1.0, 1.0)
     examples = []
@@ -285,10 +286,10 @@ def _train_detector(
         [(label, np.array(box, np.float32)) for label, box in line.boxes()] for line in test_lines
     ]
     raw = [  # the model is not calibrated yet: its scores are the raw ones
-        [(d.label, d.score, d.box) for d in model.detect(load(line), features.TRAINING_THREADS)]
+        [(d.label, d.score, d.box) for d in model.detect(load(line), sessions.TRAINING_THREADS)]
         for line in test_lines
     ]
-    hits = [evaluation.match_boxes(p, t) for p, t in zip(raw, truth, strict=True)]
+    hits = [metrics.match_boxes(p, t) for p, t in zip(raw, truth, strict=True)]
     model.calibrate(
         np.array([score for found in raw for _, score, _ in found]),
         np.array([hit for image in hits for hit in image], bool),
@@ -296,9 +297,9 @@ def _train_detector(
     predicted = [
         [(label, model.confidence(score), box) for label, score, box in found] for found in raw
     ]
-    scored = evaluation.evaluate_boxes(model.labels, predicted, truth)
+    scored = metrics.evaluate_boxes(model.labels, predicted, truth)
     model.thresholds = {r.label: r.threshold for r in scored.results}
-    totals = evaluation.aggregate(scored.results)
+    totals = metrics.aggregate(scored.results)
     aggregated = {
         **totals,
         "AveragePrecision": scored.average_precision,
@@ -313,7 +314,7 @@ def _train_detector(
         outputs, outputs.key("TrainingOutput"), artefacts.training_snapshot(checked.training.usable)
     )
     evaluated = [
-        evaluation.evaluated_boxes(found, true_boxes, model.thresholds)
+        metrics.evaluated_boxes(found, true_boxes, model.thresholds)
         for found, true_boxes in zip(predicted, truth, strict=True)
     ]
     results["TestingOutput"] = _put(
@@ -335,7 +336,7 @@ def _train_classifier(
 ) -> None:
     import numpy as np
 
-    from fakerek.ml import classifier, evaluation
+    from fakerek.ml import classifier, metrics
 
     train_lines, test_lines = checked.training.usable, checked.testing.usable
     embedded = embedder.embed(_sources(train_lines, load), 2, "training images")
@@ -350,12 +351,12 @@ def _train_classifier(
     ).reshape(len(test_lines), len(model.labels))
     model.calibrate(test_embedded, truth)
     scores = model.scores_of(test_embedded)
-    per_label = evaluation.evaluate(model.labels, scores, truth)
+    per_label = metrics.evaluate(model.labels, scores, truth)
     model.thresholds = {r.label: r.threshold for r in per_label}
-    totals = evaluation.aggregate(per_label)
+    totals = metrics.aggregate(per_label)
     aggregated = {
         **totals,
-        "ConfusionMatrix": evaluation.confusion_matrix(model.labels, scores, truth),
+        "ConfusionMatrix": metrics.confusion_matrix(model.labels, scores, truth),
     }
     summary = artefacts.summary(
         row["arn"], model.labels, per_label, aggregated, len(test_lines), len(train_lines)

@@ -9,11 +9,12 @@ import os
 import sys
 from typing import Any
 
-from fakerek.manifests import converters, images, report
+from fakerek.domain import images
+from fakerek.manifests import converters, report
 from fakerek.manifests.codes import message
 from fakerek.manifests.importer import ImportFailed, ImportLimits, Tally, open_manifest, text_lines
 from fakerek.manifests.lines import IMPORT, TRAINING, parse_source_ref
-from fakerek.objects import ExternalObjects, ObjectError, iter_chunks
+from fakerek.s3.objects import ExternalObjects, ObjectError, iter_chunks
 
 
 def add_parser(commands: Any) -> None:

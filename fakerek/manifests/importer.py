@@ -8,14 +8,12 @@ handed on, so a 250,000-line manifest never sits in memory whole. Terminal file 
 from __future__ import annotations
 
 import codecs
-import json
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from fakerek.manifests.lines import IMPORT, Limits, Line, check_line, render
-from fakerek.objects import ObjectError, Objects, iter_chunks
-from fakerek.store.datasets import EntryRow
+from fakerek.manifests.lines import IMPORT, Limits, Line, check_line
+from fakerek.s3.objects import ObjectError, Objects, iter_chunks
 
 BOM = "\ufeff"
 
@@ -119,21 +117,6 @@ def validate(lines: Iterable[str], tally: Tally, limits: ImportLimits) -> Iterat
             continue
         tally.source_refs.add(line.source_ref)
         yield line.finish()
-
-
-def entry_row(line: Line, position: int) -> EntryRow:
-    """A validated line as the dataset stores it, rendered for ListDatasetEntries."""
-    shown = render(line, "cl-errors", None)
-    shown["cl-metadata"] = {"is_labeled": line.is_labeled}
-    return EntryRow(
-        position=position,
-        source_ref=line.source_ref or "",
-        entry=json.dumps(shown, ensure_ascii=False, separators=(",", ":")),
-        is_labeled=line.is_labeled,
-        has_errors=line.has_errors,
-        labels=line.labels,
-        box_labels=line.box_labels,
-    )
 
 
 def manifest_chunks(stream: IO[bytes]) -> Iterator[bytes]:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from fakerek.json_text import parse_json
+from fakerek.api.json_text import parse_json
 from fakerek.manifests.codes import PRIORITY, message
 
 IMAGE_LEVEL = "groundtruth/image-classification"

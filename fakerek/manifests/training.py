@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from fakerek.manifests import images, split
+from fakerek.domain import images
+from fakerek.manifests import split
 from fakerek.manifests.codes import message
 from fakerek.manifests.importer import (
     ImportFailed,
@@ -25,7 +26,7 @@ from fakerek.manifests.importer import (
     text_lines,
 )
 from fakerek.manifests.lines import TRAINING, Limits, Line, check_line, render
-from fakerek.objects import Objects
+from fakerek.s3.objects import Objects
 
 IMAGE_LEVEL_LABELS, OBJECT_LOCALIZATION, NOT_DETERMINED = (
     "IMAGE_LEVEL_LABELS",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fakerek.ml import calibration, features, graph, model_files
+from fakerek.ml import calibration, features, graph, model_files, sessions
 from fakerek.ml.onnx_proto import FLOAT
 from fakerek.ml.progress import Progress
 
@@ -235,7 +235,7 @@ def head_model(model: DetectorModel) -> graph.Model:
 
 
 def feature_maps(
-    array: np.ndarray, precision: str, threads: int = features.TRAINING_THREADS
+    array: np.ndarray, precision: str, threads: int = sessions.TRAINING_THREADS
 ) -> dict[str, np.ndarray]:
     """The maps of one uint8 [SIZE, SIZE, 3] image."""
     session = features.maps_session(precision, threads)
@@ -554,7 +554,7 @@ def train(
     _, vectors = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
     pca_w = np.ascontiguousarray(vectors[:, ::-1][:, :PCA_DIM]).astype(np.float32)
     del pixels, centred
-    roi_session = features.session(roi_feature_model(pca_w, pca_mean).serialize(), 2, arena=False)
+    roi_session = sessions.session(roi_feature_model(pca_w, pca_mean).serialize(), 2, arena=False)
     width = 5 * PCA_DIM + 4 * C16 + 4
     samples = np.empty((sum(len(v[2]) for v in views), width), np.float32)
     targets = np.empty(len(samples), np.int64)

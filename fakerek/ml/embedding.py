@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from fakerek.manifests import images
+from fakerek.domain import images
 from fakerek.ml import features, graph
 from fakerek.ml.embedding_store import EmbeddingStore
 from fakerek.ml.progress import Progress

@@ -24,8 +24,9 @@ import PIL
 from PIL import Image, ImageOps
 
 from fakerek import config
-from fakerek.manifests import images
+from fakerek.domain import images
 from fakerek.ml import graph, weights
+from fakerek.ml.sessions import TRAINING_THREADS, session
 
 images.pillow()  # its decompression-bomb limit holds before this module decodes anything
 
@@ -33,10 +34,8 @@ SIZE = 224
 BATCH = 16
 PRECISIONS = config.BACKBONES
 LEGACY_PRECISION = "float32"  # models saved before the int8 backbone name none
-# Intra-op threads of a session. Training runs sessions of one thread on as many worker threads
-# as it has cores (images are independent: no synchronisation inside a run). Serving is adaptive
-# (SERVING_THREADS, see `Adaptive`): a lone detection uses every core, concurrent ones one each.
-TRAINING_THREADS = 2
+# Serving is adaptive (SERVING_THREADS, see `Adaptive`): a lone detection uses every core,
+# concurrent ones one each.
 SERVING_THREADS = 0
 _locks: dict[tuple, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -97,20 +96,6 @@ class Adaptive:
 
 def serving_session(model: bytes) -> Adaptive:
     return Adaptive(model)
-
-
-def session(model: bytes, threads: int, arena: bool = True) -> ort.InferenceSession:
-    """`arena=False` for graphs whose shapes vary from run to run: onnxruntime's memory arena
-    would otherwise keep the largest allocation of every shape it has seen. Idle intra-op threads
-    sleep instead of spinning, so that a busy neighbour process costs a core, not more."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.enable_cpu_mem_arena = arena
-    options.log_severity_level = 3  # errors only: not the optimiser's notes on unused constants
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def graph_bytes(kind: str, precision: str) -> bytes:

@@ -23,7 +23,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from fakerek.ml import graph
+from fakerek.ml import graph, sessions
 from fakerek.ml.onnx_proto import FLOAT, Node
 
 CALIBRATION_FOLDER = os.path.join(os.path.dirname(__file__), "calibration_images")
@@ -98,7 +98,6 @@ def _activations(nodes: list[Node]) -> list[str]:
 def ranges(model: graph.Model, images: np.ndarray) -> dict[str, tuple[float, float]]:
     """(min, max) of every activation to quantise over `images`, measured by the float graph
     with ReduceMin / ReduceMax nodes added: only the extremes leave onnxruntime."""
-    from fakerek.ml import features
 
     wanted = _activations(_fold_relu6(model.nodes)[0])
     extremes = [
@@ -111,7 +110,7 @@ def ranges(model: graph.Model, images: np.ndarray) -> dict[str, tuple[float, flo
         nodes=model.nodes + extremes,
         outputs=model.outputs + [(node.outputs[0], FLOAT, []) for node in extremes],
     )
-    session = features.session(probe.serialize(), features.TRAINING_THREADS)
+    session = sessions.session(probe.serialize(), sessions.TRAINING_THREADS)
     names = [node.outputs[0] for node in extremes]
     low = {name: np.inf for name in wanted}
     high = {name: -np.inf for name in wanted}

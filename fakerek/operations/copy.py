@@ -11,18 +11,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fakerek import arns, lifecycle, policy_documents, quotas
-from fakerek.context import Ctx
-from fakerek.jobs import copying
-from fakerek.operations.projects import CUSTOM_LABELS
-from fakerek.operations.versions import purge_deleted
-from fakerek.protocol.errors import (
+from fakerek.api.errors import (
     AccessDenied,
     InvalidParameter,
     LimitExceeded,
     ResourceInUse,
     ResourceNotFound,
 )
+from fakerek.domain import arns, lifecycle, policy_documents, quotas
+from fakerek.jobs import copying
+from fakerek.operations.context import Ctx
+from fakerek.operations.projects import CUSTOM_LABELS
+from fakerek.operations.versions import purge_deleted
 from fakerek.store import policies, projects, tags, versions
 
 COPYABLE = {

@@ -11,16 +11,8 @@ import json
 import sqlite3
 from typing import Any
 
-from fakerek import lifecycle, quotas
-from fakerek.arns import dataset_arn
-from fakerek.context import Ctx
-from fakerek.jobs import datasets as dataset_jobs
-from fakerek.manifests import importer
-from fakerek.manifests.lines import Limits
-from fakerek.operations.projects import require as require_project
-from fakerek.operations.projects import require_custom_labels, require_not_deleting
-from fakerek.protocol import pagination
-from fakerek.protocol.errors import (
+from fakerek.api import pagination
+from fakerek.api.errors import (
     InvalidParameter,
     LimitExceeded,
     ResourceAlreadyExists,
@@ -28,6 +20,14 @@ from fakerek.protocol.errors import (
     ResourceNotFound,
     ResourceNotReady,
 )
+from fakerek.domain import lifecycle, quotas
+from fakerek.domain.arns import dataset_arn
+from fakerek.jobs import datasets as dataset_jobs
+from fakerek.manifests import importer
+from fakerek.manifests.lines import Limits
+from fakerek.operations.context import Ctx
+from fakerek.operations.projects import require as require_project
+from fakerek.operations.projects import require_custom_labels, require_not_deleting
 from fakerek.store import datasets, tags, versions
 
 # Regions where a dataset holds fewer images (quotas of the guide): TRAIN / TEST.

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fakerek import lifecycle, serving
-from fakerek.context import Ctx
-from fakerek.jobs.models import FAILED_TO_START
-from fakerek.jobs.models import load as load_model
-from fakerek.manifests import images
-from fakerek.objects import ObjectError
-from fakerek.operations.projects import require_custom_labels
-from fakerek.operations.versions import require
-from fakerek.protocol.errors import (
+from fakerek.api.errors import (
     ImageTooLarge,
     InvalidImageFormat,
     InvalidParameter,
@@ -20,6 +12,14 @@ from fakerek.protocol.errors import (
     ProvisionedThroughputExceeded,
     ResourceNotReady,
 )
+from fakerek.domain import images, lifecycle
+from fakerek.jobs.models import FAILED_TO_START
+from fakerek.jobs.models import load as load_model
+from fakerek.ml import serving
+from fakerek.operations.context import Ctx
+from fakerek.operations.projects import require_custom_labels
+from fakerek.operations.versions import require
+from fakerek.s3.objects import ObjectError
 
 MAX_BYTES = 4 * 1024 * 1024
 LIMITS = images.LIMITS
@@ -93,7 +93,8 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if ruled is not None:
         labels = [label for label in ruled if minimum is None or label["Confidence"] >= minimum]
     else:
-        model = load_model(ctx.services, row)
+        services = ctx.services
+        model = load_model(services.store, services.models, services.capacity, row)
         if model is None:
             raise ResourceNotReady(f"ProjectVersion {row['arn']} is not ready: {FAILED_TO_START}")
         try:

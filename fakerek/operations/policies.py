@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fakerek import arns, policy_documents
-from fakerek.context import Ctx
-from fakerek.operations.projects import require, require_custom_labels, require_not_deleting
-from fakerek.protocol import pagination
-from fakerek.protocol.errors import (
+from fakerek.api import pagination
+from fakerek.api.errors import (
     InvalidPolicyRevisionId,
     ResourceAlreadyExists,
     ResourceNotFound,
     ServiceQuotaExceeded,
 )
+from fakerek.domain import arns, policy_documents
+from fakerek.operations.context import Ctx
+from fakerek.operations.projects import require, require_custom_labels, require_not_deleting
 from fakerek.store import policies
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from fakerek import arns, lifecycle, quotas
-from fakerek.context import Ctx
-from fakerek.protocol import pagination
-from fakerek.protocol.errors import (
+from fakerek.api import pagination
+from fakerek.api.errors import (
     InvalidParameter,
     LimitExceeded,
     ResourceInUse,
     ResourceNotFound,
 )
+from fakerek.domain import arns, lifecycle, quotas
+from fakerek.operations.context import Ctx
 from fakerek.store import datasets, projects, tags, versions
 
 CUSTOM_LABELS = "CUSTOM_LABELS"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fakerek.context import Ctx
 from fakerek.operations import copy, datasets, detect, policies, projects, tags, versions
+from fakerek.operations.context import Ctx
 
 Operation = Callable[[Ctx, dict[str, Any]], dict[str, Any]]
 

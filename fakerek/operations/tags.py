@@ -6,12 +6,12 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from fakerek import arns, quotas
-from fakerek.context import Ctx
+from fakerek.api.errors import InvalidParameter, ResourceNotFound
+from fakerek.domain import arns, quotas
 from fakerek.operations import datasets as dataset_ops
 from fakerek.operations import projects as project_ops
 from fakerek.operations import versions as version_ops
-from fakerek.protocol.errors import InvalidParameter, ResourceNotFound
+from fakerek.operations.context import Ctx
 from fakerek.store import tags
 
 # How to find a live resource of each taggable kind; kinds without an entry have no resources yet.

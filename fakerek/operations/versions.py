@@ -12,19 +12,21 @@ import logging
 import sqlite3
 from typing import Any
 
-from fakerek import arns, artefacts, lifecycle, quotas, serving
-from fakerek.context import Ctx
-from fakerek.jobs import models, training
-from fakerek.operations import datasets as dataset_ops
-from fakerek.operations.projects import CUSTOM_LABELS, require_custom_labels
-from fakerek.operations.projects import require as require_project
-from fakerek.protocol import pagination
-from fakerek.protocol.errors import (
+from fakerek.api import pagination
+from fakerek.api.errors import (
     InvalidParameter,
     LimitExceeded,
     ResourceInUse,
     ResourceNotFound,
 )
+from fakerek.domain import arns, lifecycle, quotas
+from fakerek.jobs import models, training
+from fakerek.manifests import artefacts
+from fakerek.ml import serving
+from fakerek.operations import datasets as dataset_ops
+from fakerek.operations.context import Ctx
+from fakerek.operations.projects import CUSTOM_LABELS, require_custom_labels
+from fakerek.operations.projects import require as require_project
 from fakerek.store import datasets, tags, versions
 
 log = logging.getLogger("fakerek.versions")
@@ -288,7 +290,10 @@ def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         versions.set_units(tx, row["id"], minimum, maximum)
     ctx.services.capacity.start(row["arn"], minimum, maximum)
     services = ctx.services
-    services.jobs.submit([row["arn"]], lambda: models.load(services, row))
+    services.jobs.submit(
+        [row["arn"]],
+        lambda: models.load(services.store, services.models, services.capacity, row),
+    )
     return {"Status": "STARTING"}
 
 

@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fakerek.adapters.moto_s3 import KeyInfo, MotoS3, Version
-from fakerek.lifecycle import now_ms
+from fakerek.domain.lifecycle import now_ms
 from fakerek.s3 import addressing
 from fakerek.store import s3 as index
 from fakerek.store.db import Store

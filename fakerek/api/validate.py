@@ -17,7 +17,7 @@ from typing import Any
 import regex
 from botocore.model import Shape
 
-from fakerek.protocol.errors import SerializationError, ValidationError
+from fakerek.api.errors import SerializationError, ValidationError
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)

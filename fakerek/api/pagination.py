@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from fakerek.protocol.errors import InvalidPaginationToken
-from fakerek.protocol.model import service
+from fakerek.api.errors import InvalidPaginationToken
+from fakerek.api.service_model import service
 
 _PAGING_MEMBERS = ("NextToken", "MaxResults")
 

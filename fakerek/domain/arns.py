@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from fakerek.protocol.errors import InvalidParameter
-from fakerek.protocol.model import service
-from fakerek.protocol.validate import compile_pattern
+from fakerek.api.errors import InvalidParameter
+from fakerek.api.service_model import service
+from fakerek.api.validate import compile_pattern
 
 _KIND_SHAPES = (
     ("project", "ProjectArn"),

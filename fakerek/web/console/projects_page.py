@@ -8,14 +8,13 @@ from typing import Any
 
 from flask import render_template, request, session, url_for
 
-from fakerek import lifecycle
-from fakerek.console import api
-from fakerek.console.web import back_to, blueprint, done
+from fakerek.api.errors import ResourceInUse
+from fakerek.api.sigv4 import Scope
+from fakerek.operations import inventory
 from fakerek.operations.versions import DELETABLE
-from fakerek.protocol.errors import ResourceInUse
-from fakerek.protocol.sigv4 import Scope
-from fakerek.services import current
-from fakerek.store import console as console_store
+from fakerek.web import current
+from fakerek.web.console import api
+from fakerek.web.console.web import back_to, blueprint, done
 
 PAGE = 25
 
@@ -38,8 +37,7 @@ def chosen_scope() -> Scope:
 
 def scope_choices(chosen: Scope) -> list[Scope]:
     services = current()
-    with services.store.read() as conn:
-        held = console_store.scopes(conn, lifecycle.now_ms())
+    held = inventory.scopes(services.store)
     return sorted({chosen, api.default_scope(), *(Scope(*pair) for pair in held)})
 
 
@@ -51,10 +49,7 @@ def projects() -> Any:
         params["NextToken"] = request.args["token"]
     found = api.call(scope, "DescribeProjects", params)
     descriptions = found["ProjectDescriptions"]
-    with current().store.read() as conn:
-        counts = console_store.version_counts(
-            conn, [p["ProjectArn"] for p in descriptions], lifecycle.now_ms()
-        )
+    counts = inventory.version_counts(current().store, [p["ProjectArn"] for p in descriptions])
     rows = []
     for project in descriptions:
         arn = project["ProjectArn"]

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         except config.SettingError as error:
             print(f"fakerek: {error}", file=sys.stderr)
             return 2
-        from fakerek.server import run
+        from fakerek.app.server import run
 
         return run(settings)
     if args.command == "manifest":

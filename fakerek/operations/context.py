@@ -6,14 +6,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fakerek import lifecycle
+from fakerek.api import sigv4
+from fakerek.api.sigv4 import Scope
 from fakerek.config import Settings
-from fakerek.protocol import sigv4
-from fakerek.protocol.sigv4 import Scope
+from fakerek.domain import lifecycle
 
 if TYPE_CHECKING:
-    from fakerek.objects import Objects
-    from fakerek.services import Services
+    from fakerek.operations.services import Services
+    from fakerek.s3.objects import Objects
     from fakerek.store.db import Store
 
 

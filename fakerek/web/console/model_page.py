@@ -10,14 +10,14 @@ from typing import Any
 
 from flask import render_template, request, url_for
 
-from fakerek.console import api, evaluation, thumbnails
-from fakerek.console.web import back_to, blueprint, done
-from fakerek.protocol.errors import InvalidParameter, ResourceNotFound
-from fakerek.services import current
+from fakerek.api.errors import InvalidParameter, ResourceNotFound
+from fakerek.web import current
+from fakerek.web.console import api, evaluation_report, thumbnails
+from fakerek.web.console.web import back_to, blueprint, done
 
 TEST_PAGE = 24
 RESULTS = {"tp": "true positive", "fp": "false positive", "fn": "false negative"}
-TEST_RESULTS = evaluation.TestResults()
+TEST_RESULTS = evaluation_report.TestResults()
 
 
 def _describe(arn: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -38,22 +38,26 @@ def _evaluation(description: dict[str, Any]) -> dict[str, Any]:
     services = current()
     objects = services.objects(services.config.snapshot())
     out: dict[str, Any] = {"summary": None, "images": None, "problems": []}
-    where = evaluation.s3_location((description.get("EvaluationResult") or {}).get("Summary"))
+    where = evaluation_report.s3_location(
+        (description.get("EvaluationResult") or {}).get("Summary")
+    )
     if where is not None:
         try:
-            out["summary"] = evaluation.summary(objects, where)
-        except evaluation.Unreadable as error:
+            out["summary"] = evaluation_report.summary(objects, where)
+        except evaluation_report.Unreadable as error:
             out["problems"].append(f"The evaluation summary cannot be read: {error}")
-    where = evaluation.s3_location((description.get("TestingDataResult") or {}).get("Output"))
+    where = evaluation_report.s3_location(
+        (description.get("TestingDataResult") or {}).get("Output")
+    )
     if where is not None and out["summary"] is not None:
         try:
             out["images"] = TEST_RESULTS.read(objects, where)
-        except evaluation.Unreadable as error:
+        except evaluation_report.Unreadable as error:
             out["problems"].append(f"The test results cannot be read: {error}")
     return out
 
 
-def _test_page(images: list[evaluation.TestImage]) -> dict[str, Any]:
+def _test_page(images: list[evaluation_report.TestImage]) -> dict[str, Any]:
     """The test images the filters keep, one page of them, and the counts per result."""
     result = RESULTS.get(request.args.get("result", ""))
     label = request.args.get("label", "")
@@ -99,7 +103,7 @@ def _render(arn: str, detection: dict[str, Any] | None = None) -> Any:
         summary=summary,
         aggregated=summary.get("AggregatedEvaluationResults") or {},
         per_label=summary.get("LabelEvaluationResults") or [],
-        confusion=evaluation.confusion(summary),
+        confusion=evaluation_report.confusion(summary),
         tests=_test_page(found["images"]) if found["images"] is not None else None,
         problems=found["problems"],
         usage=usage[0] if usage else None,

@@ -10,20 +10,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import flask
-
-from fakerek.capacity import Capacity, Clock
 from fakerek.config import RuntimeConfig, Settings
-from fakerek.faults import Faults
+from fakerek.domain.capacity import Capacity, Clock
 from fakerek.jobs import Jobs
-from fakerek.objects import EmbeddedObjects, ExternalObjects, Objects
-from fakerek.rules import Rules
+from fakerek.ml.serving import Models
+from fakerek.operations.faults import Faults
+from fakerek.operations.rules import Rules
 from fakerek.s3.embedded import EmbeddedS3
-from fakerek.serving import Models
+from fakerek.s3.objects import EmbeddedObjects, ExternalObjects, Objects
 from fakerek.store.db import Store
 
 log = logging.getLogger("fakerek")
-EXTENSION = "fakerek"  # the key of `Services` in `flask.Flask.extensions`
 
 
 @dataclass
@@ -95,14 +92,3 @@ class Services:
         if self.s3 is not None:
             self.s3.close()
         self.store.close()
-
-
-def current() -> Services:
-    """The services of the application serving the current request."""
-    services: Services = flask.current_app.extensions[EXTENSION]
-    return services
-
-
-def of(app: flask.Flask) -> Services:
-    services: Services = app.extensions[EXTENSION]
-    return services

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from fakerek.api.errors import AwsError
+from fakerek.api.service_model import CUSTOM_LABELS_OPERATIONS, service
 from fakerek.manifests.codes import CONTENT_ERRORS, FILE_ERRORS
-from fakerek.protocol.errors import AwsError
-from fakerek.protocol.model import CUSTOM_LABELS_OPERATIONS, service
 
 DEFAULT_MESSAGES = {
     "ThrottlingException": "Rate exceeded",

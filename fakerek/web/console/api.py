@@ -13,13 +13,14 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from fakerek import arns, context
+from fakerek.api.errors import ResourceNotFound
+from fakerek.api.service_model import service
+from fakerek.api.sigv4 import Scope
+from fakerek.api.validate import parse_input
+from fakerek.domain import arns
+from fakerek.operations import context
 from fakerek.operations.registry import OPERATIONS
-from fakerek.protocol.errors import ResourceNotFound
-from fakerek.protocol.model import service
-from fakerek.protocol.sigv4 import Scope
-from fakerek.protocol.validate import parse_input
-from fakerek.services import current
+from fakerek.web import current
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")

@@ -12,14 +12,15 @@ from typing import Any
 
 from flask import Response, flash, jsonify, render_template, request, url_for
 
-from fakerek.console import api, entries, thumbnails
-from fakerek.console.web import back_to, blueprint, done
-from fakerek.manifests import converters, images
+from fakerek.api.errors import InvalidParameter, ResourceNotReady
+from fakerek.api.sigv4 import Scope
+from fakerek.domain import images
+from fakerek.manifests import converters
 from fakerek.manifests.lines import parse_source_ref
-from fakerek.objects import ObjectError
-from fakerek.protocol.errors import InvalidParameter, ResourceNotReady
-from fakerek.protocol.sigv4 import Scope
-from fakerek.services import current
+from fakerek.s3.objects import ObjectError
+from fakerek.web import current
+from fakerek.web.console import api, entries, thumbnails
+from fakerek.web.console.web import back_to, blueprint, done
 
 PAGE = 50
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Set
 
+from fakerek.api.errors import AwsError, InvalidParameter, ServiceQuotaExceeded
 from fakerek.config import Settings
-from fakerek.protocol.errors import AwsError, InvalidParameter, ServiceQuotaExceeded
 
 
 def _too_many_tags(limit: int, error: type[AwsError]) -> AwsError:

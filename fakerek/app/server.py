@@ -7,12 +7,13 @@ import resource
 import signal
 import sys
 
-from fakerek import __version__, services
+from fakerek import __version__
 from fakerek.adapters.waitress_server import Server
+from fakerek.api.service_model import service
 from fakerek.app import create_app
 from fakerek.config import Settings
-from fakerek.protocol.model import service
 from fakerek.store.db import DataDirInUse, SchemaTooNew
+from fakerek.web import services_of
 
 log = logging.getLogger("fakerek")
 # S3 uploads (served on the same port) can be large; Rekognition bodies have their own,
@@ -47,7 +48,7 @@ def run(settings: Settings) -> int:
     except (DataDirInUse, SchemaTooNew, OSError) as error:
         print(f"fakerek: {error}", file=sys.stderr)
         return 1
-    parts = services.of(app)
+    parts = services_of(app)
     try:
         server = Server(
             app,

@@ -10,12 +10,12 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
+from fakerek.api.service_model import CUSTOM_LABELS_OPERATIONS
 from fakerek.config import DELAY_KEYS, TIMINGS, SettingError
-from fakerek.console.web import blueprint, done
-from fakerek.faults import TRAINING_CODES, FaultError
-from fakerek.protocol.model import CUSTOM_LABELS_OPERATIONS
-from fakerek.rules import RuleError
-from fakerek.services import current
+from fakerek.operations.faults import TRAINING_CODES, FaultError
+from fakerek.operations.rules import RuleError
+from fakerek.web import current
+from fakerek.web.console.web import blueprint, done
 
 
 def _here() -> str:

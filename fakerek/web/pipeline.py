@@ -1,6 +1,5 @@
-"""The composition root: `create_app(settings)` builds one `Services` and the Flask application.
-
-Every request goes through one ordered list (`Dispatch`):
+"""The request pipeline: every request to fakerek's port goes through one ordered list
+(`Dispatch`):
 
 1. `/_fakerek/…`                          → Flask: the control blueprint (and the console)
 2. `X-Amz-Target` or the JSON 1.1 type    → Flask: the Rekognition endpoint, `POST /`
@@ -22,34 +21,23 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from fakerek import control
-from fakerek.config import Settings
-from fakerek.console import pages as console
-from fakerek.http import LABEL, json_response
-from fakerek.protocol import endpoint
-from fakerek.services import EXTENSION, Services
+from fakerek.operations.services import Services
+from fakerek.web import EXTENSION, control, rekognition
+from fakerek.web.console import pages as console
+from fakerek.web.responses import LABEL, json_response
 
 log = logging.getLogger("fakerek")
 
 
-def create_app(settings: Settings) -> Flask:
-    """The application over `settings.data_dir`: opens the store and S3, recovers interrupted
-    work, and registers the surfaces. `services.of(app).close()` releases the data directory."""
-    services = Services.open(settings)
-    try:
-        services.recover()
-    except BaseException:
-        services.close()
-        raise
-    app = Flask("fakerek")
+def install(app: Flask, services: Services) -> None:
+    """Register the surfaces on `app` and put `Dispatch` in front of it."""
     app.extensions[EXTENSION] = services
-    app.add_url_rule("/", "rekognition", endpoint.view, methods=["POST"])
+    app.add_url_rule("/", "rekognition", rekognition.view, methods=["POST"])
     app.register_blueprint(control.blueprint, url_prefix=control.PREFIX)
     app.register_blueprint(console.blueprint, url_prefix=console.PREFIX)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.wsgi_app = Dispatch(app.wsgi_app, services)  # type: ignore[method-assign]
-    return app
 
 
 def _http_error(error: HTTPException) -> Response:
@@ -67,7 +55,7 @@ def _http_error(error: HTTPException) -> Response:
                 sorted(k for k in known if k.startswith(control.PREFIX + "/"))
             )
         return json_response(status, {"error": message}, headers=headers)
-    response = endpoint.error_status(
+    response = rekognition.error_status(
         status,
         "UnknownOperationException",
         f"{request.method} {request.path} is not an Amazon Rekognition endpoint; "
@@ -81,7 +69,7 @@ def _unexpected_error(error: Exception) -> Response:
     log.exception("unexpected error serving %s %s", request.method, request.path)
     if request.path.startswith(control.PREFIX + "/"):
         return json_response(500, {"error": "internal error; see the fakerek log"})
-    return endpoint.error_status(
+    return rekognition.error_status(
         500, "InternalServerError", "Amazon Rekognition experienced a service issue."
     )
 
@@ -96,7 +84,7 @@ class Dispatch:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         started = time.perf_counter()
         path = environ.get("PATH_INFO", "")
-        if not path.startswith(control.PREFIX + "/") and not endpoint.is_rekognition(environ):
+        if not path.startswith(control.PREFIX + "/") and not rekognition.is_rekognition(environ):
             return self._s3(environ, start_response, started)
 
         def timed(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

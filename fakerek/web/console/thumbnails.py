@@ -13,8 +13,8 @@ import io
 import os
 import tempfile
 
-from fakerek.manifests.images import ImageLimits, pillow
-from fakerek.objects import ObjectError, Objects
+from fakerek.domain.images import ImageLimits, pillow
+from fakerek.s3.objects import ObjectError, Objects
 
 SIZES = {"thumb": 320, "large": 1024}
 FOLDER = "console-thumbnails"

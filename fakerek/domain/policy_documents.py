@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from fakerek.protocol.errors import MalformedPolicyDocument
+from fakerek.api.errors import MalformedPolicyDocument
 
 ACTION = "rekognition:CopyProjectVersion"
 REQUIRED = ("Effect", "Principal", "Action", "Resource")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fakerek.manifests.lines import IMAGE_LEVEL, OBJECT_DETECTION, parse_source_ref
-from fakerek.objects import ObjectError, Objects
+from fakerek.s3.objects import ObjectError, Objects
 
 DETAILS = "rekognition-custom-labels-evaluation-details"
 OUTCOMES = {

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from fakerek.manifests.lines import Line, render
-from fakerek.objects import ObjectError, Objects
+from fakerek.s3.objects import ObjectError, Objects
 
 CONTENT_TYPE = "application/json"
 

@@ -20,12 +20,13 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from fakerek import __version__
+from fakerek.api.json_text import parse_json
 from fakerek.config import MAX_INTEGER, MAX_SECONDS, SettingError
-from fakerek.faults import FaultError
-from fakerek.http import LABEL, BodyTooLarge, json_response, read_body
-from fakerek.json_text import parse_json
-from fakerek.rules import RuleError
-from fakerek.services import Services, current
+from fakerek.operations.faults import FaultError
+from fakerek.operations.rules import RuleError
+from fakerek.operations.services import Services
+from fakerek.web import current
+from fakerek.web.responses import LABEL, BodyTooLarge, json_response, read_body
 
 PREFIX = "/_fakerek"
 CONTROL_BODY_LIMIT = 1024 * 1024

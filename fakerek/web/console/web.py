@@ -29,9 +29,9 @@ from flask.blueprints import BlueprintSetupState
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
-from fakerek.console.entries import EditError
-from fakerek.protocol.errors import AwsError
-from fakerek.protocol.model import service
+from fakerek.api.errors import AwsError
+from fakerek.api.service_model import service
+from fakerek.web.console.entries import EditError
 
 log = logging.getLogger("fakerek.console")
 PREFIX = "/_fakerek/console"

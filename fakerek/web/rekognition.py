@@ -12,20 +12,22 @@ from typing import Any
 
 from flask import Response, request
 
-from fakerek import __version__, context
-from fakerek.http import LABEL, BodyTooLarge, json_response, read_body
-from fakerek.json_text import parse_json
-from fakerek.operations.registry import OPERATIONS
-from fakerek.protocol.errors import (
+from fakerek import __version__
+from fakerek.api.errors import (
     AwsError,
     InternalServerError,
     SerializationError,
     UnknownOperation,
 )
-from fakerek.protocol.model import CUSTOM_LABELS_OPERATIONS, service
-from fakerek.protocol.serialize import serialize
-from fakerek.protocol.validate import parse_input
-from fakerek.services import Services, current
+from fakerek.api.json_text import parse_json
+from fakerek.api.serialize import serialize
+from fakerek.api.service_model import CUSTOM_LABELS_OPERATIONS, service
+from fakerek.api.validate import parse_input
+from fakerek.operations import context
+from fakerek.operations.registry import OPERATIONS
+from fakerek.operations.services import Services
+from fakerek.web import current
+from fakerek.web.responses import LABEL, BodyTooLarge, json_response, read_body
 
 log = logging.getLogger("fakerek")
 CONTENT_TYPE = "application/x-amz-json-1.1"
