@@ -52,6 +52,16 @@ def client(make_client):
     return make_client(cors_origins=LISTED)
 
 
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """The same, one for the module: for the tests that change nothing when fakerek is right."""
+    app = create_app(
+        Settings(data_dir=str(tmp_path_factory.mktemp("shared") / "data"), cors_origins=LISTED)
+    )
+    yield app.test_client()
+    services_of(app).close()
+
+
 def s3_error(answer) -> str:
     return ElementTree.fromstring(answer.data).findtext("Code") or ""
 
@@ -81,8 +91,8 @@ def timing(client) -> str:
         "[::ffff:127.0.0.1]:4567",
     ],
 )
-def test_loopback_hosts_are_answered(client, host):
-    assert client.get("/_fakerek/health", headers={"Host": host}).status_code == 200
+def test_loopback_hosts_are_answered(shared, host):
+    assert shared.get("/_fakerek/health", headers={"Host": host}).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -101,8 +111,8 @@ def test_loopback_hosts_are_answered(client, host):
         "",
     ],
 )
-def test_other_hosts_are_refused(client, host):
-    answer = client.get("/_fakerek/health", headers={"Host": host})
+def test_other_hosts_are_refused(shared, host):
+    answer = shared.get("/_fakerek/health", headers={"Host": host})
     assert answer.status_code == 403 and "--allowed-hosts" in answer.get_json()["error"]
 
 
@@ -232,14 +242,14 @@ def test_security_settings_read_from_flags_and_environment():
 @pytest.mark.parametrize(
     "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
 )
-def test_control_changes_must_be_json(client, path, body, content_type):
-    client.post("/_fakerek/config", json={"timing": "realistic"})
+def test_control_changes_must_be_json(shared, path, body, content_type):
+    shared.post("/_fakerek/config", json={"timing": "realistic"})
     headers = {} if content_type is None else {"Content-Type": content_type}
-    answer = client.post(path, data=json.dumps(body), headers=headers)
+    answer = shared.post(path, data=json.dumps(body), headers=headers)
     assert answer.status_code == 415 and "application/json" in answer.get_json()["error"]
-    assert timing(client) == "realistic"
-    assert client.get("/_fakerek/faults").get_json() == {"faults": []}
-    assert client.get("/_fakerek/rules").get_json() == {"rules": []}
+    assert timing(shared) == "realistic"
+    assert shared.get("/_fakerek/faults").get_json() == {"faults": []}
+    assert shared.get("/_fakerek/rules").get_json() == {"rules": []}
 
 
 def test_control_deletes_must_be_json_too(client):
@@ -271,13 +281,13 @@ def test_control_json_may_name_its_charset(client):
         {"Referer": "http://localhost:1234/page.html"},
     ],
 )
-def test_control_changes_from_other_pages_are_refused(client, headers):
-    client.post("/_fakerek/config", json={"timing": "realistic"})
+def test_control_changes_from_other_pages_are_refused(shared, headers):
+    shared.post("/_fakerek/config", json={"timing": "realistic"})
     for path in ("/_fakerek/reset", "/_fakerek/config"):
-        answer = client.post(path, json={"timing": "instant"}, headers=headers)
+        answer = shared.post(path, json={"timing": "instant"}, headers=headers)
         assert answer.status_code == 403 and "refused" in answer.get_json()["error"]
-    assert client.delete("/_fakerek/faults", json={}, headers=headers).status_code == 403
-    assert timing(client) == "realistic"
+    assert shared.delete("/_fakerek/faults", json={}, headers=headers).status_code == 403
+    assert timing(shared) == "realistic"
 
 
 def test_control_changes_from_own_pages_and_from_clients_without_origin_are_taken(client):
@@ -352,8 +362,8 @@ def preflight(client, path: str, origin: str, method: str, headers: str = ""):
     return client.options(path, headers=asked)
 
 
-def test_a_listed_origin_passes_the_rekognition_preflight(client):
-    answer = preflight(client, "/", LISTED, "POST", SDK_HEADERS)
+def test_a_listed_origin_passes_the_rekognition_preflight(shared):
+    answer = preflight(shared, "/", LISTED, "POST", SDK_HEADERS)
     assert answer.status_code == 200 and answer.data == b""
     assert answer.headers["Access-Control-Allow-Origin"] == LISTED
     assert "POST" in answer.headers["Access-Control-Allow-Methods"].split(", ")
@@ -373,8 +383,8 @@ def test_a_listed_origin_passes_the_rekognition_preflight(client):
         ("/my-bucket/key", "DELETE", ""),
     ],
 )
-def test_a_listed_origin_passes_s3_preflights(client, path, method, headers):
-    answer = preflight(client, path, LISTED, method, headers)
+def test_a_listed_origin_passes_s3_preflights(shared, path, method, headers):
+    answer = preflight(shared, path, LISTED, method, headers)
     assert answer.status_code == 200, answer.data
     assert answer.headers["Access-Control-Allow-Origin"] == LISTED
     assert method in answer.headers["Access-Control-Allow-Methods"]
@@ -396,11 +406,11 @@ def test_star_allows_every_origin(make_client):
     assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == OTHER
 
 
-def test_unlisted_origins_fail_the_preflight(client):
-    rekognition = preflight(client, "/", OTHER, "POST", SDK_HEADERS)
+def test_unlisted_origins_fail_the_preflight(shared):
+    rekognition = preflight(shared, "/", OTHER, "POST", SDK_HEADERS)
     assert rekognition.status_code == 403
     assert rekognition.get_json(force=True)["__type"] == "AccessDeniedException"
-    s3 = preflight(client, "/my-bucket/key", OTHER, "PUT", "content-type")
+    s3 = preflight(shared, "/my-bucket/key", OTHER, "PUT", "content-type")
     assert s3.status_code == 403 and s3_error(s3) == "AccessForbidden"
     for answer in (rekognition, s3):
         assert not [k for k, _ in answer.headers if k.lower().startswith("access-control-")]
@@ -422,8 +432,8 @@ def test_no_origin_is_listed_by_default(make_client):
         ("", "content-type", 400),  # no Access-Control-Request-Method: no preflight
     ],
 )
-def test_preflights_for_other_methods_or_headers_are_refused(client, method, headers, status):
-    answer = preflight(client, "/my-bucket/key", LISTED, method, headers)
+def test_preflights_for_other_methods_or_headers_are_refused(shared, method, headers, status):
+    answer = preflight(shared, "/my-bucket/key", LISTED, method, headers)
     assert answer.status_code == status and "Access-Control-Allow-Origin" not in answer.headers
 
 
@@ -525,10 +535,10 @@ OPTIONS_HEADERS = [
         "/_fakerek/console/nothing",
     ],
 )
-def test_no_options_request_answers_500(client, path):
-    client.put("/my-bucket")
+def test_no_options_request_answers_500(shared, path):
+    shared.put("/my-bucket")
     for headers in OPTIONS_HEADERS:
-        answer = client.options(path, headers=headers)
+        answer = shared.options(path, headers=headers)
         assert answer.status_code < 500, (headers, answer.data[:300])
         if headers.get("Origin") == OTHER:
             assert answer.status_code == 403, headers
