@@ -31,7 +31,7 @@ import http
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -115,7 +115,7 @@ def surface_of(environ: dict[str, Any]) -> Surface:
 
 
 class Refusal(NamedTuple):
-    status: int  # 400, 403 or 415
+    status: Literal[400, 403, 415]
     message: str
     s3_code: str = "AccessDenied"  # what S3 calls it; Rekognition's follows from the status
 
