@@ -15,6 +15,7 @@ sent to: the only pages the console and the control API take changes from.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -117,6 +118,8 @@ class HostRules:
         self.any_name = "*" in names
         self.suffixes = tuple(name[1:] for name in names if name.startswith("*."))
         self.names = frozenset(name for name in names if not name.startswith("*"))
+        # the answer for a Host, kept: a server is reached by a handful of them
+        self.allows_host = functools.lru_cache(maxsize=1024)(self._allows_host)
 
     def allows(self, name: str) -> bool:
         return (
@@ -128,7 +131,7 @@ class HostRules:
             or (self.any_address and _ip(name) is not None)
         )
 
-    def allows_host(self, host: str | None) -> bool:
+    def _allows_host(self, host: str | None) -> bool:
         """A request's Host header is acceptable. One without Host (HTTP/1.0) is: no browser
         sends such a request."""
         if host is None:
