@@ -54,6 +54,17 @@ def _setting(
 class Settings:
     host: str = _setting("127.0.0.1", "Address to bind (the Docker image uses 0.0.0.0).")
     port: int = _setting(4567, "TCP port; 0 picks a free one (the ready line prints it).")
+    allowed_hosts: str = _setting(
+        "",
+        "Comma-separated names a request's Host may carry besides loopback names and addresses "
+        "and the bound address (`*.example.test` for its subdomains, `*` for any): the name "
+        "containers reach fakerek by, for one.",
+    )
+    cors_origins: str = _setting(
+        "",
+        "Comma-separated origins (`http://localhost:3000`; `*` for any) whose web pages may "
+        "call the Rekognition endpoint and S3 from a browser; empty = none.",
+    )
     data_dir: str = _setting(_default_data_dir, "Directory holding the SQLite state and artefacts.")
     cache_dir: str = _setting(
         _default_cache_dir,
@@ -197,6 +208,14 @@ class Settings:
     )
 
     @property
+    def allowed_host_names(self) -> tuple[str, ...]:
+        return _items(self.allowed_hosts)
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return _items(self.cors_origins)
+
+    @property
     def denied_buckets(self) -> frozenset[str]:
         return frozenset(b.strip() for b in self.s3_denied_buckets.split(",") if b.strip())
 
@@ -208,6 +227,21 @@ class Settings:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+# The forms of the entries of allowed_hosts and cors_origins (web/hosts.py and web/cors.py
+# say what they mean): a host name or address without a port, possibly `*.`-prefixed; an
+# origin as browsers send it, scheme://host[:port] with no path.
+_HOST_ENTRY = re.compile(
+    r"\*|(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+"
+)
+_ORIGIN_ENTRY = re.compile(
+    r"\*|[A-Za-z][A-Za-z0-9+.-]*://([A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*|\[[0-9A-Fa-f:.]+\])"
+    r"(:[0-9]{1,5})?"
+)
+
+
+def _items(text: str) -> tuple[str, ...]:
+    """The entries of a comma-separated setting, stripped, empty ones left out."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 def env_name(name: str) -> str:
@@ -271,6 +305,20 @@ def _check(name: str, value: Any) -> None:
         raise SettingError(f"{name}: must be at most {MAX_INTEGER}")
     if name == "s3_endpoint_url" and value and not re.match(r"https?://", value):
         raise SettingError("s3_endpoint_url: must start with http:// or https://")
+    if name == "allowed_hosts":
+        for entry in _items(value):
+            if not _HOST_ENTRY.fullmatch(entry):
+                raise SettingError(
+                    f"allowed_hosts: {entry!r} is not a host name or address without a port "
+                    "(a leading `*.` allows the subdomains of a name, `*` any name)"
+                )
+    if name == "cors_origins":
+        for entry in _items(value):
+            if not _ORIGIN_ENTRY.fullmatch(entry):
+                raise SettingError(
+                    f"cors_origins: {entry!r} is not an origin such as http://localhost:3000 "
+                    "(a scheme, a host and maybe a port; no path) or *"
+                )
     if name == "port" and not 0 <= value <= 65535:
         raise SettingError("port: must be between 0 and 65535")
     if name == "account_id" and not re.fullmatch(r"[0-9]{12}", value):

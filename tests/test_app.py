@@ -78,7 +78,7 @@ def test_reset_empties_every_part(app, client):
         "/_fakerek/faults", json={"operation": "CreateProject", "error": "ThrottlingException"}
     )
     client.post("/_fakerek/rules", json={"match": {"s3_key": "b/k"}, "labels": []})
-    assert client.post("/_fakerek/reset").get_json() == {"status": "reset"}
+    assert client.post("/_fakerek/reset", json={}).get_json() == {"status": "reset"}
     assert call(client, "DescribeProjects")[1]["ProjectDescriptions"] == []
     assert b"reset-bucket" not in client.get("/").data
     assert parts.config.snapshot().timing == "instant"

@@ -16,6 +16,7 @@ from fakerek import __version__
 def http(server, method, path, body=None):
     data = body.encode() if isinstance(body, str) else body
     request = urllib.request.Request(server.endpoint + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")  # what the control API takes
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())

@@ -359,5 +359,5 @@ def test_generated_control_requests_answer_json(world: World, method: str, name:
         assert isinstance(json.loads(answer.data), dict)
 
     check()
-    world.client.delete("/_fakerek/faults")  # no fault outlives this test
+    world.client.delete("/_fakerek/faults", json={})  # no fault outlives this test
     world.client.post("/_fakerek/config", json={"timing": "instant"})

@@ -30,6 +30,7 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 from fakerek.adapters.moto_s3 import KeyInfo, MotoS3, Version
 from fakerek.domain.lifecycle import now_ms
@@ -178,7 +179,7 @@ class EmbeddedS3:
             return _internal_error(start_response)
         target = addressing.to_path_style(environ)
         if not addressing.is_text(target):  # S3 keys are UTF-8: S3 cannot parse the request
-            return _error(
+            return s3_error(
                 start_response, "400 Bad Request", "InvalidURI", "Couldn't parse the specified URI."
             )
         method = environ.get("REQUEST_METHOD", "GET")
@@ -448,7 +449,7 @@ class EmbeddedS3:
 
 def _internal_error(start_response: Any) -> list[bytes]:
     """S3's InternalError (500), in S3's XML shape; SDKs retry it."""
-    return _error(
+    return s3_error(
         start_response,
         "500 Internal Server Error",
         "InternalError",
@@ -456,10 +457,10 @@ def _internal_error(start_response: Any) -> list[bytes]:
     )
 
 
-def _error(start_response: Any, status: str, code: str, message: str) -> list[bytes]:
+def s3_error(start_response: Any, status: str, code: str, message: str) -> list[bytes]:
     """An S3 error in S3's XML shape."""
     request_id = uuid.uuid4().hex[:16].upper()
-    body = ERROR.format(code=code, message=message, request_id=request_id).encode()
+    body = ERROR.format(code=code, message=escape(message), request_id=request_id).encode()
     start_response(
         status,
         [

@@ -1,9 +1,10 @@
-"""The console's blueprint and what every page shares: same-origin checks on changes, security
-headers, error pages, flashed messages and a few template filters.
+"""The console's blueprint and what every page shares: security headers, error pages, flashed
+messages and a few template filters.
 
-Pages are GETs; every change is a POST from one of the console's own pages. A POST whose
-`Origin` is another site's (or, without `Origin`, whose `Referer` is) is refused with 403, so
-another web page open in the same browser cannot drive fakerek.
+Pages are GETs; every change is a POST from one of the console's own pages. The request pipeline
+(web/pipeline.py) refuses a change whose `Origin` (or, without `Origin`, whose `Referer`) is not
+one of fakerek's own pages, and any request by a Host fakerek does not answer to, with this
+module's error page (`refusal`), so another web page open in the same browser cannot drive it.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import datetime as dt
 import logging
 import os
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     Flask,
     Response,
-    abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -27,7 +27,7 @@ from flask import (
 )
 from flask.blueprints import BlueprintSetupState
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from fakerek.api.errors import AwsError
 from fakerek.api.service_model import service
@@ -72,27 +72,6 @@ def _sessions(state: BlueprintSetupState) -> None:
     if not app.secret_key:
         app.secret_key = os.urandom(32)
     app.session_interface = ConsoleSessions()
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-@blueprint.before_request
-def _same_origin() -> None:
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return
-    own = f"{request.scheme}://{request.host}"
-    origin = request.headers.get("Origin")
-    referer = request.headers.get("Referer")
-    if origin is not None:
-        if origin != own:
-            abort(403, f"a change from {origin} is refused: the console accepts its own pages")
-    elif referer and _origin(referer) != own:
-        abort(
-            403, f"a change from {_origin(referer)} is refused: the console accepts its own pages"
-        )
 
 
 @blueprint.after_request
@@ -145,6 +124,13 @@ def _http_error(error: HTTPException) -> Any:
         render_template("console/error.html", title=error.name, message=error.description),
         error.code,
     )
+
+
+def refusal(status: int, message: str) -> Response:
+    """The console's answer to a request the pipeline refuses, as its own errors look (an error
+    page, or JSON to the page scripts' JSON requests), with the pages' security headers."""
+    response = current_app.make_response(_http_error(default_exceptions[status](message)))
+    return _headers(response)
 
 
 @blueprint.errorhandler(Exception)
