@@ -91,30 +91,23 @@ def test_a_deleted_cache_directory_is_a_miss_and_comes_back(tmp_path):
 
 def test_the_key_covers_every_determinant():
     lines = [json.dumps(image_line(f"{i}.jpg", SHAPES[i % 3])) for i in range(4)]
-    images = {("images", f"{i}.jpg"): bytes([i]) * 32 for i in range(4)}
     base = cached_training.Determinants("int8", True, TrainingLimits(), frozenset())
-    key = cached_training.key_of(lines, lines[:2], images, base)
+    key = cached_training.key_of(lines, lines[:2], base)
     relabelled = [lines[0].replace("circle", "square"), *lines[1:]]
-    changed = {**images, ("images", "0.jpg"): b"\x01" * 32}
     variants = [
-        cached_training.key_of(relabelled, lines[:2], images, base),
-        cached_training.key_of(lines, lines[:1], images, base),
-        cached_training.key_of(lines, None, images, base),  # auto-split
-        cached_training.key_of(lines, lines[:2], changed, base),
-        cached_training.key_of(lines, lines[:2], {**images, ("images", "0.jpg"): None}, base),
-        cached_training.key_of(lines, lines[:2], images, base._replace(precision="float32")),
-        cached_training.key_of(lines, lines[:2], images, base._replace(mirrored=False)),
+        cached_training.key_of(relabelled, lines[:2], base),
+        cached_training.key_of(lines, lines[:1], base),
+        cached_training.key_of(lines[:2], lines, base),
+        cached_training.key_of(lines, None, base),  # auto-split
+        cached_training.key_of(lines, lines[:2], base._replace(precision="float32")),
+        cached_training.key_of(lines, lines[:2], base._replace(mirrored=False)),
         cached_training.key_of(
-            lines, lines[:2], images, base._replace(limits=TrainingLimits(max_labels=2))
+            lines, lines[:2], base._replace(limits=TrainingLimits(max_labels=2))
         ),
-        cached_training.key_of(
-            lines, lines[:2], images, base._replace(denied=frozenset({"images"}))
-        ),
+        cached_training.key_of(lines, lines[:2], base._replace(denied=frozenset({"images"}))),
     ]
     assert len({key, *variants}) == len(variants) + 1
-    unrelated = base._replace(denied=frozenset({"not-named-by-a-line"}))
-    assert cached_training.key_of(lines, lines[:2], images, unrelated) == key
-    assert cached_training.locations([*lines, "not json", '{"source-ref": 3}']) == set(images)
+    assert cached_training.key_of(list(lines), lines[:2], base) == key
 
 
 # -- through servers ----------------------------------------------------------------------------
@@ -321,30 +314,38 @@ def _relabelled() -> list:
     return [(label, TRAIN[0][1]), *TRAIN[1:]]
 
 
-# What differs from the first training: settings, training images; and whether it hits.
+# What differs from the first training (settings, training images); whether it hits; whether it
+# adds an entry (the same lines and settings find the first training's entry, but an image that
+# changed makes it unusable: the training computes and its entry replaces the first's).
 CHANGES = {
     "training threads, embedding store": (
         {"training_threads": 1, "embedding_store_mb": 0},
         TRAIN,
-        1,
+        (1, 0),
     ),
-    "one byte of one image": ({}, [(TRAIN[0][0], _one_byte_changed(TRAIN[0][1])), *TRAIN[1:]], 0),
-    "one line's label": ({}, _relabelled(), 0),
-    "mirror images no more": ({"mirror_max_images": len(TRAIN) - 1}, TRAIN, 0),
-    "the float32 backbone": ({"backbone": "float32"}, TRAIN, 0),
+    "one byte of one image": (
+        {},
+        [(TRAIN[0][0], _one_byte_changed(TRAIN[0][1])), *TRAIN[1:]],
+        (0, 0),
+    ),
+    "the first training's images again": ({}, TRAIN, (0, 0)),
+    "one line's label": ({}, _relabelled(), (0, 1)),
+    "mirror images no more": ({"mirror_max_images": len(TRAIN) - 1}, TRAIN, (0, 1)),
+    "the float32 backbone": ({"backbone": "float32"}, TRAIN, (0, 1)),
 }
 
 
 def test_what_determines_a_training_is_what_it_hits_on(tmp_path, cache_dir, first):
     with _server(tmp_path, "data", cache_dir) as server:
-        for change, (settings, images, hit) in CHANGES.items():
+        for change, (settings, images, (hit, added)) in CHANGES.items():
             server.reset()  # no resources, no objects, start-up settings
             server.configure(**settings)
             entries, hits = len(_entries(cache_dir)), _hits(server)
             version = _train(server, "shots", "p", "v1", "out/", _upload(server, "shots", images))
             assert version["Status"] == "TRAINING_COMPLETED", change
             assert _hits(server) == hits + hit, change
-            assert len(_entries(cache_dir)) == entries + (not hit), change
+            assert len(_entries(cache_dir)) == entries + added, change
+        assert server.log().count("an image changed since the entry was made") == 2
 
 
 def test_a_damaged_entry_is_ignored_and_removed(tmp_path, cache_dir, first):

@@ -1,28 +1,28 @@
-"""A training's outcome in the model cache (`ml.model_cache`): what determines it (its key),
-writing a kept outcome into a new version instead of computing it, and keeping a computed one.
+"""A training's outcome in the model cache (`ml.model_cache`): what determines it, writing a
+kept outcome into a new version instead of computing it, and keeping a computed one.
 
-Training is deterministic, so its outcome is a function of its inputs, and the key digests them
-all:
+Training is deterministic: its outcome is a function of its inputs. An entry is found by the
+digest (its key) of
 
 * the training and test lines as given, and whether the test set is split off automatically
   (validation, its artefacts included, is a function of these and of the images);
-* the sha256 of every image a line points at, as the training reads it (or its absence);
 * the settings that change the outcome: the backbone's precision, whether the training images
-  are mirrored (`mirror_max_images` against their count), the validation limits, and which of
-  the lines' buckets are denied (`training_threads` and the embedding store change only speed);
+  are mirrored (`mirror_max_images` against their count), the validation limits and the denied
+  buckets (`training_threads` and the embedding store change only speed);
 * the code: every file of fakerek's `ml`, `manifests` and `domain` packages, `jobs/training.py`
   and this module; the versions of Python, onnxruntime, numpy and Pillow; the machine's
   architecture and CPU features (onnxruntime's int8 kernels differ between CPUs);
-* the backbone's identity (its graph's bytes and onnxruntime), recorded in the entry and
-  compared on a hit, so that a lookup builds no graph the training would not use.
+
+and it records the sha256 of every image the training read (or its absence) and the backbone's
+identity (its graph's bytes and onnxruntime), which a lookup checks against the images and the
+backbone as they are now before it uses the entry. The same lines, settings and code make a
+training read the same images; if those hold the same bytes, it computes the same outcome. So a
+miss reads nothing more than the training does, and a lookup without an entry builds no graph.
 
 What names the version (its ARN, its project's and its own name, the OutputConfig bucket and
 prefix) and the time never enter an entry: artefacts are kept as the templates `Outputs.render`
 fills, their locations in the results as stems. So a hit writes exactly what a compute would:
 the model's files byte for byte, each artefact rendered for the new version.
-
-The training reads its images through `Lookup.fetch`, which checks each against the digest the
-key took: an image replaced while the training runs leaves nothing in the cache.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from fakerek.manifests.artefacts import Outputs
-from fakerek.manifests.lines import parse_line, parse_source_ref
 from fakerek.manifests.training import OBJECT_LOCALIZATION, TrainingLimits
 from fakerek.ml.model_cache import Entry, ModelCache
 
@@ -48,7 +47,6 @@ log = logging.getLogger("fakerek.training")
 FORMAT = b"1"  # of what an entry holds and how the key is digested
 CODE = ("ml", "manifests", "domain", "jobs/training.py", "jobs/cached_training.py")
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PREFETCH_BYTES = 64 * 1024 * 1024  # images the key read, kept for validation to use
 ARTEFACT = "Artefact"  # a location in an entry's results: {"Artefact": stem}
 Location = tuple[str, str]  # bucket, key
 Fetch = Callable[[str, str], "bytes | None"]
@@ -114,29 +112,11 @@ def _platform() -> bytes:
     ).encode()
 
 
-def locations(texts: Sequence[str]) -> set[Location]:
-    """Every image location a line names (as validation reads a line's `source-ref`)."""
-    found = set()
-    for text in texts:
-        try:
-            parsed = parse_line(text)
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(parsed, dict) and (where := parse_source_ref(parsed.get("source-ref"))):
-            found.add(where)
-    return found
-
-
 def key_of(
-    train_texts: Sequence[str],
-    test_texts: Sequence[str] | None,
-    images: dict[Location, bytes | None],
-    determinants: Determinants,
+    train_texts: Sequence[str], test_texts: Sequence[str] | None, determinants: Determinants
 ) -> str:
-    """The digest of everything a training's outcome is computed from; `images` maps each
-    location the lines name to the sha256 of its bytes (None: absent)."""
+    """The digest of the lines, settings and code a training's outcome is computed from."""
     digest = hashlib.sha256()
-    buckets = {bucket for bucket, _ in images}
     for part in (
         FORMAT,
         _code(),
@@ -146,20 +126,15 @@ def key_of(
                 determinants.precision,
                 determinants.mirrored,
                 repr(determinants.limits),
-                sorted(determinants.denied & buckets),
+                sorted(determinants.denied),
                 len(train_texts),
                 None if test_texts is None else len(test_texts),
-                len(images),
             ]
         ).encode(),
         *(text.encode("utf-8", "surrogatepass") for text in train_texts),
         *(text.encode("utf-8", "surrogatepass") for text in test_texts or ()),
     ):
         _part(digest, part)
-    for (bucket, key), found in sorted(images.items()):
-        _part(digest, bucket.encode())
-        _part(digest, key.encode("utf-8", "surrogatepass"))
-        _part(digest, b"absent" if found is None else found)
     return digest.hexdigest()
 
 
@@ -170,31 +145,34 @@ def look_up(
     fetch: Fetch,
     determinants: Determinants,
 ) -> Lookup:
-    """Read every image the lines name, derive the training's key, and find its entry."""
+    """The training's entry, if the cache has one made from the images as they are now and on
+    this backbone."""
     if cache is None:
-        return Lookup(None, "", fetch, {}, {}, None)
-    wanted = sorted(locations([*train_texts, *(test_texts or ())]))
-    prefetched: dict[Location, bytes] = {}
-    room = [PREFETCH_BYTES]
-    lock = threading.Lock()
+        return Lookup(None, "", fetch, None)
+    key = key_of(train_texts, test_texts, determinants)
+    entry = cache.get(key)
+    if entry is not None and not _usable(entry, determinants.precision, fetch):
+        entry = None  # computed again, and replaced
+    return Lookup(cache, key, fetch, entry)
 
-    def read(where: Location) -> bytes | None:
-        data = fetch(*where)
-        if data is None:
-            return None
-        with lock:
-            if len(data) <= room[0]:
-                room[0] -= len(data)
-                prefetched[where] = data
-        return hashlib.sha256(data).digest()
+
+def _digest(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _same_images(recorded: Any, fetch: Fetch) -> bool:
+    """Whether every image the entry's training read has the same bytes (or absence) now."""
+    if not isinstance(recorded, list) or not all(
+        isinstance(item, list) and len(item) == 3 for item in recorded
+    ):
+        return False
+
+    def same(item: list) -> bool:
+        bucket, key, digest = item
+        return _digest(fetch(str(bucket), str(key))) == digest
 
     with ThreadPoolExecutor(8) as pool:
-        digests = dict(zip(wanted, pool.map(read, wanted), strict=True))
-    key = key_of(train_texts, test_texts, digests, determinants)
-    entry = cache.get(key)
-    if entry is not None and not _usable(entry, determinants.precision):
-        entry = None  # made on another backbone (or unreadable): computed again, replaced
-    return Lookup(cache, key, fetch, digests, prefetched, entry)
+        return all(pool.map(same, recorded))
 
 
 def _kind(use_case: str) -> str:
@@ -208,47 +186,43 @@ def _identity(use_case: str, precision: str) -> str:
     return features.identity(_kind(use_case), precision)
 
 
-def _usable(entry: Entry, precision: str) -> bool:
-    """Whether the entry was made on this backbone and holds what a restore writes."""
+def _usable(entry: Entry, precision: str, fetch: Fetch) -> bool:
+    """Whether the entry holds what a restore writes and was made from the images as they are
+    now, on this backbone."""
     use_case, results = entry.meta.get("use_case"), entry.meta.get("results")
     if not isinstance(use_case, str) or not isinstance(results, dict):
         return False
     models = [name.removeprefix("model/") for name in entry.blobs if name.startswith("model/")]
-    return (
+    whole = (
         all(f"artefact/{stem}" in entry.blobs for stem in _stems_in(results))
         and bool(models)
         and all(_file_name(name) for name in models)
-        and entry.meta.get("backbone") == _identity(use_case, precision)
     )
+    if not whole:
+        return False
+    if not _same_images(entry.meta.get("images"), fetch):
+        log.info("model cache: an image changed since the entry was made")
+        return False
+    return entry.meta.get("backbone") == _identity(use_case, precision)
 
 
 class Lookup:
     """One training's key and its entry, if the cache has one."""
 
-    def __init__(
-        self,
-        cache: ModelCache | None,
-        key: str,
-        fetch: Fetch,
-        digests: dict[Location, bytes | None],
-        prefetched: dict[Location, bytes],
-        entry: Entry | None,
-    ):
-        self.cache, self.key, self.entry = cache, key, entry
-        self._fetch, self._digests, self._prefetched = fetch, digests, prefetched
-        self.changed = False  # an image read differs from what the key took
+    def __init__(self, cache: ModelCache | None, key: str, fetch: Fetch, entry: Entry | None):
+        self.cache, self.key, self.entry, self._fetch = cache, key, entry, fetch
+        self._read: dict[Location, str | None] = {}  # the digest of each image the training read
+        self._lock = threading.Lock()
+        self.changed = False  # an image read twice differed
 
     def fetch(self, bucket: str, key: str) -> bytes | None:
-        """An image as the training reads it: what the key read, or read again and checked."""
-        where = (bucket, key)
-        data = self._prefetched.pop(where, None)
-        if data is not None:
-            return data
+        """An image as the training reads it; its digest is recorded for the entry."""
         data = self._fetch(bucket, key)
         if self.cache is not None:
-            digest = None if data is None else hashlib.sha256(data).digest()
-            if digest != self._digests.get(where, b""):
-                self.changed = True
+            digest = _digest(data)
+            with self._lock:
+                if self._read.setdefault((bucket, key), digest) != digest:
+                    self.changed = True
         return data
 
     def restore(self, outputs: Outputs, folder: str, write: Write, results: dict[str, Any]) -> bool:
@@ -256,7 +230,6 @@ class Lookup:
         `results` as the computed training recorded them; False on a miss."""
         if self.entry is None:
             return False
-        self._prefetched.clear()
         blobs = self.entry.blobs
         os.makedirs(folder, exist_ok=True)
         for name, data in blobs.items():
@@ -288,7 +261,6 @@ class Lookup:
     ) -> None:
         """After a computed training: its outcome into the cache, unless an image changed
         while it ran."""
-        self._prefetched.clear()
         if self.cache is None or self.entry is not None:
             return
         if self.changed:
@@ -305,8 +277,11 @@ class Lookup:
         except OSError as error:
             log.warning("model cache: the model's files cannot be read: %s", error)
             return
+        with self._lock:
+            images = [[b, k, digest] for (b, k), digest in sorted(self._read.items())]
         meta = {
             "use_case": use_case,
+            "images": images,
             "backbone": _identity(use_case, precision),
             "results": _stemmed(results, outputs),
         }
