@@ -435,8 +435,9 @@ def _peak_rss_mb(pid: int) -> float:
 def server_cases() -> None:
     from fakerek.testing import FakerekServer
 
+    args = ["--log-level", "warning", "--model-cache-mb", "0"]  # every training computes
     with tempfile.TemporaryDirectory() as folder:
-        with FakerekServer(os.path.join(folder, "a"), args=["--log-level", "warning"]) as server:
+        with FakerekServer(os.path.join(folder, "a"), args=args) as server:
             server.client("s3").create_bucket(Bucket=BUCKET)
             _train(server, _dataset(server, "warmup", 30, 90_000), "v1")  # ML stack loaded
             project = _dataset(server, "shapes300", 300, 0)
@@ -455,7 +456,7 @@ def server_cases() -> None:
             f"300 images, 640x480: cold {cold:.2f} s; one core busy {busy:.2f} s "
             f"({busy / cold:.2f}x); retrained with its images in the store {warm:.2f} s"
         )
-        with FakerekServer(os.path.join(folder, "b"), args=["--log-level", "warning"]) as server:
+        with FakerekServer(os.path.join(folder, "b"), args=args) as server:
             server.client("s3").create_bucket(Bucket=BUCKET)
             started = time.perf_counter()
             project = _dataset(server, "shapes10k", 10_000, 1_000_000)

@@ -69,7 +69,8 @@ class Settings:
     cache_dir: str = _setting(
         _default_cache_dir,
         "Directory, shared by every data directory, for files fakerek derives and can always "
-        "derive again (the int8 backbone graphs, 4 MB each); empty = none.",
+        "derive again (the int8 backbone graphs, 4 MB each, and finished trainings, see "
+        "--model-cache-mb); empty = none.",
     )
     account_id: str = _setting(
         "123456789012", "Account of callers whose access key id is not exactly 12 digits."
@@ -195,6 +196,13 @@ class Settings:
         1024.0,
         "Disk, under the data directory, for training images' embeddings kept across trainings "
         "(least recently used first out); 0 = none.",
+        runtime=True,
+    )
+    model_cache_mb: float = _setting(
+        256.0,
+        "Disk, under the cache directory, for finished trainings: a training on the same images, "
+        "lines, settings and code, in any data directory, writes the same model and artefacts "
+        "without computing them (least recently used first out); 0 = none.",
         runtime=True,
     )
     training_threads: int = _setting(
@@ -341,7 +349,13 @@ def _check(name: str, value: Any) -> None:
         raise SettingError(f"{name}: must be >= 1")
     if (
         name
-        in ("embedding_cache_mb", "embedding_store_mb", "training_threads", "mirror_max_images")
+        in (
+            "embedding_cache_mb",
+            "embedding_store_mb",
+            "model_cache_mb",
+            "training_threads",
+            "mirror_max_images",
+        )
         and value < 0
     ):
         raise SettingError(f"{name}: must be >= 0")

@@ -170,7 +170,8 @@ def test_a_retraining_on_known_images_gives_the_same_model(tmp_path):
                 "GroundTruthManifest": {"S3Object": {"Bucket": BUCKET, "Name": "train.manifest"}}
             },
         )
-        server.configure(embedding_store_mb=0)  # the first training embeds without the store
+        # every training computes (no model cache); the first embeds without the store
+        server.configure(embedding_store_mb=0, model_cache_mb=0)
         _train(client, project, "v1")
         assert not os.path.exists(os.path.join(server.data_dir, FILE_NAME))
         server.configure(embedding_store_mb=64)

@@ -145,7 +145,8 @@ def test_train_from_datasets_with_auto_split(rekognition, s3, trained_project):
     )
 
 
-def test_training_is_deterministic(rekognition, trained_project):
+def test_training_is_deterministic(fakerek, rekognition, trained_project):
+    fakerek.configure(model_cache_mb=0)  # both compute
     train(rekognition, trained_project, "a")
     train(rekognition, trained_project, "b")
     found = rekognition.describe_project_versions(ProjectArn=trained_project)[

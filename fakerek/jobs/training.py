@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from fakerek.config import Settings
 from fakerek.domain import images, lifecycle
+from fakerek.jobs import cached_training
 from fakerek.manifests import artefacts, training
 from fakerek.manifests.artefacts import Outputs
 from fakerek.manifests.codes import status_message
 from fakerek.manifests.importer import ImportFailed, ImportLimits
 from fakerek.manifests.lines import Line
 from fakerek.ml import serving
+from fakerek.ml.model_cache import ModelCache
 from fakerek.s3.objects import ObjectError, Objects
 from fakerek.store import datasets, versions
 from fakerek.store.db import Store
@@ -53,13 +55,16 @@ class TrainingFailed(Exception):
 
 @dataclass(frozen=True)
 class MlOptions:
-    """How a training embeds its images (settings `backbone`, `training_threads`,
-    `embedding_store_mb`, `mirror_max_images`), fixed when it is created."""
+    """How a training embeds its images and where it finds or keeps its outcome (settings
+    `backbone`, `training_threads`, `embedding_store_mb`, `mirror_max_images`, `cache_dir`,
+    `model_cache_mb`), fixed when it is created."""
 
     precision: str
     threads: int
     store_mb: float
     mirror_max_images: int
+    cache_dir: str
+    model_cache_mb: float
 
     @classmethod
     def of(cls, settings: Settings) -> MlOptions:
@@ -68,7 +73,13 @@ class MlOptions:
             settings.training_threads,
             settings.embedding_store_mb,
             settings.mirror_max_images,
+            settings.cache_dir,
+            settings.model_cache_mb,
         )
+
+    def mirrored(self, training_images: int) -> bool:
+        """Whether a training on this many images also learns from their mirror images."""
+        return training_images <= self.mirror_max_images
 
 
 @dataclass(frozen=True)
@@ -116,7 +127,7 @@ def run(store: Store, objects: Objects, version_id: int, options: Options) -> No
 
 def _put(outputs: Outputs, key: str, body: str) -> dict[str, Any]:
     try:
-        return outputs.put(key, body)
+        return outputs.render(key, body)
     except artefacts.OutputNotWritable:
         raise TrainingFailed("ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET") from None
 
@@ -133,14 +144,14 @@ def _train(
         raise TrainingFailed(None, "injected service error")
     if options.fault:
         raise TrainingFailed(options.fault)
-    outputs = Outputs(objects, request, row["project_name"], row["name"])
+    outputs = Outputs(objects, request, row["project_name"], row["name"], row["arn"])
     try:
         training.check_output_bucket(objects, outputs.bucket)
         train_texts, test_texts = _inputs(store, objects, row, request, options)
     except ImportFailed as failure:
         raise TrainingFailed(failure.code) from None
 
-    def fetch(bucket: str, key: str) -> bytes | None:
+    def read(bucket: str, key: str) -> bytes | None:
         try:
             return objects.read(bucket, key, limit=images.ImageLimits().max_bytes + 1)
         except ObjectError:
@@ -151,7 +162,17 @@ def _train(
         invalid_row_threshold=options.limits.invalid_row_threshold,
         line=options.limits.line,
     )
-    embedder = _embedder(store, options.ml, len(train_texts))
+    ml = options.ml
+    cache = ModelCache.of(ml.cache_dir, int(ml.model_cache_mb * MB))
+    determinants = cached_training.Determinants(
+        ml.precision, ml.mirrored(len(train_texts)), limits, options.denied
+    )
+    found = cached_training.look_up(cache, train_texts, test_texts, read, determinants)
+    folder = serving.model_folder(store.data_dir, row["id"])
+    if found.restore(outputs, folder, functools.partial(_put, outputs), results):
+        return
+    fetch = found.fetch
+    embedder = _embedder(store, ml, len(train_texts))
     embedder.expect(len(train_texts) + len(test_texts or ()))
     try:
         checked = training.validate(
@@ -166,6 +187,7 @@ def _train(
         _finish(store, row, checked, _loader(fetch), outputs, results, embedder)
     finally:
         embedder.close()
+    found.keep(outputs, folder, results, checked.training.use_case, ml.precision)
 
 
 def _embedder(store: Store, ml: MlOptions, training_images: int) -> Embedder:
@@ -175,8 +197,7 @@ def _embedder(store: Store, ml: MlOptions, training_images: int) -> Embedder:
     from fakerek.ml.embedding_store import EmbeddingStore
 
     cache = EmbeddingStore.in_data_dir(store.data_dir, int(ml.store_mb * MB))
-    mirrored = training_images <= ml.mirror_max_images
-    return Embedder(ml.precision, workers(ml.threads), cache, mirrored)
+    return Embedder(ml.precision, workers(ml.threads), cache, ml.mirrored(training_images))
 
 
 def _finish(
@@ -306,7 +327,7 @@ def _train_detector(
         "AverageRecall": scored.average_recall,
     }
     summary = artefacts.summary(
-        row["arn"], model.labels, scored.results, aggregated, len(test_lines), len(examples)
+        model.labels, scored.results, aggregated, len(test_lines), len(examples)
     )
     location = _put(outputs, outputs.summary_key, summary)
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
@@ -359,7 +380,7 @@ def _train_classifier(
         "ConfusionMatrix": metrics.confusion_matrix(model.labels, scores, truth),
     }
     summary = artefacts.summary(
-        row["arn"], model.labels, per_label, aggregated, len(test_lines), len(train_lines)
+        model.labels, per_label, aggregated, len(test_lines), len(train_lines)
     )
     location = _put(outputs, outputs.summary_key, summary)
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}

@@ -1,6 +1,10 @@
 """The files a training leaves in its OutputConfig, in AWS's formats (manifests.md §2.7,
 training-and-inference.md §3): where each goes, the evaluation summary, and the training and
 testing snapshots. No model code here: callers hand over labels, scores and outcomes.
+
+What belongs to the version rather than to its data (its ARN, the time a file is written) is
+left as a marker in the texts the functions below return, and filled in by `Outputs.render` as
+each file is written: the same data gives the same templates, which the model cache keeps.
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ ARTEFACT_NAMES = {
     "TestingOutput": "TestingGroundTruth",
 }
 
+# Markers of the version's ARN and of the time now. A JSON encoder writes their NUL characters
+# as "\u0000" escapes, so no other string of a file's text renders the same.
+VERSION_ARN = "\x00version-arn\x00"
+NOW = "\x00now\x00"
+
 Outcome = Literal["TP", "TN", "FP", "FN"]
 Box = tuple[str, float, Any]  # label, confidence (0-1), (x1, y1, x2, y2) ratios
 
@@ -35,9 +44,17 @@ class OutputNotWritable(Exception):
 
 
 class Outputs:
-    """Where a training writes, under OutputConfig (bucket + prefix without its trailing '/')."""
+    """Where a training writes, under OutputConfig (bucket + prefix without its trailing '/');
+    `version_arn` fills the templates `render` writes."""
 
-    def __init__(self, objects: Objects, request: dict[str, Any], project: str, version: str):
+    def __init__(
+        self,
+        objects: Objects,
+        request: dict[str, Any],
+        project: str,
+        version: str,
+        version_arn: str = "",
+    ):
         config = request["OutputConfig"]
         self.objects = objects
         self.bucket = config["S3Bucket"]
@@ -45,10 +62,32 @@ class Outputs:
         self.base = f"{prefix}/" if prefix else ""
         self.suffix = f"{project}-{version}.json"
         self.summary_key = f"{self.base}EvaluationResultSummary-{self.suffix}"
+        self.version_arn = version_arn
+        self.templates: dict[str, str] = {}  # what `render` wrote, by key, in order
 
     def key(self, artefact: str) -> str:
         """The key of one artefact (a key of ARTEFACT_NAMES)."""
         return f"{self.base}{ARTEFACT_NAMES[artefact]}-{self.suffix}"
+
+    def stem(self, key: str) -> str:
+        """A key of this version's without what names the version (the prefix, the project and
+        the version): `ManifestSummary-` for `out/ManifestSummary-p-v1.json`."""
+        if not (key.startswith(self.base) and key.endswith(self.suffix)):
+            raise ValueError(f"{key} is not one of this version's keys")
+        return key[len(self.base) : len(key) - len(self.suffix)]
+
+    def key_of(self, stem: str) -> str:
+        return f"{self.base}{stem}{self.suffix}"
+
+    def render(self, key: str, template: str) -> dict[str, Any]:
+        """Write a training's artefact from its template, the version's ARN and the time now
+        filled in; its location as DescribeProjectVersions gives it."""
+        body = template.replace(json.dumps(VERSION_ARN), json.dumps(self.version_arn)).replace(
+            json.dumps(NOW), json.dumps(_now())
+        )
+        location = self.put(key, body)
+        self.templates[key] = template
+        return location
 
     def put(self, key: str, body: str) -> dict[str, Any]:
         """Write one artefact; its location as DescribeProjectVersions gives it."""
@@ -69,25 +108,24 @@ def _now() -> str:
 
 
 def summary(
-    version_arn: str,
     labels: list[str],
     per_label: Sequence[Any],
     aggregated: dict[str, Any],
     tested: int,
     trained: int,
 ) -> str:
-    """The evaluation summary (EvaluationResultSummary-<p>-<v>.json); `per_label` items have
-    label, test_images, threshold, precision, recall and f1."""
+    """The evaluation summary's template (EvaluationResultSummary-<p>-<v>.json); `per_label`
+    items have label, test_images, threshold, precision, recall and f1."""
     return json.dumps(
         {
             "Version": 1,
             "AggregatedEvaluationResults": aggregated,
             "EvaluationDetails": {
-                "EvaluationEndTimestamp": _now(),
+                "EvaluationEndTimestamp": NOW,
                 "Labels": labels,
                 "NumberOfTestingImages": tested,
                 "NumberOfTrainingImages": trained,
-                "ProjectVersionArn": version_arn,
+                "ProjectVersionArn": VERSION_ARN,
             },
             "LabelEvaluationResults": [
                 {
@@ -140,7 +178,6 @@ def box_snapshot(
 ) -> str:
     """Test images with their true boxes and the evaluated boxes, in pixels: each true box once
     (TP or FN), then the unmatched boxes above their threshold (FP)."""
-    now = _now()
     classes = {label: i for i, label in enumerate(labels)}
     class_map = {str(i): label for label, i in classes.items()}
     out = []
@@ -174,7 +211,7 @@ def box_snapshot(
                 "class-map": class_map,
                 "type": "groundtruth/object-detection",
                 "human-annotated": "yes",
-                "creation-date": now,
+                "creation-date": NOW,
                 "job-name": "rekognition-custom-labels-training-job",
             },
             "rekognition-custom-labels-evaluation": {
@@ -194,7 +231,7 @@ def box_snapshot(
                 "class-map": class_map,
                 "type": "groundtruth/object-detection",
                 "human-annotated": "no",
-                "creation-date": now,
+                "creation-date": NOW,
                 "job-name": "rekognition-custom-labels-evaluation-job",
             },
         }
@@ -210,7 +247,6 @@ def label_snapshot(
     truth: Sequence[Sequence[bool]],
 ) -> str:
     """The test images with their ground truth and the model's confidence for every label."""
-    now = _now()
     out = []
     for row, line in enumerate(lines):
         record: dict[str, Any] = {
@@ -224,7 +260,7 @@ def label_snapshot(
                 "job-name": "rekognition-custom-labels-training-job",
                 "class-name": label,
                 "human-annotated": "yes",
-                "creation-date": now,
+                "creation-date": NOW,
                 "type": "groundtruth/image-classification",
             }
         for k, label in enumerate(labels):
@@ -239,7 +275,7 @@ def label_snapshot(
                 "job-name": "rekognition-custom-labels-evaluation-job",
                 "class-name": label,
                 "human-annotated": "no",
-                "creation-date": now,
+                "creation-date": NOW,
                 "type": "groundtruth/image-classification",
                 "rekognition-custom-labels-evaluation-details": details(outcome),
             }
