@@ -68,7 +68,11 @@ def test_sigkill_loses_nothing_acknowledged_and_shows_nothing_half_written(own_s
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
     for thread in threads:
         thread.start()
-    time.sleep(1.0)
+    # kill mid-stream once enough writes were acknowledged (not after a fixed time: on a loaded
+    # machine one second held none)
+    deadline = time.monotonic() + 60
+    while len(acknowledged) <= 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
     own_server.kill()
     stop.set()
     for thread in threads:
