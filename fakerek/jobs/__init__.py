@@ -44,6 +44,11 @@ class Jobs:
             for key in keys:
                 self._running[key] = job
 
+    def idle(self) -> bool:
+        """No job runs now (a glance without the lock: a job submitted a moment later is one
+        the caller could not have waited for anyway)."""
+        return not self._running
+
     def wait_for(self, covers: Callable[[str], bool], timeout: float) -> bool:
         """Block until the jobs on every key `covers` have ended, or `timeout` seconds pass;
         whether there was any to wait for."""

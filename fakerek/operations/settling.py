@@ -84,7 +84,7 @@ def named(*members: str) -> Named:
 
 def settle(ctx: Ctx, settles: Settles | None, params: dict[str, Any]) -> Ctx:
     """In instant timing, wait for the work `settles` covers; the ctx to run the call with."""
-    if settles is None or ctx.settings.timing != "instant":
+    if settles is None or ctx.settings.timing != "instant" or ctx.services.jobs.idle():
         return ctx
     covers = settles.covers(ctx, params)
     if covers is None or not ctx.services.jobs.wait_for(covers, ctx.settings.max_wait_seconds):
