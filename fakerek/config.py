@@ -119,7 +119,8 @@ class Settings:
     )
     max_wait_seconds: float = _setting(
         300.0,
-        "In instant timing, longest a read waits for running work (an import) to end.",
+        "In instant timing, longest a call waits for running work (an import) to end; also "
+        "longest an advance of the clock waits for the work it makes due.",
         runtime=True,
     )
     manifest_max_bytes: int = _setting(

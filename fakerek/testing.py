@@ -210,6 +210,20 @@ class FakerekServer:
             spec["message"] = message
         return self.control("POST", "faults", spec)
 
+    def freeze(self) -> float:
+        """Stop the server's clock: statuses, timestamps, billed time, autoscaling and usage
+        move only with `advance`. Returns the clock's time (epoch seconds)."""
+        return float(self.control("POST", "clock", {"freeze": True})["now"])
+
+    def unfreeze(self) -> float:
+        """Let the clock run on from where it stands (a reset returns it to wall time)."""
+        return float(self.control("POST", "clock", {"freeze": False})["now"])
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock `seconds` forward, frozen or not; returns once background work due by
+        then (a training past its delay) has ended. Returns the clock's new time."""
+        return float(self.control("POST", "clock", {"advance": seconds})["now"])
+
 
 # -- pytest plugin ------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """AWS errors as Python exceptions: one class per error code an operation can answer.
 
-Raise them anywhere below the protocol layer; `protocol.endpoint` turns them into the JSON 1.1
-error body with the HTTP status the model implies (500 for fault shapes, 400 otherwise). A message
+Raise them anywhere below the web layer; `operations.dispatch.invoke` logs a code the operation's
+model does not list, and `web.rekognition` turns them into the JSON 1.1 error body with the HTTP
+status the model implies (500 for fault shapes, 400 otherwise). A message
 several operations answer is composed by its class (`ResourceNotFound.missing`, `.in_state`,
 `.being_deleted`).
 """
@@ -120,7 +121,3 @@ class ResourceNotReady(_StateError):
 
 class ServiceQuotaExceeded(AwsError):
     code = "ServiceQuotaExceededException"
-
-
-class Throttling(AwsError):
-    code = "ThrottlingException"

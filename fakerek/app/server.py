@@ -17,7 +17,7 @@ from fakerek.web import services_of
 
 log = logging.getLogger("fakerek")
 # S3 uploads (served on the same port) can be large; Rekognition bodies have their own,
-# smaller limit (max_body_bytes) checked by the protocol layer.
+# smaller limit (max_body_bytes) checked by the Rekognition view.
 TRANSPORT_BODY_LIMIT = 5 * 1024**3
 
 

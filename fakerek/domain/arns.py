@@ -7,7 +7,7 @@ Kinds are recognised with the model's own ProjectArn / DatasetArn / ProjectVersi
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from fakerek.api.errors import InvalidParameter
 from fakerek.api.service_model import service
@@ -36,8 +36,13 @@ def partition(region: str) -> str:
     return "aws"
 
 
+def projects_prefix(region: str, account: str) -> str:
+    """What every ARN of the account's Custom Labels resources in `region` begins with."""
+    return f"arn:{partition(region)}:rekognition:{region}:{account}:project/"
+
+
 def project_arn(region: str, account: str, name: str, created_ms: int) -> str:
-    return f"arn:{partition(region)}:rekognition:{region}:{account}:project/{name}/{created_ms}"
+    return f"{projects_prefix(region, account)}{name}/{created_ms}"
 
 
 def dataset_arn(project_arn: str, kind: str, created_ms: int) -> str:
@@ -46,6 +51,12 @@ def dataset_arn(project_arn: str, kind: str, created_ms: int) -> str:
 
 def version_arn(project_arn: str, name: str, created_ms: int) -> str:
     return f"{_project_base(project_arn)}/version/{name}/{created_ms}"
+
+
+def children_prefix(project_arn: str, kind: Literal["dataset", "version"]) -> str:
+    """What the ARNs of a project's datasets (or models) begin with: `…:project/{name}/dataset/`
+    (the project's creation time is not part of them)."""
+    return f"{_project_base(project_arn)}/{kind}/"
 
 
 def _project_base(project_arn: str) -> str:

@@ -8,46 +8,18 @@ minimum); in-service units follow desired ones after `autoscale_delay_seconds`. 
 units out of service for a while (an Availability Zone lost) without changing the model's Status.
 Usage (running hours, inference-unit hours, requests, throttled requests) is what AWS bills on.
 
-Time comes from `Clock`, which tests can move forward through `/_fakerek/clock`. Usage counters
-live in memory: they restart with fakerek (the running state itself is stored).
+Time is the server's one `Clock` (in seconds), which tests stop and move through `/_fakerek/clock`;
+its owner (`Services`) resets it. Usage counters live in memory: they restart with fakerek (the
+running state itself is stored).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class Clock:
-    """Monotonic seconds, which a test may stop and push forward."""
-
-    def __init__(self) -> None:
-        self._offset = 0.0
-        self._frozen: float | None = None
-
-    def now(self) -> float:
-        return self._frozen if self._frozen is not None else time.monotonic() + self._offset
-
-    def advance(self, seconds: float) -> float:
-        if self._frozen is not None:
-            self._frozen += seconds
-        else:
-            self._offset += seconds
-        return seconds
-
-    def freeze(self, frozen: bool) -> None:
-        """Stop the clock (only `advance` moves it), or let it run on from where it stands."""
-        if frozen and self._frozen is None:
-            self._frozen = self.now()
-        elif not frozen and self._frozen is not None:
-            self._offset = self._frozen - time.monotonic()
-            self._frozen = None
-
-    def reset(self) -> None:
-        self._offset = 0.0
-        self._frozen = None
+from fakerek.domain.clock import Clock
 
 
 @dataclass
@@ -198,4 +170,3 @@ class Capacity:
     def reset(self) -> None:
         with self._lock:
             self._models.clear()
-        self.clock.reset()

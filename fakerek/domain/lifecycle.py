@@ -1,25 +1,20 @@
 """Status transitions and their timing.
 
 A transition that AWS runs asynchronously is stored as timestamps: when it started and when it
-ends (`start + delay`). Status is computed from those on every read, so it needs no background
-thread and survives restarts. With `instant` timing the delay is zero and the next read already
+ends (`start + delay`), read on the server's one clock (`domain.clock`). Status is computed from
+those on every read, so it needs no background thread, survives restarts and follows a test's
+frozen or advanced clock. With `instant` timing the delay is zero and the next read already
 sees the final state; the call that starts the transition still answers the intermediate status.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
 
 from fakerek.config import Settings
 
 # What a failure without an error code says (a service error, as AWS words it).
 SERVICE_ISSUE = "Amazon Rekognition experienced a service issue."
-
-
-def now_ms() -> int:
-    """Wall-clock epoch milliseconds: the time every stored timestamp uses."""
-    return time.time_ns() // 1_000_000
 
 
 def ends_at(settings: Settings, transition: str, start_ms: int) -> int:

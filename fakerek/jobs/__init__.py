@@ -1,9 +1,10 @@
 """Background work (dataset imports, updates and splits, trainings, copies, model loading) that
 must not block requests.
 
-Jobs run on a small thread pool, keyed by the ARN of the resource they work on, so that a read
-in `instant` timing can wait for the job of the resource it looks at (bounded), as the timing
-model promises.
+Jobs run on a small thread pool, keyed by the ARN of the resource they work on, so that a call
+in `instant` timing can wait for the jobs of the resources it looks at (bounded), as the timing
+model promises; and each knows when its transition is due, so that a test clock advanced past
+that time can wait for it too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable
+from typing import NamedTuple
 
 log = logging.getLogger("fakerek.jobs")
 
@@ -19,11 +21,12 @@ log = logging.getLogger("fakerek.jobs")
 class Jobs:
     def __init__(self, workers: int = 2):
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="job")
-        self._running: dict[str, concurrent.futures.Future] = {}
+        self._running: dict[str, _Job] = {}
         self._lock = threading.Lock()
 
-    def submit(self, keys: list[str], work: Callable[[], None]) -> None:
-        """Run `work` in the background; `keys` name the resources it settles."""
+    def submit(self, keys: list[str], due_ms: int, work: Callable[[], None]) -> None:
+        """Run `work` in the background; `keys` name the resources it settles, `due_ms` is when
+        the transition it ends is over on the server's clock."""
 
         def run() -> None:
             try:
@@ -33,25 +36,44 @@ class Jobs:
             finally:
                 with self._lock:
                     for key in keys:
-                        if self._running.get(key) is future:
+                        if self._running.get(key) is job:
                             del self._running[key]
 
         with self._lock:
-            future = self._pool.submit(run)
+            job = _Job(self._pool.submit(run), due_ms)
             for key in keys:
-                self._running[key] = future
+                self._running[key] = job
 
-    def wait(self, key: str, timeout: float) -> None:
-        """Block until the job working on `key` (if any) ends, or `timeout` seconds pass."""
+    def idle(self) -> bool:
+        """No job runs now (a glance without the lock: a job submitted a moment later is one
+        the caller could not have waited for anyway)."""
+        return not self._running
+
+    def wait_for(self, covers: Callable[[str], bool], timeout: float) -> bool:
+        """Block until the jobs on every key `covers` have ended, or `timeout` seconds pass;
+        whether there was any to wait for."""
         with self._lock:
-            future = self._running.get(key)
-        if future is not None:
-            concurrent.futures.wait([future], timeout)
+            futures = {job.future for key, job in self._running.items() if covers(key)}
+        if futures:
+            concurrent.futures.wait(futures, timeout)
+        return bool(futures)
+
+    def wait_due(self, now_ms: int, timeout: float) -> None:
+        """Block until every job whose transition is over by `now_ms` has ended (bounded): a
+        clock moved past a transition's end finds its work done, however long it took."""
+        with self._lock:
+            futures = {job.future for job in self._running.values() if job.due_ms <= now_ms}
+        concurrent.futures.wait(futures, timeout)
 
     def wait_all(self, timeout: float) -> None:
         with self._lock:
-            futures = list(self._running.values())
+            futures = {job.future for job in self._running.values()}
         concurrent.futures.wait(futures, timeout)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Job(NamedTuple):
+    future: concurrent.futures.Future[None]
+    due_ms: int

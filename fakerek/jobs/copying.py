@@ -8,7 +8,7 @@ import logging
 import shutil
 from typing import Any
 
-from fakerek.domain import lifecycle
+from fakerek.domain.clock import Clock
 from fakerek.manifests.artefacts import ARTEFACT_NAMES, OutputNotWritable, Outputs
 from fakerek.ml import serving
 from fakerek.s3.objects import ObjectError, Objects
@@ -18,7 +18,7 @@ from fakerek.store.db import Store
 log = logging.getLogger("fakerek.copy")
 
 
-def run(store: Store, objects: Objects, source_id: int, copy_id: int) -> None:
+def run(store: Store, clock: Clock, objects: Objects, source_id: int, copy_id: int) -> None:
     """Copy the model's files and its training results; the copy ends COMPLETED or FAILED."""
     with store.read() as conn:
         source, copy = versions.by_id(conn, source_id), versions.by_id(conn, copy_id)
@@ -53,7 +53,7 @@ def run(store: Store, objects: Objects, source_id: int, copy_id: int) -> None:
         )
         serving.remove_model(store.data_dir, copy_id)
     with store.write() as tx:
-        versions.finish(tx, copy_id, outcome, lifecycle.now_ms(), message, results, None)
+        versions.finish(tx, copy_id, outcome, clock.now_ms(), message, results, None)
 
 
 def _read(objects: Objects, location: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from fakerek.domain import lifecycle
+from fakerek.domain.clock import Clock
 from fakerek.manifests import importer, split
 from fakerek.manifests.codes import message
 from fakerek.manifests.lines import Line, render
@@ -20,7 +21,7 @@ log = logging.getLogger("fakerek.datasets")
 BATCH = 2000  # manifest lines stored per transaction
 
 
-def fail(store: Store, dataset_ids: list[int], code: str | None) -> None:
+def fail(store: Store, clock: Clock, dataset_ids: list[int], code: str | None) -> None:
     """StatusMessage is the bare message (AWS's example); the code goes to the log."""
     log.info("datasets %s failed: %s", dataset_ids, code or "service error")
     text = message(code) if code else lifecycle.SERVICE_ISSUE
@@ -30,7 +31,7 @@ def fail(store: Store, dataset_ids: list[int], code: str | None) -> None:
                 tx,
                 dataset_id,
                 "FAILED",
-                lifecycle.now_ms(),
+                clock.now_ms(),
                 text,
                 "CLIENT_ERROR" if code else "SERVICE_ERROR",
             )
@@ -38,6 +39,7 @@ def fail(store: Store, dataset_ids: list[int], code: str | None) -> None:
 
 def import_manifest(
     store: Store,
+    clock: Clock,
     objects: Any,
     dataset_id: int,
     s3_object: dict[str, str],
@@ -67,7 +69,7 @@ def import_manifest(
                 raise importer.ImportFailed("ERROR_MANIFEST_TOO_MANY_LABELS")
             importer.check_one_bucket(datasets.image_buckets(tx, dataset_id))
             datasets.finish(
-                tx, dataset_id, "COMPLETE", lifecycle.now_ms(), lifecycle.CREATED_FROM_MANIFEST
+                tx, dataset_id, "COMPLETE", clock.now_ms(), lifecycle.CREATED_FROM_MANIFEST
             )
         log.info(
             "dataset %d imported: %d lines, %d dropped", dataset_id, tally.lines, tally.dropped
@@ -75,15 +77,17 @@ def import_manifest(
     except importer.ImportFailed as failure:
         with store.write() as tx:
             datasets.delete_entries(tx, dataset_id)
-        fail(store, [dataset_id], failure.code)
+        fail(store, clock, [dataset_id], failure.code)
     except Exception:
         log.exception("import into dataset %d failed", dataset_id)
         with store.write() as tx:
             datasets.delete_entries(tx, dataset_id)
-        fail(store, [dataset_id], None)
+        fail(store, clock, [dataset_id], None)
 
 
-def update(store: Store, dataset_id: int, text: str, limits: importer.ImportLimits) -> None:
+def update(
+    store: Store, clock: Clock, dataset_id: int, text: str, limits: importer.ImportLimits
+) -> None:
     """UpdateDatasetEntries: validate the lines, then merge them in one transaction."""
     try:
         tally = importer.Tally()
@@ -99,15 +103,15 @@ def update(store: Store, dataset_id: int, text: str, limits: importer.ImportLimi
             if datasets.count_labels(tx, dataset_id) > limits.max_labels:
                 raise importer.ImportFailed("ERROR_MANIFEST_TOO_MANY_LABELS")
             importer.check_one_bucket(datasets.image_buckets(tx, dataset_id))
-            datasets.finish(tx, dataset_id, "COMPLETE", lifecycle.now_ms())
+            datasets.finish(tx, dataset_id, "COMPLETE", clock.now_ms())
     except importer.ImportFailed as failure:
-        fail(store, [dataset_id], failure.code)  # the merge was rolled back
+        fail(store, clock, [dataset_id], failure.code)  # the merge was rolled back
     except Exception:
         log.exception("update of dataset %d failed", dataset_id)
-        fail(store, [dataset_id], None)
+        fail(store, clock, [dataset_id], None)
 
 
-def distribute(store: Store, train_id: int, test_id: int) -> None:
+def distribute(store: Store, clock: Clock, train_id: int, test_id: int) -> None:
     try:
         with store.write() as tx:
             entries = datasets.all_entries(tx, train_id)
@@ -126,17 +130,17 @@ def distribute(store: Store, train_id: int, test_id: int) -> None:
             if not chosen:
                 raise importer.ImportFailed("ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE")
             datasets.move_entries(tx, train_id, test_id, chosen)
-            now = lifecycle.now_ms()
+            now = clock.now_ms()
             datasets.finish(tx, train_id, "COMPLETE", now)
             datasets.finish(tx, test_id, "COMPLETE", now)
     except importer.ImportFailed as failure:
-        fail(store, [train_id, test_id], failure.code)
+        fail(store, clock, [train_id, test_id], failure.code)
     except Exception:
         log.exception("distribution of datasets %d/%d failed", train_id, test_id)
-        fail(store, [train_id, test_id], None)
+        fail(store, clock, [train_id, test_id], None)
 
 
-def recover(store: Store) -> None:
+def recover(store: Store, clock: Clock) -> None:
     """At start-up: work that a crash interrupted ends as a service error, never in progress."""
     with store.read() as conn:
         stuck = datasets.unfinished(conn)
@@ -144,7 +148,7 @@ def recover(store: Store) -> None:
         if row["phase"] == "CREATE":
             with store.write() as tx:
                 datasets.delete_entries(tx, row["id"])
-        fail(store, [row["id"]], None)
+        fail(store, clock, [row["id"]], None)
         log.warning(
             "dataset %s was interrupted by a restart: marked %s_FAILED", row["arn"], row["phase"]
         )

@@ -9,6 +9,7 @@ from typing import Any
 
 from fakerek.domain import lifecycle
 from fakerek.domain.capacity import Capacity
+from fakerek.domain.clock import Clock
 from fakerek.ml import serving
 from fakerek.store import versions
 from fakerek.store.db import Store
@@ -17,7 +18,9 @@ log = logging.getLogger("fakerek.ml.serving")
 FAILED_TO_START = lifecycle.VERSION_MESSAGES["FAILED"]
 
 
-def load(store: Store, models: serving.Models, capacity: Capacity, row: sqlite3.Row) -> Any:
+def load(
+    store: Store, clock: Clock, models: serving.Models, capacity: Capacity, row: sqlite3.Row
+) -> Any:
     """The version's model, loaded once; a model that cannot be loaded fails its start (the
     version becomes FAILED, as a start that failed on AWS) and None is returned."""
     try:
@@ -25,6 +28,6 @@ def load(store: Store, models: serving.Models, capacity: Capacity, row: sqlite3.
     except Exception:
         log.exception("the model of %s cannot be loaded", row["arn"])
     with store.write() as tx:
-        versions.fail_phase(tx, row["id"], lifecycle.now_ms(), FAILED_TO_START)
+        versions.fail_phase(tx, row["id"], clock.now_ms(), FAILED_TO_START)
     capacity.stop(row["arn"])
     return None

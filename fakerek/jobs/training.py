@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from fakerek.config import Settings
 from fakerek.domain import images, lifecycle
+from fakerek.domain.clock import Clock
 from fakerek.jobs import cached_training
 from fakerek.manifests import artefacts, training
 from fakerek.manifests.artefacts import Outputs
@@ -90,7 +91,7 @@ class Options:
     ml: MlOptions = field(default_factory=lambda: MlOptions.of(Settings()))
 
 
-def run(store: Store, objects: Objects, version_id: int, options: Options) -> None:
+def run(store: Store, clock: Clock, objects: Objects, version_id: int, options: Options) -> None:
     with store.read() as conn:
         row = versions.by_id(conn, version_id)
     if row is None:
@@ -109,7 +110,7 @@ def run(store: Store, objects: Objects, version_id: int, options: Options) -> No
         outcome, message = "FAILED", lifecycle.SERVICE_ISSUE
         for key in ("TrainingValidation", "TestingValidation", "ManifestSummary"):
             results.pop(key, None)  # a late service error hides the validation locations
-    finished_ms = lifecycle.now_ms()
+    finished_ms = clock.now_ms()
     # billed until the training ends as clients see it (realistic timing stretches it)
     ended_ms = lifecycle.training_end_ms(finished_ms, row["ready_ms"])
     if outcome == "COMPLETED":
@@ -397,13 +398,13 @@ def _train_classifier(
     model.save(serving.model_folder(store.data_dir, row["id"]))
 
 
-def recover(store: Store) -> None:
+def recover(store: Store, clock: Clock) -> None:
     """At start-up: a training or a copy a crash interrupted ends as a service error."""
     with store.read() as conn:
         stuck = versions.unfinished(conn)
     for row in stuck:
         serving.remove_model(store.data_dir, row["id"])
-        now = lifecycle.now_ms()
+        now = clock.now_ms()
         training = row["phase"] == "TRAINING"
         with store.write() as tx:
             versions.finish(

@@ -1,15 +1,14 @@
-"""What an operation knows about the request it serves, built in one place (`for_request`)."""
+"""What an operation knows about the call it serves: built by `for_request` (a signed request) or
+`for_scope` (the console), then handed to `dispatch.invoke`."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fakerek.api import sigv4
 from fakerek.api.sigv4 import Scope
 from fakerek.config import Settings
-from fakerek.domain import lifecycle
 
 if TYPE_CHECKING:
     from fakerek.operations.services import Services
@@ -22,7 +21,7 @@ class Ctx:
     services: Services
     scope: Scope
     settings: Settings  # the live settings as they were when the request arrived
-    now_ms: int
+    now_ms: int  # the server clock when the call ran (after settling: `settling.settle`)
     operation: str
     request_id: str
 
@@ -42,16 +41,6 @@ class Ctx:
     def objects(self) -> Objects:
         """Users' S3 objects, as the settings of this request reach them."""
         return self.services.objects(self.settings)
-
-    def settled(self, *arns: str) -> Ctx:
-        """In instant timing, wait (bounded) for background work on these resources to end, as
-        the timing model promises the next read its final state; return a ctx whose `now_ms`
-        is after that wait."""
-        if self.settings.timing != "instant" or not arns:
-            return self
-        for arn in arns:
-            self.services.jobs.wait(arn, self.settings.max_wait_seconds)
-        return dataclasses.replace(self, now_ms=max(self.now_ms, lifecycle.now_ms()))
 
 
 def for_request(
@@ -77,7 +66,7 @@ def for_scope(
         services=services,
         scope=scope,
         settings=settings or services.config.snapshot(),
-        now_ms=lifecycle.now_ms(),
+        now_ms=services.clock.now_ms(),
         operation=operation,
         request_id=request_id,
     )

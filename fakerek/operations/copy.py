@@ -56,7 +56,6 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if ctx.region != source_parsed.region or arns.of(destination_arn).region != ctx.region:
         raise InvalidParameter("A model can be copied only within one region.")
     same_account = source_parsed.account == ctx.account
-    ctx = ctx.settled(source_arn)
     with ctx.store.write() as tx:
         purge_deleted(ctx, tx)
         source_project = projects.by_arn(
@@ -102,6 +101,7 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
                 f"At most {MAX_CONCURRENT_COPIES} copies may run into one project at once."
             )
         created_ms = ctx.store.next_ms(tx, ctx.now_ms)
+        ready_ms = lifecycle.ends_at(ctx.settings, "copying", ctx.now_ms)
         arn = arns.version_arn(destination["arn"], params["VersionName"], created_ms)
         source_request = json.loads(source["request"])
         request = {
@@ -120,11 +120,13 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             name=params["VersionName"],
             arn=arn,
             created_ms=created_ms,
-            ready_ms=lifecycle.ends_at(ctx.settings, "copying", created_ms),
+            ready_ms=ready_ms,
             request=request,
             phase="COPYING",
         )
         tags.put(tx, arn, params.get("Tags", {}))
-    store, objects, source_id = ctx.store, ctx.objects, source["id"]
-    ctx.services.jobs.submit([arn], lambda: copying.run(store, objects, source_id, copy_id))
+    store, clock, objects, source_id = ctx.store, ctx.services.clock, ctx.objects, source["id"]
+    ctx.services.jobs.submit(
+        [arn], ready_ms, lambda: copying.run(store, clock, objects, source_id, copy_id)
+    )
     return {"ProjectVersionArn": arn}

@@ -2,7 +2,8 @@
 DistributeDatasetEntries, DeleteDataset.
 
 Imports, updates and splits run as background jobs (`jobs`); their status is derived from stored
-times (`lifecycle`). In instant timing a read of a dataset first waits for its job to finish.
+times (`lifecycle`). In instant timing a call on a dataset first waits for its job to finish (as
+the registry declares: `settling`).
 """
 
 from __future__ import annotations
@@ -76,8 +77,6 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameter("GroundTruthManifest needs an S3Object with a Bucket and a Name.")
     new_tags = params.get("Tags", {})
     quotas.tags_at_creation(ctx.settings, new_tags.keys())
-    if source_arn is not None:
-        ctx = ctx.settled(source_arn)
     with ctx.store.write() as tx:
         datasets.purge_gone(tx, ctx.now_ms)
         project = require_project(tx, ctx, params["ProjectArn"])
@@ -101,13 +100,14 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             )
         created_ms = ctx.store.next_ms(tx, ctx.now_ms)
         arn = dataset_arn(project["arn"], kind, created_ms)
+        ready_ms = lifecycle.ends_at(ctx.settings, "dataset", ctx.now_ms)
         dataset_id = datasets.insert(
             tx,
             project_id=project["id"],
             kind=kind,
             arn=arn,
             created_ms=created_ms,
-            ready_ms=lifecycle.ends_at(ctx.settings, "dataset", created_ms),
+            ready_ms=ready_ms,
         )
         tags.put(tx, arn, new_tags)
         if manifest is None and source_row is None:
@@ -117,16 +117,18 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             datasets.finish(tx, dataset_id, "COMPLETE", created_ms)
     if manifest is not None:
         limits = import_limits(ctx, kind)
-        objects, store = ctx.objects, ctx.store
+        objects, store, clock = ctx.objects, ctx.store, ctx.services.clock
         ctx.services.jobs.submit(
             [arn],
-            lambda: dataset_jobs.import_manifest(store, objects, dataset_id, s3_object, limits),
+            ready_ms,
+            lambda: dataset_jobs.import_manifest(
+                store, clock, objects, dataset_id, s3_object, limits
+            ),
         )
     return {"DatasetArn": arn}
 
 
 def describe_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    ctx = ctx.settled(params["DatasetArn"])
     with ctx.store.read() as conn:
         row = require(conn, ctx, params["DatasetArn"])
     status, message, code = lifecycle.dataset_status(row, ctx.now_ms)
@@ -162,7 +164,6 @@ def _require_listable(ctx: Ctx, row: sqlite3.Row) -> None:
 
 def list_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     page = pagination.start(ctx.operation, params, int)
-    ctx = ctx.settled(params["DatasetArn"])
     with ctx.store.read() as conn:
         row = require(conn, ctx, params["DatasetArn"])
         _require_listable(ctx, row)
@@ -181,7 +182,6 @@ def list_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 def list_dataset_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     page = pagination.start(ctx.operation, params, str)
-    ctx = ctx.settled(params["DatasetArn"])
     with ctx.store.read() as conn:
         row = require(conn, ctx, params["DatasetArn"])
         _require_listable(ctx, row)
@@ -211,7 +211,6 @@ def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameter("Changes.GroundTruth must be UTF-8 JSON Lines.") from None
     if not text.strip():
         raise InvalidParameter("Changes.GroundTruth holds no JSON line.")
-    ctx = ctx.settled(params["DatasetArn"])
     with ctx.store.write() as tx:
         row = require(tx, ctx, params["DatasetArn"])
         require_custom_labels(row)
@@ -225,16 +224,18 @@ def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         max_rows = import_limits(ctx, row["type"]).max_rows
         if row["total"] >= max_rows:
             raise LimitExceeded(f"The dataset already has the maximum of {max_rows} entries.")
+        ready_ms = lifecycle.ends_at(ctx.settings, "dataset", ctx.now_ms)
         datasets.start_phase(
             tx,
             row["id"],
             "UPDATE",
-            lifecycle.ends_at(ctx.settings, "dataset", ctx.now_ms),
+            ready_ms,
             lifecycle.dataset_last_update_ms(row, ctx.now_ms),
         )
     limits, store, dataset_id = import_limits(ctx, row["type"]), ctx.store, row["id"]
+    clock = ctx.services.clock
     ctx.services.jobs.submit(
-        [row["arn"]], lambda: dataset_jobs.update(store, dataset_id, text, limits)
+        [row["arn"]], ready_ms, lambda: dataset_jobs.update(store, clock, dataset_id, text, limits)
     )
     return {}
 
@@ -243,7 +244,6 @@ def distribute_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, An
     arns = [item["Arn"] for item in params["Datasets"]]
     if arns[0] == arns[1]:
         raise InvalidParameter("The two datasets must be different.")
-    ctx = ctx.settled(*arns)
     with ctx.store.write() as tx:
         rows = [require(tx, ctx, arn) for arn in arns]
         for row in rows:
@@ -265,12 +265,14 @@ def distribute_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, An
                 tx, row["id"], "UPDATE", ready_ms, lifecycle.dataset_last_update_ms(row, ctx.now_ms)
             )
     store, train_id, test_id = ctx.store, by_type["TRAIN"]["id"], by_type["TEST"]["id"]
-    ctx.services.jobs.submit(arns, lambda: dataset_jobs.distribute(store, train_id, test_id))
+    clock = ctx.services.clock
+    ctx.services.jobs.submit(
+        arns, ready_ms, lambda: dataset_jobs.distribute(store, clock, train_id, test_id)
+    )
     return {}
 
 
 def delete_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    ctx = ctx.settled(params["DatasetArn"])
     with ctx.store.write() as tx:
         datasets.purge_gone(tx, ctx.now_ms)
         row = require(tx, ctx, params["DatasetArn"])

@@ -74,7 +74,6 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameter(
             "Request has invalid parameters: give Image.Bytes or Image.S3Object."
         )
-    ctx = ctx.settled(params["ProjectVersionArn"])
     with ctx.store.read() as conn:
         row = require(conn, ctx, params["ProjectVersionArn"])
     require_custom_labels(row)
@@ -94,7 +93,7 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         labels = [label for label in ruled if minimum is None or label["Confidence"] >= minimum]
     else:
         services = ctx.services
-        model = load_model(services.store, services.models, services.capacity, row)
+        model = load_model(services.store, services.clock, services.models, services.capacity, row)
         if model is None:
             raise ResourceNotReady(f"ProjectVersion {row['arn']} is not ready: {FAILED_TO_START}")
         try:

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fakerek.domain import lifecycle
+from fakerek.operations.services import Services
 from fakerek.store import console
-from fakerek.store.db import Store
 
 
-def scopes(store: Store) -> list[tuple[str, str]]:
+def scopes(services: Services) -> list[tuple[str, str]]:
     """(account, region) of every live project, sorted."""
-    with store.read() as conn:
-        return console.scopes(conn, lifecycle.now_ms())
+    with services.store.read() as conn:
+        return console.scopes(conn, services.clock.now_ms())
 
 
-def version_counts(store: Store, project_arns: Sequence[str]) -> dict[str, int]:
+def version_counts(services: Services, project_arns: Sequence[str]) -> dict[str, int]:
     """Live models per project ARN (projects without models are left out)."""
-    with store.read() as conn:
-        return console.version_counts(conn, project_arns, lifecycle.now_ms())
+    with services.store.read() as conn:
+        return console.version_counts(conn, project_arns, services.clock.now_ms())

@@ -105,11 +105,6 @@ def describe_projects(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             limit=page.limit + 1,
         )
         children = datasets.of_projects(conn, [r["id"] for r in page.rows(rows)], ctx.now_ms)
-    running = [d["arn"] for d in children if not lifecycle.dataset_done(d, ctx.now_ms)]
-    if running and ctx.settings.timing == "instant":
-        ctx = ctx.settled(*running)
-        with ctx.store.read() as conn:
-            children = datasets.of_projects(conn, [r["id"] for r in page.rows(rows)], ctx.now_ms)
     by_project: dict[int, list[dict[str, Any]]] = {}
     for child in children:
         by_project.setdefault(child["project_id"], []).append(dataset_metadata(child, ctx.now_ms))

@@ -1,8 +1,9 @@
 """Everything the server holds for its lifetime, built once per application by `create_app`.
 
 `Services` is the composition root's one container: the store, the embedded S3 (or None when
-users' objects live on an external endpoint), background jobs, loaded models, inference-unit
-capacity, faults, result rules and the live settings. A reset and a shutdown loop over its parts.
+users' objects live on an external endpoint), background jobs, loaded models, the one clock (and
+the inference-unit capacity that reads it), faults, result rules and the live settings. A reset
+and a shutdown loop over its parts.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import logging
 from dataclasses import dataclass, field
 
 from fakerek.config import RuntimeConfig, Settings
-from fakerek.domain.capacity import Capacity, Clock
+from fakerek.domain.capacity import Capacity
+from fakerek.domain.clock import Clock
 from fakerek.jobs import Jobs
 from fakerek.ml.serving import Models
 from fakerek.operations.faults import Faults
@@ -30,10 +32,14 @@ class Services:
     s3: EmbeddedS3 | None  # None: users' objects live on `s3_endpoint_url`
     jobs: Jobs = field(default_factory=Jobs)
     models: Models = field(default_factory=Models)
-    capacity: Capacity = field(default_factory=lambda: Capacity(Clock()))
+    clock: Clock = field(default_factory=Clock)
     faults: Faults = field(default_factory=Faults)
     rules: Rules = field(default_factory=Rules)
     _objects: dict[tuple[str, frozenset[str], str], Objects] = field(default_factory=dict)
+    capacity: Capacity = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.capacity = Capacity(self.clock)
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -53,8 +59,8 @@ class Services:
         """Start-up: work that a crash or a stop interrupted ends as a service error."""
         from fakerek.jobs import datasets, training
 
-        datasets.recover(self.store)
-        training.recover(self.store)
+        datasets.recover(self.store, self.clock)
+        training.recover(self.store, self.clock)
 
     def objects(self, settings: Settings) -> Objects:
         """Access to users' S3 objects under these settings (kept while they hold)."""
@@ -70,6 +76,17 @@ class Services:
             self._objects[key] = found
         return found
 
+    def move_clock(self, freeze: bool | None, seconds: float) -> float:
+        """Stop (or restart) the clock and move it `seconds` forward; return its time, in epoch
+        seconds. Background work whose transition is over by then is waited for (at most
+        `max_wait_seconds`): a clock advanced past a training's delay finds it trained, however
+        long its compute took."""
+        if freeze is not None:
+            self.clock.freeze(freeze)
+        self.clock.advance(seconds)
+        self.jobs.wait_due(self.clock.now_ms(), self.config.snapshot().max_wait_seconds)
+        return self.clock.now()
+
     def reset(self) -> None:
         """Back to a fresh server: no resources, start-up settings, no faults, no rules."""
         self.jobs.wait_all(self.config.snapshot().max_wait_seconds)
@@ -80,10 +97,12 @@ class Services:
             self.rules,
             self.models,
             self.capacity,
+            self.clock,
             self.config,
         ):
             if part is not None:
                 part.reset()
+        self.store.rewind(self.clock.now_ms())
 
     def close(self) -> None:
         """Stop: queued jobs are dropped (running ones end at their next transaction), the

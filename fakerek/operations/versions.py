@@ -2,7 +2,8 @@
 StopProjectVersion.
 
 Training runs in the background (`jobs.training`); a version's status is derived from its phase,
-outcome and times (`lifecycle`), and in instant timing a read waits for the running training.
+outcome and times (`lifecycle`), and in instant timing a call first waits for the running
+training or loading (as the registry declares: `settling`).
 """
 
 from __future__ import annotations
@@ -79,10 +80,6 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     _check_request(params)
     new_tags = params.get("Tags", {})
     quotas.tags_at_creation(ctx.settings, new_tags.keys())
-    with ctx.store.read() as conn:  # in instant timing, imports into the datasets finish first
-        project = require_project(conn, ctx, params["ProjectArn"])
-        pending = [d["arn"] for d in datasets.of_projects(conn, [project["id"]], ctx.now_ms)]
-    ctx = ctx.settled(*pending)
     with ctx.store.write() as tx:
         purge_deleted(ctx, tx)
         project = require_project(tx, ctx, params["ProjectArn"])
@@ -117,6 +114,7 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             _require_datasets(ctx, project_datasets)
             request["AutoCreate"] = "TEST" not in project_datasets
         created_ms = ctx.store.next_ms(tx, ctx.now_ms)
+        ready_ms = lifecycle.ends_at(ctx.settings, "training", ctx.now_ms)
         arn = arns.version_arn(project["arn"], params["VersionName"], created_ms)
         version_id = versions.insert(
             tx,
@@ -124,7 +122,7 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             name=params["VersionName"],
             arn=arn,
             created_ms=created_ms,
-            ready_ms=lifecycle.ends_at(ctx.settings, "training", created_ms),
+            ready_ms=ready_ms,
             request=request,
         )
         tags.put(tx, arn, new_tags)
@@ -135,8 +133,10 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         fault=ctx.services.faults.take_training(),
         ml=training.MlOptions.of(settings),
     )
-    store, objects = ctx.store, ctx.objects
-    ctx.services.jobs.submit([arn], lambda: training.run(store, objects, version_id, options))
+    store, clock, objects = ctx.store, ctx.services.clock, ctx.objects
+    ctx.services.jobs.submit(
+        [arn], ready_ms, lambda: training.run(store, clock, objects, version_id, options)
+    )
     return {"ProjectVersionArn": arn}
 
 
@@ -206,22 +206,6 @@ def describe_project_versions(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any
             before_ms=page.after,
             limit=page.limit + 1,
         )
-    waiting = [  # a started model's loading may still fail its start
-        r["arn"]
-        for r in page.rows(rows)
-        if not lifecycle.version_done(r, ctx.now_ms) or r["phase"] == "STARTING"
-    ]
-    if waiting and ctx.settings.timing == "instant":
-        ctx = ctx.settled(*waiting)
-        with ctx.store.read() as conn:
-            rows = versions.page(
-                conn,
-                project["id"],
-                ctx.now_ms,
-                names=params.get("VersionNames"),
-                before_ms=page.after,
-                limit=page.limit + 1,
-            )
     return {
         "ProjectVersionDescriptions": [describe(r, ctx.now_ms) for r in page.rows(rows)],
         **page.token(rows, "created_ms"),
@@ -229,7 +213,6 @@ def describe_project_versions(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any
 
 
 def delete_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    ctx = ctx.settled(params["ProjectVersionArn"])
     with ctx.store.write() as tx:
         purge_deleted(ctx, tx)
         row = require(tx, ctx, params["ProjectVersionArn"])
@@ -268,7 +251,6 @@ def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if max(minimum, maximum or 0) > limit:
         log.info("inference units above the max_inference_units setting (%d) refused", limit)
         raise LimitExceeded(f"A model can run on at most {limit} inference units.")
-    ctx = ctx.settled(params["ProjectVersionArn"])
     with ctx.store.write() as tx:
         row = require(tx, ctx, params["ProjectVersionArn"])
         require_custom_labels(row)
@@ -280,25 +262,22 @@ def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
                 status,
                 "it can be started when it is " + ", ".join(sorted(STARTABLE)),
             )
-        versions.change_phase(
-            tx,
-            row["id"],
-            "STARTING",
-            ctx.now_ms,
-            lifecycle.ends_at(ctx.settings, "starting", ctx.now_ms),
-        )
+        ready_ms = lifecycle.ends_at(ctx.settings, "starting", ctx.now_ms)
+        versions.change_phase(tx, row["id"], "STARTING", ctx.now_ms, ready_ms)
         versions.set_units(tx, row["id"], minimum, maximum)
     ctx.services.capacity.start(row["arn"], minimum, maximum)
     services = ctx.services
-    services.jobs.submit(
+    services.jobs.submit(  # a model that cannot be loaded fails its start
         [row["arn"]],
-        lambda: models.load(services.store, services.models, services.capacity, row),
+        ready_ms,
+        lambda: models.load(
+            services.store, services.clock, services.models, services.capacity, row
+        ),
     )
     return {"Status": "STARTING"}
 
 
 def stop_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    ctx = ctx.settled(params["ProjectVersionArn"])
     with ctx.store.write() as tx:
         row = require(tx, ctx, params["ProjectVersionArn"])
         require_custom_labels(row)

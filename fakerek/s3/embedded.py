@@ -33,7 +33,7 @@ from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 from fakerek.adapters.moto_s3 import KeyInfo, MotoS3, Version
-from fakerek.domain.lifecycle import now_ms
+from fakerek.domain.clock import wall_ms
 from fakerek.s3 import addressing
 from fakerek.store import s3 as index
 from fakerek.store.db import Store
@@ -256,7 +256,7 @@ class EmbeddedS3:
             if region is None:
                 unused = index.delete_bucket(tx, name)
             else:
-                index.put_bucket(tx, name, region, self.moto.versioning(name), now_ms())
+                index.put_bucket(tx, name, region, self.moto.versioning(name), wall_ms())
                 unused = []
         self.blobs.retire(unused)
 
@@ -289,7 +289,7 @@ class EmbeddedS3:
                     bucket,
                     self.moto.buckets().get(bucket, self.region),
                     self.moto.versioning(bucket),
-                    now_ms(),
+                    wall_ms(),
                 )
             unused = index.put_key(tx, bucket, key, rows)
         for fake, blob in new_blobs:
@@ -435,7 +435,7 @@ class EmbeddedS3:
             )
             moto.create_bucket(bucket, self.region)
             with self.store.write() as tx:
-                index.put_bucket(tx, bucket, self.region, None, now_ms())
+                index.put_bucket(tx, bucket, self.region, None, wall_ms())
         self._restore_key(moto, index.StoredKey(bucket, key, kept))
         return 1
 

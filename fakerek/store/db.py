@@ -122,6 +122,14 @@ class Store:
         ).fetchone()
         return row[0]
 
+    def rewind(self, now_ms: int) -> None:
+        """After a reset that brought a test's advanced clock back to wall time: creation times
+        follow it back instead of staying ahead. (ARNs are unique across resets except those
+        issued while the clock ran ahead, which a later creation of the same name in the very
+        same millisecond could repeat.)"""
+        with self.write() as tx:
+            tx.execute("UPDATE clock SET last_ms = min(last_ms, ?)", (now_ms,))
+
     # -- lifecycle -------------------------------------------------------------------------------
 
     def _migrate(self) -> None:

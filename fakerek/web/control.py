@@ -1,5 +1,5 @@
 """The test-double control API under /_fakerek/: health, reset, config, faults, rules, usage
-and the test clock — a Flask blueprint.
+and the server's clock — a Flask blueprint.
 
 Plain JSON in and out; a bad request answers 400 `{"error": "..."}` and changes nothing.
 
@@ -9,7 +9,8 @@ Plain JSON in and out; a bad request answers 400 `{"error": "..."}` and changes 
     GET  faults  | POST faults | DELETE faults   pending faults (operation, training, units lost)
     GET  rules   | POST rules  | DELETE rules    DetectCustomLabels result rules
     GET  usage[?model=<version ARN>]   inference units and requests of running models
-    POST clock                          freeze and/or advance the capacity clock
+    POST clock                          freeze and/or advance the clock: statuses, timestamps,
+                                        billed time, autoscaling and usage follow it
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from fakerek import __version__
-from fakerek.api.json_text import parse_json
 from fakerek.config import MAX_INTEGER, MAX_SECONDS, SettingError
 from fakerek.operations.faults import FaultError
 from fakerek.operations.rules import RuleError
 from fakerek.operations.services import Services
 from fakerek.web import current
-from fakerek.web.responses import LABEL, BodyTooLarge, json_response, read_body
+from fakerek.web.responses import LABEL, BodyTooLarge, NotJson, json_response, read_json
 
 PREFIX = "/_fakerek"
 CONTROL_BODY_LIMIT = 1024 * 1024
@@ -151,18 +151,18 @@ def get_usage(services: Services, query: Any) -> Any:
 
 @route("/clock", "POST")
 def post_clock(services: Services, body: Any) -> Any:
-    """`{"freeze": true|false}` stops or restarts the clock; `{"advance": s}` moves it on."""
+    """`{"freeze": true|false}` stops or restarts the clock; `{"advance": s}` moves it on. The
+    answer comes once background work due by the new time has ended (see `Services.move_clock`);
+    `now` is the clock's time after the move, in epoch seconds."""
     if not isinstance(body, dict) or not body or body.keys() - {"freeze", "advance"}:
         raise BadRequest('the body is {"freeze": true|false} and/or {"advance": <seconds>}')
     seconds = body.get("advance", 0)
     if not _seconds(seconds) or seconds < 0:
         raise BadRequest(f"advance must be a number of seconds from 0 to {MAX_SECONDS}")
-    if "freeze" in body:
-        if not isinstance(body["freeze"], bool):
-            raise BadRequest("freeze must be true or false")
-        services.capacity.clock.freeze(body["freeze"])
-    services.capacity.clock.advance(float(seconds))
-    return {"advanced_seconds": seconds, "frozen": body.get("freeze")}
+    if "freeze" in body and not isinstance(body["freeze"], bool):
+        raise BadRequest("freeze must be true or false")
+    now = services.move_clock(body.get("freeze"), float(seconds))
+    return {"advanced_seconds": seconds, "frozen": body.get("freeze"), "now": now}
 
 
 def _seconds(value: Any) -> bool:
@@ -174,15 +174,8 @@ def _seconds(value: Any) -> bool:
     )
 
 
-def _reject(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")
-
-
 def _body() -> Any:
-    raw = read_body(request.stream, request.content_length, CONTROL_BODY_LIMIT)
-    if not raw.strip():
-        return {}
     try:
-        return parse_json(raw, _reject)
-    except (ValueError, RecursionError):
+        return read_json(request.stream, request.content_length, CONTROL_BODY_LIMIT)
+    except NotJson:
         raise BadRequest("the body is not valid JSON") from None

@@ -1,4 +1,5 @@
-"""The Rekognition endpoint, top to bottom: target → fault → body → validation → operation.
+"""The Rekognition endpoint: the operation an `X-Amz-Target` names and the caller's scope, handed
+to `operations.dispatch.invoke` with a reader of the JSON body; the answer serialised.
 
 Whatever goes wrong becomes an AWS JSON 1.1 error with `__type`, `Message` and `Code`; an
 unexpected exception is logged here and answered as InternalServerError without a stack trace.
@@ -19,15 +20,13 @@ from fakerek.api.errors import (
     SerializationError,
     UnknownOperation,
 )
-from fakerek.api.json_text import parse_json
 from fakerek.api.serialize import serialize
-from fakerek.api.service_model import CUSTOM_LABELS_OPERATIONS, service
-from fakerek.api.validate import parse_input
+from fakerek.api.service_model import service
 from fakerek.operations import context
-from fakerek.operations.registry import OPERATIONS
+from fakerek.operations.dispatch import invoke
 from fakerek.operations.services import Services
 from fakerek.web import current
-from fakerek.web.responses import LABEL, BodyTooLarge, json_response, read_body
+from fakerek.web.responses import LABEL, BodyTooLarge, NotJson, json_response, read_json
 
 log = logging.getLogger("fakerek")
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -48,19 +47,14 @@ def is_rekognition(environ: dict[str, Any]) -> bool:
 def handle(services: Services, environ: dict[str, Any]) -> Response:
     request_id = str(uuid.uuid4())
     operation = ""
-    target = environ.get("HTTP_X_AMZ_TARGET", "")
     try:
-        operation = _operation(target)
+        operation = _operation(environ.get("HTTP_X_AMZ_TARGET", ""))
         environ[LABEL] = operation
-        fault = services.faults.take(operation)
-        if fault is not None:
-            raise fault
-        model = service().operation(operation)
         ctx = context.for_request(
             services, environ.get("HTTP_AUTHORIZATION"), operation, request_id
         )
-        params = parse_input(model.input_shape, _json_body(environ, ctx.settings.max_body_bytes))
-        output = OPERATIONS[operation](ctx, params)
+        output = invoke(ctx, lambda: _json_body(environ, ctx.settings.max_body_bytes))
+        model = service().operation(operation)
         return json_response(
             200,
             serialize(model.output_shape, output),
@@ -68,8 +62,6 @@ def handle(services: Services, environ: dict[str, Any]) -> Response:
             headers=[("x-amzn-RequestId", request_id)],
         )
     except AwsError as error:
-        if operation and error.code not in service().errors_of(operation):
-            log.error("%s answered %s, which its model does not list", operation, error.code)
         return error_response(error, request_id)
     except BodyTooLarge as error:
         log.info("%s: %s (raise --max-body-bytes to accept it)", operation, error)
@@ -106,43 +98,20 @@ def _error_body(status: int, code: str, message: str, request_id: str) -> Respon
 
 
 def _operation(target: str) -> str:
+    """The operation an `X-Amz-Target` names (`invoke` says whether fakerek serves it)."""
     prefix = service().target_prefix + "."
     if not target.startswith(prefix):
         shown = f"'{target}'" if target else "missing"
         raise UnknownOperation(f"X-Amz-Target is {shown}; expected {prefix}<Operation>.")
-    name = target[len(prefix) :]
-    if not service().has_operation(name):
-        raise UnknownOperation(f"Amazon Rekognition has no operation named {name!r}.")
-    if name not in CUSTOM_LABELS_OPERATIONS:
-        raise UnknownOperation(
-            f"{name} is an Amazon Rekognition operation outside Custom "
-            "Labels; fakerek emulates only Rekognition Custom Labels."
-        )
-    if name not in OPERATIONS:
-        raise UnknownOperation(
-            f"{name} belongs to Rekognition Custom Labels but is not "
-            f"implemented by fakerek {__version__} yet."
-        )
-    return name
+    return target[len(prefix) :]
 
 
-def _reject_constant(name: str) -> Any:
-    raise SerializationError(f"{name} is not a valid JSON number.")
-
-
-def _json_body(environ: dict[str, Any], limit: int) -> Any:
+def _json_body(environ: dict[str, Any], limit: int) -> object:
     try:
         declared = int(environ.get("CONTENT_LENGTH") or 0) or None
     except ValueError:
         declared = None
-    raw = read_body(environ["wsgi.input"], declared, limit)
-    if not raw.strip():
-        return {}
     try:
-        return parse_json(raw.decode("utf-8"), _reject_constant)
-    except UnicodeDecodeError:
-        raise SerializationError("The request body is not valid UTF-8.") from None
-    except RecursionError:
-        raise SerializationError("The request body is nested too deeply.") from None
-    except ValueError as error:
-        raise SerializationError(f"The request body is not valid JSON: {error}.") from None
+        return read_json(environ["wsgi.input"], declared, limit)
+    except NotJson as error:
+        raise SerializationError(str(error)) from None

@@ -1,4 +1,5 @@
-"""The little HTTP plumbing the views share: JSON responses and bounded body reading."""
+"""The little HTTP plumbing the views share: JSON responses and one reader of size-limited JSON
+request bodies (the Rekognition view, the control API and the console's JSON posts)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 from typing import IO, Any
 
 from flask import Response
+
+from fakerek.api.json_text import parse_json
 
 LABEL = "fakerek.label"  # the environ key naming a request in the request log (an operation)
 
@@ -24,6 +27,32 @@ class BodyTooLarge(Exception):
     def __init__(self, size: int | None, limit: int):
         shown = f"{size} bytes" if size is not None else "more bytes"
         super().__init__(f"The request body ({shown}) exceeds the limit of {limit} bytes.")
+
+
+class NotJson(ValueError):
+    """A body that is not one UTF-8 JSON text; the message says why, in AWS's words."""
+
+
+def read_json(stream: IO[bytes], declared: int | None, limit: int) -> object:
+    """The request body's JSON value (`{}` for an empty body): BodyTooLarge past `limit` bytes,
+    NotJson for anything but UTF-8 JSON text (NaN and Infinity are not JSON numbers)."""
+    raw = read_body(stream, declared, limit)
+    if not raw.strip():
+        return {}
+    try:
+        return parse_json(raw.decode("utf-8"), _reject_constant)
+    except NotJson:
+        raise
+    except UnicodeDecodeError:
+        raise NotJson("The request body is not valid UTF-8.") from None
+    except RecursionError:
+        raise NotJson("The request body is nested too deeply.") from None
+    except ValueError as error:
+        raise NotJson(f"The request body is not valid JSON: {error}.") from None
+
+
+def _reject_constant(name: str) -> object:
+    raise NotJson(f"{name} is not a valid JSON number.")
 
 
 def read_body(stream: IO[bytes], declared: int | None, limit: int) -> bytes:

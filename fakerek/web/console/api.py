@@ -1,9 +1,10 @@
 """How the console reaches Custom Labels: the API's own operations, for an explicit scope.
 
-Every read and write of the console is `call(scope, "Operation", params)`: the parameters are
-checked against botocore's model exactly as a signed request's are (`parse_input`), then the
-operation runs with a `Ctx` for the account and region the page is about. Injected faults are
-not taken here: they are meant for the API clients under test, not for the person looking.
+Every read and write of the console is `call(scope, "Operation", params)`: the API's own
+dispatcher (`invoke`) checks the parameters against botocore's model, settles and runs the
+operation exactly as for a signed request, with a `Ctx` for the account and region the page is
+about. Injected faults are not taken: they are meant for the API clients under test, not for
+the person looking.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from fakerek.api.errors import ResourceNotFound
-from fakerek.api.service_model import service
 from fakerek.api.sigv4 import Scope
-from fakerek.api.validate import parse_input
 from fakerek.domain import arns
 from fakerek.operations import context
-from fakerek.operations.registry import OPERATIONS
+from fakerek.operations.dispatch import invoke
 from fakerek.web import current
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
@@ -28,9 +27,8 @@ _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 
 def call(scope: Scope, operation: str, params: dict[str, Any]) -> dict[str, Any]:
     """Run `operation` for `scope` with wire-shaped `params` (blobs as base64 text)."""
-    model = service().operation(operation)
     ctx = context.for_scope(current(), scope, operation, str(uuid.uuid4()))
-    return OPERATIONS[operation](ctx, parse_input(model.input_shape, params))
+    return invoke(ctx, params, take_faults=False)
 
 
 def pages(scope: Scope, operation: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:

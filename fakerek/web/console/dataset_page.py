@@ -21,6 +21,7 @@ from fakerek.s3.objects import ObjectError
 from fakerek.web import current
 from fakerek.web.console import api, entries, thumbnails
 from fakerek.web.console.web import back_to, blueprint, done
+from fakerek.web.responses import NotJson, read_json
 
 PAGE = 50
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -264,8 +265,13 @@ def _update(scope: Scope, arn: str, lines: list[dict[str, Any]]) -> None:
 
 @blueprint.post("/dataset/labels")
 def save_labels() -> Any:
-    """The labeling page's changes: one replaced entry per changed image."""
-    payload = request.get_json(silent=True)
+    """The labeling page's changes: one replaced entry per changed image (a body as large as a
+    Rekognition request may be, `max_body_bytes`)."""
+    limit = current().config.snapshot().max_body_bytes
+    try:
+        payload = read_json(request.stream, request.content_length, limit)
+    except NotJson as error:
+        raise entries.EditError(str(error)) from None
     arn = payload.get("dataset", "") if isinstance(payload, dict) else ""
     scope = api.scope_of(arn)
     lines = [

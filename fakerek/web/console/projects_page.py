@@ -37,7 +37,7 @@ def chosen_scope() -> Scope:
 
 def scope_choices(chosen: Scope) -> list[Scope]:
     services = current()
-    held = inventory.scopes(services.store)
+    held = inventory.scopes(services)
     return sorted({chosen, api.default_scope(), *(Scope(*pair) for pair in held)})
 
 
@@ -49,7 +49,7 @@ def projects() -> Any:
         params["NextToken"] = request.args["token"]
     found = api.call(scope, "DescribeProjects", params)
     descriptions = found["ProjectDescriptions"]
-    counts = inventory.version_counts(current().store, [p["ProjectArn"] for p in descriptions])
+    counts = inventory.version_counts(current(), [p["ProjectArn"] for p in descriptions])
     rows = []
     for project in descriptions:
         arn = project["ProjectArn"]

@@ -32,6 +32,7 @@ from werkzeug.exceptions import HTTPException, default_exceptions
 from fakerek.api.errors import AwsError
 from fakerek.api.service_model import service
 from fakerek.web.console.entries import EditError
+from fakerek.web.responses import BodyTooLarge
 
 log = logging.getLogger("fakerek.console")
 PREFIX = "/_fakerek/console"
@@ -114,6 +115,11 @@ def _edit_error(error: EditError) -> Any:
         return jsonify({"error": str(error)}), 400
     flash(str(error), "error")
     return redirect(back_to(PREFIX + "/"), 303)
+
+
+@blueprint.errorhandler(BodyTooLarge)
+def _too_large(error: BodyTooLarge) -> Any:
+    return jsonify({"error": str(error)}), 413
 
 
 @blueprint.errorhandler(HTTPException)
