@@ -15,7 +15,8 @@ error format of the surface the request is for):
 then the surfaces:
 
 5. `/_fakerek/…`                          → Flask: the control blueprint (and the console)
-6. `X-Amz-Target` or the JSON 1.1 type    → Flask: the Rekognition endpoint, `POST /`
+6. `X-Amz-Target` or the JSON 1.1 type    → the Rekognition endpoint: `POST /` as plain WSGI
+                                            (`rekognition.serve`), other methods → Flask (405)
 7. anything else                          → the embedded S3 (moto's S3 app, made durable), or a
                                             JSON 404 when users' objects live on another endpoint
 
@@ -169,6 +170,8 @@ class Dispatch:
             log.info("%s %s %.2fms", label, status.split(" ", 1)[0], elapsed_ms)
             return start_response(status, headers, exc_info)
 
+        if surface is Surface.REKOGNITION and path == "/" and environ["REQUEST_METHOD"] == "POST":
+            return rekognition.serve(self.services, environ, timed)
         return self.flask_app(environ, timed)  # type: ignore[no-any-return]
 
     # -- the guards, in order ------------------------------------------------------------------

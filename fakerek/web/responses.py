@@ -3,7 +3,9 @@ request bodies (the Rekognition view, the control API and the console's JSON pos
 
 from __future__ import annotations
 
+import http
 import json
+from collections.abc import Callable
 from typing import IO, Any
 
 from flask import Response
@@ -11,6 +13,18 @@ from flask import Response
 from fakerek.api.json_text import parse_json
 
 LABEL = "fakerek.label"  # the environ key naming a request in the request log (an operation)
+StartResponse = Callable[..., object]  # WSGI's start_response(status, headers[, exc_info])
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in http.HTTPStatus}
+
+
+def status_line(status: int) -> str:
+    """WSGI's status string: '200 OK'."""
+    return _STATUS_LINES.get(status) or f"{status} Unknown"
+
+
+def json_bytes(payload: Any) -> bytes:
+    """Compact UTF-8 JSON, as AWS sends it."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def json_response(
@@ -19,8 +33,7 @@ def json_response(
     content_type: str = "application/json",
     headers: list[tuple[str, str]] | None = None,
 ) -> Response:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return Response(body, status=status, headers=headers, content_type=content_type)
+    return Response(json_bytes(payload), status=status, headers=headers, content_type=content_type)
 
 
 class BodyTooLarge(Exception):
