@@ -12,7 +12,7 @@ from fakerek.api.errors import (
     ProvisionedThroughputExceeded,
     ResourceNotReady,
 )
-from fakerek.domain import images, lifecycle
+from fakerek.domain import images
 from fakerek.jobs.models import FAILED_TO_START
 from fakerek.jobs.models import load as load_model
 from fakerek.ml import serving
@@ -75,12 +75,12 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             "Request has invalid parameters: give Image.Bytes or Image.S3Object."
         )
     with ctx.store.read() as conn:
-        row = require(conn, ctx, params["ProjectVersionArn"])
-    require_custom_labels(row)
-    if lifecycle.version_status(row, ctx.now_ms)[0] != "RUNNING":
-        raise ResourceNotReady(f"ProjectVersion {row['arn']} is not ready")
-    ctx.services.capacity.ensure(row["arn"], row["min_units"] or 1, row["max_units"])
-    if not ctx.services.capacity.admit(row["arn"], ctx.settings):
+        version = require(conn, ctx, params["ProjectVersionArn"])
+    require_custom_labels(version)
+    if version.status(ctx.now_ms) != "RUNNING":
+        raise ResourceNotReady(f"ProjectVersion {version.arn} is not ready")
+    ctx.services.capacity.ensure(version.arn, version.min_units or 1, version.max_units)
+    if not ctx.services.capacity.admit(version.arn, ctx.settings):
         raise ProvisionedThroughputExceeded("Provisioned Rate exceeded")
     data, s3_key = _image(ctx, image)
     try:
@@ -93,9 +93,11 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         labels = [label for label in ruled if minimum is None or label["Confidence"] >= minimum]
     else:
         services = ctx.services
-        model = load_model(services.store, services.clock, services.models, services.capacity, row)
+        model = load_model(
+            services.store, services.clock, services.models, services.capacity, version
+        )
         if model is None:
-            raise ResourceNotReady(f"ProjectVersion {row['arn']} is not ready: {FAILED_TO_START}")
+            raise ResourceNotReady(f"ProjectVersion {version.arn} is not ready: {FAILED_TO_START}")
         try:
             found = ctx.services.models.predict(model, data, ctx.settings.embedding_cache_mb)
         except images.ImageProblem as problem:  # a truncated or corrupt image

@@ -316,7 +316,7 @@ class EmbeddedS3:
         """Bring moto back to what the index holds for what a failed mirror touched."""
         try:
             with self.store.read() as conn:
-                bucket_stored = any(r["name"] == target.bucket for r in index.buckets(conn))
+                bucket_stored = any(b.name == target.bucket for b in index.buckets(conn))
                 stored = (
                     [index.stored_key(conn, target.bucket, target.key)]
                     if target.key
@@ -372,12 +372,12 @@ class EmbeddedS3:
         except Exception:
             log.exception("the embedded S3's index cannot be read: starting with no objects")
             return
-        for row in buckets:
+        for bucket in buckets:
             try:
-                moto.create_bucket(row["name"], row["region"])
-                moto.set_versioning(row["name"], row["versioning"])
+                moto.create_bucket(bucket.name, bucket.region)
+                moto.set_versioning(bucket.name, bucket.versioning)
             except Exception:
-                log.exception("bucket %s cannot be restored", row["name"])
+                log.exception("bucket %s cannot be restored", bucket.name)
         restored = 0
         for found in keys:
             try:
