@@ -72,8 +72,3 @@ def project_of(arn: str) -> dict[str, Any]:
         raise ResourceNotFound(f"The project {parsed.project} of {arn} does not exist.")
     description: dict[str, Any] = descriptions[0]
     return description
-
-
-def version_name(arn: str) -> str:
-    """A model ARN's version name: the text between its 3rd and 4th '/'."""
-    return arn.split("/")[3]

@@ -14,7 +14,7 @@ from flask import Response, flash, jsonify, render_template, request, url_for
 
 from fakerek.api.errors import InvalidParameter, ResourceNotReady
 from fakerek.api.sigv4 import Scope
-from fakerek.domain import images
+from fakerek.domain import arns, images
 from fakerek.manifests import converters
 from fakerek.manifests.lines import parse_source_ref
 from fakerek.s3.objects import ObjectError
@@ -92,7 +92,7 @@ def _folder_manifest(project: str, kind: str, folder: str, by_folder: bool) -> t
     if not rows:
         raise InvalidParameter(f"No PNG or JPEG image under s3://{bucket}/{prefix}.")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    key = f"{MANIFEST_FOLDER}/{project.split('/')[1]}-{kind.lower()}-{stamp}.manifest"
+    key = f"{MANIFEST_FOLDER}/{arns.of(project).project}-{kind.lower()}-{stamp}.manifest"
     try:
         text = converters.dumps(converters.from_csv(rows))
     except converters.ConversionError as error:  # a folder name that cannot be a label
@@ -192,9 +192,9 @@ def dataset() -> Any:
         "console/dataset.html",
         scope=scope,
         arn=arn,
-        kind=arn.split("/")[3].upper(),
+        kind=arns.of(arn).name.upper(),
         project=project,
-        project_name=project["ProjectArn"].split("/")[1],
+        project_name=arns.of(project["ProjectArn"]).project,
         description=description,
         listable=description["Status"] in LISTABLE,
         labels=labels,

@@ -11,6 +11,7 @@ from typing import Any
 from flask import render_template, request, url_for
 
 from fakerek.api.errors import InvalidParameter, ResourceNotFound
+from fakerek.domain import arns
 from fakerek.web import current
 from fakerek.web.console import api, evaluation_report, thumbnails
 from fakerek.web.console.web import back_to, blueprint, done
@@ -26,7 +27,7 @@ def _describe(arn: str) -> tuple[dict[str, Any], dict[str, Any]]:
     found = api.call(
         api.scope_of(arn),
         "DescribeProjectVersions",
-        {"ProjectArn": project["ProjectArn"], "VersionNames": [api.version_name(arn)]},
+        {"ProjectArn": project["ProjectArn"], "VersionNames": [arns.of(arn).name]},
     )["ProjectVersionDescriptions"]
     if not found or found[0]["ProjectVersionArn"] != arn:
         raise ResourceNotFound(f"The model {arn} does not exist.")
@@ -96,9 +97,9 @@ def _render(arn: str, detection: dict[str, Any] | None = None) -> Any:
         "console/model.html",
         scope=scope,
         arn=arn,
-        name=api.version_name(arn),
+        name=arns.of(arn).name,
         project=project,
-        project_name=project["ProjectArn"].split("/")[1],
+        project_name=arns.of(project["ProjectArn"]).project,
         model=description,
         summary=summary,
         aggregated=summary.get("AggregatedEvaluationResults") or {},
@@ -131,7 +132,7 @@ def start_model() -> Any:
     if request.form.get("max_units", "").strip():
         params["MaxInferenceUnits"] = _units("max_units")
     status = api.call(api.scope_of(arn), "StartProjectVersion", params)["Status"]
-    return done(f"Model {api.version_name(arn)} is {status}.", _model_url(arn))
+    return done(f"Model {arns.of(arn).name} is {status}.", _model_url(arn))
 
 
 def _units(field: str) -> int:
@@ -145,7 +146,7 @@ def _units(field: str) -> int:
 def stop_model() -> Any:
     arn = request.form["arn"]
     status = api.call(api.scope_of(arn), "StopProjectVersion", {"ProjectVersionArn": arn})["Status"]
-    return done(f"Model {api.version_name(arn)} is {status}.", _model_url(arn))
+    return done(f"Model {arns.of(arn).name} is {status}.", _model_url(arn))
 
 
 @blueprint.post("/model/delete")
@@ -154,7 +155,7 @@ def delete_model() -> Any:
     project = api.project_of(arn)["ProjectArn"]
     api.call(api.scope_of(arn), "DeleteProjectVersion", {"ProjectVersionArn": arn})
     target = url_for("console.project", arn=project)
-    return done(f"Model {api.version_name(arn)} is being deleted.", target)
+    return done(f"Model {arns.of(arn).name} is being deleted.", target)
 
 
 @blueprint.post("/model/detect")

@@ -10,6 +10,7 @@ from flask import render_template, request, session, url_for
 
 from fakerek.api.errors import ResourceInUse
 from fakerek.api.sigv4 import Scope
+from fakerek.domain import arns
 from fakerek.operations import inventory
 from fakerek.operations.versions import DELETABLE
 from fakerek.web import current
@@ -62,11 +63,11 @@ def projects() -> Any:
         rows.append(
             {
                 "project": project,
-                "name": arn.split("/")[1],
+                "name": arns.of(arn).project,
                 "datasets": {d["DatasetType"]: d for d in project["Datasets"]},
                 "models": counts.get(arn, 0),
                 "newest": newest,
-                "newest_name": api.version_name(newest["ProjectVersionArn"]) if newest else None,
+                "newest_name": arns.of(newest["ProjectVersionArn"]).name if newest else None,
             }
         )
     return render_template(
@@ -94,9 +95,7 @@ def delete_project() -> Any:
     scope = api.scope_of(arn)
     project = api.project_of(arn)
     models = [v for v in _all_versions(scope, arn) if v["Status"] != "DELETING"]
-    busy = [
-        api.version_name(v["ProjectVersionArn"]) for v in models if v["Status"] not in DELETABLE
-    ]
+    busy = [arns.of(v["ProjectVersionArn"]).name for v in models if v["Status"] not in DELETABLE]
     if busy:  # refuse before deleting anything
         raise ResourceInUse(
             f"Model {', '.join(busy)} is training, starting, running or stopping: "
@@ -115,7 +114,7 @@ def delete_project() -> Any:
             "are gone.",
             url_for("console.project", arn=arn),
         )
-    return done(f"Project {arn.split('/')[1]} is being deleted.", target)
+    return done(f"Project {arns.of(arn).project} is being deleted.", target)
 
 
 def _all_versions(scope: Scope, arn: str) -> list[dict[str, Any]]:
@@ -137,7 +136,7 @@ def project() -> Any:
     arn = request.args.get("arn", "")
     scope = api.scope_of(arn)
     description = api.project_of(arn)
-    name = arn.split("/")[1]
+    name = arns.of(arn).project
     datasets = {}
     for metadata in description["Datasets"]:
         described = api.call(scope, "DescribeDataset", {"DatasetArn": metadata["DatasetArn"]})
@@ -147,7 +146,7 @@ def project() -> Any:
         params["NextToken"] = request.args["token"]
     found = api.call(scope, "DescribeProjectVersions", params)
     models = [
-        {**v, "Name": api.version_name(v["ProjectVersionArn"])}
+        {**v, "Name": arns.of(v["ProjectVersionArn"]).name}
         for v in found["ProjectVersionDescriptions"]
     ]
     copyable = _copyable_datasets(scope, arn)
@@ -173,7 +172,7 @@ def _copyable_datasets(scope: Scope, project_arn: str) -> list[dict[str, str]]:
     for project in found["ProjectDescriptions"]:
         for dataset in project["Datasets"]:
             if dataset["Status"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_FAILED"):
-                label = f"{project['ProjectArn'].split('/')[1]} / {dataset['DatasetType']}"
+                label = f"{arns.of(project['ProjectArn']).project} / {dataset['DatasetType']}"
                 out.append({"arn": dataset["DatasetArn"], "label": label})
     return out
 
@@ -203,4 +202,4 @@ def train_model() -> Any:
         params["VersionDescription"] = request.form["description"].strip()
     version = api.call(scope, "CreateProjectVersion", params)["ProjectVersionArn"]
     target = back_to(url_for("console.project", arn=arn))
-    return done(f"Training of model {api.version_name(version)} started.", target)
+    return done(f"Training of model {arns.of(version).name} started.", target)
