@@ -148,8 +148,7 @@ class EmbeddedS3:
 
     def _start(self) -> None:
         try:
-            moto = MotoS3()
-            moto.reset()  # moto's backend is process-wide: it mirrors this data dir alone
+            moto = MotoS3()  # a backend of its own: it mirrors this data dir alone
             self._restore(moto)
             self._moto = moto
         except BaseException as error:
@@ -167,8 +166,11 @@ class EmbeddedS3:
         return self._moto
 
     def close(self) -> None:
-        """Let the start-up finish: it uses the store, which closes next."""
+        """Let the start-up finish (it uses the store, which closes next), then let moto's
+        buckets go."""
         self._ready.wait()
+        if self._moto is not None:
+            self._moto.reset()
 
     # -- WSGI ------------------------------------------------------------------------------------
 
@@ -184,19 +186,14 @@ class EmbeddedS3:
             )
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in _MUTATING:
-            return moto.app(environ, start_response)  # type: ignore[no-any-return]
+            return moto.app(environ, start_response)
         answered: list[Any] = []
 
-        def capture(status: str, headers: list, exc_info: Any = None) -> Any:
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             answered[:] = [status, headers]
             return lambda data: None
 
-        body = moto.app(environ, capture)
-        try:
-            chunks = list(body)  # moto finishes the request before it is mirrored
-        finally:
-            if hasattr(body, "close"):
-                body.close()
+        chunks = moto.app(environ, capture)  # moto finishes the request before it is mirrored
         status, headers = answered
         if int(status.split(" ", 1)[0]) < 300:
             try:
