@@ -58,7 +58,6 @@ class Service:
         raw = create_loader().load_service_model("rekognition", "service-2")
         self.model = ServiceModel(raw, service_name="rekognition")
         self.target_prefix: str = self.model.metadata["targetPrefix"]
-        self.api_version: str = self.model.metadata["apiVersion"]
         self._faults = {name for name, shape in raw["shapes"].items() if shape.get("fault")}
         self._operations = set(self.model.operation_names)
 
