@@ -42,7 +42,12 @@ def _default_cache_dir() -> str:
 
 
 def _setting(
-    default: Any, help: str, *, runtime: bool = False, choices: tuple = (), nullable: bool = False
+    default: Any,
+    help: str,
+    *,
+    runtime: bool = False,
+    choices: tuple[str, ...] = (),
+    nullable: bool = False,
 ) -> Any:
     meta = {"help": help, "runtime": runtime, "choices": choices, "nullable": nullable}
     if callable(default):

@@ -228,7 +228,7 @@ def _patch_moto() -> _SelectedBackends:
             model.instances_tracked = _Untracked()  # type: ignore[attr-defined]
         selected = _SelectedBackends(models.s3_backends)
         models.s3_backends = selected  # type: ignore[assignment]
-        responses.s3_backends = selected  # type: ignore[assignment]
+        responses.s3_backends = selected  # type: ignore[attr-defined, assignment]
         return selected
 
 

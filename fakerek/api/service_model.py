@@ -88,7 +88,8 @@ class Service:
 
     def default_page_size(self, operation: str) -> int:
         """MaxResults when the caller gives none: AWS documents it as the modeled maximum."""
-        return self.operation(operation).input_shape.members["MaxResults"].metadata["max"]
+        size: int = self.operation(operation).input_shape.members["MaxResults"].metadata["max"]
+        return size
 
 
 @functools.cache

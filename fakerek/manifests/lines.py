@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any, Literal, TypeGuard
 
 from fakerek.api.json_text import parse_json
 from fakerek.manifests.codes import PRIORITY, message
@@ -23,6 +23,10 @@ SERVICE_KEYS = frozenset({"errors", "warnings", "cl-errors", "cl-metadata"})
 IMPORT, TRAINING = "import", "training"
 _SOURCE_REF = re.compile(r"[sS]3://([^/]+)/(.+)", re.DOTALL)
 _BUCKET = re.compile(r"[a-z0-9.-]{3,63}")
+
+
+# Where in a line a problem is: the line, an attribute, its metadata, one of its annotations.
+Place = Literal["line", "attribute", "metadata", "annotation"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class Limits:
 @dataclass
 class Problem:
     code: str
-    where: str = "line"  # line | attribute | metadata | annotation
+    where: Place = "line"
     attribute: str | None = None
     index: int | None = None
 
@@ -83,7 +87,11 @@ class Line:
     outcome: str = ""  # valid | invalid | ignored, set by finish()
 
     def add(
-        self, code: str, where: str = "line", attribute: str | None = None, index: int | None = None
+        self,
+        code: str,
+        where: Place = "line",
+        attribute: str | None = None,
+        index: int | None = None,
     ) -> None:
         """Record a problem; a code already listed in the same place is not listed again (the
         manifest's image size and the image itself can both be out of range)."""
@@ -277,7 +285,7 @@ def _labels_something(value: Any, meta: Any) -> bool:
 
 
 def _format_error(line: Line, name: str, value: Any, meta: Any) -> None:
-    where = (
+    where: Place = (
         "attribute"
         if isinstance(value, dict)
         else ("metadata" if isinstance(meta, dict) else "line")
@@ -286,7 +294,7 @@ def _format_error(line: Line, name: str, value: Any, meta: Any) -> None:
 
 
 def _metadata_error(line: Line, name: str, meta: Any) -> None:
-    where = "metadata" if isinstance(meta, dict) else "line"
+    where: Place = "metadata" if isinstance(meta, dict) else "line"
     line.add("ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT", where, name)
 
 
@@ -407,17 +415,26 @@ def render(line: Line, error_key: str, warning_key: str | None) -> dict[str, Any
     """The line with its problems written in: `error_key` lists, and warnings if asked for."""
     if line.obj is None:
         return {error_key: [p.as_json() for p in line.problems]}
-    out = json.loads(json.dumps(line.obj))  # a deep copy that keeps key order
+    out: dict[str, Any] = json.loads(json.dumps(line.obj))  # a deep copy that keeps key order
     for problem in line.problems:
         key = error_key if problem.is_error else warning_key
         if key is None:
             continue
-        target = out
-        if problem.where == "attribute":
-            target = out[problem.attribute]
-        elif problem.where == "metadata":
-            target = out[f"{problem.attribute}-metadata"]
-        elif problem.where == "annotation":
-            target = out[problem.attribute]["annotations"][problem.index]
-        target.setdefault(key, []).append(problem.as_json())
+        _place(out, problem).setdefault(key, []).append(problem.as_json())
     return out
+
+
+def _place(out: dict[str, Any], problem: Problem) -> dict[str, Any]:
+    """The object of the line a problem is written into: the line, an attribute, an attribute's
+    metadata or one of its annotations."""
+    name = problem.attribute
+    if problem.where == "line" or name is None:
+        return out
+    if problem.where == "attribute":
+        attribute: dict[str, Any] = out[name]
+        return attribute
+    if problem.where == "metadata":
+        metadata: dict[str, Any] = out[f"{name}-metadata"]
+        return metadata
+    annotation: dict[str, Any] = out[name]["annotations"][problem.index]
+    return annotation

@@ -313,7 +313,7 @@ class Dispatch:
             response = json_response(
                 404, {"error": f"this fakerek does not serve S3; it uses the S3 at {external}"}
             )
-            return response(environ, start_response)  # type: ignore[no-any-return]
+            return response(environ, start_response)
         body = s3(environ, start_response)
         log.info("S3 %s %s %.2fms", method, path, (time.perf_counter() - started) * 1000)
         return body
