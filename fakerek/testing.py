@@ -25,6 +25,8 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+__all__ = ["FakerekServer", "ServerFailed"]
+
 _READY = re.compile(r"ready on (http://\S+)")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple, Protocol
 
-from fakerek.config import Settings
+from fakerek.config import DelayKey, Settings
 
 # The service's enums (botocore's model names them so), and the phases fakerek stores.
 ProjectStatus = Literal["CREATING", "CREATED", "DELETING"]
@@ -108,7 +108,7 @@ class VersionStatusReport(NamedTuple):
 SERVICE_ISSUE = "Amazon Rekognition experienced a service issue."
 
 
-def ends_at(settings: Settings, transition: str, start_ms: int) -> int:
+def ends_at(settings: Settings, transition: DelayKey, start_ms: int) -> int:
     """When a transition of kind `transition` (a `delays` key) that starts now will be over."""
     return start_ms + round(settings.delay(transition) * 1000)
 
