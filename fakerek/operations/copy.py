@@ -8,8 +8,6 @@ the training results (re-written under its own OutputConfig), not the datasets.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fakerek.api.errors import (
     AccessDenied,
     InvalidParameter,
@@ -17,6 +15,7 @@ from fakerek.api.errors import (
     ResourceInUse,
     ResourceNotFound,
 )
+from fakerek.api.wire import JsonObject
 from fakerek.domain import arns, lifecycle, policy_documents, quotas
 from fakerek.jobs import copying
 from fakerek.operations.context import Ctx
@@ -37,7 +36,7 @@ MAX_CONCURRENT_COPIES = 5
 MAX_POLICIES = 1000  # every policy of the project (the quota keeps them few)
 
 
-def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def copy_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
     source_project_arn = params["SourceProjectArn"]
     source_arn = params["SourceProjectVersionArn"]
     destination_arn = params["DestinationProjectArn"]

@@ -8,8 +8,6 @@ the registry declares: `settling`).
 
 from __future__ import annotations
 
-from typing import Any
-
 from fakerek.api import pagination
 from fakerek.api.errors import (
     InvalidParameter,
@@ -19,6 +17,7 @@ from fakerek.api.errors import (
     ResourceNotFound,
     ResourceNotReady,
 )
+from fakerek.api.wire import JsonObject
 from fakerek.domain import lifecycle, quotas
 from fakerek.domain.arns import dataset_arn
 from fakerek.jobs import datasets as dataset_jobs
@@ -62,7 +61,7 @@ def require(conn: Conn, ctx: Ctx, arn: str) -> Dataset:
 # -- operations ---------------------------------------------------------------------------------
 
 
-def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def create_dataset(ctx: Ctx, params: JsonObject) -> JsonObject:
     kind = params["DatasetType"]
     source = params.get("DatasetSource") or {}
     manifest, source_arn = source.get("GroundTruthManifest"), source.get("DatasetArn")
@@ -121,7 +120,7 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {"DatasetArn": arn}
 
 
-def describe_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def describe_dataset(ctx: Ctx, params: JsonObject) -> JsonObject:
     with ctx.store.read() as conn:
         dataset = require(conn, ctx, params["DatasetArn"])
     status, message, code = dataset.described_status(ctx.now_ms)
@@ -152,7 +151,7 @@ def _require_listable(ctx: Ctx, dataset: Dataset) -> None:
         raise ResourceInUse.in_state("dataset", dataset.arn, status)
 
 
-def list_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def list_dataset_entries(ctx: Ctx, params: JsonObject) -> JsonObject:
     page = pagination.start(ctx.operation, params, int)
     with ctx.store.read() as conn:
         dataset = require(conn, ctx, params["DatasetArn"])
@@ -173,7 +172,7 @@ def list_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def list_dataset_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def list_dataset_labels(ctx: Ctx, params: JsonObject) -> JsonObject:
     page = pagination.start(ctx.operation, params, str)
     with ctx.store.read() as conn:
         dataset = require(conn, ctx, params["DatasetArn"])
@@ -197,7 +196,7 @@ def _label_stats(label: DatasetLabel) -> dict[str, int]:
     return stats
 
 
-def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def update_dataset_entries(ctx: Ctx, params: JsonObject) -> JsonObject:
     blob: bytes = params["Changes"]["GroundTruth"]
     try:
         text = blob.decode("utf-8")
@@ -234,7 +233,7 @@ def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def distribute_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def distribute_dataset_entries(ctx: Ctx, params: JsonObject) -> JsonObject:
     arns = [item["Arn"] for item in params["Datasets"]]
     if arns[0] == arns[1]:
         raise InvalidParameter("The two datasets must be different.")
@@ -266,7 +265,7 @@ def distribute_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, An
     return {}
 
 
-def delete_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def delete_dataset(ctx: Ctx, params: JsonObject) -> JsonObject:
     with ctx.store.write() as tx:
         datasets.purge_gone(tx, ctx.now_ms)
         dataset = require(tx, ctx, params["DatasetArn"])

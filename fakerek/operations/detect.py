@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fakerek.api.errors import (
     ImageTooLarge,
     InvalidImageFormat,
@@ -12,6 +10,7 @@ from fakerek.api.errors import (
     ProvisionedThroughputExceeded,
     ResourceNotReady,
 )
+from fakerek.api.wire import JsonObject
 from fakerek.domain import images
 from fakerek.jobs.models import FAILED_TO_START
 from fakerek.jobs.models import load as load_model
@@ -26,7 +25,7 @@ LIMITS = images.LIMITS
 INVALID_FORMAT = "Request has invalid image format"
 
 
-def _image(ctx: Ctx, image: dict[str, Any]) -> tuple[bytes, str | None]:
+def _image(ctx: Ctx, image: JsonObject) -> tuple[bytes, str | None]:
     """The image's bytes and, for an S3 image, its `bucket/key`."""
     if "Bytes" in image:
         if len(image["Bytes"]) > MAX_BYTES:
@@ -58,8 +57,8 @@ def _refused(problem: images.ImageProblem) -> Exception:
     return InvalidImageFormat(INVALID_FORMAT)
 
 
-def _as_label(label: serving.Label) -> dict[str, Any]:
-    out: dict[str, Any] = {"Name": label.name, "Confidence": label.confidence}
+def _as_label(label: serving.Label) -> JsonObject:
+    out: JsonObject = {"Name": label.name, "Confidence": label.confidence}
     if label.box is not None:
         x1, y1, x2, y2 = (min(max(v, 0.0), 1.0) for v in label.box)
         out["Geometry"] = {
@@ -68,7 +67,7 @@ def _as_label(label: serving.Label) -> dict[str, Any]:
     return out
 
 
-def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def detect_custom_labels(ctx: Ctx, params: JsonObject) -> JsonObject:
     image = params["Image"]
     if ("Bytes" in image) == ("S3Object" in image):
         raise InvalidParameter(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fakerek.api import pagination
 from fakerek.api.errors import (
@@ -12,13 +11,14 @@ from fakerek.api.errors import (
     ResourceNotFound,
     ServiceQuotaExceeded,
 )
+from fakerek.api.wire import JsonObject
 from fakerek.domain import arns, policy_documents
 from fakerek.operations.context import Ctx
 from fakerek.operations.projects import require, require_custom_labels, require_not_deleting
 from fakerek.store import policies
 
 
-def put_project_policy(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def put_project_policy(ctx: Ctx, params: JsonObject) -> JsonObject:
     project_arn, name = params["ProjectArn"], params["PolicyName"]
     given = params.get("PolicyRevisionId")
     policy_documents.parse(params["PolicyDocument"], arns.of(project_arn).project)
@@ -58,7 +58,7 @@ def put_project_policy(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {"PolicyRevisionId": revision}
 
 
-def list_project_policies(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def list_project_policies(ctx: Ctx, params: JsonObject) -> JsonObject:
     page = pagination.start(ctx.operation, params, int)
     with ctx.store.read() as conn:
         project = require(conn, ctx, params["ProjectArn"])
@@ -80,7 +80,7 @@ def list_project_policies(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def delete_project_policy(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def delete_project_policy(ctx: Ctx, params: JsonObject) -> JsonObject:
     name, given = params["PolicyName"], params.get("PolicyRevisionId")
     with ctx.store.write() as tx:
         project = require(tx, ctx, params["ProjectArn"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fakerek.api import pagination
 from fakerek.api.errors import (
     InvalidParameter,
@@ -11,6 +9,7 @@ from fakerek.api.errors import (
     ResourceInUse,
     ResourceNotFound,
 )
+from fakerek.api.wire import JsonObject
 from fakerek.domain import arns, lifecycle, quotas
 from fakerek.operations.context import Ctx
 from fakerek.store import datasets, projects, tags, versions
@@ -42,7 +41,7 @@ def require_not_deleting(project: Project) -> None:
         raise InvalidParameter.being_deleted("project", project.arn)
 
 
-def describe(project: Project, dataset_metadata: list[dict[str, Any]]) -> dict[str, Any]:
+def describe(project: Project, dataset_metadata: list[JsonObject]) -> JsonObject:
     return {
         "ProjectArn": project.arn,
         "CreationTimestamp": project.created_ms / 1000,
@@ -53,7 +52,7 @@ def describe(project: Project, dataset_metadata: list[dict[str, Any]]) -> dict[s
     }
 
 
-def create_project(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def create_project(ctx: Ctx, params: JsonObject) -> JsonObject:
     name = params["ProjectName"]
     feature = params.get("Feature", CUSTOM_LABELS)
     auto_update = params.get("AutoUpdate")
@@ -92,7 +91,7 @@ def create_project(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {"ProjectArn": arn}
 
 
-def describe_projects(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def describe_projects(ctx: Ctx, params: JsonObject) -> JsonObject:
     page = pagination.start(ctx.operation, params, int)
     with ctx.store.read() as conn:
         rows = projects.page(
@@ -106,7 +105,7 @@ def describe_projects(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             limit=page.limit + 1,
         )
         children = datasets.of_projects(conn, [r.id for r in page.rows(rows)], ctx.now_ms)
-    by_project: dict[int, list[dict[str, Any]]] = {}
+    by_project: dict[int, list[JsonObject]] = {}
     for child in children:
         by_project.setdefault(child.project_id, []).append(dataset_metadata(child, ctx.now_ms))
     return {
@@ -115,7 +114,7 @@ def describe_projects(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def delete_project(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def delete_project(ctx: Ctx, params: JsonObject) -> JsonObject:
     with ctx.store.write() as tx:
         projects.purge_gone(tx, ctx.now_ms)
         project = require(tx, ctx, params["ProjectArn"])
@@ -134,7 +133,7 @@ def delete_project(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {"Status": "DELETING"}
 
 
-def dataset_metadata(dataset: Dataset, now_ms: int) -> dict[str, Any]:
+def dataset_metadata(dataset: Dataset, now_ms: int) -> JsonObject:
     """DatasetMetadata, one item of a project's `Datasets`."""
     status, message, code = dataset.described_status(now_ms)
     return {

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from fakerek.api.errors import InvalidParameter, ResourceNotFound
+from fakerek.api.wire import JsonObject
 from fakerek.domain import arns, quotas
 from fakerek.operations import datasets as dataset_ops
 from fakerek.operations import projects as project_ops
@@ -42,7 +42,7 @@ def _require_mutable(resource: Taggable) -> None:
         raise InvalidParameter.being_deleted("resource", resource.arn)
 
 
-def tag_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def tag_resource(ctx: Ctx, params: JsonObject) -> JsonObject:
     arn, new = params["ResourceArn"], params["Tags"]
     with ctx.store.write() as tx:
         _require_mutable(_require_resource(tx, ctx, arn))
@@ -51,7 +51,7 @@ def tag_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def untag_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def untag_resource(ctx: Ctx, params: JsonObject) -> JsonObject:
     arn = params["ResourceArn"]
     with ctx.store.write() as tx:
         _require_mutable(_require_resource(tx, ctx, arn))
@@ -59,7 +59,7 @@ def untag_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def list_tags_for_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def list_tags_for_resource(ctx: Ctx, params: JsonObject) -> JsonObject:
     arn = params["ResourceArn"]
     with ctx.store.read() as conn:
         _require_resource(conn, ctx, arn)

@@ -9,7 +9,6 @@ training or loading (as the registry declares: `settling`).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fakerek.api import pagination
 from fakerek.api.errors import (
@@ -18,6 +17,7 @@ from fakerek.api.errors import (
     ResourceInUse,
     ResourceNotFound,
 )
+from fakerek.api.wire import JsonObject
 from fakerek.domain import arns, lifecycle, quotas
 from fakerek.domain.lifecycle import DatasetType
 from fakerek.jobs import models, training
@@ -51,7 +51,7 @@ def require(conn: Conn, ctx: Ctx, arn: str) -> ProjectVersion:
     return version
 
 
-def _check_request(params: dict[str, Any]) -> None:
+def _check_request(params: JsonObject) -> None:
     """The cross-member rules the model cannot express."""
     if params.get("FeatureConfig"):
         raise InvalidParameter("FeatureConfig applies only to Custom Moderation projects.")
@@ -77,7 +77,7 @@ def _check_request(params: dict[str, Any]) -> None:
             )
 
 
-def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def create_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
     _check_request(params)
     new_tags = params.get("Tags", {})
     quotas.tags_at_creation(ctx.settings, new_tags.keys())
@@ -91,7 +91,7 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         if versions.name_taken(tx, project.id, params["VersionName"]):
             raise ResourceInUse(f"The project already has a model named {params['VersionName']}.")
         project_datasets = {d.kind: d for d in datasets.of_projects(tx, [project.id], ctx.now_ms)}
-        request: dict[str, Any] = {
+        request: JsonObject = {
             k: params[k]
             for k in (
                 "OutputConfig",
@@ -150,7 +150,7 @@ def _require_datasets(ctx: Ctx, found: dict[DatasetType, Dataset]) -> None:
             raise InvalidParameter(f"The dataset {dataset.arn} is CREATE_FAILED.")
 
 
-def describe(version: ProjectVersion, now_ms: int) -> dict[str, Any]:
+def describe(version: ProjectVersion, now_ms: int) -> JsonObject:
     """ProjectVersionDescription: what has happened so far, as of `now_ms`."""
     status, message = version.described_status(now_ms)
     request = version.request
@@ -193,7 +193,7 @@ def describe(version: ProjectVersion, now_ms: int) -> dict[str, Any]:
     }
 
 
-def describe_project_versions(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def describe_project_versions(ctx: Ctx, params: JsonObject) -> JsonObject:
     page = pagination.start(ctx.operation, params, int)
     with ctx.store.read() as conn:
         project = require_project(conn, ctx, params["ProjectArn"])
@@ -211,7 +211,7 @@ def describe_project_versions(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any
     }
 
 
-def delete_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def delete_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
     with ctx.store.write() as tx:
         purge_deleted(ctx, tx)
         version = require(tx, ctx, params["ProjectVersionArn"])
@@ -240,7 +240,7 @@ def purge_deleted(ctx: Ctx, tx: Tx) -> None:
 STARTABLE = {"TRAINING_COMPLETED", "STOPPED", "COPYING_COMPLETED", "FAILED"}
 
 
-def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def start_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
     minimum, maximum = params["MinInferenceUnits"], params.get("MaxInferenceUnits")
     if maximum is not None and maximum < minimum:
         raise InvalidParameter(
@@ -276,7 +276,7 @@ def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {"Status": "STARTING"}
 
 
-def stop_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def stop_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
     with ctx.store.write() as tx:
         version = require(tx, ctx, params["ProjectVersionArn"])
         require_custom_labels(version)
