@@ -294,7 +294,7 @@ def coerce(name: str, value: Any) -> Any:
     ):
         return None
     type_name = f.type.removesuffix(" | None") if isinstance(f.type, str) else f.type.__name__
-    kind = {"str": str, "int": int, "float": float}[type_name]
+    kind = str if f.metadata["choices"] else {"str": str, "int": int, "float": float}[type_name]
     try:
         if kind is int:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):

@@ -39,7 +39,12 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from typing import IO, Any, NamedTuple, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeAlias, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from moto.s3.models import FakeBucket, FakeKey, S3Backend, S3BackendDict
 
 # moto reads its settings when first imported: set this before any import of moto.
 os.environ["S3_IGNORE_SUBDOMAIN_BUCKETNAME"] = "true"
@@ -49,7 +54,7 @@ PARTITION = "aws"
 CHUNK = 1024 * 1024
 NULL_VERSION = "null"  # the version id of an object put while versioning was never enabled
 
-Key = Any  # a moto key object, opaque to callers
+Key: TypeAlias = "FakeKey"  # a moto key object, opaque to callers
 
 
 class KeyInfo(NamedTuple):
@@ -129,12 +134,12 @@ class BlobBuffer:
         """Nothing is held open between reads."""
 
 
-def _dispose(self: Any, garbage: bool = False) -> None:
+def _dispose(self: FakeKey, garbage: bool = False) -> None:
     """Mark the key gone without closing its buffer: a GET may still be reading it."""
     self.disposed = True
 
 
-def _etag(self: Any) -> str:
+def _etag(self: FakeKey) -> str:
     """The key's ETag (its MD5 unless given), computed once and under the key's lock."""
     if self._etag is None:
         with self.lock:
@@ -147,11 +152,11 @@ def _etag(self: Any) -> str:
     return f'"{self._etag}"'
 
 
-def _deepcopy(self: Any, memo: dict[int, Any]) -> Any:
+def _deepcopy(self: FakeKey, memo: dict[int, object]) -> FakeKey:
     """A deep copy of a key: one whose bytes are a blob file shares the file (the copy reads the
     same bytes, none are read now); any other is copied as moto copies it, bytes included."""
-    cls: Any = type(self)
-    duplicate = cls.__new__(cls)
+    cls: Any = type(self)  # moto's metaclass hides __new__'s type
+    duplicate: FakeKey = cls.__new__(cls)
     memo[id(self)] = duplicate
     buffer = self._value_buffer
     if isinstance(buffer, BlobBuffer) and buffer._spilled is None:
@@ -175,16 +180,16 @@ class _SelectedBackends:
     """Stands in for moto's process-wide `s3_backends`: answers with the backend dict the
     calling thread selected (`selecting`), or with moto's own when it selected none."""
 
-    def __init__(self, default: Any) -> None:
+    def __init__(self, default: S3BackendDict) -> None:
         self._default = default
         self._local = threading.local()
 
-    def current(self) -> Any:
+    def current(self) -> S3BackendDict:
         selected = getattr(self._local, "backends", None)
         return self._default if selected is None else selected
 
     @contextlib.contextmanager
-    def selecting(self, backends: Any) -> Iterator[None]:
+    def selecting(self, backends: S3BackendDict) -> Iterator[None]:
         previous = getattr(self._local, "backends", None)
         self._local.backends = backends
         try:
@@ -272,7 +277,7 @@ class MotoS3:
         """While inside, moto's S3 code in this thread works on this backend."""
         return self._selector.selecting(self._backends)
 
-    def app(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    def app(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         """moto's WSGI app over this backend; the body (which moto holds in memory anyway) is
         read before the backend is left."""
         with self.selected():
@@ -284,7 +289,7 @@ class MotoS3:
                     body.close()
 
     @property
-    def _backend(self) -> Any:
+    def _backend(self) -> S3Backend:
         return self._backends[ACCOUNT][PARTITION]
 
     # -- buckets ---------------------------------------------------------------------------------
@@ -348,7 +353,7 @@ class MotoS3:
         found = self._backend.buckets.get(bucket)
         if found is None:
             return []
-        out = []
+        out: list[tuple[Version, Key | None]] = []
         for item in found.keys.getlist(key, []):
             modified = _epoch_ms(item.last_modified)
             if isinstance(item, self._models.FakeDeleteMarker):
@@ -365,7 +370,7 @@ class MotoS3:
         """From now on the key's bytes are read from the blob file at `path`."""
         with fake.lock:
             fake._value_buffer.close()  # the in-memory copy: every reader holds the lock
-            fake._value_buffer = BlobBuffer(path, digest)
+            fake._value_buffer = BlobBuffer(path, digest)  # type: ignore[assignment]
 
     @_selected
     def restore(self, bucket: str, key: str, versions: list[tuple[Version, str | None]]) -> None:
@@ -408,7 +413,7 @@ class MotoS3:
         found.keys.setlist(key, items)
 
     @_selected
-    def _placeholder(self, bucket: Any, key: str) -> Any:
+    def _placeholder(self, bucket: FakeBucket, key: str) -> FakeKey:
         return self._models.FakeKey(
             name=key,
             value=b"",
@@ -435,7 +440,7 @@ class MotoS3:
         return KeyInfo(fake.size, fake.etag.strip('"'), metadata)
 
     @staticmethod
-    def copy_bytes(fake: Key, target: IO[bytes]) -> None:
+    def copy_bytes(fake: Key, target: SupportsWrite[bytes]) -> None:
         """Write the key's bytes to `target`, holding the key's lock so no write tears them."""
         with fake.lock:
             buffer = fake._value_buffer

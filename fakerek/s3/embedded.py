@@ -28,7 +28,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
@@ -37,6 +37,10 @@ from fakerek.domain.clock import wall_ms
 from fakerek.s3 import addressing
 from fakerek.store import s3 as index
 from fakerek.store.db import Store
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger("fakerek.s3")
 _MUTATING = ("PUT", "POST", "DELETE")
@@ -61,17 +65,17 @@ class Blobs:
     def path(self, digest: str) -> str:
         return os.path.join(self.folder, digest[:2], digest)
 
-    def write(self, fill: Callable[[Any], None]) -> str:
+    def write(self, fill: Callable[[SupportsWrite[bytes]], None]) -> str:
         """Store what `fill(file)` writes; return its digest."""
         sha = hashlib.sha256()
 
         class Hashing:
-            def __init__(self, target: Any):
+            def __init__(self, target: IO[bytes]):
                 self.target = target
 
             def write(self, data: bytes) -> int:
                 sha.update(data)
-                return int(self.target.write(data))
+                return self.target.write(data)
 
         with tempfile.NamedTemporaryFile(dir=self.folder, delete=False) as tmp:
             try:
@@ -174,7 +178,7 @@ class EmbeddedS3:
 
     # -- WSGI ------------------------------------------------------------------------------------
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
             moto = self.moto  # waits for the start-up
         except RuntimeError:  # it failed, and the log says why
@@ -189,7 +193,9 @@ class EmbeddedS3:
             return moto.app(environ, start_response)
         answered: list[Any] = []
 
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def capture(
+            status: str, headers: list[tuple[str, str]], exc_info: object = None
+        ) -> Callable[[bytes], object]:
             answered[:] = [status, headers]
             return lambda data: None
 
@@ -444,7 +450,7 @@ class EmbeddedS3:
             self.blobs.clear()
 
 
-def _internal_error(start_response: Any) -> list[bytes]:
+def _internal_error(start_response: StartResponse) -> list[bytes]:
     """S3's InternalError (500), in S3's XML shape; SDKs retry it."""
     return s3_error(
         start_response,
@@ -454,7 +460,7 @@ def _internal_error(start_response: Any) -> list[bytes]:
     )
 
 
-def s3_error(start_response: Any, status: str, code: str, message: str) -> list[bytes]:
+def s3_error(start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
     """An S3 error in S3's XML shape."""
     request_id = uuid.uuid4().hex[:16].upper()
     body = ERROR.format(code=code, message=escape(message), request_id=request_id).encode()
