@@ -4,12 +4,13 @@ actions the AWS console offers on them."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from flask import render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from fakerek.api.errors import ResourceInUse
 from fakerek.api.sigv4 import Scope
+from fakerek.api.wire import JsonObject
 from fakerek.domain import arns
 from fakerek.operations import inventory
 from fakerek.operations.versions import DELETABLE
@@ -43,9 +44,9 @@ def scope_choices(chosen: Scope) -> list[Scope]:
 
 
 @blueprint.get("/")
-def projects() -> Any:
+def projects() -> ResponseReturnValue:
     scope = chosen_scope()
-    params: dict[str, Any] = {"MaxResults": PAGE}
+    params: JsonObject = {"MaxResults": PAGE}
     if request.args.get("token"):
         params["NextToken"] = request.args["token"]
     found = api.call(scope, "DescribeProjects", params)
@@ -80,7 +81,7 @@ def projects() -> Any:
 
 
 @blueprint.post("/projects")
-def create_project() -> Any:
+def create_project() -> ResponseReturnValue:
     scope = api.scope_named(request.form.get("account"), request.form.get("region"))
     scope = scope or api.default_scope()
     name = request.form.get("name", "").strip()
@@ -89,7 +90,7 @@ def create_project() -> Any:
 
 
 @blueprint.post("/projects/delete")
-def delete_project() -> Any:
+def delete_project() -> ResponseReturnValue:
     """As the AWS console does: delete the project's datasets and models, then the project."""
     arn = request.form["arn"]
     scope = api.scope_of(arn)
@@ -117,7 +118,7 @@ def delete_project() -> Any:
     return done(f"Project {arns.of(arn).project} is being deleted.", target)
 
 
-def _all_versions(scope: Scope, arn: str) -> list[dict[str, Any]]:
+def _all_versions(scope: Scope, arn: str) -> list[JsonObject]:
     params = {"ProjectArn": arn, "MaxResults": 100}
     return [
         version
@@ -132,7 +133,7 @@ def default_version_name(project_name: str) -> str:
 
 
 @blueprint.get("/project")
-def project() -> Any:
+def project() -> ResponseReturnValue:
     arn = request.args.get("arn", "")
     scope = api.scope_of(arn)
     description = api.project_of(arn)
@@ -141,7 +142,7 @@ def project() -> Any:
     for metadata in description["Datasets"]:
         described = api.call(scope, "DescribeDataset", {"DatasetArn": metadata["DatasetArn"]})
         datasets[metadata["DatasetType"]] = {**metadata, **described["DatasetDescription"]}
-    params: dict[str, Any] = {"ProjectArn": arn, "MaxResults": PAGE}
+    params: JsonObject = {"ProjectArn": arn, "MaxResults": PAGE}
     if request.args.get("token"):
         params["NextToken"] = request.args["token"]
     found = api.call(scope, "DescribeProjectVersions", params)
@@ -177,7 +178,7 @@ def _copyable_datasets(scope: Scope, project_arn: str) -> list[dict[str, str]]:
     return out
 
 
-def _output_default(models: list[dict[str, Any]]) -> dict[str, str]:
+def _output_default(models: list[JsonObject]) -> dict[str, str]:
     """The newest model's output location: where the next one most likely goes too."""
     for model in models:
         config = model.get("OutputConfig") or {}
@@ -187,10 +188,10 @@ def _output_default(models: list[dict[str, Any]]) -> dict[str, str]:
 
 
 @blueprint.post("/models")
-def train_model() -> Any:
+def train_model() -> ResponseReturnValue:
     arn = request.form["project"]
     scope = api.scope_of(arn)
-    params: dict[str, Any] = {
+    params: JsonObject = {
         "ProjectArn": arn,
         "VersionName": request.form.get("name", "").strip(),
         "OutputConfig": {
