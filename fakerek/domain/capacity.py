@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakerek.config import Settings
 from fakerek.domain.clock import Clock
 
 
@@ -96,7 +97,7 @@ class Capacity:
         if not known:
             self.start(arn, minimum, maximum)
 
-    def admit(self, arn: str, settings: Any) -> bool:
+    def admit(self, arn: str, settings: Settings) -> bool:
         """Whether one more call fits the model's throughput now; counts it either way."""
         now = self.clock.now()
         with self._lock:
@@ -124,7 +125,7 @@ class Capacity:
             return False
 
     @staticmethod
-    def _scale_down(model: _Model, now: float, settings: Any) -> None:
+    def _scale_down(model: _Model, now: float, settings: Settings) -> None:
         if (
             model.maximum
             and model.desired > model.minimum

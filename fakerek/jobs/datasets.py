@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 from fakerek.domain import lifecycle
 from fakerek.domain.clock import Clock
 from fakerek.manifests import importer, split
 from fakerek.manifests.codes import message
 from fakerek.manifests.lines import Line, render
+from fakerek.s3.objects import Objects
 from fakerek.store import datasets
 from fakerek.store.db import Store
 
@@ -40,7 +40,7 @@ def fail(store: Store, clock: Clock, dataset_ids: list[int], code: str | None) -
 def import_manifest(
     store: Store,
     clock: Clock,
-    objects: Any,
+    objects: Objects,
     dataset_id: int,
     s3_object: dict[str, str],
     limits: importer.ImportLimits,
