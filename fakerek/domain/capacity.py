@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
+from fakerek.api.wire import JsonObject
 from fakerek.config import Settings
 from fakerek.domain.clock import Clock
 
@@ -143,7 +143,7 @@ class Capacity:
             model.settle(now)
             model.lost.append((units, now + seconds))
 
-    def usage(self) -> list[dict[str, Any]]:
+    def usage(self) -> list[JsonObject]:
         now = self.clock.now()
         with self._lock:
             out = []

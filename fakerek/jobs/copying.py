@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import shutil
-from typing import Any
 
+from fakerek.api.wire import JsonObject
 from fakerek.domain.clock import Clock
 from fakerek.domain.lifecycle import VersionOutcome
 from fakerek.manifests.artefacts import ARTEFACT_NAMES, OutputNotWritable, Outputs
@@ -24,7 +24,7 @@ def run(store: Store, clock: Clock, objects: Objects, source_id: int, copy_id: i
         source, copy = versions.by_id(conn, source_id), versions.by_id(conn, copy_id)
     if source is None or copy is None:
         return
-    results: dict[str, Any] = {}
+    results: JsonObject = {}
     outcome: VersionOutcome
     try:
         outputs = Outputs(objects, copy.request, copy.project_name, copy.name)
@@ -56,6 +56,6 @@ def run(store: Store, clock: Clock, objects: Objects, source_id: int, copy_id: i
         versions.finish(tx, copy_id, outcome, clock.now_ms(), message, results, None)
 
 
-def _read(objects: Objects, location: dict[str, Any]) -> str:
+def _read(objects: Objects, location: JsonObject) -> str:
     s3 = location["S3Object"]
     return objects.read(s3["Bucket"], s3["Name"]).decode("utf-8")
