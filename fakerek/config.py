@@ -12,12 +12,31 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-TIMINGS = ("instant", "realistic")
-LOG_LEVELS = ("debug", "info", "warning", "error")
-DELAY_KEYS = ("training", "starting", "stopping", "deleting", "dataset", "copying")
-BACKBONES = ("int8", "float32")  # precisions of the frozen backbone
+__all__ = [
+    "BACKBONES",
+    "DELAY_KEYS",
+    "LOG_LEVELS",
+    "TIMINGS",
+    "Backbone",
+    "DelayKey",
+    "LogLevel",
+    "RuntimeConfig",
+    "SettingError",
+    "Settings",
+    "Timing",
+    "from_sources",
+]
+
+Timing = Literal["instant", "realistic"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+DelayKey = Literal["training", "starting", "stopping", "deleting", "dataset", "copying"]
+Backbone = Literal["int8", "float32"]  # precisions of the frozen backbone
+TIMINGS: tuple[Timing, ...] = get_args(Timing)
+LOG_LEVELS: tuple[LogLevel, ...] = get_args(LogLevel)
+DELAY_KEYS: tuple[DelayKey, ...] = get_args(DelayKey)
+BACKBONES: tuple[Backbone, ...] = get_args(Backbone)
 ENV_PREFIX = "FAKEREK_"
 # Bounds every number setting keeps, so that times and sizes computed from them stay within
 # SQLite's 64-bit integers: seconds up to about 31 years, counts and sizes up to 2**62.
@@ -42,7 +61,12 @@ def _default_cache_dir() -> str:
 
 
 def _setting(
-    default: Any, help: str, *, runtime: bool = False, choices: tuple = (), nullable: bool = False
+    default: Any,
+    help: str,
+    *,
+    runtime: bool = False,
+    choices: tuple[str, ...] = (),
+    nullable: bool = False,
 ) -> Any:
     meta = {"help": help, "runtime": runtime, "choices": choices, "nullable": nullable}
     if callable(default):
@@ -89,10 +113,10 @@ class Settings:
     max_body_bytes: int = _setting(
         16 * 1024 * 1024, "Largest Rekognition request body accepted; larger ones get HTTP 413."
     )
-    log_level: str = _setting(
+    log_level: LogLevel = _setting(
         "info", "Logging level; info logs one line per request.", choices=LOG_LEVELS
     )
-    timing: str = _setting(
+    timing: Timing = _setting(
         "instant",
         "instant: asynchronous work is finished by the next read; realistic: intermediate "
         "statuses last for the delays below.",
@@ -180,7 +204,7 @@ class Settings:
     max_policies_per_project: int = _setting(
         5, "Project policies per project (ServiceQuotaExceededException above).", runtime=True
     )
-    backbone: str = _setting(
+    backbone: Backbone = _setting(
         "int8",
         "Precision of the backbone that new trainings embed images with (a model keeps the one "
         "it was trained with).",
@@ -228,7 +252,7 @@ class Settings:
     def denied_buckets(self) -> frozenset[str]:
         return frozenset(b.strip() for b in self.s3_denied_buckets.split(",") if b.strip())
 
-    def delay(self, key: str) -> float:
+    def delay(self, key: DelayKey) -> float:
         """Seconds the transition `key` lasts now: zero in instant timing."""
         if self.timing != "realistic":
             return 0.0
@@ -270,7 +294,7 @@ def coerce(name: str, value: Any) -> Any:
     ):
         return None
     type_name = f.type.removesuffix(" | None") if isinstance(f.type, str) else f.type.__name__
-    kind = {"str": str, "int": int, "float": float}[type_name]
+    kind = str if f.metadata["choices"] else {"str": str, "int": int, "float": float}[type_name]
     try:
         if kind is int:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):

@@ -25,6 +25,8 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+__all__ = ["FakerekServer", "ServerFailed"]
+
 _READY = re.compile(r"ready on (http://\S+)")
 
 
@@ -48,7 +50,7 @@ class FakerekServer:
         self.startup_timeout = startup_timeout
         self.endpoint = ""
         self.log_path = os.path.join(self.data_dir, "server.log")
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[str] | None = None
 
     # -- process control -----------------------------------------------------------------------
 
@@ -200,7 +202,8 @@ class FakerekServer:
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         """Change live settings, e.g. `configure(timing="realistic", delays={"deleting": 2})`."""
-        return self.control("POST", "config", changes)
+        settings: dict[str, Any] = self.control("POST", "config", changes)
+        return settings
 
     def inject_fault(
         self, operation: str, error: str, message: str | None = None, count: int = 1
@@ -208,7 +211,8 @@ class FakerekServer:
         spec: dict[str, Any] = {"operation": operation, "error": error, "count": count}
         if message is not None:
             spec["message"] = message
-        return self.control("POST", "faults", spec)
+        fault: dict[str, Any] = self.control("POST", "faults", spec)
+        return fault
 
     def freeze(self) -> float:
         """Stop the server's clock: statuses, timestamps, billed time, autoscaling and usage

@@ -58,7 +58,7 @@ def s3() -> Iterator[MotoS3]:
 
 
 def test_create_backend_app_serves_s3(s3):
-    with moto("moto.server.create_backend_app"):
+    with moto("moto.moto_server.werkzeug_app.create_backend_app"):
         s3.create_bucket("contract-app", "us-east-1")
         answer = Client(s3.app).get("/", headers={"Host": "localhost"})
         assert answer.status_code == 200
@@ -72,6 +72,30 @@ def test_s3_backends_holds_buckets_with_their_region(s3):
         assert s3.buckets()["contract-region"] == "eu-west-1"
         s3.delete_bucket("contract-region")
         assert not s3.has_bucket("contract-region")
+
+
+def test_each_adapter_has_a_backend_of_its_own(s3):
+    with moto(
+        "moto.s3.models.S3BackendDict(S3Backend, ...), the name s3_backends in moto.s3.models "
+        "and moto.s3.responses"
+    ):
+        other = MotoS3()
+        try:
+            s3.create_bucket("contract-own", "us-east-1")
+            other.create_bucket("contract-own", "eu-west-1")  # bucket names are per backend
+            other.create_bucket("contract-other", "eu-west-1")
+            answer = Client(other.app).put("/contract-own/k", data=b"x")
+            assert answer.status_code == 200
+            assert s3.buckets()["contract-own"] == "us-east-1" and s3.keys("contract-own") == []
+            assert "contract-other" not in s3.buckets()
+            assert other.keys("contract-own") == ["k"]
+            listed = Client(s3.app).get("/", headers={"Host": "localhost"}).data
+            assert b"contract-own" in listed and b"contract-other" not in listed
+            other.reset()  # empties its own backend only
+            assert s3.has_bucket("contract-own") and other.buckets() == {}
+        finally:
+            other.reset()
+            s3.delete_bucket("contract-own")
 
 
 def test_ignore_subdomain_bucketname_makes_every_host_path_style(s3):

@@ -7,6 +7,7 @@ from conftest import call
 
 from fakerek.app import create_app
 from fakerek.config import Settings
+from fakerek.domain import arns
 from fakerek.web import services_of
 
 
@@ -58,14 +59,16 @@ def test_rekognition_routing_errors_answer_aws_json(client):
         assert b"<html" not in answer.data.lower()
 
 
+S3_SIGNED = {
+    "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/"
+    "aws4_request, SignedHeaders=host, Signature=0"
+}
+
+
 def test_s3_is_the_fallback(client):
     assert client.put("/in-process-bucket", headers={"Host": "localhost"}).status_code == 200
     assert client.put("/in-process-bucket/k", data=b"bytes").status_code == 200
-    signed = {
-        "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/"
-        "aws4_request, SignedHeaders=host, Signature=0"
-    }
-    assert client.get("/in-process-bucket/k", headers=signed).data == b"bytes"
+    assert client.get("/in-process-bucket/k", headers=S3_SIGNED).data == b"bytes"
     assert b"<Name>in-process-bucket</Name>" in client.get("/").data
 
 
@@ -135,3 +138,41 @@ def test_closing_waits_for_transactions_under_way(tmp_path):
         outcome.append("closed")
     assert outcome == [0, "closed"]
     services_of(create_app(Settings(data_dir=str(tmp_path / "data")))).close()  # released
+
+
+def test_two_applications_in_one_process_keep_to_their_own_data(tmp_path):
+    """Each application has its own S3 backend, store and graph cache: neither sees the other's
+    buckets, objects or projects, and closing one leaves the other working."""
+    first = create_app(Settings(data_dir=str(tmp_path / "first"), cache_dir=str(tmp_path / "c1")))
+    second = create_app(Settings(data_dir=str(tmp_path / "second"), cache_dir=""))
+    one, two = first.test_client(), second.test_client()
+    try:
+        assert one.put("/shared-name").status_code == 200
+        assert one.put("/shared-name/k", data=b"first's").status_code == 200
+        assert two.put("/shared-name").status_code == 200  # S3 names are not shared between them
+        assert two.put("/shared-name/k", data=b"second's").status_code == 200
+        assert one.put("/only-first").status_code == 200
+        assert call(one, "CreateProject", {"ProjectName": "p1"})[0] == 200
+        assert b"only-first" not in two.get("/").data
+        assert two.get("/shared-name/k", headers=S3_SIGNED).data == b"second's"
+        assert call(two, "DescribeProjects")[1]["ProjectDescriptions"] == []
+
+        services_of(first).close()
+        assert call(two, "CreateProject", {"ProjectName": "p2"})[0] == 200
+        [project] = call(two, "DescribeProjects")[1]["ProjectDescriptions"]
+        assert arns.of(project["ProjectArn"]).project == "p2"
+        assert two.get("/shared-name/k", headers=S3_SIGNED).data == b"second's"
+        assert two.put("/after-close").status_code == 200
+    finally:
+        services_of(first).close()
+        services_of(second).close()
+    reopened = create_app(Settings(data_dir=str(tmp_path / "first"), cache_dir=""))
+    try:  # what the first one stored is still its own
+        client = reopened.test_client()
+        assert client.get("/shared-name/k", headers=S3_SIGNED).data == b"first's"
+        names = [
+            p["ProjectArn"] for p in call(client, "DescribeProjects")[1]["ProjectDescriptions"]
+        ]
+        assert [arns.of(name).project for name in names] == ["p1"]
+    finally:
+        services_of(reopened).close()

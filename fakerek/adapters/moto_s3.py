@@ -3,7 +3,11 @@
 fakerek serves S3 with moto and keeps it on disk itself (`s3/embedded.py`). That needs names moto
 does not publish, each used in this module only and covered by a contract test:
 
-- `moto.server.create_backend_app` and `moto.s3.models.s3_backends`: the app and its state;
+- `moto.moto_server.werkzeug_app.create_backend_app`: the WSGI app;
+- `moto.s3.models.S3BackendDict`, `S3Backend` and the module name `s3_backends` (also bound in
+  `moto.s3.responses`): moto keeps S3 in one process-wide backend dict; each `MotoS3` has its own,
+  and the module name becomes a stand-in that answers with the dict of the `MotoS3` the calling
+  thread works for, so that two fakerek applications in one process share no bucket;
 - `moto.settings.S3_IGNORE_SUBDOMAIN_BUCKETNAME`: fakerek reads Host and path itself and hands
   moto path-style requests only, so both always agree on the bucket and key;
 - `FakeKey` (constructor, `_value_buffer`, `lock`, `_etag`, `contentsize`, `last_modified`,
@@ -25,14 +29,22 @@ Key objects are opaque outside this module: callers pass them back to its functi
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
+import functools
 import hashlib
 import io
 import os
 import shutil
 import threading
-from typing import IO, Any, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeAlias, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from moto.s3.models import FakeBucket, FakeKey, S3Backend, S3BackendDict
 
 # moto reads its settings when first imported: set this before any import of moto.
 os.environ["S3_IGNORE_SUBDOMAIN_BUCKETNAME"] = "true"
@@ -42,7 +54,7 @@ PARTITION = "aws"
 CHUNK = 1024 * 1024
 NULL_VERSION = "null"  # the version id of an object put while versioning was never enabled
 
-Key = Any  # a moto key object, opaque to callers
+Key: TypeAlias = "FakeKey"  # a moto key object, opaque to callers
 
 
 class KeyInfo(NamedTuple):
@@ -122,12 +134,12 @@ class BlobBuffer:
         """Nothing is held open between reads."""
 
 
-def _dispose(self: Any, garbage: bool = False) -> None:
+def _dispose(self: FakeKey, garbage: bool = False) -> None:
     """Mark the key gone without closing its buffer: a GET may still be reading it."""
     self.disposed = True
 
 
-def _etag(self: Any) -> str:
+def _etag(self: FakeKey) -> str:
     """The key's ETag (its MD5 unless given), computed once and under the key's lock."""
     if self._etag is None:
         with self.lock:
@@ -140,11 +152,11 @@ def _etag(self: Any) -> str:
     return f'"{self._etag}"'
 
 
-def _deepcopy(self: Any, memo: dict[int, Any]) -> Any:
+def _deepcopy(self: FakeKey, memo: dict[int, object]) -> FakeKey:
     """A deep copy of a key: one whose bytes are a blob file shares the file (the copy reads the
     same bytes, none are read now); any other is copied as moto copies it, bytes included."""
-    cls: Any = type(self)
-    duplicate = cls.__new__(cls)
+    cls: Any = type(self)  # moto's metaclass hides __new__'s type
+    duplicate: FakeKey = cls.__new__(cls)
     memo[id(self)] = duplicate
     buffer = self._value_buffer
     if isinstance(buffer, BlobBuffer) and buffer._spilled is None:
@@ -164,66 +176,161 @@ class _Untracked(list):  # type: ignore[type-arg]
         pass
 
 
-def _patch_moto() -> None:
+class _SelectedBackends:
+    """Stands in for moto's process-wide `s3_backends`: answers with the backend dict the
+    calling thread selected (`selecting`), or with moto's own when it selected none."""
+
+    def __init__(self, default: S3BackendDict) -> None:
+        self._default = default
+        self._local = threading.local()
+
+    def current(self) -> S3BackendDict:
+        selected = getattr(self._local, "backends", None)
+        return self._default if selected is None else selected
+
+    @contextlib.contextmanager
+    def selecting(self, backends: S3BackendDict) -> Iterator[None]:
+        previous = getattr(self._local, "backends", None)
+        self._local.backends = backends
+        try:
+            yield
+        finally:
+            self._local.backends = previous
+
+    def __getitem__(self, account: str) -> Any:
+        return self.current()[account]
+
+    def __getattr__(self, name: str) -> Any:  # bucket_accounts, items(), ...
+        return getattr(self.current(), name)
+
+    def __contains__(self, account: object) -> bool:
+        return account in self.current()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.current())
+
+    def __len__(self) -> int:
+        return len(self.current())
+
+
+_patch_lock = threading.Lock()
+
+
+def _patch_moto() -> _SelectedBackends:
+    """Patch moto once per process; return the stand-in for its `s3_backends`."""
     from moto import settings
     from moto.core.model_instances import model_data
-    from moto.s3.models import FakeKey
+    from moto.s3 import models, responses
 
-    settings.S3_IGNORE_SUBDOMAIN_BUCKETNAME = True  # in case moto was imported earlier
-    FakeKey.dispose = _dispose  # type: ignore[method-assign]
-    FakeKey.etag = property(_etag)  # type: ignore[method-assign, assignment]
-    FakeKey.__deepcopy__ = _deepcopy  # type: ignore[attr-defined]
-    for model in model_data["s3"].values():
-        model.instances_tracked = _Untracked()  # type: ignore[attr-defined]
+    with _patch_lock:
+        if isinstance(models.s3_backends, _SelectedBackends):
+            return models.s3_backends
+        settings.S3_IGNORE_SUBDOMAIN_BUCKETNAME = True  # in case moto was imported earlier
+        models.FakeKey.dispose = _dispose  # type: ignore[method-assign]
+        models.FakeKey.etag = property(_etag)  # type: ignore[method-assign, assignment]
+        models.FakeKey.__deepcopy__ = _deepcopy  # type: ignore[attr-defined]
+        for model in model_data["s3"].values():
+            model.instances_tracked = _Untracked()  # type: ignore[attr-defined]
+        selected = _SelectedBackends(models.s3_backends)
+        models.s3_backends = selected  # type: ignore[assignment]
+        responses.s3_backends = selected  # type: ignore[attr-defined, assignment]
+        return selected
+
+
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+
+
+def _selected(method: Callable[Params, Result]) -> Callable[Params, Result]:
+    """Run a `MotoS3` method with its own backends selected (moto's code reads the module name)."""
+
+    @functools.wraps(method)
+    def run(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+        self = args[0]
+        assert isinstance(self, MotoS3)
+        with self.selected():
+            return method(*args, **kwargs)
+
+    return run
 
 
 class MotoS3:
-    """One process-wide moto S3 backend and the WSGI app that serves it."""
+    """A moto S3 backend of its own and the WSGI app that serves it."""
 
     def __init__(self) -> None:
+        from moto.moto_server.werkzeug_app import create_backend_app
         from moto.s3 import models
-        from moto.server import create_backend_app
+        from moto.utilities.utils import PARTITION_NAMES
 
-        _patch_moto()
-        self.app = create_backend_app("s3")
+        self._selector = _patch_moto()
         self._models = models
-        self._backends = models.s3_backends
+        self._backends = models.S3BackendDict(
+            models.S3Backend,
+            service_name="s3",
+            use_boto3_regions=False,
+            additional_regions=PARTITION_NAMES,
+        )  # as moto builds its process-wide one
+        with self.selected():
+            self._app = create_backend_app("s3")
+
+    def selected(self) -> contextlib.AbstractContextManager[None]:
+        """While inside, moto's S3 code in this thread works on this backend."""
+        return self._selector.selecting(self._backends)
+
+    def app(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        """moto's WSGI app over this backend; the body (which moto holds in memory anyway) is
+        read before the backend is left."""
+        with self.selected():
+            body = self._app(environ, start_response)
+            try:
+                return list(body)
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
 
     @property
-    def _backend(self) -> Any:
+    def _backend(self) -> S3Backend:
         return self._backends[ACCOUNT][PARTITION]
 
     # -- buckets ---------------------------------------------------------------------------------
 
+    @_selected
     def buckets(self) -> dict[str, str]:
         """Every bucket's name and region."""
         return {name: bucket.region_name for name, bucket in self._backend.buckets.items()}
 
+    @_selected
     def has_bucket(self, name: str) -> bool:
         return name in self._backend.buckets
 
+    @_selected
     def create_bucket(self, name: str, region: str) -> None:
         self._backend.create_bucket(name, region)
 
+    @_selected
     def delete_bucket(self, name: str) -> None:
         """Forget a bucket and its keys (used to undo a change that could not be stored)."""
         self._backend.buckets.pop(name, None)
         self._backends.bucket_accounts.pop(name, None)
 
+    @_selected
     def versioning(self, bucket: str) -> str | None:
         """ "Enabled", "Suspended", or None for a bucket that never had versioning."""
         found = self._backend.buckets.get(bucket)
         return None if found is None else found.versioning_status
 
+    @_selected
     def set_versioning(self, bucket: str, status: str | None) -> None:
         self._backend.buckets[bucket].versioning_status = status
 
+    @_selected
     def keys(self, bucket: str) -> list[str]:
         found = self._backend.buckets.get(bucket)
         return [] if found is None else list(found.keys.keys())
 
     # -- keys ------------------------------------------------------------------------------------
 
+    @_selected
     def get(self, bucket: str, key: str, version: str | None = None) -> Key | None:
         """The current (or given) version of a key, or None for a missing bucket, key or
         version, or a delete marker."""
@@ -234,17 +341,19 @@ class MotoS3:
         except Exception:  # moto raises its own S3 errors for bad version ids
             return None
 
+    @_selected
     def put(self, bucket: str, key: str, data: bytes, metadata: dict[str, str]) -> None:
         fake = self._backend.put_object(bucket, key, data, disable_notification=True)
         fake.set_metadata(dict(metadata))
 
+    @_selected
     def versions(self, bucket: str, key: str) -> list[tuple[Version, Key | None]]:
         """Every version of a key, oldest first, with the key object of each (None for a
         delete marker)."""
         found = self._backend.buckets.get(bucket)
         if found is None:
             return []
-        out = []
+        out: list[tuple[Version, Key | None]] = []
         for item in found.keys.getlist(key, []):
             modified = _epoch_ms(item.last_modified)
             if isinstance(item, self._models.FakeDeleteMarker):
@@ -261,8 +370,9 @@ class MotoS3:
         """From now on the key's bytes are read from the blob file at `path`."""
         with fake.lock:
             fake._value_buffer.close()  # the in-memory copy: every reader holds the lock
-            fake._value_buffer = BlobBuffer(path, digest)
+            fake._value_buffer = BlobBuffer(path, digest)  # type: ignore[assignment]
 
+    @_selected
     def restore(self, bucket: str, key: str, versions: list[tuple[Version, str | None]]) -> None:
         """Put a stored key back with all its versions (oldest first), each version's bytes
         read from its blob file when needed (`path`), never copied into memory."""
@@ -302,7 +412,8 @@ class MotoS3:
             previous = fake
         found.keys.setlist(key, items)
 
-    def _placeholder(self, bucket: Any, key: str) -> Any:
+    @_selected
+    def _placeholder(self, bucket: FakeBucket, key: str) -> FakeKey:
         return self._models.FakeKey(
             name=key,
             value=b"",
@@ -311,10 +422,12 @@ class MotoS3:
             bucket_name=bucket.name,
         )
 
+    @_selected
     def _set_tags(self, fake: Key, tags: dict[str, str]) -> None:
         tagger = self._backend.tagger
         tagger.tag_resource(fake.arn, tagger.convert_dict_to_tags_input(tags))
 
+    @_selected
     def forget(self, bucket: str, key: str) -> None:
         """Drop a key from memory (used to undo a change that could not be stored)."""
         found = self._backend.buckets.get(bucket)
@@ -327,7 +440,7 @@ class MotoS3:
         return KeyInfo(fake.size, fake.etag.strip('"'), metadata)
 
     @staticmethod
-    def copy_bytes(fake: Key, target: IO[bytes]) -> None:
+    def copy_bytes(fake: Key, target: SupportsWrite[bytes]) -> None:
         """Write the key's bytes to `target`, holding the key's lock so no write tears them."""
         with fake.lock:
             buffer = fake._value_buffer
@@ -342,9 +455,14 @@ class MotoS3:
             data: bytes = buffer.read() if limit is None else buffer.read(limit)
             return data
 
+    @_selected
     def reset(self) -> None:
-        """Empty every bucket of every account."""
-        self._backends.reset()
+        """Empty every bucket of this backend (not moto's class-wide `reset`, which empties
+        every backend of the process)."""
+        for account in self._backends.values():
+            account.reset()
+        self._backends.clear()
+        self._backends.bucket_accounts.clear()
 
 
 def _epoch_ms(moment: dt.datetime) -> int:

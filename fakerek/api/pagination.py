@@ -10,28 +10,33 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Generic, TypeVar
 
 from fakerek.api.errors import InvalidPaginationToken
 from fakerek.api.service_model import service
+from fakerek.api.wire import JsonObject
+
+Key = TypeVar("Key", int, str)  # the sort key a token carries
+Item = TypeVar("Item")
 
 _PAGING_MEMBERS = ("NextToken", "MaxResults")
 
 
-def _filters_digest(params: dict[str, Any]) -> str:
+def _filters_digest(params: JsonObject) -> str:
     filters = {k: v for k, v in params.items() if k not in _PAGING_MEMBERS}
     canonical = json.dumps(filters, sort_keys=True, default=str).encode()
     return hashlib.sha256(canonical).hexdigest()[:16]
 
 
-def encode(operation: str, params: dict[str, Any], key: Any) -> str:
+def encode(operation: str, params: JsonObject, key: int | str) -> str:
     data = {"o": operation, "k": key, "f": _filters_digest(params)}
     raw = json.dumps(data, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode("ascii")
 
 
-def decode(operation: str, params: dict[str, Any], key_type: type) -> Any:
+def decode(operation: str, params: JsonObject, key_type: type[Key]) -> Key | None:
     """The sort key after which the requested page starts, or None for the first page."""
     token = params.get("NextToken")
     if not token:  # absent and "" both mean the first page
@@ -49,30 +54,30 @@ def decode(operation: str, params: dict[str, Any], key_type: type) -> Any:
         )
     except (ValueError, KeyError, TypeError, UnicodeError, RecursionError):
         valid = False
-    if not valid:
+    if not valid or not isinstance(key, key_type):
         raise InvalidPaginationToken("Invalid pagination token.")
-    return data["k"]
+    return key
 
 
 @dataclass(frozen=True)
-class Page:
-    """One requested page: fetch `limit + 1` rows after `after`, then answer with these."""
+class Page(Generic[Key]):
+    """One requested page: fetch `limit + 1` items after `after`, then answer with these."""
 
     operation: str
-    params: dict[str, Any]
+    params: JsonObject
     limit: int
-    after: Any
+    after: Key | None
 
-    def rows(self, fetched: list) -> list:
+    def rows(self, fetched: list[Item]) -> list[Item]:
         return fetched[: self.limit]
 
-    def token(self, fetched: list, key: str) -> dict[str, str]:
-        """`{"NextToken": …}` when rows remain beyond this page (sort key `key`), else `{}`."""
+    def token(self, fetched: list[Item], key: Callable[[Item], Key]) -> dict[str, str]:
+        """`{"NextToken": …}` when items remain beyond this page (sorted by `key`), else `{}`."""
         if len(fetched) <= self.limit:
             return {}
-        return {"NextToken": encode(self.operation, self.params, fetched[self.limit - 1][key])}
+        return {"NextToken": encode(self.operation, self.params, key(fetched[self.limit - 1]))}
 
 
-def start(operation: str, params: dict[str, Any], key_type: type) -> Page:
-    limit = params.get("MaxResults", service().default_page_size(operation))
+def start(operation: str, params: JsonObject, key_type: type[Key]) -> Page[Key]:
+    limit: int = params.get("MaxResults", service().default_page_size(operation))
     return Page(operation, params, limit, decode(operation, params, key_type))

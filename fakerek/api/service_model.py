@@ -58,7 +58,6 @@ class Service:
         raw = create_loader().load_service_model("rekognition", "service-2")
         self.model = ServiceModel(raw, service_name="rekognition")
         self.target_prefix: str = self.model.metadata["targetPrefix"]
-        self.api_version: str = self.model.metadata["apiVersion"]
         self._faults = {name for name, shape in raw["shapes"].items() if shape.get("fault")}
         self._operations = set(self.model.operation_names)
 
@@ -89,7 +88,8 @@ class Service:
 
     def default_page_size(self, operation: str) -> int:
         """MaxResults when the caller gives none: AWS documents it as the modeled maximum."""
-        return self.operation(operation).input_shape.members["MaxResults"].metadata["max"]
+        size: int = self.operation(operation).input_shape.members["MaxResults"].metadata["max"]
+        return size
 
 
 @functools.cache

@@ -95,7 +95,7 @@ def parse_input(shape: Shape | None, body: Any) -> dict[str, Any]:
         raise SerializationError("The request body must be a JSON object.")
     if shape is None:
         return {}
-    value = _convert(shape, body, "")
+    value: dict[str, Any] = _convert(shape, body, "")
     problems: list[str] = []
     _check(shape, value, "", problems)
     if problems:

@@ -13,7 +13,8 @@ from fakerek.api.errors import InvalidParameter
 from fakerek.api.service_model import service
 from fakerek.api.validate import compile_pattern
 
-_KIND_SHAPES = (
+Kind = Literal["project", "dataset", "version"]
+_KIND_SHAPES: tuple[tuple[Kind, str], ...] = (
     ("project", "ProjectArn"),
     ("dataset", "DatasetArn"),
     ("version", "ProjectVersionArn"),
@@ -21,11 +22,13 @@ _KIND_SHAPES = (
 
 
 class Arn(NamedTuple):
-    kind: str  # project | dataset | version
+    kind: Kind
     partition: str
     region: str
     account: str
-    project: str
+    project: str  # the project's name
+    name: str  # the resource's own: the project's name, the dataset's type (train, test), the
+    # version's name
 
 
 def partition(region: str) -> str:
@@ -80,5 +83,9 @@ def parse(arn: str) -> Arn | None:
         if compile_pattern(pattern).fullmatch(arn):
             head, _, path = arn.partition(":project/")
             _, part, _, region, account = head.split(":")
-            return Arn(kind, part, region, account, path.split("/", 1)[0])
+            parts = path.split("/")  # name/ms, or name/{dataset|version}/{type|version}/ms
+            project = parts[0]
+            return Arn(
+                kind, part, region, account, project, project if kind == "project" else parts[2]
+            )
     return None

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
+from fakerek.api.wire import JsonObject
+from fakerek.config import Settings
 from fakerek.domain.clock import Clock
 
 
@@ -96,7 +97,7 @@ class Capacity:
         if not known:
             self.start(arn, minimum, maximum)
 
-    def admit(self, arn: str, settings: Any) -> bool:
+    def admit(self, arn: str, settings: Settings) -> bool:
         """Whether one more call fits the model's throughput now; counts it either way."""
         now = self.clock.now()
         with self._lock:
@@ -124,7 +125,7 @@ class Capacity:
             return False
 
     @staticmethod
-    def _scale_down(model: _Model, now: float, settings: Any) -> None:
+    def _scale_down(model: _Model, now: float, settings: Settings) -> None:
         if (
             model.maximum
             and model.desired > model.minimum
@@ -142,7 +143,7 @@ class Capacity:
             model.settle(now)
             model.lost.append((units, now + seconds))
 
-    def usage(self) -> list[dict[str, Any]]:
+    def usage(self) -> list[JsonObject]:
         now = self.clock.now()
         with self._lock:
             out = []

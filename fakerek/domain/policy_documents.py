@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from fakerek.api.errors import MalformedPolicyDocument
+from fakerek.api.wire import JsonObject
 
 ACTION = "rekognition:CopyProjectVersion"
 REQUIRED = ("Effect", "Principal", "Action", "Resource")
@@ -31,7 +32,7 @@ def _bad(message: str) -> MalformedPolicyDocument:
     return MalformedPolicyDocument(f"The policy document is malformed: {message}")
 
 
-def parse(document: str, project_name: str) -> dict[str, Any]:
+def parse(document: str, project_name: str) -> JsonObject:
     """The document as JSON, or MalformedPolicyDocumentException saying what is wrong."""
     try:
         doc = json.loads(document)
@@ -83,7 +84,7 @@ def parse(document: str, project_name: str) -> dict[str, Any]:
     return doc
 
 
-def _principals(statement: dict[str, Any]) -> list[str]:
+def _principals(statement: JsonObject) -> list[str]:
     principal = statement["Principal"]
     if principal == "*":
         return ["*"]

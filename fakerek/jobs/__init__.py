@@ -24,7 +24,7 @@ class Jobs:
         self._running: dict[str, _Job] = {}
         self._lock = threading.Lock()
 
-    def submit(self, keys: list[str], due_ms: int, work: Callable[[], None]) -> None:
+    def submit(self, keys: list[str], due_ms: int, work: Callable[[], object]) -> None:
         """Run `work` in the background; `keys` name the resources it settles, `due_ms` is when
         the transition it ends is over on the server's clock."""
 

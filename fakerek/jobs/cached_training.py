@@ -167,7 +167,7 @@ def _same_images(recorded: Any, fetch: Fetch) -> bool:
     ):
         return False
 
-    def same(item: list) -> bool:
+    def same(item: list[object]) -> bool:
         bucket, key, digest = item
         return _digest(fetch(str(bucket), str(key))) == digest
 

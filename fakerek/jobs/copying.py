@@ -3,12 +3,12 @@ under the copy's own OutputConfig; the copy ends COPYING_COMPLETED or COPYING_FA
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
-from typing import Any
 
+from fakerek.api.wire import JsonObject
 from fakerek.domain.clock import Clock
+from fakerek.domain.lifecycle import VersionOutcome
 from fakerek.manifests.artefacts import ARTEFACT_NAMES, OutputNotWritable, Outputs
 from fakerek.ml import serving
 from fakerek.s3.objects import ObjectError, Objects
@@ -24,11 +24,11 @@ def run(store: Store, clock: Clock, objects: Objects, source_id: int, copy_id: i
         source, copy = versions.by_id(conn, source_id), versions.by_id(conn, copy_id)
     if source is None or copy is None:
         return
-    request = json.loads(copy["request"])
-    results: dict[str, Any] = {}
+    results: JsonObject = {}
+    outcome: VersionOutcome
     try:
-        outputs = Outputs(objects, request, copy["project_name"], copy["name"])
-        old = json.loads(source["results"])
+        outputs = Outputs(objects, copy.request, copy.project_name, copy.name)
+        old = source.results
         for key in ARTEFACT_NAMES:
             if key in old:
                 results[key] = outputs.put(outputs.key(key), _read(objects, old[key]))
@@ -43,7 +43,7 @@ def run(store: Store, clock: Clock, objects: Objects, source_id: int, copy_id: i
         shutil.copytree(serving.model_folder(store.data_dir, source_id), folder)
         outcome, message = "COMPLETED", None
     except (OutputNotWritable, ObjectError, OSError) as failure:
-        log.warning("copy into %s failed: %s", copy["arn"], failure)
+        log.warning("copy into %s failed: %s", copy.arn, failure)
         outcome = "FAILED"
         message = (
             "The model could not be copied: its training results could not be written "
@@ -56,6 +56,6 @@ def run(store: Store, clock: Clock, objects: Objects, source_id: int, copy_id: i
         versions.finish(tx, copy_id, outcome, clock.now_ms(), message, results, None)
 
 
-def _read(objects: Objects, location: dict[str, Any]) -> str:
+def _read(objects: Objects, location: JsonObject) -> str:
     s3 = location["S3Object"]
     return objects.read(s3["Bucket"], s3["Name"]).decode("utf-8")

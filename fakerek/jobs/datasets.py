@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 from fakerek.domain import lifecycle
 from fakerek.domain.clock import Clock
 from fakerek.manifests import importer, split
 from fakerek.manifests.codes import message
 from fakerek.manifests.lines import Line, render
+from fakerek.s3.objects import Objects
 from fakerek.store import datasets
 from fakerek.store.db import Store
 
@@ -40,7 +40,7 @@ def fail(store: Store, clock: Clock, dataset_ids: list[int], code: str | None) -
 def import_manifest(
     store: Store,
     clock: Clock,
-    objects: Any,
+    objects: Objects,
     dataset_id: int,
     s3_object: dict[str, str],
     limits: importer.ImportLimits,
@@ -54,9 +54,9 @@ def import_manifest(
         lines = importer.validate(
             importer.text_lines(importer.manifest_chunks(stream), tally), tally, limits
         )
-        batch: list[datasets.EntryRow] = []
+        batch: list[datasets.NewEntry] = []
         for position, line in enumerate(lines, 1):
-            batch.append(entry_row(line, position))
+            batch.append(new_entry(line, position))
             if len(batch) >= BATCH:
                 with store.write() as tx:
                     datasets.add_entries(tx, dataset_id, batch, fresh=True)
@@ -97,7 +97,7 @@ def update(
             datasets.add_entries(
                 tx,
                 dataset_id,
-                [entry_row(line, start + i) for i, line in enumerate(lines)],
+                [new_entry(line, start + i) for i, line in enumerate(lines)],
             )
             tally.check(limits, rows=datasets.count_entries(tx, dataset_id))
             if datasets.count_labels(tx, dataset_id) > limits.max_labels:
@@ -119,10 +119,7 @@ def distribute(store: Store, clock: Clock, train_id: int, test_id: int) -> None:
             chosen = split.choose(
                 [
                     split.Entry(
-                        e["position"],
-                        bool(e["is_labeled"]),
-                        labels.get(e["position"], set()),
-                        e["source_ref"],
+                        e.position, e.is_labeled, labels.get(e.position, set()), e.source_ref
                     )
                     for e in entries
                 ]
@@ -144,21 +141,21 @@ def recover(store: Store, clock: Clock) -> None:
     """At start-up: work that a crash interrupted ends as a service error, never in progress."""
     with store.read() as conn:
         stuck = datasets.unfinished(conn)
-    for row in stuck:
-        if row["phase"] == "CREATE":
+    for dataset in stuck:
+        if dataset.phase == "CREATE":
             with store.write() as tx:
-                datasets.delete_entries(tx, row["id"])
-        fail(store, clock, [row["id"]], None)
+                datasets.delete_entries(tx, dataset.id)
+        fail(store, clock, [dataset.id], None)
         log.warning(
-            "dataset %s was interrupted by a restart: marked %s_FAILED", row["arn"], row["phase"]
+            "dataset %s was interrupted by a restart: marked %s_FAILED", dataset.arn, dataset.phase
         )
 
 
-def entry_row(line: Line, position: int) -> datasets.EntryRow:
+def new_entry(line: Line, position: int) -> datasets.NewEntry:
     """A validated line as the dataset stores it, rendered for ListDatasetEntries."""
     shown = render(line, "cl-errors", None)
     shown["cl-metadata"] = {"is_labeled": line.is_labeled}
-    return datasets.EntryRow(
+    return datasets.NewEntry(
         position=position,
         source_ref=line.source_ref or "",
         entry=json.dumps(shown, ensure_ascii=False, separators=(",", ":")),

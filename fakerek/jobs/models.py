@@ -4,8 +4,6 @@ detection after fakerek restarted. A model that cannot be loaded fails its start
 from __future__ import annotations
 
 import logging
-import sqlite3
-from typing import Any
 
 from fakerek.domain import lifecycle
 from fakerek.domain.capacity import Capacity
@@ -13,21 +11,22 @@ from fakerek.domain.clock import Clock
 from fakerek.ml import serving
 from fakerek.store import versions
 from fakerek.store.db import Store
+from fakerek.store.records import ProjectVersion
 
 log = logging.getLogger("fakerek.ml.serving")
 FAILED_TO_START = lifecycle.VERSION_MESSAGES["FAILED"]
 
 
 def load(
-    store: Store, clock: Clock, models: serving.Models, capacity: Capacity, row: sqlite3.Row
-) -> Any:
+    store: Store, clock: Clock, models: serving.Models, capacity: Capacity, version: ProjectVersion
+) -> serving.Loaded | None:
     """The version's model, loaded once; a model that cannot be loaded fails its start (the
     version becomes FAILED, as a start that failed on AWS) and None is returned."""
     try:
-        return models.get(row["id"], serving.model_folder(store.data_dir, row["id"]))
+        return models.get(version.id, serving.model_folder(store.data_dir, version.id))
     except Exception:
-        log.exception("the model of %s cannot be loaded", row["arn"])
+        log.exception("the model of %s cannot be loaded", version.arn)
     with store.write() as tx:
-        versions.fail_phase(tx, row["id"], clock.now_ms(), FAILED_TO_START)
-    capacity.stop(row["arn"])
+        versions.fail_phase(tx, version.id, clock.now_ms(), FAILED_TO_START)
+    capacity.stop(version.arn)
     return None

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from fakerek.config import Settings
 from fakerek.domain import images, lifecycle
 from fakerek.domain.clock import Clock
+from fakerek.domain.lifecycle import VersionOutcome
 from fakerek.jobs import cached_training
 from fakerek.manifests import artefacts, training
 from fakerek.manifests.artefacts import Outputs
@@ -32,6 +33,7 @@ from fakerek.ml.model_cache import ModelCache
 from fakerek.s3.objects import ObjectError, Objects
 from fakerek.store import datasets, versions
 from fakerek.store.db import Store
+from fakerek.store.records import ProjectVersion
 
 if TYPE_CHECKING:
     from fakerek.ml.embedding import Embedder
@@ -93,36 +95,36 @@ class Options:
 
 def run(store: Store, clock: Clock, objects: Objects, version_id: int, options: Options) -> None:
     with store.read() as conn:
-        row = versions.by_id(conn, version_id)
-    if row is None:
+        version = versions.by_id(conn, version_id)
+    if version is None:
         return
-    request = json.loads(row["request"])
     results: dict[str, Any] = {}
     started = time.monotonic()
+    outcome: VersionOutcome
     try:
-        _train(store, objects, row, request, options, results)
+        _train(store, objects, version, options, results)
         outcome, message = "COMPLETED", None
     except TrainingFailed as failure:
         outcome, message = "FAILED", failure.status_message
-        log.info("training of %s failed: %s (%s)", row["arn"], message, failure)
+        log.info("training of %s failed: %s (%s)", version.arn, message, failure)
     except Exception:
-        log.exception("training of %s failed", row["arn"])
+        log.exception("training of %s failed", version.arn)
         outcome, message = "FAILED", lifecycle.SERVICE_ISSUE
         for key in ("TrainingValidation", "TestingValidation", "ManifestSummary"):
             results.pop(key, None)  # a late service error hides the validation locations
     finished_ms = clock.now_ms()
     # billed until the training ends as clients see it (realistic timing stretches it)
-    ended_ms = lifecycle.training_end_ms(finished_ms, row["ready_ms"])
+    ended_ms = lifecycle.training_end_ms(finished_ms, version.ready_ms)
     if outcome == "COMPLETED":
         results["BillableTrainingTimeInSeconds"] = max(
-            1, round((ended_ms - row["created_ms"]) / 1000)
+            1, round((ended_ms - version.created_ms) / 1000)
         )
     else:
         serving.remove_model(store.data_dir, version_id)
     with store.write() as tx:
         versions.finish(tx, version_id, outcome, finished_ms, message, results, ended_ms)
     log.info(
-        "training of %s ended %s after %.1f s", row["arn"], outcome, time.monotonic() - started
+        "training of %s ended %s after %.1f s", version.arn, outcome, time.monotonic() - started
     )
 
 
@@ -136,8 +138,7 @@ def _put(outputs: Outputs, key: str, body: str) -> dict[str, Any]:
 def _train(
     store: Store,
     objects: Objects,
-    row: Any,
-    request: dict[str, Any],
+    version: ProjectVersion,
     options: Options,
     results: dict[str, Any],
 ) -> None:
@@ -145,10 +146,10 @@ def _train(
         raise TrainingFailed(None, "injected service error")
     if options.fault:
         raise TrainingFailed(options.fault)
-    outputs = Outputs(objects, request, row["project_name"], row["name"], row["arn"])
+    outputs = Outputs(objects, version.request, version.project_name, version.name, version.arn)
     try:
         training.check_output_bucket(objects, outputs.bucket)
-        train_texts, test_texts = _inputs(store, objects, row, request, options)
+        train_texts, test_texts = _inputs(store, objects, version, options)
     except ImportFailed as failure:
         raise TrainingFailed(failure.code) from None
 
@@ -169,7 +170,7 @@ def _train(
         ml.precision, ml.mirrored(len(train_texts)), limits, options.denied
     )
     found = cached_training.look_up(cache, train_texts, test_texts, read, determinants)
-    folder = serving.model_folder(store.data_dir, row["id"])
+    folder = serving.model_folder(store.data_dir, version.id)
     if found.restore(outputs, folder, functools.partial(_put, outputs), results):
         return
     fetch = found.fetch
@@ -185,7 +186,7 @@ def _train(
             inspect=functools.partial(embedder.inspect, limits=limits.image),
         )
         embedder.validated()
-        _finish(store, row, checked, _loader(fetch), outputs, results, embedder)
+        _finish(store, version, checked, _loader(fetch), outputs, results, embedder)
     finally:
         embedder.close()
     found.keep(outputs, folder, results, checked.training.use_case, ml.precision)
@@ -203,7 +204,7 @@ def _embedder(store: Store, ml: MlOptions, training_images: int) -> Embedder:
 
 def _finish(
     store: Store,
-    row: Any,
+    version: ProjectVersion,
     checked: training.Validation,
     load: Callable[[Line], bytes],
     outputs: Outputs,
@@ -227,13 +228,14 @@ def _finish(
         if checked.training.use_case == training.OBJECT_LOCALIZATION
         else _train_classifier
     )
-    train(store, row, checked, load, outputs, results, embedder)
+    train(store, version, checked, load, outputs, results, embedder)
 
 
 def _inputs(
-    store: Store, objects: Objects, row: Any, request: dict[str, Any], options: Options
+    store: Store, objects: Objects, version: ProjectVersion, options: Options
 ) -> tuple[list[str], list[str] | None]:
     """Training and test lines: external manifests, or the project's datasets."""
+    request = version.request
     if "TrainingData" in request:
 
         def read(location: dict[str, Any]) -> list[str]:
@@ -248,11 +250,11 @@ def _inputs(
         return train, test
     with store.read() as conn:
         found = {
-            d["type"]: d for d in datasets.of_projects(conn, [row["project_id"]], row["created_ms"])
+            d.kind: d for d in datasets.of_projects(conn, [version.project_id], version.created_ms)
         }
-        train = [e["entry"] for e in datasets.all_entries(conn, found["TRAIN"]["id"])]
+        train = [e.entry for e in datasets.all_entries(conn, found["TRAIN"].id)]
         test = (
-            [e["entry"] for e in datasets.all_entries(conn, found["TEST"]["id"])]
+            [e.entry for e in datasets.all_entries(conn, found["TEST"].id)]
             if "TEST" in found
             else None
         )
@@ -280,7 +282,7 @@ def _sources(
 
 def _train_detector(
     store: Store,
-    row: Any,
+    version: ProjectVersion,
     checked: training.Validation,
     load: Callable[[Line], bytes],
     outputs: Outputs,
@@ -344,12 +346,12 @@ def _train_detector(
         outputs.key("TestingOutput"),
         artefacts.box_snapshot(test_lines, model.labels, truth, evaluated),
     )
-    model.save(serving.model_folder(store.data_dir, row["id"]))
+    model.save(serving.model_folder(store.data_dir, version.id))
 
 
 def _train_classifier(
     store: Store,
-    row: Any,
+    version: ProjectVersion,
     checked: training.Validation,
     load: Callable[[Line], bytes],
     outputs: Outputs,
@@ -395,24 +397,24 @@ def _train_classifier(
             test_lines, model.labels, model.thresholds, scores.tolist(), truth.tolist()
         ),
     )
-    model.save(serving.model_folder(store.data_dir, row["id"]))
+    model.save(serving.model_folder(store.data_dir, version.id))
 
 
 def recover(store: Store, clock: Clock) -> None:
     """At start-up: a training or a copy a crash interrupted ends as a service error."""
     with store.read() as conn:
         stuck = versions.unfinished(conn)
-    for row in stuck:
-        serving.remove_model(store.data_dir, row["id"])
+    for version in stuck:
+        serving.remove_model(store.data_dir, version.id)
         now = clock.now_ms()
-        training = row["phase"] == "TRAINING"
+        training = version.phase == "TRAINING"
         with store.write() as tx:
             versions.finish(
                 tx,
-                row["id"],
+                version.id,
                 "FAILED",
                 now,
                 lifecycle.SERVICE_ISSUE,
                 {},
-                lifecycle.training_end_ms(now, row["ready_ms"]) if training else None,
+                lifecycle.training_end_ms(now, version.ready_ms) if training else None,
             )

@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from fakerek.domain import images
@@ -201,7 +202,9 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if result.terminal else 0
 
 
-def _manifest_chunks(location: str, objects: ExternalObjects | None, limits: ImportLimits):
+def _manifest_chunks(
+    location: str, objects: ExternalObjects | None, limits: ImportLimits
+) -> Iterator[bytes]:
     if location.startswith(("s3://", "S3://")):
         parsed = parse_source_ref(location.replace("S3://", "s3://", 1))
         if parsed is None or objects is None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Literal, NoReturn, TypeGuard
 
 from fakerek.api.json_text import parse_json
+from fakerek.api.wire import JsonObject
 from fakerek.manifests.codes import PRIORITY, message
 
 IMAGE_LEVEL = "groundtruth/image-classification"
@@ -23,6 +24,10 @@ SERVICE_KEYS = frozenset({"errors", "warnings", "cl-errors", "cl-metadata"})
 IMPORT, TRAINING = "import", "training"
 _SOURCE_REF = re.compile(r"[sS]3://([^/]+)/(.+)", re.DOTALL)
 _BUCKET = re.compile(r"[a-z0-9.-]{3,63}")
+
+
+# Where in a line a problem is: the line, an attribute, its metadata, one of its annotations.
+Place = Literal["line", "attribute", "metadata", "annotation"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class Limits:
 @dataclass
 class Problem:
     code: str
-    where: str = "line"  # line | attribute | metadata | annotation
+    where: Place = "line"
     attribute: str | None = None
     index: int | None = None
 
@@ -71,7 +76,7 @@ class Attribute:
 @dataclass
 class Line:
     number: int  # 1-based position in its manifest
-    obj: dict[str, Any] | None = None  # the parsed line, service keys stripped
+    obj: JsonObject | None = None  # the parsed line, service keys stripped
     source_ref: str | None = None
     bucket: str | None = None
     key: str | None = None
@@ -83,7 +88,11 @@ class Line:
     outcome: str = ""  # valid | invalid | ignored, set by finish()
 
     def add(
-        self, code: str, where: str = "line", attribute: str | None = None, index: int | None = None
+        self,
+        code: str,
+        where: Place = "line",
+        attribute: str | None = None,
+        index: int | None = None,
     ) -> None:
         """Record a problem; a code already listed in the same place is not listed again (the
         manifest's image size and the image itself can both be out of range)."""
@@ -155,15 +164,15 @@ class Line:
         return self
 
 
-def _without_service_keys(found: dict[str, Any]) -> dict[str, Any]:
+def _without_service_keys(found: JsonObject) -> JsonObject:
     return {k: v for k, v in found.items() if k not in SERVICE_KEYS}
 
 
-def _not_json(constant: str) -> Any:
+def _not_json(constant: str) -> NoReturn:
     raise ValueError(f"{constant} is not JSON")
 
 
-def parse_line(text: str) -> Any:
+def parse_line(text: str) -> object:
     """A manifest line as JSON, without the keys the service adds (errors, cl-metadata, ...) at
     any level. The keys are dropped while parsing, bottom-up, so however deep a line nests
     nothing recurses here; NaN and Infinity are not JSON and make the line unreadable, as does a
@@ -171,7 +180,7 @@ def parse_line(text: str) -> Any:
     return parse_json(text, _not_json, object_hook=_without_service_keys)
 
 
-def parse_source_ref(value: Any) -> tuple[str, str] | None:
+def parse_source_ref(value: object) -> tuple[str, str] | None:
     """(bucket, key) of a well-formed `s3://bucket/key`, else None."""
     if not isinstance(value, str):
         return None
@@ -214,19 +223,19 @@ def _unreadable(line: Line, context: str) -> Line:
     return line
 
 
-def _is_int(value: Any) -> TypeGuard[int]:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> TypeGuard[int | float]:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _nonempty_str(value: Any) -> bool:
+def _nonempty_str(value: object) -> bool:
     return isinstance(value, str) and value != ""
 
 
-def _common_metadata_ok(meta: dict[str, Any]) -> bool:
+def _common_metadata_ok(meta: JsonObject) -> bool:
     return (
         isinstance(meta.get("human-annotated"), str)
         and meta["human-annotated"].lower() in ("yes", "no")
@@ -235,7 +244,7 @@ def _common_metadata_ok(meta: dict[str, Any]) -> bool:
     )
 
 
-def _check_attributes(line: Line, obj: dict[str, Any], context: str, limits: Limits) -> None:
+def _check_attributes(line: Line, obj: JsonObject, context: str, limits: Limits) -> None:
     others = [k for k in obj if k != "source-ref"]
     pairs = [k for k in others if not k.endswith("-metadata") and f"{k}-metadata" in obj]
     line.is_labeled = any(_labels_something(obj[k], obj[f"{k}-metadata"]) for k in pairs)
@@ -261,7 +270,7 @@ def _check_attributes(line: Line, obj: dict[str, Any], context: str, limits: Lim
             break
 
 
-def _labels_something(value: Any, meta: Any) -> bool:
+def _labels_something(value: object, meta: object) -> bool:
     """A pair labels its image unless it is a bounding-box attribute without boxes; a pair of
     an unsupported type counts too (the guide's ERROR_UNSUPPORTED_USE_CASE_TYPE entry reads
     `"is_labeled": true`)."""
@@ -276,8 +285,8 @@ def _labels_something(value: Any, meta: Any) -> bool:
     )
 
 
-def _format_error(line: Line, name: str, value: Any, meta: Any) -> None:
-    where = (
+def _format_error(line: Line, name: str, value: object, meta: object) -> None:
+    where: Place = (
         "attribute"
         if isinstance(value, dict)
         else ("metadata" if isinstance(meta, dict) else "line")
@@ -285,12 +294,12 @@ def _format_error(line: Line, name: str, value: Any, meta: Any) -> None:
     line.add("ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT", where, name)
 
 
-def _metadata_error(line: Line, name: str, meta: Any) -> None:
-    where = "metadata" if isinstance(meta, dict) else "line"
+def _metadata_error(line: Line, name: str, meta: object) -> None:
+    where: Place = "metadata" if isinstance(meta, dict) else "line"
     line.add("ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT", where, name)
 
 
-def _check_pair(line: Line, name: str, value: Any, meta: Any, limits: Limits) -> None:
+def _check_pair(line: Line, name: str, value: object, meta: object, limits: Limits) -> None:
     if not isinstance(meta, dict) or not isinstance(meta.get("type"), str):
         _metadata_error(line, name, meta)
         return
@@ -304,7 +313,7 @@ def _check_pair(line: Line, name: str, value: Any, meta: Any, limits: Limits) ->
 
 
 def _check_image_level(
-    line: Line, name: str, value: Any, meta: dict[str, Any], limits: Limits
+    line: Line, name: str, value: object, meta: JsonObject, limits: Limits
 ) -> None:
     if not _is_int(value):
         _format_error(line, name, value, meta)
@@ -327,7 +336,7 @@ def _check_image_level(
     line.attributes.append(attribute)
 
 
-def _image_size(value: dict[str, Any]) -> tuple[int, int] | None:
+def _image_size(value: JsonObject) -> tuple[int, int] | None:
     size = value.get("image_size")
     if isinstance(size, list):
         if len(size) != 1:
@@ -343,7 +352,7 @@ def _image_size(value: dict[str, Any]) -> tuple[int, int] | None:
     return width, height
 
 
-def _annotation_ok(annotation: Any) -> bool:
+def _annotation_ok(annotation: object) -> bool:
     return (
         isinstance(annotation, dict)
         and _is_int(annotation.get("class_id"))
@@ -352,7 +361,7 @@ def _annotation_ok(annotation: Any) -> bool:
     )
 
 
-def _check_boxes(line: Line, name: str, value: Any, meta: dict[str, Any], limits: Limits) -> None:
+def _check_boxes(line: Line, name: str, value: object, meta: JsonObject, limits: Limits) -> None:
     size = _image_size(value) if isinstance(value, dict) else None
     annotations = value.get("annotations", []) if isinstance(value, dict) else None
     if (
@@ -403,21 +412,30 @@ def _check_boxes(line: Line, name: str, value: Any, meta: dict[str, Any], limits
         attribute.valid = False
 
 
-def render(line: Line, error_key: str, warning_key: str | None) -> dict[str, Any]:
+def render(line: Line, error_key: str, warning_key: str | None) -> JsonObject:
     """The line with its problems written in: `error_key` lists, and warnings if asked for."""
     if line.obj is None:
         return {error_key: [p.as_json() for p in line.problems]}
-    out = json.loads(json.dumps(line.obj))  # a deep copy that keeps key order
+    out: JsonObject = json.loads(json.dumps(line.obj))  # a deep copy that keeps key order
     for problem in line.problems:
         key = error_key if problem.is_error else warning_key
         if key is None:
             continue
-        target = out
-        if problem.where == "attribute":
-            target = out[problem.attribute]
-        elif problem.where == "metadata":
-            target = out[f"{problem.attribute}-metadata"]
-        elif problem.where == "annotation":
-            target = out[problem.attribute]["annotations"][problem.index]
-        target.setdefault(key, []).append(problem.as_json())
+        _place(out, problem).setdefault(key, []).append(problem.as_json())
     return out
+
+
+def _place(out: JsonObject, problem: Problem) -> JsonObject:
+    """The object of the line a problem is written into: the line, an attribute, an attribute's
+    metadata or one of its annotations."""
+    name = problem.attribute
+    if problem.where == "line" or name is None:
+        return out
+    if problem.where == "attribute":
+        attribute: JsonObject = out[name]
+        return attribute
+    if problem.where == "metadata":
+        metadata: JsonObject = out[f"{name}-metadata"]
+        return metadata
+    annotation: JsonObject = out[name]["annotations"][problem.index]
+    return annotation

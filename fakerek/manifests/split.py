@@ -72,7 +72,7 @@ def choose(entries: Sequence[Entry], fraction: float = 0.2) -> list[int]:
     return sorted(picker.selected)
 
 
-def _group(entry: Entry, counts: Counter) -> str:
+def _group(entry: Entry, counts: Counter[str]) -> str:
     """The stratum of an entry: its rarest label, or '' for entries without labels."""
     if not entry.labels:
         return ""
@@ -82,7 +82,7 @@ def _group(entry: Entry, counts: Counter) -> str:
 class _Picker:
     """The test side being chosen, and how many training entries each label still has."""
 
-    def __init__(self, counts: Counter, wanted: int):
+    def __init__(self, counts: Counter[str], wanted: int):
         self.remaining = Counter(counts)
         self.wanted = wanted
         self.selected: set[int] = set()

@@ -28,7 +28,8 @@ MAX_REFERENCES = 1000  # training images a model keeps to measure familiarity
 
 
 def bounded(probabilities: np.ndarray) -> np.ndarray:
-    return np.minimum(probabilities, MAX_PROBABILITY)
+    capped: np.ndarray = np.minimum(probabilities, MAX_PROBABILITY)
+    return capped
 
 
 def logit(probabilities: np.ndarray | float) -> np.ndarray:
@@ -37,7 +38,8 @@ def logit(probabilities: np.ndarray | float) -> np.ndarray:
 
 
 def sigmoid(values: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(values, -60, 60)))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(values, -60, 60)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,8 @@ def _newton(x: np.ndarray, target: np.ndarray) -> tuple[float, float]:
 
 def _unit(features: np.ndarray) -> np.ndarray:
     features = np.asarray(features, np.float32)
-    return features / (np.linalg.norm(features, axis=1, keepdims=True) + 1e-12)
+    unit: np.ndarray = features / (np.linalg.norm(features, axis=1, keepdims=True) + 1e-12)
+    return unit
 
 
 @dataclass
@@ -159,7 +162,8 @@ class Familiarity:
         if self._references32 is None:  # converted once: a detection should not pay it
             self._references32 = np.ascontiguousarray(self.references.T, np.float32)
         similarity = _unit(features) @ self._references32
-        return 1.0 - similarity.max(1)
+        distances: np.ndarray = 1.0 - similarity.max(1)
+        return distances
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         far = np.maximum(self.distances(features) - self.radius, 0.0) / self.spread
@@ -199,11 +203,13 @@ class Familiarity:
         unit = self.references.astype(np.float32)
         similarity = unit @ unit.T
         np.fill_diagonal(similarity, -1.0)
-        return 1.0 - similarity.max(1)
+        distances: np.ndarray = 1.0 - similarity.max(1)
+        return distances
 
 
 def _norm(features: np.ndarray) -> np.ndarray:
-    return np.linalg.norm(np.asarray(features, np.float32), axis=1)
+    norms: np.ndarray = np.linalg.norm(np.asarray(features, np.float32), axis=1)
+    return norms
 
 
 def expected_calibration_error(

@@ -37,7 +37,9 @@ PCA_IMAGES = 60
 
 
 def anchors(
-    scales=(0.1, 0.14, 0.2, 0.28, 0.4, 0.56, 0.8), aspects=(1 / 3, 1 / 2, 1, 2), step: float = 0.4
+    scales: tuple[float, ...] = (0.1, 0.14, 0.2, 0.28, 0.4, 0.56, 0.8),
+    aspects: tuple[float, ...] = (1 / 3, 1 / 2, 1, 2),
+    step: float = 0.4,
 ) -> np.ndarray:
     out = []
     for scale in scales:
@@ -64,13 +66,15 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = ix * iy
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)
+    overlap: np.ndarray = inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9)
+    return overlap
 
 
 def context(boxes: np.ndarray, factor: float = 1.8) -> np.ndarray:
     centre = (boxes[:, :2] + boxes[:, 2:]) / 2
     half = (boxes[:, 2:] - boxes[:, :2]) * factor / 2
-    return np.clip(np.concatenate([centre - half, centre + half], 1), 0, 1).astype(np.float32)
+    wider: np.ndarray = np.clip(np.concatenate([centre - half, centre + half], 1), 0, 1)
+    return wider.astype(np.float32)
 
 
 def geometry(boxes: np.ndarray) -> np.ndarray:
@@ -266,9 +270,9 @@ class DetectorModel:
     task: str = "localization"
     platt: calibration.Platt = field(default_factory=calibration.Platt)  # raw score → confidence
     backbone: str = features.LEGACY_PRECISION  # the precision of the backbone it was trained on
-    _session: object = None
+    _session: features.Adaptive | None = None
 
-    def session(self):
+    def session(self) -> features.Adaptive:
         if self._session is None:
             self._session = features.serving_session(head_model(self).serialize())
         return self._session

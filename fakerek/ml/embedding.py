@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +25,7 @@ import numpy as np
 
 from fakerek.domain import images
 from fakerek.ml import features, graph
-from fakerek.ml.embedding_store import EmbeddingStore
+from fakerek.ml.embedding_store import EmbeddingStore, StoreFailed
 from fakerek.ml.progress import Progress
 
 log = logging.getLogger("fakerek.training")
@@ -173,14 +172,14 @@ class Embedder:
                 return {}
             try:
                 found = self.store.get_many(identity, keys, self.views)
-            except sqlite3.Error as error:
+            except StoreFailed as error:
                 self._lose_store(error)
                 return {}
             self._fresh.update(found)
             self.cached += len(found)
         return found
 
-    def _lose_store(self, error: sqlite3.Error) -> None:
+    def _lose_store(self, error: StoreFailed) -> None:
         """A store that fails (a full disk, a file removed under it) is dropped for the rest of
         the training, which goes on embedding as without one. Called under `_lock`."""
         log.warning("embedding cache unusable, training goes on without it: %s", error)
@@ -207,7 +206,7 @@ class Embedder:
             if pending and self.store is not None:
                 try:
                     self.store.put_many(identity, pending)
-                except sqlite3.Error as error:
+                except StoreFailed as error:
                     self._lose_store(error)
 
     def close(self) -> None:
@@ -217,7 +216,7 @@ class Embedder:
             if self.store is not None:
                 try:
                     self.store.prune()
-                except sqlite3.Error as error:
+                except StoreFailed as error:
                     log.warning("embedding cache not pruned: %s", error)
                 self.store.close()
                 self.store = None

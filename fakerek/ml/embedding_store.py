@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS embeddings (
 CREATE INDEX IF NOT EXISTS embeddings_used ON embeddings (used);
 """
 _QUERY_CHUNK = 400  # keys per SELECT: under SQLite's limit of bound parameters
+# What a method of a store may raise when its file fails (a full disk, a file removed under it).
+StoreFailed = sqlite3.Error
 
 
 def checksum(vectors: bytes) -> bytes:
@@ -75,7 +77,7 @@ class EmbeddingStore:
             return None
         try:
             return cls(os.path.join(data_dir, FILE_NAME), max_bytes)
-        except (sqlite3.Error, OSError) as error:
+        except (StoreFailed, OSError) as error:
             log.warning("embedding cache unavailable: %s", error)
             return None
 

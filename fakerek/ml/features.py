@@ -17,6 +17,7 @@ import functools
 import hashlib
 import os
 import threading
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -37,7 +38,7 @@ LEGACY_PRECISION = "float32"  # models saved before the int8 backbone name none
 # Serving is adaptive (SERVING_THREADS, see `Adaptive`): a lone detection uses every core,
 # concurrent ones one each.
 SERVING_THREADS = 0
-_locks: dict[tuple, threading.Lock] = {}
+_locks: dict[tuple[object, ...], threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
@@ -85,13 +86,15 @@ class Adaptive:
             self._running += 1
             alone = self._running == 1
         try:
-            return (self._wide if alone else self._narrow).run(outputs, feeds)
+            found: list[np.ndarray] = (self._wide if alone else self._narrow).run(outputs, feeds)
+            return found
         finally:
             with self._lock:
                 self._running -= 1
 
-    def get_outputs(self) -> list:
-        return self._narrow.get_outputs()
+    def get_outputs(self) -> list[Any]:  # onnxruntime's NodeArg, untyped
+        outputs: list[Any] = self._narrow.get_outputs()
+        return outputs
 
 
 def serving_session(model: bytes) -> Adaptive:
@@ -178,7 +181,9 @@ def _backbone(precision: str, threads: int) -> Backbone:
     return Backbone(precision, threads)
 
 
-def maps_session(precision: str = LEGACY_PRECISION, threads: int = TRAINING_THREADS):
+def maps_session(
+    precision: str = LEGACY_PRECISION, threads: int = TRAINING_THREADS
+) -> Adaptive | ort.InferenceSession:
     """The process's feature-map backbone (localisation) for `precision` and `threads`."""
     with _once("maps", precision, threads):
         return _maps_session(precision, threads)

@@ -27,7 +27,8 @@ class LinearHead:
     activation: str  # Softmax | Sigmoid
 
     def logits(self, features: np.ndarray) -> np.ndarray:
-        return features @ self.weights + self.bias
+        logits: np.ndarray = features @ self.weights + self.bias
+        return logits
 
     def scores(self, features: np.ndarray) -> np.ndarray:
         return activate(self.logits(features), self.activation)
@@ -42,11 +43,14 @@ class LinearHead:
 
 
 def activate(logits: np.ndarray, activation: str) -> np.ndarray:
+    scores: np.ndarray
     if activation == SOFTMAX:
         shifted = logits - logits.max(1, keepdims=True)
         exp = np.exp(shifted)
-        return exp / exp.sum(1, keepdims=True)
-    return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+        scores = exp / exp.sum(1, keepdims=True)
+    else:
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+    return scores
 
 
 def fit(
@@ -107,11 +111,14 @@ def fit_many(
 
 def _activate_last(logits: np.ndarray, activation: str) -> np.ndarray:
     """`activate` over the last axis of [N, L, K] logits."""
+    scores: np.ndarray
     if activation == SOFTMAX:
         shifted = logits - logits.max(-1, keepdims=True)
         exp = np.exp(shifted)
-        return exp / exp.sum(-1, keepdims=True)
-    return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+        scores = exp / exp.sum(-1, keepdims=True)
+    else:
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+    return scores
 
 
 def _log_likelihood(head: LinearHead, features: np.ndarray, targets: np.ndarray) -> float:

@@ -86,6 +86,7 @@ def array(value: Any, what: str, shape: Sequence[int | None]) -> np.ndarray:
 def npy(path: str, what: str) -> np.ndarray:
     """An array file (no pickles: `np.load` refuses them)."""
     try:
-        return np.load(path)
+        array: np.ndarray = np.load(path)
+        return array
     except (OSError, ValueError) as error:
         raise ModelFileError(f"{what}: {error}") from None

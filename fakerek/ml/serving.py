@@ -21,10 +21,19 @@ import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar, Union
 
 from fakerek.ml.lru import LruCache
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from fakerek.ml.classifier import Model as Classifier
+    from fakerek.ml.detector import DetectorModel
+
+# A loaded model: a classifier (image-level labels) or a detector (labels on boxes).
+Model = Union["Classifier", "DetectorModel"]
+Computed = TypeVar("Computed")
 MB = 1024 * 1024
 _tokens = itertools.count(1)
 
@@ -50,7 +59,7 @@ class Label:
 class Loaded:
     """A loaded model and the token that keys what it predicted (unique in the process)."""
 
-    model: Any
+    model: Model
     token: int = field(default_factory=lambda: next(_tokens))
 
 
@@ -83,7 +92,7 @@ class Models:
             self._loaded.clear()
 
 
-def load(folder: str) -> Any:
+def load(folder: str) -> Model:
     from fakerek.ml import classifier, detector  # the ML stack loads with the first model
 
     with open(os.path.join(folder, "model.json"), encoding="utf-8") as handle:
@@ -118,7 +127,7 @@ def predict(loaded: Loaded, image: bytes, cache: LruCache | None = None) -> list
             for d in found
         ]
 
-    def embed() -> Any:
+    def embed() -> np.ndarray:
         embedded = model.embed([image])
         embedded.setflags(write=False)  # shared through the cache
         return embedded
@@ -135,17 +144,17 @@ def predict(loaded: Loaded, image: bytes, cache: LruCache | None = None) -> list
 
 def _through(
     cache: LruCache | None,
-    scope: tuple[Any, ...],
+    scope: tuple[object, ...],
     image: bytes,
-    compute: Callable[[], Any],
-    size: Callable[[Any], int],
-) -> Any:
+    compute: Callable[[], Computed],
+    size: Callable[[Computed], int],
+) -> Computed:
     """What `compute` gives for `image`, from the cache under (*scope, sha256 of the image)
     when it holds it, else computed and kept (as long as the cache has room at all)."""
     if cache is None or not cache.capacity_bytes:
         return compute()
     key = (*scope, hashlib.sha256(image).digest())
-    found = cache.get(key)
+    found: Computed | None = cache.get(key)
     if found is None:
         found = compute()
         cache.put(key, found, size(found))

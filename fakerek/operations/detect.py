@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fakerek.api.errors import (
     ImageTooLarge,
     InvalidImageFormat,
@@ -12,7 +10,8 @@ from fakerek.api.errors import (
     ProvisionedThroughputExceeded,
     ResourceNotReady,
 )
-from fakerek.domain import images, lifecycle
+from fakerek.api.wire import JsonObject
+from fakerek.domain import images
 from fakerek.jobs.models import FAILED_TO_START
 from fakerek.jobs.models import load as load_model
 from fakerek.ml import serving
@@ -26,7 +25,7 @@ LIMITS = images.LIMITS
 INVALID_FORMAT = "Request has invalid image format"
 
 
-def _image(ctx: Ctx, image: dict[str, Any]) -> tuple[bytes, str | None]:
+def _image(ctx: Ctx, image: JsonObject) -> tuple[bytes, str | None]:
     """The image's bytes and, for an S3 image, its `bucket/key`."""
     if "Bytes" in image:
         if len(image["Bytes"]) > MAX_BYTES:
@@ -58,8 +57,8 @@ def _refused(problem: images.ImageProblem) -> Exception:
     return InvalidImageFormat(INVALID_FORMAT)
 
 
-def _as_label(label: serving.Label) -> dict[str, Any]:
-    out: dict[str, Any] = {"Name": label.name, "Confidence": label.confidence}
+def _as_label(label: serving.Label) -> JsonObject:
+    out: JsonObject = {"Name": label.name, "Confidence": label.confidence}
     if label.box is not None:
         x1, y1, x2, y2 = (min(max(v, 0.0), 1.0) for v in label.box)
         out["Geometry"] = {
@@ -68,19 +67,19 @@ def _as_label(label: serving.Label) -> dict[str, Any]:
     return out
 
 
-def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def detect_custom_labels(ctx: Ctx, params: JsonObject) -> JsonObject:
     image = params["Image"]
     if ("Bytes" in image) == ("S3Object" in image):
         raise InvalidParameter(
             "Request has invalid parameters: give Image.Bytes or Image.S3Object."
         )
     with ctx.store.read() as conn:
-        row = require(conn, ctx, params["ProjectVersionArn"])
-    require_custom_labels(row)
-    if lifecycle.version_status(row, ctx.now_ms)[0] != "RUNNING":
-        raise ResourceNotReady(f"ProjectVersion {row['arn']} is not ready")
-    ctx.services.capacity.ensure(row["arn"], row["min_units"] or 1, row["max_units"])
-    if not ctx.services.capacity.admit(row["arn"], ctx.settings):
+        version = require(conn, ctx, params["ProjectVersionArn"])
+    require_custom_labels(version)
+    if version.status(ctx.now_ms) != "RUNNING":
+        raise ResourceNotReady(f"ProjectVersion {version.arn} is not ready")
+    ctx.services.capacity.ensure(version.arn, version.min_units or 1, version.max_units)
+    if not ctx.services.capacity.admit(version.arn, ctx.settings):
         raise ProvisionedThroughputExceeded("Provisioned Rate exceeded")
     data, s3_key = _image(ctx, image)
     try:
@@ -93,9 +92,11 @@ def detect_custom_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         labels = [label for label in ruled if minimum is None or label["Confidence"] >= minimum]
     else:
         services = ctx.services
-        model = load_model(services.store, services.clock, services.models, services.capacity, row)
+        model = load_model(
+            services.store, services.clock, services.models, services.capacity, version
+        )
         if model is None:
-            raise ResourceNotReady(f"ProjectVersion {row['arn']} is not ready: {FAILED_TO_START}")
+            raise ResourceNotReady(f"ProjectVersion {version.arn} is not ready: {FAILED_TO_START}")
         try:
             found = ctx.services.models.predict(model, data, ctx.settings.embedding_cache_mb)
         except images.ImageProblem as problem:  # a truncated or corrupt image

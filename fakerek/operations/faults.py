@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from fakerek.api.errors import AwsError
@@ -24,13 +26,32 @@ class FaultError(ValueError):
     """A fault request that cannot be honoured; the message says why."""
 
 
+@dataclass
+class _CallFault:
+    """The next `count` calls of `operation` answer `error` with `message`."""
+
+    operation: str
+    error: str
+    message: str
+    count: int
+
+
+@dataclass
+class _TrainingFault:
+    """The next `count` trainings end with `code` (or a service error)."""
+
+    code: str
+    count: int
+
+
 class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: list[dict[str, Any]] = []
-        self._training: list[dict[str, Any]] = []
+        self._pending: list[_CallFault] = []
+        self._training: list[_TrainingFault] = []
 
-    def add(self, spec: Any) -> dict[str, Any]:
+    def add(self, spec: object) -> dict[str, Any]:
+        """Store the fault a control request describes; return it as listed."""
         if not isinstance(spec, dict):
             raise FaultError("the body must be a JSON object")
         if "training" in spec:
@@ -52,10 +73,10 @@ class Faults:
         message = spec.get("message") or DEFAULT_MESSAGES.get(error, f"Injected {error}.")
         if not isinstance(message, str):
             raise FaultError("message must be a string")
-        fault = {"operation": op, "error": error, "message": message, "count": count}
+        fault = _CallFault(op, error, message, count)
         with self._lock:
             self._pending.append(fault)
-        return fault
+        return dataclasses.asdict(fault)
 
     def _add_training(self, spec: dict[str, Any]) -> dict[str, Any]:
         fault = spec["training"]
@@ -68,10 +89,10 @@ class Faults:
             )
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise FaultError("count must be an integer >= 1")
-        entry = {"training": {"code": code, "count": count}}
+        fault = _TrainingFault(code, count)
         with self._lock:
-            self._training.append(entry["training"])
-        return entry
+            self._training.append(fault)
+        return {"training": dataclasses.asdict(fault)}
 
     def take_training(self) -> str | None:
         """The failure code the next training must end with, if one was injected."""
@@ -79,26 +100,27 @@ class Faults:
             if not self._training:
                 return None
             fault = self._training[0]
-            fault["count"] -= 1
-            if fault["count"] == 0:
+            fault.count -= 1
+            if fault.count == 0:
                 self._training.pop(0)
-            return fault["code"]
+            return fault.code
 
     def take(self, operation: str) -> AwsError | None:
         """The error the next call of `operation` must answer, consuming one count."""
         with self._lock:
             for fault in self._pending:
-                if fault["operation"] == operation:
-                    fault["count"] -= 1
-                    if fault["count"] == 0:
+                if fault.operation == operation:
+                    fault.count -= 1
+                    if fault.count == 0:
                         self._pending.remove(fault)
-                    return AwsError(fault["message"], code=fault["error"])
+                    return AwsError(fault.message, code=fault.error)
         return None
 
     def list(self) -> list[dict[str, Any]]:
+        """The pending faults as the control API lists them."""
         with self._lock:
-            return [dict(f) for f in self._pending] + [
-                {"training": dict(f)} for f in self._training
+            return [dataclasses.asdict(f) for f in self._pending] + [
+                {"training": dataclasses.asdict(f)} for f in self._training
             ]
 
     def reset(self) -> None:

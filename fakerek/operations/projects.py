@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
-
 from fakerek.api import pagination
 from fakerek.api.errors import (
     InvalidParameter,
@@ -12,47 +9,50 @@ from fakerek.api.errors import (
     ResourceInUse,
     ResourceNotFound,
 )
+from fakerek.api.wire import JsonObject
 from fakerek.domain import arns, lifecycle, quotas
 from fakerek.operations.context import Ctx
 from fakerek.store import datasets, projects, tags, versions
+from fakerek.store.db import Conn
+from fakerek.store.records import Dataset, Project, ProjectVersion
 
 CUSTOM_LABELS = "CUSTOM_LABELS"
 
 
-def require(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
+def require(conn: Conn, ctx: Ctx, arn: str) -> Project:
     """The live project named by `arn` in the caller's account and region."""
-    row = projects.by_arn(conn, ctx.account, ctx.region, arn, ctx.now_ms)
-    if row is None:
+    project = projects.by_arn(conn, ctx.account, ctx.region, arn, ctx.now_ms)
+    if project is None:
         raise ResourceNotFound.missing("project", arn)
-    return row
+    return project
 
 
-def require_custom_labels(row: sqlite3.Row) -> None:
+def require_custom_labels(resource: Project | Dataset | ProjectVersion) -> None:
     """Refuse Custom-Labels-only operations on adapter (CONTENT_MODERATION) projects."""
-    if row["feature"] != CUSTOM_LABELS:
+    if resource.feature != CUSTOM_LABELS:
         raise InvalidParameter(
-            f"The project {row['arn']} has Feature {row['feature']}; this operation applies "
+            f"The project {resource.arn} has Feature {resource.feature}; this operation applies "
             "only to Custom Labels projects."
         )
 
 
-def require_not_deleting(row: sqlite3.Row) -> None:
-    if row["deleting_ms"] is not None:
-        raise InvalidParameter.being_deleted("project", row["arn"])
+def require_not_deleting(project: Project) -> None:
+    if project.deleting_ms is not None:
+        raise InvalidParameter.being_deleted("project", project.arn)
 
 
-def describe(row: sqlite3.Row, dataset_metadata: list[dict[str, Any]]) -> dict[str, Any]:
+def describe(project: Project, dataset_metadata: list[JsonObject]) -> JsonObject:
     return {
-        "ProjectArn": row["arn"],
-        "CreationTimestamp": row["created_ms"] / 1000,
-        "Status": lifecycle.project_status(row),
+        "ProjectArn": project.arn,
+        "CreationTimestamp": project.created_ms / 1000,
+        "Status": project.status(),
         "Datasets": dataset_metadata,
-        "Feature": row["feature"],
-        "AutoUpdate": row["auto_update"],
+        "Feature": project.feature,
+        "AutoUpdate": project.auto_update,
     }
 
 
-def create_project(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def create_project(ctx: Ctx, params: JsonObject) -> JsonObject:
     name = params["ProjectName"]
     feature = params.get("Feature", CUSTOM_LABELS)
     auto_update = params.get("AutoUpdate")
@@ -91,7 +91,7 @@ def create_project(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {"ProjectArn": arn}
 
 
-def describe_projects(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def describe_projects(ctx: Ctx, params: JsonObject) -> JsonObject:
     page = pagination.start(ctx.operation, params, int)
     with ctx.store.read() as conn:
         rows = projects.page(
@@ -104,42 +104,42 @@ def describe_projects(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             after_ms=page.after,
             limit=page.limit + 1,
         )
-        children = datasets.of_projects(conn, [r["id"] for r in page.rows(rows)], ctx.now_ms)
-    by_project: dict[int, list[dict[str, Any]]] = {}
+        children = datasets.of_projects(conn, [r.id for r in page.rows(rows)], ctx.now_ms)
+    by_project: dict[int, list[JsonObject]] = {}
     for child in children:
-        by_project.setdefault(child["project_id"], []).append(dataset_metadata(child, ctx.now_ms))
+        by_project.setdefault(child.project_id, []).append(dataset_metadata(child, ctx.now_ms))
     return {
-        "ProjectDescriptions": [describe(r, by_project.get(r["id"], [])) for r in page.rows(rows)],
-        **page.token(rows, "created_ms"),
+        "ProjectDescriptions": [describe(r, by_project.get(r.id, [])) for r in page.rows(rows)],
+        **page.token(rows, lambda project: project.created_ms),
     }
 
 
-def delete_project(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def delete_project(ctx: Ctx, params: JsonObject) -> JsonObject:
     with ctx.store.write() as tx:
         projects.purge_gone(tx, ctx.now_ms)
-        row = require(tx, ctx, params["ProjectArn"])
+        project = require(tx, ctx, params["ProjectArn"])
         datasets.purge_gone(tx, ctx.now_ms)
         versions.purge_gone(tx, ctx.now_ms)
-        if datasets.of_projects(tx, [row["id"]], ctx.now_ms) or versions.count_live(
-            tx, row["id"], ctx.now_ms
+        if datasets.of_projects(tx, [project.id], ctx.now_ms) or versions.count_live(
+            tx, project.id, ctx.now_ms
         ):
             raise ResourceInUse(
-                f"The project {row['arn']} still has models or datasets; delete them first."
+                f"The project {project.arn} still has models or datasets; delete them first."
             )
-        if row["deleting_ms"] is None:
+        if project.deleting_ms is None:
             projects.mark_deleting(
-                tx, row["id"], ctx.now_ms, lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms)
+                tx, project.id, ctx.now_ms, lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms)
             )
     return {"Status": "DELETING"}
 
 
-def dataset_metadata(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
+def dataset_metadata(dataset: Dataset, now_ms: int) -> JsonObject:
     """DatasetMetadata, one item of a project's `Datasets`."""
-    status, message, code = lifecycle.dataset_status(row, now_ms)
+    status, message, code = dataset.described_status(now_ms)
     return {
-        "CreationTimestamp": row["created_ms"] / 1000,
-        "DatasetType": row["type"],
-        "DatasetArn": row["arn"],
+        "CreationTimestamp": dataset.created_ms / 1000,
+        "DatasetType": dataset.kind,
+        "DatasetArn": dataset.arn,
         "Status": status,
         "StatusMessage": message,
         "StatusMessageCode": code,

@@ -9,6 +9,7 @@ and a shutdown loop over its parts.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fakerek.config import RuntimeConfig, Settings
@@ -36,6 +37,7 @@ class Services:
     faults: Faults = field(default_factory=Faults)
     rules: Rules = field(default_factory=Rules)
     _objects: dict[tuple[str, frozenset[str], str], Objects] = field(default_factory=dict)
+    _release_graph_cache: Callable[[], None] = lambda: None
     capacity: Capacity = field(init=False)
 
     def __post_init__(self) -> None:
@@ -46,14 +48,15 @@ class Services:
         """Open the data directory (raises DataDirInUse, SchemaTooNew, OSError) and S3."""
         from fakerek.ml import graph_cache
 
-        graph_cache.configure(settings.cache_dir)
         store = Store(settings.data_dir)
         try:
             s3 = None if settings.s3_endpoint_url else EmbeddedS3(store, settings.region)
         except BaseException:
             store.close()
             raise
-        return cls(RuntimeConfig(settings), store, s3)
+        services = cls(RuntimeConfig(settings), store, s3)
+        services._release_graph_cache = graph_cache.use(settings.cache_dir)
+        return services
 
     def recover(self) -> None:
         """Start-up: work that a crash or a stop interrupted ends as a service error."""
@@ -111,3 +114,4 @@ class Services:
         if self.s3 is not None:
             self.s3.close()
         self.store.close()
+        self._release_graph_cache()

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
-from typing import Any
 
 from fakerek.api.errors import InvalidParameter, ResourceNotFound
+from fakerek.api.wire import JsonObject
 from fakerek.domain import arns, quotas
 from fakerek.operations import datasets as dataset_ops
 from fakerek.operations import projects as project_ops
 from fakerek.operations import versions as version_ops
 from fakerek.operations.context import Ctx
 from fakerek.store import tags
+from fakerek.store.db import Conn
+from fakerek.store.records import Dataset, Project, ProjectVersion
+
+Taggable = Project | Dataset | ProjectVersion
 
 # How to find a live resource of each taggable kind; kinds without an entry have no resources yet.
-_FINDERS: dict[str, Callable[[sqlite3.Connection, Ctx, str], sqlite3.Row]] = {
+_FINDERS: dict[str, Callable[[Conn, Ctx, str], Taggable]] = {
     "project": project_ops.require,
     "dataset": dataset_ops.require,
     "version": version_ops.require,
 }
 
 
-def _require_resource(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
+def _require_resource(conn: Conn, ctx: Ctx, arn: str) -> Taggable:
     parsed = arns.parse(arn)
     if parsed is None:
         raise InvalidParameter(
@@ -34,12 +37,12 @@ def _require_resource(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.R
     return finder(conn, ctx, arn)
 
 
-def _require_mutable(row: sqlite3.Row) -> None:
-    if row["deleting_ms"] is not None:
-        raise InvalidParameter.being_deleted("resource", row["arn"])
+def _require_mutable(resource: Taggable) -> None:
+    if resource.deleting_ms is not None:
+        raise InvalidParameter.being_deleted("resource", resource.arn)
 
 
-def tag_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def tag_resource(ctx: Ctx, params: JsonObject) -> JsonObject:
     arn, new = params["ResourceArn"], params["Tags"]
     with ctx.store.write() as tx:
         _require_mutable(_require_resource(tx, ctx, arn))
@@ -48,7 +51,7 @@ def tag_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def untag_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def untag_resource(ctx: Ctx, params: JsonObject) -> JsonObject:
     arn = params["ResourceArn"]
     with ctx.store.write() as tx:
         _require_mutable(_require_resource(tx, ctx, arn))
@@ -56,7 +59,7 @@ def untag_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def list_tags_for_resource(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def list_tags_for_resource(ctx: Ctx, params: JsonObject) -> JsonObject:
     arn = params["ResourceArn"]
     with ctx.store.read() as conn:
         _require_resource(conn, ctx, arn)

@@ -8,10 +8,7 @@ training or loading (as the registry declares: `settling`).
 
 from __future__ import annotations
 
-import json
 import logging
-import sqlite3
-from typing import Any
 
 from fakerek.api import pagination
 from fakerek.api.errors import (
@@ -20,7 +17,9 @@ from fakerek.api.errors import (
     ResourceInUse,
     ResourceNotFound,
 )
+from fakerek.api.wire import JsonObject
 from fakerek.domain import arns, lifecycle, quotas
+from fakerek.domain.lifecycle import DatasetType
 from fakerek.jobs import models, training
 from fakerek.manifests import artefacts
 from fakerek.ml import serving
@@ -29,6 +28,8 @@ from fakerek.operations.context import Ctx
 from fakerek.operations.projects import CUSTOM_LABELS, require_custom_labels
 from fakerek.operations.projects import require as require_project
 from fakerek.store import datasets, tags, versions
+from fakerek.store.db import Conn, Tx
+from fakerek.store.records import Dataset, ProjectVersion
 
 log = logging.getLogger("fakerek.versions")
 DELETABLE = {
@@ -43,14 +44,14 @@ DELETABLE = {
 }
 
 
-def require(conn: sqlite3.Connection, ctx: Ctx, arn: str) -> sqlite3.Row:
-    row = versions.by_arn(conn, ctx.account, ctx.region, arn, ctx.now_ms)
-    if row is None:
+def require(conn: Conn, ctx: Ctx, arn: str) -> ProjectVersion:
+    version = versions.by_arn(conn, ctx.account, ctx.region, arn, ctx.now_ms)
+    if version is None:
         raise ResourceNotFound.missing("model", arn)
-    return row
+    return version
 
 
-def _check_request(params: dict[str, Any]) -> None:
+def _check_request(params: JsonObject) -> None:
     """The cross-member rules the model cannot express."""
     if params.get("FeatureConfig"):
         raise InvalidParameter("FeatureConfig applies only to Custom Moderation projects.")
@@ -76,23 +77,21 @@ def _check_request(params: dict[str, Any]) -> None:
             )
 
 
-def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def create_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
     _check_request(params)
     new_tags = params.get("Tags", {})
     quotas.tags_at_creation(ctx.settings, new_tags.keys())
     with ctx.store.write() as tx:
         purge_deleted(ctx, tx)
         project = require_project(tx, ctx, params["ProjectArn"])
-        if project["feature"] != CUSTOM_LABELS:
+        if project.feature != CUSTOM_LABELS:
             raise InvalidParameter("fakerek trains Custom Labels models only.")
-        if project["deleting_ms"] is not None:
-            raise ResourceInUse.being_deleted("project", project["arn"])
-        if versions.by_name(tx, project["id"], params["VersionName"]) is not None:
+        if project.deleting_ms is not None:
+            raise ResourceInUse.being_deleted("project", project.arn)
+        if versions.name_taken(tx, project.id, params["VersionName"]):
             raise ResourceInUse(f"The project already has a model named {params['VersionName']}.")
-        project_datasets = {
-            d["type"]: d for d in datasets.of_projects(tx, [project["id"]], ctx.now_ms)
-        }
-        request: dict[str, Any] = {
+        project_datasets = {d.kind: d for d in datasets.of_projects(tx, [project.id], ctx.now_ms)}
+        request: JsonObject = {
             k: params[k]
             for k in (
                 "OutputConfig",
@@ -115,10 +114,10 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             request["AutoCreate"] = "TEST" not in project_datasets
         created_ms = ctx.store.next_ms(tx, ctx.now_ms)
         ready_ms = lifecycle.ends_at(ctx.settings, "training", ctx.now_ms)
-        arn = arns.version_arn(project["arn"], params["VersionName"], created_ms)
+        arn = arns.version_arn(project.arn, params["VersionName"], created_ms)
         version_id = versions.insert(
             tx,
-            project_id=project["id"],
+            project_id=project.id,
             name=params["VersionName"],
             arn=arn,
             created_ms=created_ms,
@@ -140,23 +139,23 @@ def create_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return {"ProjectVersionArn": arn}
 
 
-def _require_datasets(ctx: Ctx, found: dict[str, sqlite3.Row]) -> None:
+def _require_datasets(ctx: Ctx, found: dict[DatasetType, Dataset]) -> None:
     if "TRAIN" not in found:
         raise InvalidParameter("The project has no training dataset: create one before training.")
-    for row in found.values():
-        status = lifecycle.dataset_status(row, ctx.now_ms)[0]
+    for dataset in found.values():
+        status = dataset.status(ctx.now_ms)
         if status.endswith("_IN_PROGRESS"):
-            raise ResourceInUse.in_state("dataset", row["arn"], status)
+            raise ResourceInUse.in_state("dataset", dataset.arn, status)
         if status == "CREATE_FAILED":
-            raise InvalidParameter(f"The dataset {row['arn']} is CREATE_FAILED.")
+            raise InvalidParameter(f"The dataset {dataset.arn} is CREATE_FAILED.")
 
 
-def describe(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
+def describe(version: ProjectVersion, now_ms: int) -> JsonObject:
     """ProjectVersionDescription: what has happened so far, as of `now_ms`."""
-    status, message = lifecycle.version_status(row, now_ms)
-    request = json.loads(row["request"])
-    trained = row["phase"] not in ("TRAINING", "COPYING") or lifecycle.version_done(row, now_ms)
-    results = json.loads(row["results"]) if trained else {}
+    status, message = version.described_status(now_ms)
+    request = version.request
+    trained = version.phase not in ("TRAINING", "COPYING") or version.done(now_ms)
+    results = version.results if trained else {}
     output = {
         "S3Bucket": request["OutputConfig"]["S3Bucket"],
         "S3KeyPrefix": request["OutputConfig"].get("S3KeyPrefix", ""),
@@ -172,10 +171,10 @@ def describe(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
             **artefacts.asset(results["TestingOutput"]),
             "AutoCreate": request["AutoCreate"],
         }
-    ended = row["training_end_ms"] if trained and row["training_end_ms"] else None
+    ended = version.training_end_ms if trained and version.training_end_ms else None
     return {
-        "ProjectVersionArn": row["arn"],
-        "CreationTimestamp": row["created_ms"] / 1000,
+        "ProjectVersionArn": version.arn,
+        "CreationTimestamp": version.created_ms / 1000,
         "Status": status,
         "StatusMessage": message,
         "BillableTrainingTimeInSeconds": results.get("BillableTrainingTimeInSeconds"),
@@ -186,21 +185,21 @@ def describe(row: sqlite3.Row, now_ms: int) -> dict[str, Any]:
         "EvaluationResult": results.get("EvaluationResult"),
         "ManifestSummary": results.get("ManifestSummary"),
         "SourceProjectVersionArn": request.get("SourceProjectVersionArn"),
-        "MinInferenceUnits": row["min_units"],
-        "MaxInferenceUnits": row["max_units"],
+        "MinInferenceUnits": version.min_units,
+        "MaxInferenceUnits": version.max_units,
         "KmsKeyId": request.get("KmsKeyId"),
         "VersionDescription": request.get("VersionDescription"),
-        "Feature": row["feature"],
+        "Feature": version.feature,
     }
 
 
-def describe_project_versions(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def describe_project_versions(ctx: Ctx, params: JsonObject) -> JsonObject:
     page = pagination.start(ctx.operation, params, int)
     with ctx.store.read() as conn:
         project = require_project(conn, ctx, params["ProjectArn"])
         rows = versions.page(
             conn,
-            project["id"],
+            project.id,
             ctx.now_ms,
             names=params.get("VersionNames"),
             before_ms=page.after,
@@ -208,31 +207,31 @@ def describe_project_versions(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any
         )
     return {
         "ProjectVersionDescriptions": [describe(r, ctx.now_ms) for r in page.rows(rows)],
-        **page.token(rows, "created_ms"),
+        **page.token(rows, lambda version: version.created_ms),
     }
 
 
-def delete_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def delete_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
     with ctx.store.write() as tx:
         purge_deleted(ctx, tx)
-        row = require(tx, ctx, params["ProjectVersionArn"])
-        status = lifecycle.version_status(row, ctx.now_ms)[0]
+        version = require(tx, ctx, params["ProjectVersionArn"])
+        status = version.status(ctx.now_ms)
         if status == "DELETING":
             return {"Status": "DELETING"}
         if status not in DELETABLE:
             raise ResourceInUse.in_state(
                 "model",
-                row["arn"],
+                version.arn,
                 status,
                 "it can be deleted once it is neither training, starting, running nor stopping",
             )
         versions.mark_deleting(
-            tx, row["id"], ctx.now_ms, lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms)
+            tx, version.id, ctx.now_ms, lifecycle.ends_at(ctx.settings, "deleting", ctx.now_ms)
         )
     return {"Status": "DELETING"}
 
 
-def purge_deleted(ctx: Ctx, tx: sqlite3.Connection) -> None:
+def purge_deleted(ctx: Ctx, tx: Tx) -> None:
     for version_id in versions.purge_gone(tx, ctx.now_ms):
         ctx.services.models.drop(version_id)
         serving.remove_model(ctx.store.data_dir, version_id)
@@ -241,7 +240,7 @@ def purge_deleted(ctx: Ctx, tx: sqlite3.Connection) -> None:
 STARTABLE = {"TRAINING_COMPLETED", "STOPPED", "COPYING_COMPLETED", "FAILED"}
 
 
-def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def start_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
     minimum, maximum = params["MinInferenceUnits"], params.get("MaxInferenceUnits")
     if maximum is not None and maximum < minimum:
         raise InvalidParameter(
@@ -252,47 +251,47 @@ def start_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         log.info("inference units above the max_inference_units setting (%d) refused", limit)
         raise LimitExceeded(f"A model can run on at most {limit} inference units.")
     with ctx.store.write() as tx:
-        row = require(tx, ctx, params["ProjectVersionArn"])
-        require_custom_labels(row)
-        status = lifecycle.version_status(row, ctx.now_ms)[0]
+        version = require(tx, ctx, params["ProjectVersionArn"])
+        require_custom_labels(version)
+        status = version.status(ctx.now_ms)
         if status not in STARTABLE:
             raise ResourceInUse.in_state(
                 "model",
-                row["arn"],
+                version.arn,
                 status,
                 "it can be started when it is " + ", ".join(sorted(STARTABLE)),
             )
         ready_ms = lifecycle.ends_at(ctx.settings, "starting", ctx.now_ms)
-        versions.change_phase(tx, row["id"], "STARTING", ctx.now_ms, ready_ms)
-        versions.set_units(tx, row["id"], minimum, maximum)
-    ctx.services.capacity.start(row["arn"], minimum, maximum)
+        versions.change_phase(tx, version.id, "STARTING", ctx.now_ms, ready_ms)
+        versions.set_units(tx, version.id, minimum, maximum)
+    ctx.services.capacity.start(version.arn, minimum, maximum)
     services = ctx.services
     services.jobs.submit(  # a model that cannot be loaded fails its start
-        [row["arn"]],
+        [version.arn],
         ready_ms,
         lambda: models.load(
-            services.store, services.clock, services.models, services.capacity, row
+            services.store, services.clock, services.models, services.capacity, version
         ),
     )
     return {"Status": "STARTING"}
 
 
-def stop_project_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def stop_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
     with ctx.store.write() as tx:
-        row = require(tx, ctx, params["ProjectVersionArn"])
-        require_custom_labels(row)
-        status = lifecycle.version_status(row, ctx.now_ms)[0]
+        version = require(tx, ctx, params["ProjectVersionArn"])
+        require_custom_labels(version)
+        status = version.status(ctx.now_ms)
         if status not in ("RUNNING", "STARTING"):
             raise ResourceInUse.in_state(
-                "model", row["arn"], status, "only a running or starting model can be stopped"
+                "model", version.arn, status, "only a running or starting model can be stopped"
             )
         versions.change_phase(
             tx,
-            row["id"],
+            version.id,
             "STOPPING",
             ctx.now_ms,
             lifecycle.ends_at(ctx.settings, "stopping", ctx.now_ms),
         )
-    ctx.services.models.drop(row["id"])
-    ctx.services.capacity.stop(row["arn"])
+    ctx.services.models.drop(version.id)
+    ctx.services.capacity.stop(version.arn)
     return {"Status": "STOPPING"}

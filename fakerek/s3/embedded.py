@@ -28,7 +28,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
@@ -37,6 +37,10 @@ from fakerek.domain.clock import wall_ms
 from fakerek.s3 import addressing
 from fakerek.store import s3 as index
 from fakerek.store.db import Store
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger("fakerek.s3")
 _MUTATING = ("PUT", "POST", "DELETE")
@@ -61,17 +65,17 @@ class Blobs:
     def path(self, digest: str) -> str:
         return os.path.join(self.folder, digest[:2], digest)
 
-    def write(self, fill: Callable[[Any], None]) -> str:
+    def write(self, fill: Callable[[SupportsWrite[bytes]], None]) -> str:
         """Store what `fill(file)` writes; return its digest."""
         sha = hashlib.sha256()
 
         class Hashing:
-            def __init__(self, target: Any):
+            def __init__(self, target: IO[bytes]):
                 self.target = target
 
             def write(self, data: bytes) -> int:
                 sha.update(data)
-                return int(self.target.write(data))
+                return self.target.write(data)
 
         with tempfile.NamedTemporaryFile(dir=self.folder, delete=False) as tmp:
             try:
@@ -148,8 +152,7 @@ class EmbeddedS3:
 
     def _start(self) -> None:
         try:
-            moto = MotoS3()
-            moto.reset()  # moto's backend is process-wide: it mirrors this data dir alone
+            moto = MotoS3()  # a backend of its own: it mirrors this data dir alone
             self._restore(moto)
             self._moto = moto
         except BaseException as error:
@@ -167,12 +170,15 @@ class EmbeddedS3:
         return self._moto
 
     def close(self) -> None:
-        """Let the start-up finish: it uses the store, which closes next."""
+        """Let the start-up finish (it uses the store, which closes next), then let moto's
+        buckets go."""
         self._ready.wait()
+        if self._moto is not None:
+            self._moto.reset()
 
     # -- WSGI ------------------------------------------------------------------------------------
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
             moto = self.moto  # waits for the start-up
         except RuntimeError:  # it failed, and the log says why
@@ -184,19 +190,16 @@ class EmbeddedS3:
             )
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in _MUTATING:
-            return moto.app(environ, start_response)  # type: ignore[no-any-return]
+            return moto.app(environ, start_response)
         answered: list[Any] = []
 
-        def capture(status: str, headers: list, exc_info: Any = None) -> Any:
+        def capture(
+            status: str, headers: list[tuple[str, str]], exc_info: object = None
+        ) -> Callable[[bytes], object]:
             answered[:] = [status, headers]
             return lambda data: None
 
-        body = moto.app(environ, capture)
-        try:
-            chunks = list(body)  # moto finishes the request before it is mirrored
-        finally:
-            if hasattr(body, "close"):
-                body.close()
+        chunks = moto.app(environ, capture)  # moto finishes the request before it is mirrored
         status, headers = answered
         if int(status.split(" ", 1)[0]) < 300:
             try:
@@ -316,7 +319,7 @@ class EmbeddedS3:
         """Bring moto back to what the index holds for what a failed mirror touched."""
         try:
             with self.store.read() as conn:
-                bucket_stored = any(r["name"] == target.bucket for r in index.buckets(conn))
+                bucket_stored = any(b.name == target.bucket for b in index.buckets(conn))
                 stored = (
                     [index.stored_key(conn, target.bucket, target.key)]
                     if target.key
@@ -372,12 +375,12 @@ class EmbeddedS3:
         except Exception:
             log.exception("the embedded S3's index cannot be read: starting with no objects")
             return
-        for row in buckets:
+        for bucket in buckets:
             try:
-                moto.create_bucket(row["name"], row["region"])
-                moto.set_versioning(row["name"], row["versioning"])
+                moto.create_bucket(bucket.name, bucket.region)
+                moto.set_versioning(bucket.name, bucket.versioning)
             except Exception:
-                log.exception("bucket %s cannot be restored", row["name"])
+                log.exception("bucket %s cannot be restored", bucket.name)
         restored = 0
         for found in keys:
             try:
@@ -447,7 +450,7 @@ class EmbeddedS3:
             self.blobs.clear()
 
 
-def _internal_error(start_response: Any) -> list[bytes]:
+def _internal_error(start_response: StartResponse) -> list[bytes]:
     """S3's InternalError (500), in S3's XML shape; SDKs retry it."""
     return s3_error(
         start_response,
@@ -457,7 +460,7 @@ def _internal_error(start_response: Any) -> list[bytes]:
     )
 
 
-def s3_error(start_response: Any, status: str, code: str, message: str) -> list[bytes]:
+def s3_error(start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
     """An S3 error in S3's XML shape."""
     request_id = uuid.uuid4().hex[:16].upper()
     body = ERROR.format(code=code, message=escape(message), request_id=request_id).encode()

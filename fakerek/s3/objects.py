@@ -149,19 +149,24 @@ class ExternalObjects:
         return {"VersionId": version} if version else {}
 
     def size(self, bucket: str, key: str, version: str | None = None) -> int:
-        return self._call(bucket, "head_object", Key=key, **self._version(version))["ContentLength"]
+        head = self._call(bucket, "head_object", Key=key, **self._version(version))
+        size: int = head["ContentLength"]
+        return size
 
     def open(self, bucket: str, key: str, version: str | None = None) -> IO[bytes]:
-        return self._call(bucket, "get_object", Key=key, **self._version(version))["Body"]
+        body: IO[bytes] = self._call(bucket, "get_object", Key=key, **self._version(version))[
+            "Body"
+        ]
+        return body
 
     def read(
         self, bucket: str, key: str, version: str | None = None, limit: int | None = None
     ) -> bytes:
         """The object's bytes; with `limit`, at most that many (an HTTP range request)."""
         extra = {"Range": f"bytes=0-{limit - 1}"} if limit else {}
-        return self._call(bucket, "get_object", Key=key, **self._version(version), **extra)[
-            "Body"
-        ].read()
+        found = self._call(bucket, "get_object", Key=key, **self._version(version), **extra)
+        data: bytes = found["Body"].read()
+        return data
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
         self._call(bucket, "put_object", Key=key, Body=io.BytesIO(data), ContentType=content_type)

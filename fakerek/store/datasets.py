@@ -1,23 +1,23 @@
-"""Dataset rows, their entries (in stored order) and the labels each entry carries."""
+"""Datasets, their entries (in stored order) and the labels each entry carries."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from fakerek.store.db import row_id
+from fakerek.store.db import Conn, Tx, row_id, scalar
+from fakerek.store.records import Dataset, DatasetEntry, DatasetLabel, DatasetStats
 
 LIVE = "(d.gone_ms IS NULL OR d.gone_ms > :now)"
-_SELECT = (
-    "SELECT d.*, p.account, p.region, p.name AS project_name, p.arn AS project_arn, "
-    "p.feature, p.deleting_ms AS project_deleting_ms "
-    "FROM datasets d JOIN projects p ON p.id = d.project_id"
-)
+_SELECT = "SELECT d.*, p.feature FROM datasets d JOIN projects p ON p.id = d.project_id"
 
 
-@dataclass
-class EntryRow:
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry to store: its ListDatasetEntries text and what lookups filter on."""
+
     position: int
     source_ref: str
     entry: str  # the ListDatasetEntries text
@@ -27,15 +27,35 @@ class EntryRow:
     box_labels: set[str]
 
 
-def purge_gone(tx: sqlite3.Connection, now_ms: int) -> None:
+def _dataset(row: sqlite3.Row) -> Dataset:
+    return Dataset(
+        id=row["id"],
+        project_id=row["project_id"],
+        kind=row["type"],
+        arn=row["arn"],
+        created_ms=row["created_ms"],
+        phase=row["phase"],
+        outcome=row["outcome"],
+        ready_ms=row["ready_ms"],
+        finished_ms=row["finished_ms"],
+        previous_update_ms=row["previous_update_ms"],
+        message=row["message"],
+        message_code=row["message_code"],
+        stats=DatasetStats(row["total"], row["labeled"], row["labels"], row["errors"]),
+        previous_stats=DatasetStats(*json.loads(row["previous_stats"])),
+        deleting_ms=row["deleting_ms"],
+        gone_ms=row["gone_ms"],
+        feature=row["feature"],
+    )
+
+
+def purge_gone(tx: Tx, now_ms: int) -> None:
     gone = "SELECT arn FROM datasets WHERE gone_ms <= ?"
     tx.execute(f"DELETE FROM tags WHERE arn IN ({gone})", (now_ms,))
     tx.execute("DELETE FROM datasets WHERE gone_ms <= ?", (now_ms,))
 
 
-def insert(
-    tx: sqlite3.Connection, *, project_id: int, kind: str, arn: str, created_ms: int, ready_ms: int
-) -> int:
+def insert(tx: Tx, *, project_id: int, kind: str, arn: str, created_ms: int, ready_ms: int) -> int:
     return row_id(
         tx.execute(
             "INSERT INTO datasets (project_id, type, arn, created_ms, phase, ready_ms, "
@@ -45,44 +65,40 @@ def insert(
     )
 
 
-def by_arn(
-    conn: sqlite3.Connection, account: str, region: str, arn: str, now_ms: int
-) -> sqlite3.Row | None:
-    return conn.execute(
+def by_arn(conn: Conn, account: str, region: str, arn: str, now_ms: int) -> Dataset | None:
+    row = conn.execute(
         f"{_SELECT} WHERE d.arn = :arn AND p.account = :account AND p.region = :region AND {LIVE}",
         {"arn": arn, "account": account, "region": region, "now": now_ms},
     ).fetchone()
+    return None if row is None else _dataset(row)
 
 
-def by_type(conn: sqlite3.Connection, project_id: int, kind: str) -> sqlite3.Row | None:
-    """The project's TRAIN or TEST dataset in any status (purge finished deletions first)."""
-    return conn.execute(
-        "SELECT * FROM datasets WHERE project_id = ? AND type = ?", (project_id, kind)
+def has_type(conn: Conn, project_id: int, kind: str) -> bool:
+    """Whether the project has a TRAIN or TEST dataset in any status (purge finished deletions
+    first)."""
+    found = conn.execute(
+        "SELECT 1 FROM datasets WHERE project_id = ? AND type = ?", (project_id, kind)
     ).fetchone()
+    return found is not None
 
 
-def by_id(conn: sqlite3.Connection, dataset_id: int) -> sqlite3.Row | None:
-    return conn.execute(f"{_SELECT} WHERE d.id = ?", (dataset_id,)).fetchone()
-
-
-def of_projects(
-    conn: sqlite3.Connection, project_ids: Sequence[int], now_ms: int
-) -> list[sqlite3.Row]:
+def of_projects(conn: Conn, project_ids: Sequence[int], now_ms: int) -> list[Dataset]:
     """Live datasets of these projects, TRAIN before TEST."""
     marks = ", ".join("?" * len(project_ids))
-    return conn.execute(
+    rows = conn.execute(
         f"{_SELECT} WHERE d.project_id IN ({marks}) AND (d.gone_ms IS NULL OR d.gone_ms > ?) "
         "ORDER BY d.project_id, d.type DESC",
         (*project_ids, now_ms),
-    ).fetchall()
+    )
+    return [_dataset(row) for row in rows]
 
 
-def unfinished(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    return conn.execute(f"{_SELECT} WHERE d.outcome IS NULL").fetchall()
+def unfinished(conn: Conn) -> list[Dataset]:
+    return [_dataset(row) for row in conn.execute(f"{_SELECT} WHERE d.outcome IS NULL")]
 
 
 def start_phase(
-    tx: sqlite3.Connection, dataset_id: int, phase: str, ready_ms: int, previous_update_ms: int
+    tx: Tx, dataset_id: int, phase: str, ready_ms: int, previous_update_ms: int
 ) -> None:
     tx.execute(
         "UPDATE datasets SET phase = ?, outcome = NULL, ready_ms = ?, finished_ms = NULL, "
@@ -93,7 +109,7 @@ def start_phase(
 
 
 def finish(
-    tx: sqlite3.Connection,
+    tx: Tx,
     dataset_id: int,
     outcome: str,
     finished_ms: int,
@@ -120,7 +136,7 @@ def finish(
         )
 
 
-def mark_deleting(tx: sqlite3.Connection, dataset_id: int, deleting_ms: int, gone_ms: int) -> None:
+def mark_deleting(tx: Tx, dataset_id: int, deleting_ms: int, gone_ms: int) -> None:
     tx.execute(
         "UPDATE datasets SET deleting_ms = ?, gone_ms = ? WHERE id = ?",
         (deleting_ms, gone_ms, dataset_id),
@@ -130,9 +146,7 @@ def mark_deleting(tx: sqlite3.Connection, dataset_id: int, deleting_ms: int, gon
 # -- entries ------------------------------------------------------------------------------------
 
 
-def add_entries(
-    tx: sqlite3.Connection, dataset_id: int, rows: Iterable[EntryRow], fresh: bool = False
-) -> None:
+def add_entries(tx: Tx, dataset_id: int, rows: Iterable[NewEntry], fresh: bool = False) -> None:
     """Insert new entries, or replace in place (same position) those with a known source-ref.
 
     `fresh`: the dataset had no entries before this import, so no lookup is needed.
@@ -169,26 +183,22 @@ def add_entries(
         )
 
 
-def next_position(conn: sqlite3.Connection, dataset_id: int) -> int:
-    row = conn.execute(
-        "SELECT max(position) FROM dataset_entries WHERE dataset_id = ?", (dataset_id,)
-    ).fetchone()
-    return (row[0] or 0) + 1
+def next_position(conn: Conn, dataset_id: int) -> int:
+    query = "SELECT coalesce(max(position), 0) FROM dataset_entries WHERE dataset_id = ?"
+    return scalar(conn, query, (dataset_id,)) + 1
 
 
-def count_entries(conn: sqlite3.Connection, dataset_id: int) -> int:
-    return conn.execute(
-        "SELECT count(*) FROM dataset_entries WHERE dataset_id = ?", (dataset_id,)
-    ).fetchone()[0]
+def count_entries(conn: Conn, dataset_id: int) -> int:
+    return scalar(conn, "SELECT count(*) FROM dataset_entries WHERE dataset_id = ?", (dataset_id,))
 
 
-def count_labels(conn: sqlite3.Connection, dataset_id: int) -> int:
-    return conn.execute(
-        "SELECT count(DISTINCT label) FROM dataset_labels WHERE dataset_id = ?", (dataset_id,)
-    ).fetchone()[0]
+def count_labels(conn: Conn, dataset_id: int) -> int:
+    return scalar(
+        conn, "SELECT count(DISTINCT label) FROM dataset_labels WHERE dataset_id = ?", (dataset_id,)
+    )
 
 
-def image_buckets(conn: sqlite3.Connection, dataset_id: int) -> set[str]:
+def image_buckets(conn: Conn, dataset_id: int) -> set[str]:
     """The buckets of the dataset's images (at most two: enough to tell one from several)."""
     rows = conn.execute(
         "SELECT DISTINCT substr(source_ref, 6, instr(substr(source_ref, 6), '/') - 1) "
@@ -198,12 +208,12 @@ def image_buckets(conn: sqlite3.Connection, dataset_id: int) -> set[str]:
     return {row[0] for row in rows}
 
 
-def delete_entries(tx: sqlite3.Connection, dataset_id: int) -> None:
+def delete_entries(tx: Tx, dataset_id: int) -> None:
     tx.execute("DELETE FROM dataset_labels WHERE dataset_id = ?", (dataset_id,))
     tx.execute("DELETE FROM dataset_entries WHERE dataset_id = ?", (dataset_id,))
 
 
-def copy_entries(tx: sqlite3.Connection, source_id: int, target_id: int) -> None:
+def copy_entries(tx: Tx, source_id: int, target_id: int) -> None:
     tx.execute(
         "INSERT INTO dataset_entries SELECT ?, position, source_ref, entry, is_labeled, "
         "has_errors FROM dataset_entries WHERE dataset_id = ?",
@@ -217,7 +227,7 @@ def copy_entries(tx: sqlite3.Connection, source_id: int, target_id: int) -> None
 
 
 def entry_page(
-    conn: sqlite3.Connection,
+    conn: Conn,
     dataset_id: int,
     after: int | None,
     limit: int,
@@ -226,9 +236,13 @@ def entry_page(
     labeled: bool | None,
     source_ref_contains: str | None,
     has_errors: bool,
-) -> list[sqlite3.Row]:
+) -> list[DatasetEntry]:
     where = ["e.dataset_id = :id", "e.position > :after"]
-    params: dict = {"id": dataset_id, "after": -1 if after is None else after, "limit": limit}
+    params: dict[str, object] = {
+        "id": dataset_id,
+        "after": -1 if after is None else after,
+        "limit": limit,
+    }
     if labels:
         marks = ", ".join(f":l{i}" for i in range(len(labels)))
         params.update({f"l{i}": label for i, label in enumerate(labels)})
@@ -244,32 +258,37 @@ def entry_page(
         params["contains"] = source_ref_contains
     if has_errors:
         where.append("e.has_errors = 1")
-    return conn.execute(
-        f"SELECT e.position, e.entry FROM dataset_entries e "
+    rows = conn.execute(
+        f"SELECT e.position, e.source_ref, e.entry, e.is_labeled FROM dataset_entries e "
         f"WHERE {' AND '.join(where)} ORDER BY e.position LIMIT :limit",
         params,
-    ).fetchall()
+    )
+    return [_entry(row) for row in rows]
 
 
-def label_page(
-    conn: sqlite3.Connection, dataset_id: int, after: str | None, limit: int
-) -> list[sqlite3.Row]:
-    return conn.execute(
+def _entry(row: sqlite3.Row) -> DatasetEntry:
+    return DatasetEntry(row["position"], row["source_ref"], row["entry"], bool(row["is_labeled"]))
+
+
+def label_page(conn: Conn, dataset_id: int, after: str | None, limit: int) -> list[DatasetLabel]:
+    rows = conn.execute(
         "SELECT label, count(*) AS entries, sum(on_box) AS boxed FROM dataset_labels "
         "WHERE dataset_id = ? AND label > ? GROUP BY label ORDER BY label LIMIT ?",
         (dataset_id, "" if after is None else after, limit),
-    ).fetchall()
+    )
+    return [DatasetLabel(row["label"], row["entries"], row["boxed"]) for row in rows]
 
 
-def all_entries(conn: sqlite3.Connection, dataset_id: int) -> list[sqlite3.Row]:
-    return conn.execute(
+def all_entries(conn: Conn, dataset_id: int) -> list[DatasetEntry]:
+    rows = conn.execute(
         "SELECT position, source_ref, entry, is_labeled FROM dataset_entries "
         "WHERE dataset_id = ? ORDER BY position",
         (dataset_id,),
-    ).fetchall()
+    )
+    return [_entry(row) for row in rows]
 
 
-def labels_by_position(conn: sqlite3.Connection, dataset_id: int) -> dict[int, set[str]]:
+def labels_by_position(conn: Conn, dataset_id: int) -> dict[int, set[str]]:
     out: dict[int, set[str]] = {}
     for position, label in conn.execute(
         "SELECT position, label FROM dataset_labels WHERE dataset_id = ?", (dataset_id,)
@@ -278,9 +297,7 @@ def labels_by_position(conn: sqlite3.Connection, dataset_id: int) -> dict[int, s
     return out
 
 
-def move_entries(
-    tx: sqlite3.Connection, source_id: int, target_id: int, positions: Sequence[int]
-) -> None:
+def move_entries(tx: Tx, source_id: int, target_id: int, positions: Sequence[int]) -> None:
     """Move entries to the end of another dataset, keeping their relative order."""
     start = next_position(tx, target_id)
     for offset, position in enumerate(sorted(positions)):

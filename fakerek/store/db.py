@@ -15,11 +15,17 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO
 
 from fakerek.store.schema import MIGRATIONS, TABLES
 
 DB_NAME = "fakerek.sqlite3"
+
+# The handles the store's functions take: a connection inside `Store.read()` (`Conn`) or
+# `Store.write()` (`Tx`). Callers pass them on to store functions and never query them.
+Conn = sqlite3.Connection
+Tx = sqlite3.Connection
 
 
 class DataDirInUse(RuntimeError):
@@ -90,7 +96,7 @@ class Store:
                         self._close(conn)
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> Iterator[Conn]:
         """A snapshot: every query inside sees the same committed state."""
         with self._in_use() as conn:
             conn.execute("BEGIN")
@@ -100,7 +106,7 @@ class Store:
                 conn.execute("COMMIT")
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator[Tx]:
         """One atomic change: committed when the block ends, rolled back if it raises."""
         with self._in_use() as conn, self._write_lock:
             conn.execute("BEGIN IMMEDIATE")
@@ -111,16 +117,15 @@ class Store:
                 raise
             conn.execute("COMMIT")
 
-    def next_ms(self, conn: sqlite3.Connection, now_ms: int) -> int:
+    def next_ms(self, conn: Tx, now_ms: int) -> int:
         """A creation time in epoch ms, strictly later than every one issued before.
 
         ARNs end with it and must be unique, so two creations in one millisecond get consecutive
         values. Call inside `write()`; the clock is stored, so it holds across restarts.
         """
-        row = conn.execute(
-            "UPDATE clock SET last_ms = max(last_ms + 1, ?) RETURNING last_ms", (now_ms,)
-        ).fetchone()
-        return row[0]
+        return scalar(
+            conn, "UPDATE clock SET last_ms = max(last_ms + 1, ?) RETURNING last_ms", (now_ms,)
+        )
 
     def rewind(self, now_ms: int) -> None:
         """After a reset that brought a test's advanced clock back to wall time: creation times
@@ -171,6 +176,16 @@ class Store:
             self._lock_file.close()
 
 
+Params = Sequence[object] | Mapping[str, object]
+
+
+def scalar(conn: Conn, query: str, params: Params = ()) -> int:
+    """The one integer a query answers (a count, a max, a RETURNING id)."""
+    value = conn.execute(query, params).fetchone()[0]
+    assert isinstance(value, int), query
+    return value
+
+
 def row_id(cursor: sqlite3.Cursor) -> int:
     """The rowid an INSERT just gave its row."""
     assert cursor.lastrowid is not None, "not an INSERT"
@@ -182,7 +197,7 @@ def placeholders(prefix: str, count: int) -> str:
     return ", ".join(f":{prefix}{i}" for i in range(count))
 
 
-def _lock_data_dir(data_dir: str):
+def _lock_data_dir(data_dir: str) -> IO[str]:
     handle = open(os.path.join(data_dir, "fakerek.lock"), "a+")  # noqa: SIM115 - held until close
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

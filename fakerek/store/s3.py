@@ -9,6 +9,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+from fakerek.store.db import Conn, Tx
+
 
 class VersionRow(NamedTuple):
     version_id: str
@@ -21,6 +23,12 @@ class VersionRow(NamedTuple):
     modified_ms: int
 
 
+class StoredBucket(NamedTuple):
+    name: str
+    region: str
+    versioning: str | None  # Enabled, Suspended, or None: never enabled
+
+
 class StoredKey(NamedTuple):
     bucket: str
     key: str
@@ -28,8 +36,9 @@ class StoredKey(NamedTuple):
     unreadable: bool = False  # a row of this key could not be decoded (its versions are left out)
 
 
-def buckets(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    return conn.execute("SELECT name, region, versioning FROM s3_buckets").fetchall()
+def buckets(conn: Conn) -> list[StoredBucket]:
+    rows = conn.execute("SELECT name, region, versioning FROM s3_buckets")
+    return [StoredBucket(name, region, versioning) for name, region, versioning in rows]
 
 
 def _version(row: sqlite3.Row) -> VersionRow:
@@ -45,7 +54,7 @@ def _version(row: sqlite3.Row) -> VersionRow:
     )
 
 
-def stored_keys(conn: sqlite3.Connection, bucket: str | None = None) -> Iterator[StoredKey]:
+def stored_keys(conn: Conn, bucket: str | None = None) -> Iterator[StoredKey]:
     """Every stored key (of one bucket, or all), with its versions, in (bucket, key) order."""
     where, args = ("WHERE bucket = ?", (bucket,)) if bucket is not None else ("", ())
     current: StoredKey | None = None
@@ -64,23 +73,21 @@ def stored_keys(conn: sqlite3.Connection, bucket: str | None = None) -> Iterator
         yield current
 
 
-def stored_key(conn: sqlite3.Connection, bucket: str, key: str) -> StoredKey | None:
+def stored_key(conn: Conn, bucket: str, key: str) -> StoredKey | None:
     rows = conn.execute(
         "SELECT * FROM s3_versions WHERE bucket = ? AND key = ? ORDER BY position", (bucket, key)
     ).fetchall()
     return StoredKey(bucket, key, [_version(r) for r in rows]) if rows else None
 
 
-def key_names(conn: sqlite3.Connection, bucket: str) -> list[str]:
+def key_names(conn: Conn, bucket: str) -> list[str]:
     return [
         r[0]
         for r in conn.execute("SELECT DISTINCT key FROM s3_versions WHERE bucket = ?", (bucket,))
     ]
 
 
-def put_bucket(
-    tx: sqlite3.Connection, name: str, region: str, versioning: str | None, created_ms: int
-) -> None:
+def put_bucket(tx: Tx, name: str, region: str, versioning: str | None, created_ms: int) -> None:
     tx.execute(
         "INSERT INTO s3_buckets (name, region, created_ms, versioning) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET versioning = excluded.versioning",
@@ -88,7 +95,7 @@ def put_bucket(
     )
 
 
-def delete_bucket(tx: sqlite3.Connection, name: str) -> list[str]:
+def delete_bucket(tx: Tx, name: str) -> list[str]:
     """Forget a bucket and its keys; return the blobs no version uses any more."""
     blobs = _blobs(tx, "WHERE bucket = ?", (name,))
     tx.execute("DELETE FROM s3_versions WHERE bucket = ?", (name,))
@@ -96,7 +103,7 @@ def delete_bucket(tx: sqlite3.Connection, name: str) -> list[str]:
     return unused(tx, blobs)
 
 
-def put_key(tx: sqlite3.Connection, bucket: str, key: str, versions: list[VersionRow]) -> list[str]:
+def put_key(tx: Tx, bucket: str, key: str, versions: list[VersionRow]) -> list[str]:
     """Record a key's versions (oldest first; none: the key is gone); return the blobs no
     version uses any more."""
     old = _blobs(tx, "WHERE bucket = ? AND key = ?", (bucket, key))
@@ -124,7 +131,7 @@ def put_key(tx: sqlite3.Connection, bucket: str, key: str, versions: list[Versio
     return unused(tx, old)
 
 
-def drop_version(tx: sqlite3.Connection, bucket: str, key: str, position: int) -> list[str]:
+def drop_version(tx: Tx, bucket: str, key: str, position: int) -> list[str]:
     """Forget one version whose bytes are lost; return the blobs no version uses any more."""
     blobs = _blobs(tx, "WHERE bucket = ? AND key = ? AND position = ?", (bucket, key, position))
     tx.execute(
@@ -134,12 +141,12 @@ def drop_version(tx: sqlite3.Connection, bucket: str, key: str, position: int) -
     return unused(tx, blobs)
 
 
-def _blobs(tx: sqlite3.Connection, where: str, args: tuple[object, ...]) -> set[str]:
+def _blobs(tx: Tx, where: str, args: tuple[object, ...]) -> set[str]:
     query = f"SELECT blob FROM s3_versions {where} AND blob IS NOT NULL"
     return {r[0] for r in tx.execute(query, args)}
 
 
-def unused(tx: sqlite3.Connection, blobs: Iterable[str]) -> list[str]:
+def unused(tx: Tx, blobs: Iterable[str]) -> list[str]:
     return [
         b
         for b in blobs
@@ -147,7 +154,7 @@ def unused(tx: sqlite3.Connection, blobs: Iterable[str]) -> list[str]:
     ]
 
 
-def used_blobs(conn: sqlite3.Connection) -> set[str]:
+def used_blobs(conn: Conn) -> set[str]:
     return {
         r[0] for r in conn.execute("SELECT DISTINCT blob FROM s3_versions WHERE blob IS NOT NULL")
     }

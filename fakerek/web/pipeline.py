@@ -32,7 +32,7 @@ import http
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -45,6 +45,10 @@ from fakerek.web.console import web as console_web
 from fakerek.web.cors import CorsRules, without_cors
 from fakerek.web.hosts import HostRules
 from fakerek.web.responses import LABEL, json_response
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger("fakerek")
 
@@ -101,7 +105,7 @@ class Surface(enum.Enum):
     S3 = "S3"
 
 
-def surface_of(environ: dict[str, Any]) -> Surface:
+def surface_of(environ: WSGIEnvironment) -> Surface:
     path = environ.get("PATH_INFO", "")
     if path.startswith(console.PREFIX + "/"):
         return Surface.CONSOLE
@@ -143,14 +147,14 @@ class Dispatch:
         settings = services.config.snapshot()  # the settings read here are start-up only
         self.hosts = HostRules(settings.host, settings.allowed_host_names)
         self.cors = CorsRules(settings.cors_origin_list)
-        self.steps: tuple[Callable[[Surface, dict[str, Any]], Answer], ...] = (
+        self.steps: tuple[Callable[[Surface, WSGIEnvironment], Answer], ...] = (
             self._host,
             self._control_change,
             self._console_change,
             self._cross_origin,
         )
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         surface = surface_of(environ)
         for step in self.steps:
@@ -163,7 +167,9 @@ class Dispatch:
             return self._s3(environ, start_response, started)
         path = environ.get("PATH_INFO", "")
 
-        def timed(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def timed(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
             elapsed_ms = (time.perf_counter() - started) * 1000
             headers.append(("Server-Timing", f"app;dur={elapsed_ms:.3f}"))
             label = environ.get(LABEL) or f"{environ.get('REQUEST_METHOD')} {path}"
@@ -172,11 +178,11 @@ class Dispatch:
 
         if surface is Surface.REKOGNITION and path == "/" and environ["REQUEST_METHOD"] == "POST":
             return rekognition.serve(self.services, environ, timed)
-        return self.flask_app(environ, timed)  # type: ignore[no-any-return]
+        return self.flask_app(environ, timed)
 
     # -- the guards, in order ------------------------------------------------------------------
 
-    def _host(self, surface: Surface, environ: dict[str, Any]) -> Answer:
+    def _host(self, surface: Surface, environ: WSGIEnvironment) -> Answer:
         host = environ.get("HTTP_HOST")
         if self.hosts.allows_host(host):
             return None
@@ -187,7 +193,7 @@ class Dispatch:
             "(FAKEREK_ALLOWED_HOSTS)",
         )
 
-    def _foreign_page(self, environ: dict[str, Any]) -> str | None:
+    def _foreign_page(self, environ: WSGIEnvironment) -> str | None:
         """The origin of the page that sent this request when it is not one of fakerek's own
         (Origin, or without it Referer); None for fakerek's pages and for clients that are no
         page."""
@@ -200,7 +206,7 @@ class Dispatch:
             origin = f"{scheme}://{rest.split('/', 1)[0]}"
         return None if self.hosts.is_own(origin, environ.get("HTTP_HOST")) else origin
 
-    def _control_change(self, surface: Surface, environ: dict[str, Any]) -> Answer:
+    def _control_change(self, surface: Surface, environ: WSGIEnvironment) -> Answer:
         method = environ.get("REQUEST_METHOD", "GET")
         if surface is not Surface.CONTROL or method in ("GET", "HEAD"):
             return None
@@ -221,7 +227,7 @@ class Dispatch:
             )
         return None
 
-    def _console_change(self, surface: Surface, environ: dict[str, Any]) -> Answer:
+    def _console_change(self, surface: Surface, environ: WSGIEnvironment) -> Answer:
         if surface is not Surface.CONSOLE or environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return None
         foreign = self._foreign_page(environ)
@@ -230,7 +236,7 @@ class Dispatch:
         message = f"a change from {foreign} is refused: the console accepts its own pages"
         return Refusal(403, message)
 
-    def _cross_origin(self, surface: Surface, environ: dict[str, Any]) -> Answer:
+    def _cross_origin(self, surface: Surface, environ: WSGIEnvironment) -> Answer:
         if surface not in (Surface.REKOGNITION, Surface.S3):
             return None
         origin = environ.get("HTTP_ORIGIN")
@@ -269,8 +275,8 @@ class Dispatch:
         self,
         surface: Surface,
         answer: Refusal | Allowed,
-        environ: dict[str, Any],
-        start_response: Any,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
     ) -> Iterable[bytes]:
         method, path = environ.get("REQUEST_METHOD"), _text(environ.get("PATH_INFO", ""))
         if isinstance(answer, Allowed):
@@ -290,14 +296,16 @@ class Dispatch:
         else:
             with self.app.request_context(environ):
                 response = console_web.refusal(status, answer.message)
-        return response(environ, start_response)  # type: ignore[no-any-return]
+        return response(environ, start_response)
 
     @staticmethod
-    def _with_cors(origin: str | None, start_response: Any) -> Any:
+    def _with_cors(origin: str | None, start_response: StartResponse) -> StartResponse:
         """`start_response` for an answer whose CORS headers are fakerek's only: moto's are
         dropped, and an allowed cross-origin request's `origin` is named."""
 
-        def answer(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def answer(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
             headers = without_cors(headers)
             if origin is not None:
                 headers += CorsRules.response_headers(origin, headers)
@@ -305,7 +313,9 @@ class Dispatch:
 
         return answer
 
-    def _s3(self, environ: dict[str, Any], start_response: Any, started: float) -> Iterable[bytes]:
+    def _s3(
+        self, environ: WSGIEnvironment, start_response: StartResponse, started: float
+    ) -> Iterable[bytes]:
         method, path = environ.get("REQUEST_METHOD"), _text(environ.get("PATH_INFO", ""))
         s3 = self.services.s3
         if s3 is None:
@@ -313,7 +323,7 @@ class Dispatch:
             response = json_response(
                 404, {"error": f"this fakerek does not serve S3; it uses the S3 at {external}"}
             )
-            return response(environ, start_response)  # type: ignore[no-any-return]
+            return response(environ, start_response)
         body = s3(environ, start_response)
         log.info("S3 %s %s %.2fms", method, path, (time.perf_counter() - started) * 1000)
         return body

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 from fakerek.api.errors import ResourceNotFound
 from fakerek.api.sigv4 import Scope
+from fakerek.api.wire import JsonObject
 from fakerek.domain import arns
 from fakerek.operations import context
 from fakerek.operations.dispatch import invoke
@@ -25,13 +25,13 @@ _ACCOUNT = re.compile(r"[0-9]{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 
 
-def call(scope: Scope, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+def call(scope: Scope, operation: str, params: JsonObject) -> JsonObject:
     """Run `operation` for `scope` with wire-shaped `params` (blobs as base64 text)."""
     ctx = context.for_scope(current(), scope, operation, str(uuid.uuid4()))
     return invoke(ctx, params, take_faults=False)
 
 
-def pages(scope: Scope, operation: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def pages(scope: Scope, operation: str, params: JsonObject) -> Iterator[JsonObject]:
     """Every page of a paginated `operation`, following NextToken (a generator: a caller that
     found what it looked for stops reading)."""
     params = dict(params)
@@ -61,7 +61,7 @@ def scope_of(arn: str) -> Scope:
     return Scope(parsed.account, parsed.region)
 
 
-def project_of(arn: str) -> dict[str, Any]:
+def project_of(arn: str) -> JsonObject:
     """DescribeProjects' description of a project ARN, or of the project a dataset or model ARN
     belongs to; ResourceNotFound when there is none (or, for a project ARN, another one now
     bears its name)."""
@@ -70,10 +70,5 @@ def project_of(arn: str) -> dict[str, Any]:
     descriptions = found["ProjectDescriptions"]
     if not descriptions or (parsed.kind == "project" and descriptions[0]["ProjectArn"] != arn):
         raise ResourceNotFound(f"The project {parsed.project} of {arn} does not exist.")
-    description: dict[str, Any] = descriptions[0]
+    description: JsonObject = descriptions[0]
     return description
-
-
-def version_name(arn: str) -> str:
-    """A model ARN's version name: the text between its 3rd and 4th '/'."""
-    return arn.split("/")[3]

@@ -9,8 +9,10 @@ import json
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from fakerek.api.service_model import CUSTOM_LABELS_OPERATIONS
+from fakerek.api.wire import JsonObject
 from fakerek.config import DELAY_KEYS, TIMINGS, SettingError
 from fakerek.operations.faults import TRAINING_CODES, FaultError
 from fakerek.operations.rules import RuleError
@@ -23,7 +25,7 @@ def _here() -> str:
 
 
 @blueprint.get("/test-double")
-def test_double() -> Any:
+def test_double() -> ResponseReturnValue:
     services = current()
     return render_template(
         "console/test_double.html",
@@ -37,7 +39,7 @@ def test_double() -> Any:
     )
 
 
-def _refused(error: Exception) -> Any:
+def _refused(error: Exception) -> ResponseReturnValue:
     flash(str(error), "error")
     return redirect(_here(), 303)
 
@@ -52,8 +54,8 @@ def _number(name: str, text: str, kind: type[float] | type[int]) -> Any:
 
 
 @blueprint.post("/test-double/config")
-def post_config() -> Any:
-    patch: dict[str, Any] = {"timing": request.form.get("timing", "")}
+def post_config() -> ResponseReturnValue:
+    patch: JsonObject = {"timing": request.form.get("timing", "")}
     delays = {
         key: request.form[f"delay_{key}"] for key in DELAY_KEYS if f"delay_{key}" in request.form
     }
@@ -68,12 +70,12 @@ def post_config() -> Any:
 
 
 @blueprint.post("/test-double/faults")
-def post_fault() -> Any:
+def post_fault() -> ResponseReturnValue:
     form = request.form
     try:
         count = _number("count", form.get("count", "") or "1", int)
         if form.get("kind") == "training":
-            spec: dict[str, Any] = {"training": {"code": form.get("code", ""), "count": count}}
+            spec: JsonObject = {"training": {"code": form.get("code", ""), "count": count}}
         else:
             spec = {"operation": form.get("operation", ""), "error": form.get("error", "")}
             spec["count"] = count
@@ -86,13 +88,13 @@ def post_fault() -> Any:
 
 
 @blueprint.post("/test-double/faults/clear")
-def clear_faults() -> Any:
+def clear_faults() -> ResponseReturnValue:
     current().faults.reset()
     return done("Pending faults cleared.", _here())
 
 
 @blueprint.post("/test-double/rules")
-def post_rule() -> Any:
+def post_rule() -> ResponseReturnValue:
     form = request.form
     try:
         labels = json.loads(form.get("labels", "") or "[]")
@@ -105,12 +107,12 @@ def post_rule() -> Any:
 
 
 @blueprint.post("/test-double/rules/clear")
-def clear_rules() -> Any:
+def clear_rules() -> ResponseReturnValue:
     current().rules.reset()
     return done("Rules cleared.", _here())
 
 
 @blueprint.post("/test-double/reset")
-def reset() -> Any:
+def reset() -> ResponseReturnValue:
     current().reset()
     return done("fakerek was reset: no resources, start-up settings, no faults, no rules.", _here())

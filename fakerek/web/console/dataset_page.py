@@ -8,13 +8,14 @@ import base64
 import datetime as dt
 import json
 import posixpath
-from typing import Any
 
 from flask import Response, flash, jsonify, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from fakerek.api.errors import InvalidParameter, ResourceNotReady
 from fakerek.api.sigv4 import Scope
-from fakerek.domain import images
+from fakerek.api.wire import JsonObject
+from fakerek.domain import arns, images
 from fakerek.manifests import converters
 from fakerek.manifests.lines import parse_source_ref
 from fakerek.s3.objects import ObjectError
@@ -39,17 +40,17 @@ def _s3_uri(text: str, what: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _manifest_source(bucket: str, key: str) -> dict[str, Any]:
+def _manifest_source(bucket: str, key: str) -> JsonObject:
     return {"GroundTruthManifest": {"S3Object": {"Bucket": bucket, "Name": key}}}
 
 
 @blueprint.post("/datasets")
-def create_dataset() -> Any:
+def create_dataset() -> ResponseReturnValue:
     project = request.form["project"]
     scope = api.scope_of(project)
     kind = request.form.get("type", "TRAIN")
     source = request.form.get("source", "empty")
-    params: dict[str, Any] = {"ProjectArn": project, "DatasetType": kind}
+    params: JsonObject = {"ProjectArn": project, "DatasetType": kind}
     if source == "manifest":
         bucket, key = _s3_uri(request.form.get("manifest", ""), "manifest file")
         params["DatasetSource"] = _manifest_source(bucket, key)
@@ -92,7 +93,7 @@ def _folder_manifest(project: str, kind: str, folder: str, by_folder: bool) -> t
     if not rows:
         raise InvalidParameter(f"No PNG or JPEG image under s3://{bucket}/{prefix}.")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    key = f"{MANIFEST_FOLDER}/{project.split('/')[1]}-{kind.lower()}-{stamp}.manifest"
+    key = f"{MANIFEST_FOLDER}/{arns.of(project).project}-{kind.lower()}-{stamp}.manifest"
     try:
         text = converters.dumps(converters.from_csv(rows))
     except converters.ConversionError as error:  # a folder name that cannot be a label
@@ -107,7 +108,7 @@ def _folder_manifest(project: str, kind: str, folder: str, by_folder: bool) -> t
 
 
 @blueprint.post("/datasets/delete")
-def delete_dataset() -> Any:
+def delete_dataset() -> ResponseReturnValue:
     arn = request.form["arn"]
     api.call(api.scope_of(arn), "DeleteDataset", {"DatasetArn": arn})
     project = api.project_of(arn)["ProjectArn"]
@@ -115,7 +116,7 @@ def delete_dataset() -> Any:
 
 
 @blueprint.post("/datasets/distribute")
-def distribute() -> Any:
+def distribute() -> ResponseReturnValue:
     """Distribute the training dataset: creates the (empty) test dataset first if need be."""
     project = request.form["project"]
     scope = api.scope_of(project)
@@ -141,7 +142,7 @@ def distribute() -> Any:
 # -- the dataset page ---------------------------------------------------------------------------
 
 
-def _labels(scope: Scope, arn: str) -> list[dict[str, Any]]:
+def _labels(scope: Scope, arn: str) -> list[JsonObject]:
     params = {"DatasetArn": arn, "MaxResults": 100}
     return [
         label
@@ -150,9 +151,9 @@ def _labels(scope: Scope, arn: str) -> list[dict[str, Any]]:
     ]
 
 
-def _filters() -> dict[str, Any]:
+def _filters() -> JsonObject:
     """ListDatasetEntries' filters from the query string."""
-    params: dict[str, Any] = {}
+    params: JsonObject = {}
     if request.args.get("label"):
         params["ContainsLabels"] = [request.args["label"]]
     if request.args.get("labeled") in ("true", "false"):
@@ -171,14 +172,14 @@ FILTERS = ("label", "labeled", "errors", "contains")
 
 
 @blueprint.get("/dataset")
-def dataset() -> Any:
+def dataset() -> ResponseReturnValue:
     arn = request.args.get("arn", "")
     scope = api.scope_of(arn)
     project = api.project_of(arn)
     description = api.call(scope, "DescribeDataset", {"DatasetArn": arn})["DatasetDescription"]
     tokens = request.args.getlist("t")
     shown: list[entries.Entry] = []
-    labels: list[dict[str, Any]] = []
+    labels: list[JsonObject] = []
     next_token = None
     if description["Status"] in LISTABLE:
         labels = _labels(scope, arn)
@@ -192,9 +193,9 @@ def dataset() -> Any:
         "console/dataset.html",
         scope=scope,
         arn=arn,
-        kind=arn.split("/")[3].upper(),
+        kind=arns.of(arn).name.upper(),
         project=project,
-        project_name=project["ProjectArn"].split("/")[1],
+        project_name=arns.of(project["ProjectArn"]).project,
         description=description,
         listable=description["Status"] in LISTABLE,
         labels=labels,
@@ -223,7 +224,7 @@ def dataset() -> Any:
 
 def _pager(arn: str, tokens: list[str], next_token: str | None) -> dict[str, str | None]:
     """Links to the first, previous and next pages: the query keeps the tokens walked so far."""
-    kept: dict[str, Any] = {k: request.args[k] for k in FILTERS if request.args.get(k)}
+    kept: JsonObject = {k: request.args[k] for k in FILTERS if request.args.get(k)}
 
     def link(walked: list[str]) -> str:
         return url_for("console.dataset", arn=arn, t=walked, **kept)
@@ -254,7 +255,7 @@ def _size(source_ref: str) -> tuple[int, int] | None:
     return images.dimensions(data)
 
 
-def _update(scope: Scope, arn: str, lines: list[dict[str, Any]]) -> None:
+def _update(scope: Scope, arn: str, lines: list[JsonObject]) -> None:
     blob = converters.dumps(lines).encode()
     api.call(
         scope,
@@ -264,7 +265,7 @@ def _update(scope: Scope, arn: str, lines: list[dict[str, Any]]) -> None:
 
 
 @blueprint.post("/dataset/labels")
-def save_labels() -> Any:
+def save_labels() -> ResponseReturnValue:
     """The labeling page's changes: one replaced entry per changed image (a body as large as a
     Rekognition request may be, `max_body_bytes`)."""
     limit = current().config.snapshot().max_body_bytes
@@ -293,7 +294,7 @@ def _has_entry(scope: Scope, arn: str, source_ref: str) -> bool:
 
 
 @blueprint.post("/dataset/upload")
-def upload() -> Any:
+def upload() -> ResponseReturnValue:
     """Put the chosen files in S3 and add the new ones to the dataset, unlabelled."""
     arn = request.form["dataset"]
     scope = api.scope_of(arn)
@@ -328,7 +329,7 @@ def upload() -> Any:
 
 
 @blueprint.get("/image")
-def image() -> Any:
+def image() -> ResponseReturnValue:
     """A JPEG rendition of an S3 image: `size` thumb (gallery) or large (box editor)."""
     size = request.args.get("size", "thumb")
     if size not in thumbnails.SIZES:

@@ -14,6 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fakerek.api.wire import JsonObject
 from fakerek.manifests import converters
 from fakerek.manifests.lines import IMPORT, OBJECT_DETECTION, check_line, parse_source_ref
 
@@ -45,7 +46,7 @@ class Entry:
     def all_labels(self) -> list[str]:
         return sorted(set(self.labels) | {box.label for box in self.boxes})
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JsonObject:
         """What the labeling script needs of the entry."""
         return {
             "sourceRef": self.source_ref,
@@ -90,7 +91,7 @@ class EditError(ValueError):
 
 def edited_line(
     source_ref: str, labels: list[str], boxes: list[Box], size: tuple[int, int] | None
-) -> dict[str, Any]:
+) -> JsonObject:
     """The manifest line of an image after labeling: `size` (pixels) is needed for boxes."""
     try:
         [line] = converters.from_csv([[source_ref, *labels]])
@@ -118,7 +119,7 @@ def edited_line(
     return line
 
 
-def _free_name(line: dict[str, Any], wanted: str) -> str:
+def _free_name(line: JsonObject, wanted: str) -> str:
     name, number = wanted, 0
     while name in line or f"{name}-metadata" in line:
         number += 1

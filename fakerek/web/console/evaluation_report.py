@@ -17,6 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakerek.api.wire import JsonObject
 from fakerek.manifests.lines import IMAGE_LEVEL, OBJECT_DETECTION, parse_source_ref
 from fakerek.s3.objects import ObjectError, Objects
 
@@ -50,7 +51,7 @@ def read_text(objects: Objects, location: tuple[str, str]) -> str:
         raise Unreadable(f"s3://{location[0]}/{location[1]}: {error}") from None
 
 
-def summary(objects: Objects, location: tuple[str, str]) -> dict[str, Any]:
+def summary(objects: Objects, location: tuple[str, str]) -> JsonObject:
     try:
         found = json.loads(read_text(objects, location))
     except ValueError:
@@ -114,7 +115,7 @@ def _percent(value: Any) -> float | None:
     return None
 
 
-def _boxes(value: Any, meta: dict[str, Any]) -> list[tuple[str, Ratios, Any]]:
+def _boxes(value: Any, meta: JsonObject) -> list[tuple[str, Ratios, Any]]:
     """(label, box in ratios, the box's object) of an object-detection attribute."""
     if not isinstance(value, dict):
         return []
@@ -139,7 +140,7 @@ def _boxes(value: Any, meta: dict[str, Any]) -> list[tuple[str, Ratios, Any]]:
     return out
 
 
-def _is_prediction(name: str, meta: dict[str, Any]) -> bool:
+def _is_prediction(name: str, meta: JsonObject) -> bool:
     """Whether a box attribute holds the model's boxes rather than the ground truth."""
     job = meta.get("job-name")
     return (
@@ -149,7 +150,7 @@ def _is_prediction(name: str, meta: dict[str, Any]) -> bool:
     )
 
 
-def test_image(record: dict[str, Any]) -> TestImage:
+def test_image(record: JsonObject) -> TestImage:
     """One line of the test results manifest."""
     source_ref = str(record.get("source-ref", ""))
     bucket, key = parse_source_ref(source_ref) or ("", "")
@@ -226,7 +227,7 @@ class TestResults:
         return images
 
 
-def confusion(summary: dict[str, Any]) -> tuple[list[str], dict[tuple[str, str], float]] | None:
+def confusion(summary: JsonObject) -> tuple[list[str], dict[tuple[str, str], float]] | None:
     """(labels, {(predicted, ground truth): value}) of a classification summary, else None."""
     cells = (summary.get("AggregatedEvaluationResults") or {}).get("ConfusionMatrix")
     if not isinstance(cells, list) or not cells:

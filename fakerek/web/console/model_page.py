@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import base64
 import math
-from typing import Any
 
 from flask import render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from fakerek.api.errors import InvalidParameter, ResourceNotFound
+from fakerek.api.wire import JsonObject
+from fakerek.domain import arns
 from fakerek.web import current
 from fakerek.web.console import api, evaluation_report, thumbnails
 from fakerek.web.console.web import back_to, blueprint, done
@@ -20,24 +22,24 @@ RESULTS = {"tp": "true positive", "fp": "false positive", "fn": "false negative"
 TEST_RESULTS = evaluation_report.TestResults()
 
 
-def _describe(arn: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _describe(arn: str) -> tuple[JsonObject, JsonObject]:
     """(project description, model description) of a model ARN."""
     project = api.project_of(arn)
     found = api.call(
         api.scope_of(arn),
         "DescribeProjectVersions",
-        {"ProjectArn": project["ProjectArn"], "VersionNames": [api.version_name(arn)]},
+        {"ProjectArn": project["ProjectArn"], "VersionNames": [arns.of(arn).name]},
     )["ProjectVersionDescriptions"]
     if not found or found[0]["ProjectVersionArn"] != arn:
         raise ResourceNotFound(f"The model {arn} does not exist.")
     return project, found[0]
 
 
-def _evaluation(description: dict[str, Any]) -> dict[str, Any]:
+def _evaluation(description: JsonObject) -> JsonObject:
     """The summary and test images the model points at, or why they cannot be shown."""
     services = current()
     objects = services.objects(services.config.snapshot())
-    out: dict[str, Any] = {"summary": None, "images": None, "problems": []}
+    out: JsonObject = {"summary": None, "images": None, "problems": []}
     where = evaluation_report.s3_location(
         (description.get("EvaluationResult") or {}).get("Summary")
     )
@@ -57,7 +59,7 @@ def _evaluation(description: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _test_page(images: list[evaluation_report.TestImage]) -> dict[str, Any]:
+def _test_page(images: list[evaluation_report.TestImage]) -> JsonObject:
     """The test images the filters keep, one page of them, and the counts per result."""
     result = RESULTS.get(request.args.get("result", ""))
     label = request.args.get("label", "")
@@ -86,7 +88,7 @@ def _test_page(images: list[evaluation_report.TestImage]) -> dict[str, Any]:
     }
 
 
-def _render(arn: str, detection: dict[str, Any] | None = None) -> Any:
+def _render(arn: str, detection: JsonObject | None = None) -> ResponseReturnValue:
     scope = api.scope_of(arn)
     project, description = _describe(arn)
     found = _evaluation(description)
@@ -96,9 +98,9 @@ def _render(arn: str, detection: dict[str, Any] | None = None) -> Any:
         "console/model.html",
         scope=scope,
         arn=arn,
-        name=api.version_name(arn),
+        name=arns.of(arn).name,
         project=project,
-        project_name=project["ProjectArn"].split("/")[1],
+        project_name=arns.of(project["ProjectArn"]).project,
         model=description,
         summary=summary,
         aggregated=summary.get("AggregatedEvaluationResults") or {},
@@ -116,7 +118,7 @@ def _render(arn: str, detection: dict[str, Any] | None = None) -> Any:
 
 
 @blueprint.get("/model")
-def model() -> Any:
+def model() -> ResponseReturnValue:
     return _render(request.args.get("arn", ""))
 
 
@@ -125,13 +127,13 @@ def _model_url(arn: str) -> str:
 
 
 @blueprint.post("/model/start")
-def start_model() -> Any:
+def start_model() -> ResponseReturnValue:
     arn = request.form["arn"]
-    params: dict[str, Any] = {"ProjectVersionArn": arn, "MinInferenceUnits": _units("min_units")}
+    params: JsonObject = {"ProjectVersionArn": arn, "MinInferenceUnits": _units("min_units")}
     if request.form.get("max_units", "").strip():
         params["MaxInferenceUnits"] = _units("max_units")
     status = api.call(api.scope_of(arn), "StartProjectVersion", params)["Status"]
-    return done(f"Model {api.version_name(arn)} is {status}.", _model_url(arn))
+    return done(f"Model {arns.of(arn).name} is {status}.", _model_url(arn))
 
 
 def _units(field: str) -> int:
@@ -142,30 +144,30 @@ def _units(field: str) -> int:
 
 
 @blueprint.post("/model/stop")
-def stop_model() -> Any:
+def stop_model() -> ResponseReturnValue:
     arn = request.form["arn"]
     status = api.call(api.scope_of(arn), "StopProjectVersion", {"ProjectVersionArn": arn})["Status"]
-    return done(f"Model {api.version_name(arn)} is {status}.", _model_url(arn))
+    return done(f"Model {arns.of(arn).name} is {status}.", _model_url(arn))
 
 
 @blueprint.post("/model/delete")
-def delete_model() -> Any:
+def delete_model() -> ResponseReturnValue:
     arn = request.form["arn"]
     project = api.project_of(arn)["ProjectArn"]
     api.call(api.scope_of(arn), "DeleteProjectVersion", {"ProjectVersionArn": arn})
     target = url_for("console.project", arn=project)
-    return done(f"Model {api.version_name(arn)} is being deleted.", target)
+    return done(f"Model {arns.of(arn).name} is being deleted.", target)
 
 
 @blueprint.post("/model/detect")
-def detect_labels() -> Any:
+def detect_labels() -> ResponseReturnValue:
     """Try an image: DetectCustomLabels on the uploaded bytes, shown with the model page."""
     arn = request.form["arn"]
     file = request.files.get("image")
     data = file.read() if file else b""
     if not data:
         raise InvalidParameter("Choose an image to try.")
-    params: dict[str, Any] = {
+    params: JsonObject = {
         "ProjectVersionArn": arn,
         "Image": {"Bytes": base64.b64encode(data).decode()},
     }

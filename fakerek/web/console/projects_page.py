@@ -4,12 +4,14 @@ actions the AWS console offers on them."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from flask import render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from fakerek.api.errors import ResourceInUse
 from fakerek.api.sigv4 import Scope
+from fakerek.api.wire import JsonObject
+from fakerek.domain import arns
 from fakerek.operations import inventory
 from fakerek.operations.versions import DELETABLE
 from fakerek.web import current
@@ -42,9 +44,9 @@ def scope_choices(chosen: Scope) -> list[Scope]:
 
 
 @blueprint.get("/")
-def projects() -> Any:
+def projects() -> ResponseReturnValue:
     scope = chosen_scope()
-    params: dict[str, Any] = {"MaxResults": PAGE}
+    params: JsonObject = {"MaxResults": PAGE}
     if request.args.get("token"):
         params["NextToken"] = request.args["token"]
     found = api.call(scope, "DescribeProjects", params)
@@ -62,11 +64,11 @@ def projects() -> Any:
         rows.append(
             {
                 "project": project,
-                "name": arn.split("/")[1],
+                "name": arns.of(arn).project,
                 "datasets": {d["DatasetType"]: d for d in project["Datasets"]},
                 "models": counts.get(arn, 0),
                 "newest": newest,
-                "newest_name": api.version_name(newest["ProjectVersionArn"]) if newest else None,
+                "newest_name": arns.of(newest["ProjectVersionArn"]).name if newest else None,
             }
         )
     return render_template(
@@ -79,7 +81,7 @@ def projects() -> Any:
 
 
 @blueprint.post("/projects")
-def create_project() -> Any:
+def create_project() -> ResponseReturnValue:
     scope = api.scope_named(request.form.get("account"), request.form.get("region"))
     scope = scope or api.default_scope()
     name = request.form.get("name", "").strip()
@@ -88,15 +90,13 @@ def create_project() -> Any:
 
 
 @blueprint.post("/projects/delete")
-def delete_project() -> Any:
+def delete_project() -> ResponseReturnValue:
     """As the AWS console does: delete the project's datasets and models, then the project."""
     arn = request.form["arn"]
     scope = api.scope_of(arn)
     project = api.project_of(arn)
     models = [v for v in _all_versions(scope, arn) if v["Status"] != "DELETING"]
-    busy = [
-        api.version_name(v["ProjectVersionArn"]) for v in models if v["Status"] not in DELETABLE
-    ]
+    busy = [arns.of(v["ProjectVersionArn"]).name for v in models if v["Status"] not in DELETABLE]
     if busy:  # refuse before deleting anything
         raise ResourceInUse(
             f"Model {', '.join(busy)} is training, starting, running or stopping: "
@@ -115,10 +115,10 @@ def delete_project() -> Any:
             "are gone.",
             url_for("console.project", arn=arn),
         )
-    return done(f"Project {arn.split('/')[1]} is being deleted.", target)
+    return done(f"Project {arns.of(arn).project} is being deleted.", target)
 
 
-def _all_versions(scope: Scope, arn: str) -> list[dict[str, Any]]:
+def _all_versions(scope: Scope, arn: str) -> list[JsonObject]:
     params = {"ProjectArn": arn, "MaxResults": 100}
     return [
         version
@@ -133,21 +133,21 @@ def default_version_name(project_name: str) -> str:
 
 
 @blueprint.get("/project")
-def project() -> Any:
+def project() -> ResponseReturnValue:
     arn = request.args.get("arn", "")
     scope = api.scope_of(arn)
     description = api.project_of(arn)
-    name = arn.split("/")[1]
+    name = arns.of(arn).project
     datasets = {}
     for metadata in description["Datasets"]:
         described = api.call(scope, "DescribeDataset", {"DatasetArn": metadata["DatasetArn"]})
         datasets[metadata["DatasetType"]] = {**metadata, **described["DatasetDescription"]}
-    params: dict[str, Any] = {"ProjectArn": arn, "MaxResults": PAGE}
+    params: JsonObject = {"ProjectArn": arn, "MaxResults": PAGE}
     if request.args.get("token"):
         params["NextToken"] = request.args["token"]
     found = api.call(scope, "DescribeProjectVersions", params)
     models = [
-        {**v, "Name": api.version_name(v["ProjectVersionArn"])}
+        {**v, "Name": arns.of(v["ProjectVersionArn"]).name}
         for v in found["ProjectVersionDescriptions"]
     ]
     copyable = _copyable_datasets(scope, arn)
@@ -173,12 +173,12 @@ def _copyable_datasets(scope: Scope, project_arn: str) -> list[dict[str, str]]:
     for project in found["ProjectDescriptions"]:
         for dataset in project["Datasets"]:
             if dataset["Status"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_FAILED"):
-                label = f"{project['ProjectArn'].split('/')[1]} / {dataset['DatasetType']}"
+                label = f"{arns.of(project['ProjectArn']).project} / {dataset['DatasetType']}"
                 out.append({"arn": dataset["DatasetArn"], "label": label})
     return out
 
 
-def _output_default(models: list[dict[str, Any]]) -> dict[str, str]:
+def _output_default(models: list[JsonObject]) -> dict[str, str]:
     """The newest model's output location: where the next one most likely goes too."""
     for model in models:
         config = model.get("OutputConfig") or {}
@@ -188,10 +188,10 @@ def _output_default(models: list[dict[str, Any]]) -> dict[str, str]:
 
 
 @blueprint.post("/models")
-def train_model() -> Any:
+def train_model() -> ResponseReturnValue:
     arn = request.form["project"]
     scope = api.scope_of(arn)
-    params: dict[str, Any] = {
+    params: JsonObject = {
         "ProjectArn": arn,
         "VersionName": request.form.get("name", "").strip(),
         "OutputConfig": {
@@ -203,4 +203,4 @@ def train_model() -> Any:
         params["VersionDescription"] = request.form["description"].strip()
     version = api.call(scope, "CreateProjectVersion", params)["ProjectVersionArn"]
     target = back_to(url_for("console.project", arn=arn))
-    return done(f"Training of model {api.version_name(version)} started.", target)
+    return done(f"Training of model {arns.of(version).name} started.", target)

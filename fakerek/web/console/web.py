@@ -27,6 +27,7 @@ from flask import (
 )
 from flask.blueprints import BlueprintSetupState
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from fakerek.api.errors import AwsError
@@ -98,7 +99,7 @@ def done(message: str, target: str) -> Response:
 
 
 @blueprint.errorhandler(AwsError)
-def _aws_error(error: AwsError) -> Any:
+def _aws_error(error: AwsError) -> ResponseReturnValue:
     text = f"{error.code}: {error.message}"
     if request.is_json:
         return jsonify({"error": text}), service().http_status(error.code)
@@ -110,7 +111,7 @@ def _aws_error(error: AwsError) -> Any:
 
 
 @blueprint.errorhandler(EditError)
-def _edit_error(error: EditError) -> Any:
+def _edit_error(error: EditError) -> ResponseReturnValue:
     if request.is_json:
         return jsonify({"error": str(error)}), 400
     flash(str(error), "error")
@@ -118,17 +119,18 @@ def _edit_error(error: EditError) -> Any:
 
 
 @blueprint.errorhandler(BodyTooLarge)
-def _too_large(error: BodyTooLarge) -> Any:
+def _too_large(error: BodyTooLarge) -> ResponseReturnValue:
     return jsonify({"error": str(error)}), 413
 
 
 @blueprint.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> Any:
+def _http_error(error: HTTPException) -> ResponseReturnValue:
+    status = error.code or 500  # an HTTPException raised by werkzeug always has one
     if request.is_json:
-        return jsonify({"error": error.description}), error.code
+        return jsonify({"error": error.description}), status
     return (
         render_template("console/error.html", title=error.name, message=error.description),
-        error.code,
+        status,
     )
 
 
@@ -140,7 +142,7 @@ def refusal(status: int, message: str) -> Response:
 
 
 @blueprint.errorhandler(Exception)
-def _unexpected(error: Exception) -> Any:
+def _unexpected(error: Exception) -> ResponseReturnValue:
     log.exception("unexpected error serving %s %s", request.method, request.path)
     message = "fakerek hit an internal error; see its log."
     if request.is_json:
