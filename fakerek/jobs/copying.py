@@ -9,7 +9,7 @@ import shutil
 from fakerek.api.wire import JsonObject
 from fakerek.domain.clock import Clock
 from fakerek.domain.lifecycle import VersionOutcome
-from fakerek.manifests.artefacts import ARTEFACT_NAMES, OutputNotWritable, Outputs
+from fakerek.manifests.artefacts import ARTEFACT_NAMES, OutputNotWritable, Outputs, recorded
 from fakerek.ml import serving
 from fakerek.s3.objects import ObjectError, Objects
 from fakerek.store import versions
@@ -28,7 +28,7 @@ def run(store: Store, clock: Clock, objects: Objects, source_id: int, copy_id: i
     outcome: VersionOutcome
     try:
         outputs = Outputs(objects, copy.request, copy.project_name, copy.name)
-        old = source.results
+        old = recorded(source.results)
         for key in ARTEFACT_NAMES:
             if key in old:
                 results[key] = outputs.put(outputs.key(key), _read(objects, old[key]))

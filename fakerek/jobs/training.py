@@ -14,7 +14,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -107,11 +107,11 @@ def run(store: Store, clock: Clock, objects: Objects, version_id: int, options: 
     except TrainingFailed as failure:
         outcome, message = "FAILED", failure.status_message
         log.info("training of %s failed: %s (%s)", version.arn, message, failure)
+        results = _after_failure(results, failure.code)
     except Exception:
         log.exception("training of %s failed", version.arn)
         outcome, message = "FAILED", lifecycle.SERVICE_ISSUE
-        for key in ("TrainingValidation", "TestingValidation", "ManifestSummary"):
-            results.pop(key, None)  # a late service error hides the validation locations
+        results = _after_failure(results, None)
     finished_ms = clock.now_ms()
     # billed until the training ends as clients see it (realistic timing stretches it)
     ended_ms = lifecycle.training_end_ms(finished_ms, version.ready_ms)
@@ -126,6 +126,18 @@ def run(store: Store, clock: Clock, objects: Objects, version_id: int, options: 
     log.info(
         "training of %s ended %s after %.1f s", version.arn, outcome, time.monotonic() - started
     )
+
+
+VALIDATION = ("ManifestSummary", "TrainingValidation", "TestingValidation")
+
+
+def _after_failure(results: dict[str, Any], code: str | None) -> dict[str, Any]:
+    """What a failed version shows (§1.5): the validation's locations after a content error,
+    once all three were written; nothing after a service error (its files stay, unnamed), and
+    never an evaluation or outputs (a training may fail between two of them)."""
+    if code is None or not all(key in results for key in VALIDATION):
+        return {}
+    return {key: results[key] for key in VALIDATION}
 
 
 def _put(outputs: Outputs, key: str, body: str) -> dict[str, Any]:
@@ -321,17 +333,16 @@ def _train_detector(
     predicted = [
         [(label, model.confidence(score), box) for label, score, box in found] for found in raw
     ]
-    scored = metrics.evaluate_boxes(model.labels, predicted, truth)
-    model.thresholds = {r.label: r.threshold for r in scored.results}
+    labels = _evaluated_labels(model.labels, (label for boxes in truth for label, _ in boxes))
+    scored = metrics.evaluate_boxes(labels, predicted, truth)
+    model.thresholds = {r.label: r.threshold for r in scored.results if r.label in model.labels}
     totals = metrics.aggregate(scored.results)
     aggregated = {
         **totals,
         "AveragePrecision": scored.average_precision,
         "AverageRecall": scored.average_recall,
     }
-    summary = artefacts.summary(
-        model.labels, scored.results, aggregated, len(test_lines), len(examples)
-    )
+    summary = artefacts.summary(labels, scored.results, aggregated, len(test_lines), len(examples))
     location = _put(outputs, outputs.summary_key, summary)
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
     results["TrainingOutput"] = _put(
@@ -344,7 +355,7 @@ def _train_detector(
     results["TestingOutput"] = _put(
         outputs,
         outputs.key("TestingOutput"),
-        artefacts.box_snapshot(test_lines, model.labels, truth, evaluated),
+        artefacts.box_snapshot(test_lines, labels, truth, evaluated),
     )
     model.save(serving.model_folder(store.data_dir, version.id))
 
@@ -369,22 +380,25 @@ def _train_classifier(
     )
     del embedded
     test_embedded = embedder.embed(_sources(test_lines, load), 1, "test images")[:, 0]
+    labels = _evaluated_labels(
+        model.labels, (label for line in test_lines for label in line.image_labels())
+    )
     truth = np.array(
-        [[label in line.image_labels() for label in model.labels] for line in test_lines],
+        [[label in line.image_labels() for label in labels] for line in test_lines],
         dtype=bool,
-    ).reshape(len(test_lines), len(model.labels))
-    model.calibrate(test_embedded, truth)
+    ).reshape(len(test_lines), len(labels))
+    learned = truth[:, : len(model.labels)]
+    model.calibrate(test_embedded, learned)
     scores = model.scores_of(test_embedded)
-    per_label = metrics.evaluate(model.labels, scores, truth)
-    model.thresholds = {r.label: r.threshold for r in per_label}
+    per_label = metrics.evaluate(labels, scores, truth)
+    thresholds = {r.label: r.threshold for r in per_label}
+    model.thresholds = {label: thresholds[label] for label in model.labels}
     totals = metrics.aggregate(per_label)
     aggregated = {
         **totals,
-        "ConfusionMatrix": metrics.confusion_matrix(model.labels, scores, truth),
+        "ConfusionMatrix": metrics.confusion_matrix(labels, scores, truth),
     }
-    summary = artefacts.summary(
-        model.labels, per_label, aggregated, len(test_lines), len(train_lines)
-    )
+    summary = artefacts.summary(labels, per_label, aggregated, len(test_lines), len(train_lines))
     location = _put(outputs, outputs.summary_key, summary)
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
     results["TrainingOutput"] = _put(
@@ -393,11 +407,15 @@ def _train_classifier(
     results["TestingOutput"] = _put(
         outputs,
         outputs.key("TestingOutput"),
-        artefacts.label_snapshot(
-            test_lines, model.labels, model.thresholds, scores.tolist(), truth.tolist()
-        ),
+        artefacts.label_snapshot(test_lines, labels, thresholds, scores.tolist(), truth.tolist()),
     )
     model.save(serving.model_folder(store.data_dir, version.id))
+
+
+def _evaluated_labels(learned: list[str], tested: Iterable[str]) -> list[str]:
+    """The model's labels, then the test set's labels it never learned (the overlap rule lets
+    them through; `metrics` evaluates them as never predicted)."""
+    return [*learned, *sorted(set(tested) - set(learned))]
 
 
 def recover(store: Store, clock: Clock) -> None:

@@ -155,17 +155,17 @@ def describe(version: ProjectVersion, now_ms: int) -> JsonObject:
     status, message = version.described_status(now_ms)
     request = version.request
     trained = version.phase not in ("TRAINING", "COPYING") or version.done(now_ms)
-    results = version.results if trained else {}
+    results = artefacts.recorded(version.results) if trained else {}
     output = {
         "S3Bucket": request["OutputConfig"]["S3Bucket"],
         "S3KeyPrefix": request["OutputConfig"].get("S3KeyPrefix", ""),
     }
     training = {"Input": request.get("TrainingData", {})}
     testing = {"Input": request.get("TestingData", {"AutoCreate": request["AutoCreate"]})}
-    if "TrainingValidation" in results:
+    if "TrainingValidation" in results and "TestingValidation" in results:
         training["Validation"] = artefacts.asset(results["TrainingValidation"])
         testing["Validation"] = artefacts.asset(results["TestingValidation"])
-    if "TrainingOutput" in results:
+    if "TrainingOutput" in results and "TestingOutput" in results:
         training["Output"] = artefacts.asset(results["TrainingOutput"])
         testing["Output"] = {
             **artefacts.asset(results["TestingOutput"]),
