@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from fakerek.config import Settings
 from fakerek.domain import images, lifecycle
 from fakerek.domain.clock import Clock
 from fakerek.domain.lifecycle import VersionOutcome
-from fakerek.jobs import cached_training
+from fakerek.jobs import Cancelled, cached_training, outcomes
 from fakerek.manifests import artefacts, training
 from fakerek.manifests.artefacts import Outputs
 from fakerek.manifests.codes import status_message
@@ -32,7 +33,7 @@ from fakerek.ml import serving
 from fakerek.ml.model_cache import ModelCache
 from fakerek.s3.objects import ObjectError, Objects
 from fakerek.store import datasets, versions
-from fakerek.store.db import Store
+from fakerek.store.db import Store, StoreClosed, Tx
 from fakerek.store.records import ProjectVersion
 
 if TYPE_CHECKING:
@@ -93,39 +94,79 @@ class Options:
     ml: MlOptions = field(default_factory=lambda: MlOptions.of(Settings()))
 
 
-def run(store: Store, clock: Clock, objects: Objects, version_id: int, options: Options) -> None:
-    with store.read() as conn:
-        version = versions.by_id(conn, version_id)
-    if version is None:
-        return
+def run(
+    store: Store,
+    clock: Clock,
+    objects: Objects,
+    version_id: int,
+    options: Options,
+    stopping: threading.Event | None = None,
+) -> None:
+    """Train; the version ends TRAINING_COMPLETED or TRAINING_FAILED, whatever happens (a
+    training the server's stop interrupts, at its next image, ends as a service error)."""
+    what = f"the training of version {version_id}"
     results: dict[str, Any] = {}
     started = time.monotonic()
     outcome: VersionOutcome
     try:
-        _train(store, objects, version, options, results)
+        with store.read() as conn:
+            version = versions.by_id(conn, version_id)
+        if version is None:
+            return
+        what = f"the training of {version.arn}"
+        _train(store, objects, version, options, results, stopping)
         outcome, message = "COMPLETED", None
+    except StoreClosed:
+        log.warning("%s was cut by the server's stop: the next start marks it failed", what)
+        return
+    except Cancelled:
+        log.info("%s is cancelled: the server is stopping", what)
+        outcome, message, results = "FAILED", lifecycle.SERVICE_ISSUE, {}
     except TrainingFailed as failure:
         outcome, message = "FAILED", failure.status_message
-        log.info("training of %s failed: %s (%s)", version.arn, message, failure)
+        log.info("%s failed: %s (%s)", what, message, failure)
         results = _after_failure(results, failure.code)
     except Exception:
-        log.exception("training of %s failed", version.arn)
-        outcome, message = "FAILED", lifecycle.SERVICE_ISSUE
-        results = _after_failure(results, None)
+        log.exception("%s failed", what)
+        outcome, message, results = "FAILED", lifecycle.SERVICE_ISSUE, {}
     finished_ms = clock.now_ms()
-    # billed until the training ends as clients see it (realistic timing stretches it)
-    ended_ms = lifecycle.training_end_ms(finished_ms, version.ready_ms)
-    if outcome == "COMPLETED":
-        results["BillableTrainingTimeInSeconds"] = max(
-            1, round((ended_ms - version.created_ms) / 1000)
-        )
-    else:
-        serving.remove_model(store.data_dir, version_id)
-    with store.write() as tx:
+
+    def write(tx: Tx) -> None:
+        found = versions.by_id(tx, version_id)
+        if found is None:
+            return
+        # billed until the training ends as clients see it (realistic timing stretches it)
+        ended_ms = lifecycle.training_end_ms(finished_ms, found.ready_ms)
+        if outcome == "COMPLETED":
+            results["BillableTrainingTimeInSeconds"] = max(
+                1, round((ended_ms - found.created_ms) / 1000)
+            )
+        else:
+            serving.remove_model(store.data_dir, version_id)
         versions.finish(tx, version_id, outcome, finished_ms, message, results, ended_ms)
-    log.info(
-        "training of %s ended %s after %.1f s", version.arn, outcome, time.monotonic() - started
-    )
+
+    if outcomes.record(store, what, write, mark_failed(store, clock, version_id)):
+        log.info("%s ended %s after %.1f s", what, outcome, time.monotonic() - started)
+
+
+def mark_failed(store: Store, clock: Clock, version_id: int) -> outcomes.Write:
+    """The write that ends a training or a copy as a service error (its model files gone), if
+    it has not ended: after a write of its outcome failed, and at start-up after a crash."""
+
+    def write(tx: Tx) -> None:
+        version = versions.by_id(tx, version_id)
+        if version is None or version.outcome is not None:
+            return
+        serving.remove_model(store.data_dir, version_id)
+        now = clock.now_ms()
+        ended = (
+            lifecycle.training_end_ms(now, version.ready_ms)
+            if version.phase == "TRAINING"
+            else None
+        )
+        versions.finish(tx, version_id, "FAILED", now, lifecycle.SERVICE_ISSUE, {}, ended)
+
+    return write
 
 
 VALIDATION = ("ManifestSummary", "TrainingValidation", "TestingValidation")
@@ -153,6 +194,7 @@ def _train(
     version: ProjectVersion,
     options: Options,
     results: dict[str, Any],
+    stopping: threading.Event | None,
 ) -> None:
     if options.fault == "SERVICE_ERROR":
         raise TrainingFailed(None, "injected service error")
@@ -166,6 +208,8 @@ def _train(
         raise TrainingFailed(failure.code) from None
 
     def read(bucket: str, key: str) -> bytes | None:
+        if stopping is not None and stopping.is_set():
+            raise Cancelled  # every image is read: validation, training and evaluation
         try:
             return objects.read(bucket, key, limit=images.ImageLimits().max_bytes + 1)
         except ObjectError:
@@ -421,18 +465,7 @@ def _evaluated_labels(learned: list[str], tested: Iterable[str]) -> list[str]:
 def recover(store: Store, clock: Clock) -> None:
     """At start-up: a training or a copy a crash interrupted ends as a service error."""
     with store.read() as conn:
-        stuck = versions.unfinished(conn)
-    for version in stuck:
-        serving.remove_model(store.data_dir, version.id)
-        now = clock.now_ms()
-        training = version.phase == "TRAINING"
+        stuck = [version.id for version in versions.unfinished(conn)]
+    for version_id in stuck:
         with store.write() as tx:
-            versions.finish(
-                tx,
-                version.id,
-                "FAILED",
-                now,
-                lifecycle.SERVICE_ISSUE,
-                {},
-                lifecycle.training_end_ms(now, version.ready_ms) if training else None,
-            )
+            mark_failed(store, clock, version_id)(tx)

@@ -24,6 +24,7 @@ from fakerek.s3.objects import EmbeddedObjects, ExternalObjects, Objects
 from fakerek.store.db import Store
 
 log = logging.getLogger("fakerek")
+JOBS_STOP_SECONDS = 10.0
 
 
 @dataclass
@@ -107,10 +108,11 @@ class Services:
                 part.reset()
         self.store.rewind(self.clock.now_ms())
 
-    def close(self) -> None:
-        """Stop: queued jobs are dropped (running ones end at their next transaction), the
-        embedded S3 finishes starting, and the store closes."""
-        self.jobs.close()
+    def close(self, jobs_timeout: float = JOBS_STOP_SECONDS) -> None:
+        """Stop: background jobs end (long ones cancelled, recorded as failed; waited for up to
+        `jobs_timeout` seconds, then a job still running finds the store closed and the next
+        start marks its resource failed), the embedded S3 finishes starting, the store closes."""
+        self.jobs.close(jobs_timeout)
         if self.s3 is not None:
             self.s3.close()
         self.store.close()

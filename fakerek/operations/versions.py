@@ -133,8 +133,11 @@ def create_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
         ml=training.MlOptions.of(settings),
     )
     store, clock, objects = ctx.store, ctx.services.clock, ctx.objects
+    stopping = ctx.services.jobs.stopping
     ctx.services.jobs.submit(
-        [arn], ready_ms, lambda: training.run(store, clock, objects, version_id, options)
+        [arn],
+        ready_ms,
+        lambda: training.run(store, clock, objects, version_id, options, stopping),
     )
     return {"ProjectVersionArn": arn}
 
