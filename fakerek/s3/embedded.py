@@ -36,7 +36,7 @@ from fakerek.adapters.moto_s3 import KeyInfo, MotoS3, Version
 from fakerek.domain.clock import wall_ms
 from fakerek.s3 import addressing
 from fakerek.store import s3 as index
-from fakerek.store.db import Store
+from fakerek.store.db import Store, StoreClosed
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -205,12 +205,13 @@ class EmbeddedS3:
             try:
                 with self._lock:
                     self._mirror(target, method, b"".join(chunks))
-            except Exception:
-                log.exception(
+            except Exception as error:
+                log.error(
                     "could not store S3 change %s /%s/%s: answering InternalError",
                     method,
                     target.bucket,
                     target.key,
+                    exc_info=None if isinstance(error, StoreClosed) else error,
                 )
                 self._undo(target)
                 return _internal_error(start_response)
@@ -337,6 +338,8 @@ class EmbeddedS3:
             for found in stored:
                 if found is not None:
                     self._restore_key(self.moto, found)
+        except StoreClosed:  # the server is stopping: what is in memory goes with it
+            log.warning("the S3 change to /%s/%s is not kept", target.bucket, target.key)
         except Exception:
             log.exception(
                 "could not undo the S3 change to /%s/%s in memory", target.bucket, target.key
