@@ -21,8 +21,16 @@ from fakerek.store.db import Store, StoreClosed, Tx
 log = logging.getLogger("fakerek.copy")
 
 
-def run(store: Store, clock: Clock, objects: Objects, source_id: int, copy_id: int) -> None:
-    """Copy the model's files and its training results; the copy ends COMPLETED or FAILED."""
+def run(
+    store: Store,
+    clock: Clock,
+    sources: Objects,
+    objects: Objects,
+    source_id: int,
+    copy_id: int,
+) -> None:
+    """Copy the model's files and its training results (read from `sources`, as the source's
+    account; written to `objects`, as the caller's); the copy ends COMPLETED or FAILED."""
     what = f"the copy into version {copy_id}"
     results: JsonObject = {}
     outcome: VersionOutcome
@@ -38,12 +46,12 @@ def run(store: Store, clock: Clock, objects: Objects, source_id: int, copy_id: i
         old = recorded(source.results)
         for key in ARTEFACT_NAMES:
             if key in old:
-                results[key] = outputs.put(outputs.key(key), _read(objects, old[key]))
+                results[key] = outputs.put(outputs.key(key), _read(sources, old[key]))
         if "EvaluationResult" in old:
             summary = old["EvaluationResult"]["Summary"]
             results["EvaluationResult"] = {
                 "F1Score": old["EvaluationResult"]["F1Score"],
-                "Summary": outputs.put(outputs.summary_key, _read(objects, summary)),
+                "Summary": outputs.put(outputs.summary_key, _read(sources, summary)),
             }
         folder = serving.model_folder(store.data_dir, copy_id)
         shutil.rmtree(folder, ignore_errors=True)

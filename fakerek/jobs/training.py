@@ -237,7 +237,7 @@ def _train(
             train_texts,
             test_texts,
             fetch=fetch,
-            denied=options.denied,
+            denied=_Denied(options.denied, objects),
             limits=limits,
             inspect=functools.partial(embedder.inspect, limits=limits.image),
         )
@@ -246,6 +246,18 @@ def _train(
     finally:
         embedder.close()
     found.keep(outputs, folder, results, checked.training.use_case, ml.precision)
+
+
+@dataclass(frozen=True)
+class _Denied:
+    """The image buckets the training may not read: denied by the settings, or another
+    account's (C3, ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET)."""
+
+    settings: frozenset[str]
+    objects: Objects
+
+    def __contains__(self, bucket: object) -> bool:
+        return isinstance(bucket, str) and (bucket in self.settings or self.objects.denies(bucket))
 
 
 def _embedder(store: Store, ml: MlOptions, training_images: int) -> Embedder:

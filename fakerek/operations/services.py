@@ -37,7 +37,7 @@ class Services:
     clock: Clock = field(default_factory=Clock)
     faults: Faults = field(default_factory=Faults)
     rules: Rules = field(default_factory=Rules)
-    _objects: dict[tuple[str, frozenset[str], str], Objects] = field(default_factory=dict)
+    _objects: dict[tuple[str, frozenset[str], str, str], Objects] = field(default_factory=dict)
     _release_graph_cache: Callable[[], None] = lambda: None
     capacity: Capacity = field(init=False)
 
@@ -50,12 +50,17 @@ class Services:
         from fakerek.ml import graph_cache
 
         store = Store(settings.data_dir)
+        config = RuntimeConfig(settings)
         try:
-            s3 = None if settings.s3_endpoint_url else EmbeddedS3(store, settings.region)
+            s3 = (
+                None
+                if settings.s3_endpoint_url
+                else EmbeddedS3(store, settings.region, lambda: config.snapshot().account_id)
+            )
         except BaseException:
             store.close()
             raise
-        services = cls(RuntimeConfig(settings), store, s3)
+        services = cls(config, store, s3)
         services._release_graph_cache = graph_cache.use(settings.cache_dir)
         return services
 
@@ -66,9 +71,11 @@ class Services:
         datasets.recover(self.store, self.clock)
         training.recover(self.store, self.clock)
 
-    def objects(self, settings: Settings) -> Objects:
-        """Access to users' S3 objects under these settings (kept while they hold)."""
-        key = (settings.s3_endpoint_url, settings.denied_buckets, settings.region)
+    def objects(self, settings: Settings, account: str) -> Objects:
+        """Users' S3 objects as `account` reaches them under these settings (kept while they
+        hold): the embedded S3 refuses other accounts' buckets; an external endpoint decides
+        for itself."""
+        key = (settings.s3_endpoint_url, settings.denied_buckets, settings.region, account)
         found = self._objects.get(key)
         if found is None:
             if self.s3 is None:
@@ -76,7 +83,7 @@ class Services:
                     settings.s3_endpoint_url, settings.region, settings.denied_buckets
                 )
             else:
-                found = EmbeddedObjects(self.s3, settings.denied_buckets)
+                found = EmbeddedObjects(self.s3, account, settings.denied_buckets)
             self._objects[key] = found
         return found
 
