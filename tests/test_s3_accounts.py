@@ -15,6 +15,7 @@ from conftest import error_of
 from images import scene
 from manifests import image_line, manifest
 
+from fakerek.api import sigv4
 from fakerek.store.db import DB_NAME
 
 OWNER, OTHER = "111111111111", "222222222222"
@@ -252,3 +253,24 @@ def test_rekognition_reads_and_writes_s3_as_its_caller(fakerek, clients):
     )
     written = [o["Key"] for o in other_s3.list_objects_v2(Bucket="theirs")["Contents"]]
     assert not [key for key in written if "-t2-" in key]  # the owner wrote nothing there
+
+
+@pytest.mark.parametrize(
+    "authorization, query, account",
+    [
+        (
+            "AWS4-HMAC-SHA256 Credential=111111111111/20260101/us-east-1/s3/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+            "",
+            OWNER,
+        ),
+        ("AWS 222222222222:c2lnbmF0dXJl", "", OTHER),  # SigV2
+        (None, "X-Amz-Credential=111111111111%2F20260101%2Fus-east-1%2Fs3%2Faws4_request", OWNER),
+        (None, "AWSAccessKeyId=222222222222&Signature=x&Expires=1", OTHER),  # SigV2 presigned
+        ("AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20260101/us-east-1/s3/aws4_request", "", "0"),
+        (None, "", "0"),  # unsigned
+    ],
+)
+def test_the_caller_is_the_account_of_the_signing_key(authorization, query, account):
+    key = sigv4.access_key(authorization, query)
+    assert sigv4.account_of(key, "0") == account

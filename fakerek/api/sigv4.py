@@ -1,4 +1,5 @@
-"""Who is calling and where: the access key and region from a SigV4 `Authorization` header.
+"""Who is calling and where: the access key and region from a SigV4 `Authorization` header (for
+S3 also a SigV2 header, or the query of a presigned URL).
 
 Signatures are not verified. An access key id of exactly 12 digits is taken as the caller's
 account id (the LocalStack convention), which makes cross-account scenarios testable.
