@@ -11,6 +11,7 @@ import hashlib
 import io
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -328,3 +329,41 @@ def test_maintenance_drops_connections_whose_headers_are_overdue():
         finally:
             server.close()
             thread.join(5)
+
+
+def test_stop_answers_the_requests_in_flight_then_closes_every_connection():
+    names = (
+        "wasyncore.loop, .close_all, dispatcher.close, BaseWSGIServer._map, .pull_trigger, "
+        ".task_dispatcher, TaskDispatcher.shutdown, HTTPChannel.requests, .request, "
+        ".total_outbufs_len, .will_close"
+    )
+    started = threading.Event()
+
+    def slow(environ, start_response):
+        started.set()
+        time.sleep(0.5)
+        start_response("200 OK", [("Content-Length", "4")])
+        return [b"done"]
+
+    with waitress(names):
+        server = waitress_server.Server(slow, host="127.0.0.1", port=0, threads=2)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=5) as idle,
+            socket.create_connection(("127.0.0.1", server.port), timeout=5) as busy,
+        ):
+            busy.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert started.wait(5)
+            server.stop()
+            received = b""
+            while not received.endswith(b"done"):
+                chunk = busy.recv(4096)
+                assert chunk, f"the connection closed after {received!r}"
+                received += chunk
+            assert received.startswith(b"HTTP/1.1 200 OK")
+            assert idle.recv(1024) == b""  # an idle connection is closed, not kept
+            thread.join(5)
+            assert not thread.is_alive()
+            with pytest.raises(OSError):  # no new connection is accepted
+                socket.create_connection(("127.0.0.1", server.port), timeout=2).close()

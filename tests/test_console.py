@@ -213,6 +213,21 @@ def test_a_dataset_from_an_s3_folder_is_labelled_by_subfolder(client):
     }
 
 
+def test_the_console_reads_s3_as_the_account_it_shows(client):
+    put(client, "f/cat/1.png", png(100, 100))  # unsigned: the default account's bucket
+    other = {"Authorization": auth("222222222222", "us-east-1")}
+    arn = call(client, "CreateProject", {"ProjectName": "p"}, **other)[1]["ProjectArn"]
+    form = {"project": arn, "type": "TRAIN", "source": "folder", "folder": f"s3://{BUCKET}/f"}
+    answer = client.post(f"{CONSOLE}/datasets", data=form, headers=OWN)
+    assert answer.status_code == 303
+    assert f"s3://{BUCKET}/f/ cannot be listed: access to bucket {BUCKET} is denied" in (
+        flashes(client)
+    )
+    image = f"{CONSOLE}/image?bucket={BUCKET}&key=f/cat/1.png"
+    assert client.get(image).status_code == 200
+    assert client.get(f"{image}&account=222222222222").status_code == 404
+
+
 def test_deleting_a_project_deletes_its_datasets_first(client):
     arn = dataset_from(client, [image_line("a.png", "x")])
     project = call(client, "DescribeProjects")[1]["ProjectDescriptions"][0]["ProjectArn"]

@@ -366,25 +366,30 @@ def test_user_text_is_shown_as_text(world, pages):
 
 
 def test_from_nothing_to_a_detection_with_the_console_only(world, pages):
-    """Images put in S3 in one folder per label; everything else is done on the pages."""
-    account, s3 = "111122223333", world["s3"]
+    """Images put in S3 in one folder per label; everything else is done on the pages, as an
+    account whose buckets they are (the console reads S3 as the account it shows)."""
+    account = "111122223333"
+    s3 = world["server"].client("s3", account=account)
+    images, results = "their-images", "their-results"
+    s3.create_bucket(Bucket=images)
+    s3.create_bucket(Bucket=results)
     for i in range(24):
         shape = SHAPES[i % 3]
         data, _ = scene(3000 + i, [shape])
-        s3.put_object(Bucket=BUCKET, Key=f"folders/{shape}/{i}.jpg", Body=data)
+        s3.put_object(Bucket=images, Key=f"folders/{shape}/{i}.jpg", Body=data)
     page = pages.page
     pages.open(f"{CONSOLE}?scope={account}:us-east-1")
     page.get_by_label("Project name").fill("from-the-console")
     pages.click("button", "Create project")
     assert pages.heading() == "from-the-console"
     page.get_by_label("Import images from Amazon S3 bucket").check()
-    page.get_by_label("S3 folder").fill(f"s3://{BUCKET}/folders/")
+    page.get_by_label("S3 folder").fill(f"s3://{images}/folders/")
     pages.click("button", "Create dataset")
     assert pages.heading() == "Training dataset"
     assert page.locator("#gallery .card").count() == 24
     page.get_by_role("link", name="from-the-console").click()
     pages.click("button", "Distribute training dataset")
-    page.get_by_label("Output S3 bucket").fill(OUT)
+    page.get_by_label("Output S3 bucket").fill(results)
     page.get_by_label("Output S3 prefix").fill("console/")
     pages.click("button", "Train model")
     row = page.locator("table").nth(1).locator("tbody tr").first

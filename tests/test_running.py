@@ -393,13 +393,14 @@ def test_copy_across_accounts_needs_a_policy(models):
     server, client = models["server"], models["client"]
     source_project, source = models["classifier"]
     other = server.client(account="111122223333")
+    server.client("s3", account="111122223333").create_bucket(Bucket="their-results")
     destination = other.create_project(ProjectName="theirs")["ProjectArn"]
     request = {
         "SourceProjectArn": source_project,
         "SourceProjectVersionArn": source,
         "DestinationProjectArn": destination,
         "VersionName": "borrowed",
-        "OutputConfig": {"S3Bucket": "out", "S3KeyPrefix": "theirs"},
+        "OutputConfig": {"S3Bucket": "their-results", "S3KeyPrefix": "theirs"},
     }
     with pytest.raises(ClientError) as excinfo:
         other.copy_project_version(**request)
@@ -416,6 +417,15 @@ def test_copy_across_accounts_needs_a_policy(models):
             "ProjectVersionDescriptions"
         ]
         assert found["Status"] == "COPYING_COMPLETED"
+        assert found["EvaluationResult"]["Summary"]["S3Object"]["Bucket"] == "their-results"
+        # the copy's results go to the caller's bucket, never to another account's
+        other.copy_project_version(
+            **{**request, "VersionName": "elsewhere", "OutputConfig": {"S3Bucket": "out"}}
+        )
+        [found] = other.describe_project_versions(
+            ProjectArn=destination, VersionNames=["elsewhere"]
+        )["ProjectVersionDescriptions"]
+        assert found["Status"] == "COPYING_FAILED"
         client.put_project_policy(
             ProjectArn=source_project,
             PolicyName="share",

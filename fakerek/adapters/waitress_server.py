@@ -9,11 +9,17 @@
 
 It also drops a connection whose request headers have not all arrived within a set time (waitress
 only closes connections idle for `channel_timeout`, so a client trickling a header in keeps its
-connection forever).
+connection forever), and it stops gracefully: waitress's own `run()` ends its event loop at an
+interrupt, so the answers of requests still running are never sent. `Server.run` serves until
+`stop()` (safe in a signal handler), then stops accepting connections, keeps the loop turning
+until the requests in flight are answered and their answers sent (up to a deadline), closes the
+idle connections and ends.
 
 These use names waitress does not publish (`channel_class` of its listening sockets,
-`HTTPChannel.send_continue`, `.received`, `.request`, `.will_close` and `task_class`,
-`WSGITask.build_response_header`, `BaseWSGIServer.maintenance` and `.active_channels`); each is
+`HTTPChannel.send_continue`, `.received`, `.request`, `.requests`, `.total_outbufs_len`,
+`.will_close` and `task_class`, `WSGITask.build_response_header`, `BaseWSGIServer.maintenance`,
+`.active_channels`, `.pull_trigger`, `.task_dispatcher` and the socket map (`_map`, `map`),
+`TaskDispatcher.shutdown`, `wasyncore.loop`, `.close_all` and `dispatcher.close`); each is
 covered by a contract test.
 """
 
@@ -24,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 import waitress
+from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 from waitress.task import WSGITask
@@ -83,7 +90,7 @@ class Channel(HTTPChannel):  # type: ignore[misc]
 
 
 class Server:
-    """A listening waitress server; `run()` serves until `close()` or an interrupt.
+    """A listening waitress server; `run()` serves until `stop()`, then drains.
 
     `connection_limit` connections at most (more wait to be accepted); a connection idle for
     `idle_timeout` seconds, or whose request headers take longer than `header_timeout`, is
@@ -117,6 +124,9 @@ class Server:
         for listener in self._listeners():
             listener.channel_class = Channel
             _drop_slow_headers(listener, header_timeout)
+        self._loop_timeout = max(0.05, min(1.0, header_timeout / 4))
+        self._stopping = False  # a plain flag: set from a signal handler
+        self._running = False
 
     def _listeners(self) -> list[Any]:
         server = self._server
@@ -128,11 +138,51 @@ class Server:
     def port(self) -> int:
         return int(self._listeners()[0].effective_port)
 
-    def run(self) -> None:
-        self._server.run()
+    def _socket_map(self) -> dict[int, Any]:
+        server = self._server
+        found: dict[int, Any] = server._map if isinstance(server, BaseWSGIServer) else server.map
+        return found
+
+    def run(self, drain_timeout: float = 10.0) -> None:
+        """Serve until `stop()`; then stop accepting connections, let the requests in flight
+        end and their answers go out (for up to `drain_timeout` seconds), close the rest."""
+        self._running = True
+        sockets = self._socket_map()
+        try:
+            while not self._stopping:
+                wasyncore.loop(timeout=self._loop_timeout, map=sockets, use_poll=True, count=1)
+            self._drain(sockets, time.monotonic() + drain_timeout)
+        finally:
+            self._running = False
+            wasyncore.close_all(sockets)
+
+    def stop(self) -> None:
+        """Ask `run()` to drain and return; safe to call from a signal handler (a flag, and a
+        byte written to wake the event loop)."""
+        self._stopping = True
+        self._listeners()[0].pull_trigger()
 
     def close(self) -> None:
-        self._server.close()
+        """Stop a running server (as `stop()`), or close the sockets of one never run."""
+        if self._running:
+            self.stop()
+        else:
+            wasyncore.close_all(self._socket_map())
+
+    def _drain(self, sockets: dict[int, Any], deadline: float) -> None:
+        for listener in self._listeners():  # no new connections
+            wasyncore.dispatcher.close(listener)
+        while time.monotonic() < deadline:
+            channels = [c for c in list(sockets.values()) if isinstance(c, HTTPChannel)]
+            if not channels:
+                break
+            for channel in channels:
+                if not (channel.requests or channel.request or channel.total_outbufs_len):
+                    channel.will_close = True  # idle: closed at the loop's next turn
+            wasyncore.loop(timeout=0.05, map=sockets, use_poll=True, count=1)
+        self._server.task_dispatcher.shutdown(
+            cancel_pending=True, timeout=max(0.0, deadline - time.monotonic())
+        )
 
 
 def _drop_slow_headers(listener: Any, header_timeout: float) -> None:

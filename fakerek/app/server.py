@@ -1,4 +1,10 @@
-"""`fakerek serve`: build the application, serve it with waitress, stop cleanly on a signal."""
+"""`fakerek serve`: build the application, serve it with waitress, stop cleanly on a signal.
+
+SIGTERM or Ctrl-C: background jobs are told to stop (a training or an import ends failed at its
+next image or batch, shorter work finishes), no connection is accepted any more, the requests in
+flight are answered (for up to DRAIN_SECONDS), then the jobs are waited for and the store closes.
+A second signal cuts the wait for requests short.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +27,7 @@ log = logging.getLogger("fakerek")
 TRANSPORT_BODY_LIMIT = 5 * 1024**3
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+DRAIN_SECONDS = 10.0
 
 
 def _allow_open_files(wanted: int) -> None:
@@ -66,17 +71,30 @@ def run(settings: Settings) -> int:
             f"fakerek: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr
         )
         return 1
-    signal.signal(signal.SIGTERM, _interrupt)
+    signals: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        signals.append(signum)
+        if len(signals) > 1:
+            raise KeyboardInterrupt  # a second signal: stop waiting for requests
+        log.info("stopping (%s)", signal.Signals(signum).name)
+        parts.jobs.stopping.set()  # so that requests waiting for a job end soon too
+        server.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     print(
         f"fakerek {__version__} ready on http://{settings.host}:{server.port} "
         f"(data dir {parts.store.data_dir})",
         flush=True,
     )
     try:
-        server.run()
+        server.run(DRAIN_SECONDS)
     except KeyboardInterrupt:
-        server.close()
+        log.info("stopping without waiting for the requests in flight")
     finally:
+        for number in (signal.SIGTERM, signal.SIGINT):  # the jobs are being waited for now
+            signal.signal(number, signal.SIG_IGN)
         parts.close()
         log.info("fakerek stopped")
     return 0

@@ -7,43 +7,61 @@ import logging
 import shutil
 
 from fakerek.api.wire import JsonObject
+from fakerek.domain import lifecycle
 from fakerek.domain.clock import Clock
 from fakerek.domain.lifecycle import VersionOutcome
-from fakerek.manifests.artefacts import ARTEFACT_NAMES, OutputNotWritable, Outputs
+from fakerek.jobs import outcomes
+from fakerek.jobs.training import mark_failed
+from fakerek.manifests.artefacts import ARTEFACT_NAMES, OutputNotWritable, Outputs, recorded
 from fakerek.ml import serving
 from fakerek.s3.objects import ObjectError, Objects
 from fakerek.store import versions
-from fakerek.store.db import Store
+from fakerek.store.db import Store, StoreClosed, Tx
 
 log = logging.getLogger("fakerek.copy")
 
 
-def run(store: Store, clock: Clock, objects: Objects, source_id: int, copy_id: int) -> None:
-    """Copy the model's files and its training results; the copy ends COMPLETED or FAILED."""
-    with store.read() as conn:
-        source, copy = versions.by_id(conn, source_id), versions.by_id(conn, copy_id)
-    if source is None or copy is None:
-        return
+def run(
+    store: Store,
+    clock: Clock,
+    sources: Objects,
+    objects: Objects,
+    source_id: int,
+    copy_id: int,
+) -> None:
+    """Copy the model's files and its training results (read from `sources`, as the source's
+    account; written to `objects`, as the caller's); the copy ends COMPLETED or FAILED."""
+    what = f"the copy into version {copy_id}"
     results: JsonObject = {}
     outcome: VersionOutcome
     try:
+        with store.read() as conn:
+            source, copy = versions.by_id(conn, source_id), versions.by_id(conn, copy_id)
+        if copy is None:
+            return
+        what = f"the copy into {copy.arn}"
+        if source is None:
+            raise OSError("the source model is gone")
         outputs = Outputs(objects, copy.request, copy.project_name, copy.name)
-        old = source.results
+        old = recorded(source.results)
         for key in ARTEFACT_NAMES:
             if key in old:
-                results[key] = outputs.put(outputs.key(key), _read(objects, old[key]))
+                results[key] = outputs.put(outputs.key(key), _read(sources, old[key]))
         if "EvaluationResult" in old:
             summary = old["EvaluationResult"]["Summary"]
             results["EvaluationResult"] = {
                 "F1Score": old["EvaluationResult"]["F1Score"],
-                "Summary": outputs.put(outputs.summary_key, _read(objects, summary)),
+                "Summary": outputs.put(outputs.summary_key, _read(sources, summary)),
             }
         folder = serving.model_folder(store.data_dir, copy_id)
         shutil.rmtree(folder, ignore_errors=True)
         shutil.copytree(serving.model_folder(store.data_dir, source_id), folder)
         outcome, message = "COMPLETED", None
+    except StoreClosed:
+        log.warning("%s was cut by the server's stop: the next start marks it failed", what)
+        return
     except (OutputNotWritable, ObjectError, OSError) as failure:
-        log.warning("copy into %s failed: %s", copy.arn, failure)
+        log.warning("%s failed: %s", what, failure)
         outcome = "FAILED"
         message = (
             "The model could not be copied: its training results could not be written "
@@ -51,9 +69,17 @@ def run(store: Store, clock: Clock, objects: Objects, source_id: int, copy_id: i
             if isinstance(failure, OutputNotWritable)
             else "The model could not be copied."
         )
+    except Exception:
+        log.exception("%s failed", what)
+        outcome, message = "FAILED", lifecycle.SERVICE_ISSUE
+    if outcome == "FAILED":
         serving.remove_model(store.data_dir, copy_id)
-    with store.write() as tx:
+        results = {}
+
+    def write(tx: Tx) -> None:
         versions.finish(tx, copy_id, outcome, clock.now_ms(), message, results, None)
+
+    outcomes.record(store, what, write, mark_failed(store, clock, copy_id))
 
 
 def _read(objects: Objects, location: JsonObject) -> str:

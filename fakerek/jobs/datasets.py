@@ -7,26 +7,33 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 from fakerek.domain import lifecycle
 from fakerek.domain.clock import Clock
+from fakerek.jobs import Cancelled, outcomes
 from fakerek.manifests import importer, split
 from fakerek.manifests.codes import message
 from fakerek.manifests.lines import Line, render
 from fakerek.s3.objects import Objects
 from fakerek.store import datasets
-from fakerek.store.db import Store
+from fakerek.store.db import DatabaseError, Store, StoreClosed, Tx
 
 log = logging.getLogger("fakerek.datasets")
 BATCH = 2000  # manifest lines stored per transaction
 
 
-def fail(store: Store, clock: Clock, dataset_ids: list[int], code: str | None) -> None:
-    """StatusMessage is the bare message (AWS's example); the code goes to the log."""
-    log.info("datasets %s failed: %s", dataset_ids, code or "service error")
+def _failed(
+    clock: Clock, dataset_ids: list[int], code: str | None, drop_entries: bool = False
+) -> outcomes.Write:
+    """The write that ends datasets' work FAILED: the bare message (AWS's example), the code
+    in the log; a failed import keeps no entries."""
     text = message(code) if code else lifecycle.SERVICE_ISSUE
-    with store.write() as tx:
+
+    def write(tx: Tx) -> None:
         for dataset_id in dataset_ids:
+            if drop_entries:
+                datasets.delete_entries(tx, dataset_id)
             datasets.finish(
                 tx,
                 dataset_id,
@@ -36,6 +43,40 @@ def fail(store: Store, clock: Clock, dataset_ids: list[int], code: str | None) -
                 "CLIENT_ERROR" if code else "SERVICE_ERROR",
             )
 
+    return write
+
+
+def _ended(
+    store: Store,
+    clock: Clock,
+    what: str,
+    dataset_ids: list[int],
+    error: Exception,
+    drop_entries: bool = False,
+) -> None:
+    """End work that raised `error` FAILED: with its failure code, else as a service error (a
+    cancellation, a bug, a write that could not be stored); that write itself is retried until
+    it is stored or the server stops."""
+    code = None
+    if isinstance(error, StoreClosed):
+        log.warning("%s was cut by the server's stop: the next start marks it failed", what)
+        return
+    if isinstance(error, importer.ImportFailed):
+        log.info("%s failed: %s", what, error.code)
+        code = error.code
+    elif isinstance(error, Cancelled):
+        log.info("%s is cancelled: the server is stopping", what)
+    elif isinstance(error, DatabaseError):
+        log.error("%s cannot be stored (%s): marking it failed", what, error)
+    else:
+        log.error("%s failed", what, exc_info=error)
+    outcomes.record(
+        store,
+        what,
+        _failed(clock, dataset_ids, code, drop_entries),
+        _failed(clock, dataset_ids, None, drop_entries),
+    )
+
 
 def import_manifest(
     store: Store,
@@ -44,6 +85,7 @@ def import_manifest(
     dataset_id: int,
     s3_object: dict[str, str],
     limits: importer.ImportLimits,
+    stopping: threading.Event | None = None,
 ) -> None:
     """CreateDataset from a manifest: stream, validate and store its lines in batches."""
     try:
@@ -58,6 +100,8 @@ def import_manifest(
         for position, line in enumerate(lines, 1):
             batch.append(new_entry(line, position))
             if len(batch) >= BATCH:
+                if stopping is not None and stopping.is_set():
+                    raise Cancelled
                 with store.write() as tx:
                     datasets.add_entries(tx, dataset_id, batch, fresh=True)
                 batch = []
@@ -74,15 +118,8 @@ def import_manifest(
         log.info(
             "dataset %d imported: %d lines, %d dropped", dataset_id, tally.lines, tally.dropped
         )
-    except importer.ImportFailed as failure:
-        with store.write() as tx:
-            datasets.delete_entries(tx, dataset_id)
-        fail(store, clock, [dataset_id], failure.code)
-    except Exception:
-        log.exception("import into dataset %d failed", dataset_id)
-        with store.write() as tx:
-            datasets.delete_entries(tx, dataset_id)
-        fail(store, clock, [dataset_id], None)
+    except Exception as error:
+        _ended(store, clock, f"the import into dataset {dataset_id}", [dataset_id], error, True)
 
 
 def update(
@@ -104,11 +141,8 @@ def update(
                 raise importer.ImportFailed("ERROR_MANIFEST_TOO_MANY_LABELS")
             importer.check_one_bucket(datasets.image_buckets(tx, dataset_id))
             datasets.finish(tx, dataset_id, "COMPLETE", clock.now_ms())
-    except importer.ImportFailed as failure:
-        fail(store, clock, [dataset_id], failure.code)  # the merge was rolled back
-    except Exception:
-        log.exception("update of dataset %d failed", dataset_id)
-        fail(store, clock, [dataset_id], None)
+    except Exception as error:  # the merge was rolled back
+        _ended(store, clock, f"the update of dataset {dataset_id}", [dataset_id], error)
 
 
 def distribute(store: Store, clock: Clock, train_id: int, test_id: int) -> None:
@@ -130,11 +164,9 @@ def distribute(store: Store, clock: Clock, train_id: int, test_id: int) -> None:
             now = clock.now_ms()
             datasets.finish(tx, train_id, "COMPLETE", now)
             datasets.finish(tx, test_id, "COMPLETE", now)
-    except importer.ImportFailed as failure:
-        fail(store, clock, [train_id, test_id], failure.code)
-    except Exception:
-        log.exception("distribution of datasets %d/%d failed", train_id, test_id)
-        fail(store, clock, [train_id, test_id], None)
+    except Exception as error:
+        what = f"the distribution of datasets {train_id}/{test_id}"
+        _ended(store, clock, what, [train_id, test_id], error)
 
 
 def recover(store: Store, clock: Clock) -> None:
@@ -142,10 +174,8 @@ def recover(store: Store, clock: Clock) -> None:
     with store.read() as conn:
         stuck = datasets.unfinished(conn)
     for dataset in stuck:
-        if dataset.phase == "CREATE":
-            with store.write() as tx:
-                datasets.delete_entries(tx, dataset.id)
-        fail(store, clock, [dataset.id], None)
+        with store.write() as tx:
+            _failed(clock, [dataset.id], None, drop_entries=dataset.phase == "CREATE")(tx)
         log.warning(
             "dataset %s was interrupted by a restart: marked %s_FAILED", dataset.arn, dataset.phase
         )

@@ -8,9 +8,10 @@ import logging
 from fakerek.domain import lifecycle
 from fakerek.domain.capacity import Capacity
 from fakerek.domain.clock import Clock
+from fakerek.jobs import outcomes
 from fakerek.ml import serving
 from fakerek.store import versions
-from fakerek.store.db import Store
+from fakerek.store.db import Store, Tx
 from fakerek.store.records import ProjectVersion
 
 log = logging.getLogger("fakerek.ml.serving")
@@ -26,7 +27,10 @@ def load(
         return models.get(version.id, serving.model_folder(store.data_dir, version.id))
     except Exception:
         log.exception("the model of %s cannot be loaded", version.arn)
-    with store.write() as tx:
+
+    def fail(tx: Tx) -> None:
         versions.fail_phase(tx, version.id, clock.now_ms(), FAILED_TO_START)
+
+    outcomes.record(store, f"the start of {version.arn}", fail, fail)
     capacity.stop(version.arn)
     return None

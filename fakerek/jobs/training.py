@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from fakerek.config import Settings
 from fakerek.domain import images, lifecycle
 from fakerek.domain.clock import Clock
 from fakerek.domain.lifecycle import VersionOutcome
-from fakerek.jobs import cached_training
+from fakerek.jobs import Cancelled, cached_training, outcomes
 from fakerek.manifests import artefacts, training
 from fakerek.manifests.artefacts import Outputs
 from fakerek.manifests.codes import status_message
@@ -32,7 +33,7 @@ from fakerek.ml import serving
 from fakerek.ml.model_cache import ModelCache
 from fakerek.s3.objects import ObjectError, Objects
 from fakerek.store import datasets, versions
-from fakerek.store.db import Store
+from fakerek.store.db import Store, StoreClosed, Tx
 from fakerek.store.records import ProjectVersion
 
 if TYPE_CHECKING:
@@ -93,39 +94,91 @@ class Options:
     ml: MlOptions = field(default_factory=lambda: MlOptions.of(Settings()))
 
 
-def run(store: Store, clock: Clock, objects: Objects, version_id: int, options: Options) -> None:
-    with store.read() as conn:
-        version = versions.by_id(conn, version_id)
-    if version is None:
-        return
+def run(
+    store: Store,
+    clock: Clock,
+    objects: Objects,
+    version_id: int,
+    options: Options,
+    stopping: threading.Event | None = None,
+) -> None:
+    """Train; the version ends TRAINING_COMPLETED or TRAINING_FAILED, whatever happens (a
+    training the server's stop interrupts, at its next image, ends as a service error)."""
+    what = f"the training of version {version_id}"
     results: dict[str, Any] = {}
     started = time.monotonic()
     outcome: VersionOutcome
     try:
-        _train(store, objects, version, options, results)
+        with store.read() as conn:
+            version = versions.by_id(conn, version_id)
+        if version is None:
+            return
+        what = f"the training of {version.arn}"
+        _train(store, objects, version, options, results, stopping)
         outcome, message = "COMPLETED", None
+    except StoreClosed:
+        log.warning("%s was cut by the server's stop: the next start marks it failed", what)
+        return
+    except Cancelled:
+        log.info("%s is cancelled: the server is stopping", what)
+        outcome, message, results = "FAILED", lifecycle.SERVICE_ISSUE, {}
     except TrainingFailed as failure:
         outcome, message = "FAILED", failure.status_message
-        log.info("training of %s failed: %s (%s)", version.arn, message, failure)
+        log.info("%s failed: %s (%s)", what, message, failure)
+        results = _after_failure(results, failure.code)
     except Exception:
-        log.exception("training of %s failed", version.arn)
-        outcome, message = "FAILED", lifecycle.SERVICE_ISSUE
-        for key in ("TrainingValidation", "TestingValidation", "ManifestSummary"):
-            results.pop(key, None)  # a late service error hides the validation locations
+        log.exception("%s failed", what)
+        outcome, message, results = "FAILED", lifecycle.SERVICE_ISSUE, {}
     finished_ms = clock.now_ms()
-    # billed until the training ends as clients see it (realistic timing stretches it)
-    ended_ms = lifecycle.training_end_ms(finished_ms, version.ready_ms)
-    if outcome == "COMPLETED":
-        results["BillableTrainingTimeInSeconds"] = max(
-            1, round((ended_ms - version.created_ms) / 1000)
-        )
-    else:
-        serving.remove_model(store.data_dir, version_id)
-    with store.write() as tx:
+
+    def write(tx: Tx) -> None:
+        found = versions.by_id(tx, version_id)
+        if found is None:
+            return
+        # billed until the training ends as clients see it (realistic timing stretches it)
+        ended_ms = lifecycle.training_end_ms(finished_ms, found.ready_ms)
+        if outcome == "COMPLETED":
+            results["BillableTrainingTimeInSeconds"] = max(
+                1, round((ended_ms - found.created_ms) / 1000)
+            )
+        else:
+            serving.remove_model(store.data_dir, version_id)
         versions.finish(tx, version_id, outcome, finished_ms, message, results, ended_ms)
-    log.info(
-        "training of %s ended %s after %.1f s", version.arn, outcome, time.monotonic() - started
-    )
+
+    if outcomes.record(store, what, write, mark_failed(store, clock, version_id)):
+        log.info("%s ended %s after %.1f s", what, outcome, time.monotonic() - started)
+
+
+def mark_failed(store: Store, clock: Clock, version_id: int) -> outcomes.Write:
+    """The write that ends a training or a copy as a service error (its model files gone), if
+    it has not ended: after a write of its outcome failed, and at start-up after a crash."""
+
+    def write(tx: Tx) -> None:
+        version = versions.by_id(tx, version_id)
+        if version is None or version.outcome is not None:
+            return
+        serving.remove_model(store.data_dir, version_id)
+        now = clock.now_ms()
+        ended = (
+            lifecycle.training_end_ms(now, version.ready_ms)
+            if version.phase == "TRAINING"
+            else None
+        )
+        versions.finish(tx, version_id, "FAILED", now, lifecycle.SERVICE_ISSUE, {}, ended)
+
+    return write
+
+
+VALIDATION = ("ManifestSummary", "TrainingValidation", "TestingValidation")
+
+
+def _after_failure(results: dict[str, Any], code: str | None) -> dict[str, Any]:
+    """What a failed version shows (§1.5): the validation's locations after a content error,
+    once all three were written; nothing after a service error (its files stay, unnamed), and
+    never an evaluation or outputs (a training may fail between two of them)."""
+    if code is None or not all(key in results for key in VALIDATION):
+        return {}
+    return {key: results[key] for key in VALIDATION}
 
 
 def _put(outputs: Outputs, key: str, body: str) -> dict[str, Any]:
@@ -141,6 +194,7 @@ def _train(
     version: ProjectVersion,
     options: Options,
     results: dict[str, Any],
+    stopping: threading.Event | None,
 ) -> None:
     if options.fault == "SERVICE_ERROR":
         raise TrainingFailed(None, "injected service error")
@@ -154,6 +208,8 @@ def _train(
         raise TrainingFailed(failure.code) from None
 
     def read(bucket: str, key: str) -> bytes | None:
+        if stopping is not None and stopping.is_set():
+            raise Cancelled  # every image is read: validation, training and evaluation
         try:
             return objects.read(bucket, key, limit=images.ImageLimits().max_bytes + 1)
         except ObjectError:
@@ -181,7 +237,7 @@ def _train(
             train_texts,
             test_texts,
             fetch=fetch,
-            denied=options.denied,
+            denied=_Denied(options.denied, objects),
             limits=limits,
             inspect=functools.partial(embedder.inspect, limits=limits.image),
         )
@@ -190,6 +246,18 @@ def _train(
     finally:
         embedder.close()
     found.keep(outputs, folder, results, checked.training.use_case, ml.precision)
+
+
+@dataclass(frozen=True)
+class _Denied:
+    """The image buckets the training may not read: denied by the settings, or another
+    account's (C3, ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET)."""
+
+    settings: frozenset[str]
+    objects: Objects
+
+    def __contains__(self, bucket: object) -> bool:
+        return isinstance(bucket, str) and (bucket in self.settings or self.objects.denies(bucket))
 
 
 def _embedder(store: Store, ml: MlOptions, training_images: int) -> Embedder:
@@ -321,17 +389,16 @@ def _train_detector(
     predicted = [
         [(label, model.confidence(score), box) for label, score, box in found] for found in raw
     ]
-    scored = metrics.evaluate_boxes(model.labels, predicted, truth)
-    model.thresholds = {r.label: r.threshold for r in scored.results}
+    labels = _evaluated_labels(model.labels, (label for boxes in truth for label, _ in boxes))
+    scored = metrics.evaluate_boxes(labels, predicted, truth)
+    model.thresholds = {r.label: r.threshold for r in scored.results if r.label in model.labels}
     totals = metrics.aggregate(scored.results)
     aggregated = {
         **totals,
         "AveragePrecision": scored.average_precision,
         "AverageRecall": scored.average_recall,
     }
-    summary = artefacts.summary(
-        model.labels, scored.results, aggregated, len(test_lines), len(examples)
-    )
+    summary = artefacts.summary(labels, scored.results, aggregated, len(test_lines), len(examples))
     location = _put(outputs, outputs.summary_key, summary)
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
     results["TrainingOutput"] = _put(
@@ -344,7 +411,7 @@ def _train_detector(
     results["TestingOutput"] = _put(
         outputs,
         outputs.key("TestingOutput"),
-        artefacts.box_snapshot(test_lines, model.labels, truth, evaluated),
+        artefacts.box_snapshot(test_lines, labels, truth, evaluated),
     )
     model.save(serving.model_folder(store.data_dir, version.id))
 
@@ -369,22 +436,25 @@ def _train_classifier(
     )
     del embedded
     test_embedded = embedder.embed(_sources(test_lines, load), 1, "test images")[:, 0]
+    labels = _evaluated_labels(
+        model.labels, (label for line in test_lines for label in line.image_labels())
+    )
     truth = np.array(
-        [[label in line.image_labels() for label in model.labels] for line in test_lines],
+        [[label in line.image_labels() for label in labels] for line in test_lines],
         dtype=bool,
-    ).reshape(len(test_lines), len(model.labels))
-    model.calibrate(test_embedded, truth)
+    ).reshape(len(test_lines), len(labels))
+    learned = truth[:, : len(model.labels)]
+    model.calibrate(test_embedded, learned)
     scores = model.scores_of(test_embedded)
-    per_label = metrics.evaluate(model.labels, scores, truth)
-    model.thresholds = {r.label: r.threshold for r in per_label}
+    per_label = metrics.evaluate(labels, scores, truth)
+    thresholds = {r.label: r.threshold for r in per_label}
+    model.thresholds = {label: thresholds[label] for label in model.labels}
     totals = metrics.aggregate(per_label)
     aggregated = {
         **totals,
-        "ConfusionMatrix": metrics.confusion_matrix(model.labels, scores, truth),
+        "ConfusionMatrix": metrics.confusion_matrix(labels, scores, truth),
     }
-    summary = artefacts.summary(
-        model.labels, per_label, aggregated, len(test_lines), len(train_lines)
-    )
+    summary = artefacts.summary(labels, per_label, aggregated, len(test_lines), len(train_lines))
     location = _put(outputs, outputs.summary_key, summary)
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
     results["TrainingOutput"] = _put(
@@ -393,28 +463,21 @@ def _train_classifier(
     results["TestingOutput"] = _put(
         outputs,
         outputs.key("TestingOutput"),
-        artefacts.label_snapshot(
-            test_lines, model.labels, model.thresholds, scores.tolist(), truth.tolist()
-        ),
+        artefacts.label_snapshot(test_lines, labels, thresholds, scores.tolist(), truth.tolist()),
     )
     model.save(serving.model_folder(store.data_dir, version.id))
+
+
+def _evaluated_labels(learned: list[str], tested: Iterable[str]) -> list[str]:
+    """The model's labels, then the test set's labels it never learned (the overlap rule lets
+    them through; `metrics` evaluates them as never predicted)."""
+    return [*learned, *sorted(set(tested) - set(learned))]
 
 
 def recover(store: Store, clock: Clock) -> None:
     """At start-up: a training or a copy a crash interrupted ends as a service error."""
     with store.read() as conn:
-        stuck = versions.unfinished(conn)
-    for version in stuck:
-        serving.remove_model(store.data_dir, version.id)
-        now = clock.now_ms()
-        training = version.phase == "TRAINING"
+        stuck = [version.id for version in versions.unfinished(conn)]
+    for version_id in stuck:
         with store.write() as tx:
-            versions.finish(
-                tx,
-                version.id,
-                "FAILED",
-                now,
-                lifecycle.SERVICE_ISSUE,
-                {},
-                lifecycle.training_end_ms(now, version.ready_ms) if training else None,
-            )
+            mark_failed(store, clock, version_id)(tx)

@@ -98,6 +98,48 @@ class Outputs:
         return {"S3Object": {"Bucket": self.bucket, "Name": key}}
 
 
+def recorded(found: object) -> dict[str, Any]:
+    """What a version's record says its training produced (`results`), keeping only the entries
+    of the shapes training writes: an artefact's location, `EvaluationResult` (F1 and the
+    summary's location), `BillableTrainingTimeInSeconds`. A record an older fakerek, a crash or
+    a hand left partial or damaged still describes its version: what cannot be read counts as
+    absent."""
+    if not isinstance(found, dict):
+        return {}
+    out: dict[str, Any] = {
+        key: found[key] for key in ARTEFACT_NAMES if _is_location(found.get(key))
+    }
+    evaluation = found.get("EvaluationResult")
+    if (
+        isinstance(evaluation, dict)
+        and _is_number(evaluation.get("F1Score"))
+        and _is_location(evaluation.get("Summary"))
+    ):
+        out["EvaluationResult"] = {
+            "F1Score": evaluation["F1Score"],
+            "Summary": evaluation["Summary"],
+        }
+    billed = found.get("BillableTrainingTimeInSeconds")
+    if isinstance(billed, int) and not isinstance(billed, bool) and billed >= 0:
+        out["BillableTrainingTimeInSeconds"] = billed
+    return out
+
+
+def _is_location(value: Any) -> bool:
+    s3 = value.get("S3Object") if isinstance(value, dict) else None
+    return (
+        isinstance(s3, dict)
+        and isinstance(s3.get("Bucket"), str)
+        and isinstance(s3.get("Name"), str)
+        and isinstance(s3.get("Version", ""), str)
+        and set(s3) <= {"Bucket", "Name", "Version"}
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+
+
 def asset(location: dict[str, Any]) -> dict[str, Any]:
     """A location as an `Assets` list (TrainingDataResult, TestingDataResult)."""
     return {"Assets": [{"GroundTruthManifest": location}]}
@@ -246,7 +288,9 @@ def label_snapshot(
     scores: Sequence[Sequence[float]],
     truth: Sequence[Sequence[bool]],
 ) -> str:
-    """The test images with their ground truth and the model's confidence for every label."""
+    """The test images with their ground truth and the model's confidence for every label;
+    `scores` rows cover the model's labels, which come first in `labels`: the others, test
+    labels the model never learned, get confidence 0."""
     out = []
     for row, line in enumerate(lines):
         record: dict[str, Any] = {
@@ -264,7 +308,7 @@ def label_snapshot(
                 "type": "groundtruth/image-classification",
             }
         for k, label in enumerate(labels):
-            confidence = float(scores[row][k])
+            confidence = float(scores[row][k]) if k < len(scores[row]) else 0.0
             present, positive = bool(truth[row][k]), confidence >= thresholds[label]
             outcome: Outcome = (
                 ("TP" if present else "FP") if positive else ("FN" if present else "TN")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,7 +150,7 @@ def validate(
     test_texts: Sequence[str] | None,
     *,
     fetch: Fetch | None,
-    denied: frozenset[str] = frozenset(),
+    denied: Container[str] = frozenset(),
     owners: dict[str, str] | None = None,
     reference_owner: str = "",
     limits: TrainingLimits = TrainingLimits(),
@@ -217,14 +217,14 @@ def _manifests(result: Validation) -> list[tuple[Side, list[Line]]]:
 def _bucket_checks(
     side: Side,
     lines: list[Line],
-    denied: frozenset[str],
+    denied: Container[str],
     owners: dict[str, str],
     reference_owner: str,
 ) -> None:
     buckets = {line.bucket for line in lines if line.bucket}
     if len(buckets) > 1:
         side.errors.append("ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS")
-    if buckets & denied:
+    if any(bucket in denied for bucket in buckets):
         side.errors.append("ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET")
     elif reference_owner and any(
         owners.get(b, reference_owner) != reference_owner for b in buckets

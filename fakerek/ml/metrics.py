@@ -6,6 +6,11 @@ one left out gives the same F1; the assumed threshold is the middle of that gap 
 such gap, the highest if several tie), so that an image a little less clear than the test
 images still clears it. Aggregates are unweighted means over the labels; the confusion matrix
 counts each test image's top label against each of its true labels.
+
+The labels evaluated are the test set's as well as the model's: a test label the model never
+learned (the label-overlap rule lets one through) is never predicted, so each of its test images
+(or true boxes) is a false negative and its precision, recall and F1 are 0 (§2.2's degenerate
+cases), with §2.3's threshold for a label nothing predicts, 0.5; it counts in the aggregates.
 """
 
 from __future__ import annotations
@@ -54,11 +59,19 @@ def best_threshold(
     return threshold, float(precision[best]), float(recall[best]), float(f1[best])
 
 
+NEVER_PREDICTED = (0.5, 0.0, 0.0, 0.0)  # threshold, precision, recall, F1 of an unlearned label
+
+
 def evaluate(labels: list[str], scores: np.ndarray, truth: np.ndarray) -> list[LabelResult]:
-    """`scores`, `truth`: [images, labels]; results sorted by F1, best first."""
+    """`truth`: [images, labels]; `scores`: [images, learned labels], the model's labels first in
+    `labels`, the test labels it never learned after them. Results sorted by F1, best first."""
     results = []
     for index, label in enumerate(labels):
-        threshold, precision, recall, f1 = best_threshold(scores[:, index], truth[:, index])
+        threshold, precision, recall, f1 = (
+            best_threshold(scores[:, index], truth[:, index])
+            if index < scores.shape[1]
+            else NEVER_PREDICTED
+        )
         results.append(
             LabelResult(label, int(truth[:, index].sum()), threshold, precision, recall, f1)
         )
@@ -78,8 +91,9 @@ def aggregate(results: list[LabelResult]) -> dict[str, float]:
 def confusion_matrix(
     labels: list[str], scores: np.ndarray, truth: np.ndarray
 ) -> list[dict[str, object]]:
-    """Every (ground truth G, predicted P) pair: share of G's test images whose top label is P."""
-    top = scores.argmax(1) if len(scores) else np.zeros(0, np.int64)
+    """Every (ground truth G, predicted P) pair: share of G's test images whose top label is P
+    (`scores` and `truth` as for `evaluate`: a label the model never learned is never P)."""
+    top = scores.argmax(1) if scores.size else np.zeros(len(truth), np.int64)
     cells = []
     for g, ground in enumerate(labels):
         carriers = np.flatnonzero(truth[:, g])
@@ -153,7 +167,8 @@ def evaluate_boxes(
     predicted: list[list[tuple[str, float, np.ndarray]]],
     truth: list[list[tuple[str, np.ndarray]]],
 ) -> BoxEvaluation:
-    """Per-label thresholds and metrics over every box of every test image (§2.1-2.4)."""
+    """Per-label thresholds and metrics over every box of every test image (§2.1-2.4); a label
+    nothing predicts (one the model never learned) gets `NEVER_PREDICTED`'s."""
     hits = [match_boxes(p, t) for p, t in zip(predicted, truth, strict=True)]
     results, aps, ars = [], [], []
     for label in labels:

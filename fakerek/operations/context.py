@@ -39,8 +39,9 @@ class Ctx:
 
     @property
     def objects(self) -> Objects:
-        """Users' S3 objects, as the settings of this request reach them."""
-        return self.services.objects(self.settings)
+        """Users' S3 objects, as the caller's account reaches them under this request's
+        settings."""
+        return self.services.objects(self.settings, self.account)
 
 
 def for_request(

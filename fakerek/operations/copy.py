@@ -121,8 +121,10 @@ def copy_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
             phase="COPYING",
         )
         tags.put(tx, arn, params.get("Tags", {}))
+    # the service reads the source's results as their account, writes the copy's as the caller
+    sources = ctx.services.objects(ctx.settings, source_parsed.account)
     store, clock, objects, source_id = ctx.store, ctx.services.clock, ctx.objects, source.id
     ctx.services.jobs.submit(
-        [arn], ready_ms, lambda: copying.run(store, clock, objects, source_id, copy_id)
+        [arn], ready_ms, lambda: copying.run(store, clock, sources, objects, source_id, copy_id)
     )
     return {"ProjectVersionArn": arn}

@@ -110,11 +110,12 @@ def create_dataset(ctx: Ctx, params: JsonObject) -> JsonObject:
     if manifest is not None:
         limits = import_limits(ctx, kind)
         objects, store, clock = ctx.objects, ctx.store, ctx.services.clock
+        stopping = ctx.services.jobs.stopping
         ctx.services.jobs.submit(
             [arn],
             ready_ms,
             lambda: dataset_jobs.import_manifest(
-                store, clock, objects, dataset_id, s3_object, limits
+                store, clock, objects, dataset_id, s3_object, limits, stopping
             ),
         )
     return {"DatasetArn": arn}

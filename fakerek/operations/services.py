@@ -24,6 +24,7 @@ from fakerek.s3.objects import EmbeddedObjects, ExternalObjects, Objects
 from fakerek.store.db import Store
 
 log = logging.getLogger("fakerek")
+JOBS_STOP_SECONDS = 10.0
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Services:
     clock: Clock = field(default_factory=Clock)
     faults: Faults = field(default_factory=Faults)
     rules: Rules = field(default_factory=Rules)
-    _objects: dict[tuple[str, frozenset[str], str], Objects] = field(default_factory=dict)
+    _objects: dict[tuple[str, frozenset[str], str, str], Objects] = field(default_factory=dict)
     _release_graph_cache: Callable[[], None] = lambda: None
     capacity: Capacity = field(init=False)
 
@@ -49,12 +50,17 @@ class Services:
         from fakerek.ml import graph_cache
 
         store = Store(settings.data_dir)
+        config = RuntimeConfig(settings)
         try:
-            s3 = None if settings.s3_endpoint_url else EmbeddedS3(store, settings.region)
+            s3 = (
+                None
+                if settings.s3_endpoint_url
+                else EmbeddedS3(store, settings.region, lambda: config.snapshot().account_id)
+            )
         except BaseException:
             store.close()
             raise
-        services = cls(RuntimeConfig(settings), store, s3)
+        services = cls(config, store, s3)
         services._release_graph_cache = graph_cache.use(settings.cache_dir)
         return services
 
@@ -65,9 +71,11 @@ class Services:
         datasets.recover(self.store, self.clock)
         training.recover(self.store, self.clock)
 
-    def objects(self, settings: Settings) -> Objects:
-        """Access to users' S3 objects under these settings (kept while they hold)."""
-        key = (settings.s3_endpoint_url, settings.denied_buckets, settings.region)
+    def objects(self, settings: Settings, account: str) -> Objects:
+        """Users' S3 objects as `account` reaches them under these settings (kept while they
+        hold): the embedded S3 refuses other accounts' buckets; an external endpoint decides
+        for itself."""
+        key = (settings.s3_endpoint_url, settings.denied_buckets, settings.region, account)
         found = self._objects.get(key)
         if found is None:
             if self.s3 is None:
@@ -75,7 +83,7 @@ class Services:
                     settings.s3_endpoint_url, settings.region, settings.denied_buckets
                 )
             else:
-                found = EmbeddedObjects(self.s3, settings.denied_buckets)
+                found = EmbeddedObjects(self.s3, account, settings.denied_buckets)
             self._objects[key] = found
         return found
 
@@ -107,10 +115,11 @@ class Services:
                 part.reset()
         self.store.rewind(self.clock.now_ms())
 
-    def close(self) -> None:
-        """Stop: queued jobs are dropped (running ones end at their next transaction), the
-        embedded S3 finishes starting, and the store closes."""
-        self.jobs.close()
+    def close(self, jobs_timeout: float = JOBS_STOP_SECONDS) -> None:
+        """Stop: background jobs end (long ones cancelled, recorded as failed; waited for up to
+        `jobs_timeout` seconds, then a job still running finds the store closed and the next
+        start marks its resource failed), the embedded S3 finishes starting, the store closes."""
+        self.jobs.close(jobs_timeout)
         if self.s3 is not None:
             self.s3.close()
         self.store.close()

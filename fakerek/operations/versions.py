@@ -133,8 +133,11 @@ def create_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
         ml=training.MlOptions.of(settings),
     )
     store, clock, objects = ctx.store, ctx.services.clock, ctx.objects
+    stopping = ctx.services.jobs.stopping
     ctx.services.jobs.submit(
-        [arn], ready_ms, lambda: training.run(store, clock, objects, version_id, options)
+        [arn],
+        ready_ms,
+        lambda: training.run(store, clock, objects, version_id, options, stopping),
     )
     return {"ProjectVersionArn": arn}
 
@@ -155,17 +158,17 @@ def describe(version: ProjectVersion, now_ms: int) -> JsonObject:
     status, message = version.described_status(now_ms)
     request = version.request
     trained = version.phase not in ("TRAINING", "COPYING") or version.done(now_ms)
-    results = version.results if trained else {}
+    results = artefacts.recorded(version.results) if trained else {}
     output = {
         "S3Bucket": request["OutputConfig"]["S3Bucket"],
         "S3KeyPrefix": request["OutputConfig"].get("S3KeyPrefix", ""),
     }
     training = {"Input": request.get("TrainingData", {})}
     testing = {"Input": request.get("TestingData", {"AutoCreate": request["AutoCreate"]})}
-    if "TrainingValidation" in results:
+    if "TrainingValidation" in results and "TestingValidation" in results:
         training["Validation"] = artefacts.asset(results["TrainingValidation"])
         testing["Validation"] = artefacts.asset(results["TestingValidation"])
-    if "TrainingOutput" in results:
+    if "TrainingOutput" in results and "TestingOutput" in results:
         training["Output"] = artefacts.asset(results["TrainingOutput"])
         testing["Output"] = {
             **artefacts.asset(results["TestingOutput"]),

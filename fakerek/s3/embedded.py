@@ -9,9 +9,17 @@ hears of it; a change that cannot be stored is undone in moto and answered with 
 replayed into moto without reading any object's bytes, repairing what a crash or an older
 version left (a key without its bucket row, a version without its blob).
 
-Kept across restarts: buckets, versioning state, every object version and delete marker, content
-type and user metadata, object tags. Served but not kept: ACLs, bucket policies and other bucket
-configuration, multipart uploads still in progress.
+Buckets belong to accounts: the account of the access key a request is signed with (see
+`api.sigv4`; an unsigned request is the default account's) owns what it creates. Another account
+gets S3's AccessDenied on the bucket and on its objects, as copy source too, and
+BucketAlreadyExists when it tries to create it; ListBuckets lists the caller's own. moto serves
+one account: these checks are made here, in front of it. Bucket policies and ACLs are not
+evaluated, and browser-form (POST) uploads are not checked: their signed policy stands for the
+owner's permission, and signatures are not checked.
+
+Kept across restarts: buckets with their owners, versioning state, every object version and
+delete marker, content type and user metadata, object tags. Served but not kept: ACLs, bucket
+policies and other bucket configuration, multipart uploads still in progress.
 """
 
 from __future__ import annotations
@@ -29,14 +37,16 @@ import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl, unquote, urlencode
 from xml.sax.saxutils import escape
 
+from fakerek.adapters.moto_s3 import ACCOUNT as DEFAULT_ACCOUNT
 from fakerek.adapters.moto_s3 import KeyInfo, MotoS3, Version
+from fakerek.api import sigv4
 from fakerek.domain.clock import wall_ms
 from fakerek.s3 import addressing
 from fakerek.store import s3 as index
-from fakerek.store.db import Store
+from fakerek.store.db import Store, StoreClosed
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -49,8 +59,9 @@ _UNKEPT = {"acl", "retention", "legal-hold", "restore", "torrent", "select"}
 RETIRE_AFTER_S = 30.0  # an unused blob outlives its last version by this much: a GET may read it
 ERROR = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
-    "<Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"
+    "<Message>{message}</Message>{extra}<RequestId>{request_id}</RequestId></Error>"
 )
+XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 
 class Blobs:
@@ -140,11 +151,18 @@ class EmbeddedS3:
     rest of the start-up): the server answers its health check and Rekognition at once, and S3
     requests, and fakerek's own reads of objects, wait until S3 is ready."""
 
-    def __init__(self, store: Store, region: str = "us-east-1"):
+    def __init__(
+        self,
+        store: Store,
+        region: str = "us-east-1",
+        default_account: Callable[[], str] = lambda: DEFAULT_ACCOUNT,
+    ):
         self.store = store
         self.region = region  # of a bucket brought back for keys whose bucket row was lost
+        self.default_account = default_account  # of unsigned requests, and of old buckets
         self.blobs = Blobs(os.path.join(store.data_dir, "s3"))
         self._lock = threading.Lock()  # one mirror at a time: index and blobs stay consistent
+        self._owners: dict[str, str | None] = {}  # bucket -> account (None: the default one)
         self._moto: MotoS3 | None = None
         self._failure: BaseException | None = None
         self._ready = threading.Event()
@@ -176,6 +194,25 @@ class EmbeddedS3:
         if self._moto is not None:
             self._moto.reset()
 
+    # -- accounts --------------------------------------------------------------------------------
+
+    def owner(self, bucket: str) -> str | None:
+        """The account that owns a bucket, or None when there is no such bucket."""
+        if not self.moto.has_bucket(bucket):
+            return None
+        return self._owners.get(bucket) or self.default_account()
+
+    def allows(self, bucket: str, account: str) -> bool:
+        """Whether `account` may use the bucket: it owns it, or there is no such bucket (so the
+        caller hears that it does not exist)."""
+        return self.owner(bucket) in (None, account)
+
+    def caller(self, environ: dict[str, Any]) -> str:
+        """The account a request comes from: its signature's access key (see `api.sigv4`)."""
+        _, query = addressing.raw_target(environ)
+        key = sigv4.access_key(environ.get("HTTP_AUTHORIZATION"), query)
+        return sigv4.account_of(key, self.default_account())
+
     # -- WSGI ------------------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -189,6 +226,12 @@ class EmbeddedS3:
                 start_response, "400 Bad Request", "InvalidURI", "Couldn't parse the specified URI."
             )
         method = environ.get("REQUEST_METHOD", "GET")
+        caller = self.caller(environ)
+        refused = self._refusal(environ, target, method, caller)
+        if refused is not None:
+            return refused(start_response)
+        if not target.bucket and method == "GET":
+            return self._list_buckets(environ, start_response, caller)
         if method not in _MUTATING:
             return moto.app(environ, start_response)
         answered: list[Any] = []
@@ -204,22 +247,84 @@ class EmbeddedS3:
         if int(status.split(" ", 1)[0]) < 300:
             try:
                 with self._lock:
-                    self._mirror(target, method, b"".join(chunks))
-            except Exception:
-                log.exception(
+                    self._mirror(target, method, b"".join(chunks), caller)
+            except Exception as error:
+                log.error(
                     "could not store S3 change %s /%s/%s: answering InternalError",
                     method,
                     target.bucket,
                     target.key,
+                    exc_info=None if isinstance(error, StoreClosed) else error,
                 )
                 self._undo(target)
                 return _internal_error(start_response)
         start_response(status, headers)
         return chunks
 
+    def _refusal(
+        self, environ: WSGIEnvironment, target: addressing.Target, method: str, caller: str
+    ) -> Callable[[StartResponse], list[bytes]] | None:
+        """S3's answer when the caller may not do this, else None: AccessDenied on another
+        account's bucket, its objects or an object copied from it; BucketAlreadyExists for
+        creating another account's bucket. A CORS preflight (OPTIONS) is never signed: it is
+        not checked."""
+        if method == "OPTIONS":
+            return None
+        if target.bucket and not self.allows(target.bucket, caller):
+            if method == "PUT" and not target.key and not target.query:
+                return functools.partial(
+                    s3_error,
+                    status="409 Conflict",
+                    code="BucketAlreadyExists",
+                    message="The requested bucket name is not available. The bucket namespace "
+                    "is shared by all users of the system. Please select a different name and "
+                    "try again.",
+                    extra={"BucketName": target.bucket},
+                )
+            return _access_denied(method)
+        source = environ.get("HTTP_X_AMZ_COPY_SOURCE")
+        if source and method == "PUT":
+            bucket = unquote(source.lstrip("/")).split("/", 1)[0]
+            if bucket and not self.allows(bucket, caller):
+                return _access_denied(method)
+        return None
+
+    def _list_buckets(
+        self, environ: WSGIEnvironment, start_response: StartResponse, caller: str
+    ) -> Iterable[bytes]:
+        """ListBuckets: the caller's buckets only (moto lists every bucket, and cuts the list
+        at `max-buckets` itself, so that limit is applied here, after the filter)."""
+        moto = self.moto
+        others = {name for name in moto.buckets() if self.owner(name) != caller}
+        if not others:
+            return moto.app(environ, start_response)
+        path, query = addressing.raw_target(environ)
+        pairs = parse_qsl(query, keep_blank_values=True)
+        limit = next((value for name, value in pairs if name == "max-buckets"), None)
+        query = urlencode([(name, value) for name, value in pairs if name != "max-buckets"])
+        environ["QUERY_STRING"] = query
+        environ["RAW_URI"] = environ["REQUEST_URI"] = path + ("?" + query if query else "")
+        answered: list[Any] = []
+
+        def capture(
+            status: str, headers: list[tuple[str, str]], exc_info: object = None
+        ) -> Callable[[bytes], object]:
+            answered[:] = [status, headers]
+            return lambda data: None
+
+        body = b"".join(moto.app(environ, capture))
+        status, headers = answered
+        if not status.startswith("200"):
+            start_response(status, headers)
+            return [body]
+        body = _without_buckets(body, others, int(limit) if limit and limit.isdigit() else None)
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
     # -- mirroring -------------------------------------------------------------------------------
 
-    def _mirror(self, target: addressing.Target, method: str, answer: bytes) -> None:
+    def _mirror(self, target: addressing.Target, method: str, answer: bytes, caller: str) -> None:
         bucket, key = target.bucket, target.key
         if not bucket:
             return
@@ -237,7 +342,7 @@ class EmbeddedS3:
             if method == "POST":  # a browser-form upload names its key in the form
                 self._reconcile(bucket)
             else:
-                self._sync_bucket(bucket)
+                self._sync_bucket(bucket, caller)
         elif "delete" in query:
             for name in _keys_in(answer):
                 self._sync_key(bucket, name)
@@ -253,14 +358,21 @@ class EmbeddedS3:
                 self._undo(addressing.Target(bucket, key, ""))
                 raise
 
-    def _sync_bucket(self, name: str) -> None:
+    def _sync_bucket(self, name: str, caller: str) -> None:
+        """Store a bucket as moto now has it: created (by `caller`, unless it had an owner),
+        versioned, or gone."""
         region = self.moto.buckets().get(name)
+        owner = self._owners.get(name, caller)
         with self.store.write() as tx:
             if region is None:
                 unused = index.delete_bucket(tx, name)
             else:
-                index.put_bucket(tx, name, region, self.moto.versioning(name), wall_ms())
+                index.put_bucket(tx, name, region, self.moto.versioning(name), wall_ms(), owner)
                 unused = []
+        if region is None:
+            self._owners.pop(name, None)
+        else:
+            self._owners[name] = owner
         self.blobs.retire(unused)
 
     def _sync_key(self, bucket: str, key: str) -> None:
@@ -293,6 +405,7 @@ class EmbeddedS3:
                     self.moto.buckets().get(bucket, self.region),
                     self.moto.versioning(bucket),
                     wall_ms(),
+                    self._owners.get(bucket),
                 )
             unused = index.put_key(tx, bucket, key, rows)
         for fake, blob in new_blobs:
@@ -337,6 +450,8 @@ class EmbeddedS3:
             for found in stored:
                 if found is not None:
                     self._restore_key(self.moto, found)
+        except StoreClosed:  # the server is stopping: what is in memory goes with it
+            log.warning("the S3 change to /%s/%s is not kept", target.bucket, target.key)
         except Exception:
             log.exception(
                 "could not undo the S3 change to /%s/%s in memory", target.bucket, target.key
@@ -379,6 +494,7 @@ class EmbeddedS3:
             try:
                 moto.create_bucket(bucket.name, bucket.region)
                 moto.set_versioning(bucket.name, bucket.versioning)
+                self._owners[bucket.name] = bucket.owner
             except Exception:
                 log.exception("bucket %s cannot be restored", bucket.name)
         restored = 0
@@ -447,6 +563,7 @@ class EmbeddedS3:
         moto = self.moto
         with self._lock:
             moto.reset()
+            self._owners.clear()
             self.blobs.clear()
 
 
@@ -460,19 +577,58 @@ def _internal_error(start_response: StartResponse) -> list[bytes]:
     )
 
 
-def s3_error(start_response: StartResponse, status: str, code: str, message: str) -> list[bytes]:
-    """An S3 error in S3's XML shape."""
+def _access_denied(method: str) -> Callable[[StartResponse], list[bytes]]:
+    return functools.partial(
+        s3_error,
+        status="403 Forbidden",
+        code="AccessDenied",
+        message="Access Denied",
+        head=method == "HEAD",
+    )
+
+
+def s3_error(
+    start_response: StartResponse,
+    status: str,
+    code: str,
+    message: str,
+    extra: dict[str, str] | None = None,
+    head: bool = False,
+) -> list[bytes]:
+    """An S3 error in S3's XML shape (`extra`: elements after the message); an answer to HEAD
+    has no body."""
     request_id = uuid.uuid4().hex[:16].upper()
-    body = ERROR.format(code=code, message=escape(message), request_id=request_id).encode()
+    more = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in (extra or {}).items())
+    body = ERROR.format(
+        code=code, message=escape(message), extra=more, request_id=request_id
+    ).encode()
     start_response(
         status,
         [
             ("Content-Type", "application/xml"),
-            ("Content-Length", str(len(body))),
+            ("Content-Length", "0" if head else str(len(body))),
             ("x-amz-request-id", request_id),
         ],
     )
-    return [body]
+    return [] if head else [body]
+
+
+def _without_buckets(body: bytes, left_out: set[str], limit: int | None) -> bytes:
+    """A ListBuckets answer without the buckets `left_out`, cut to `limit` buckets."""
+    ElementTree.register_namespace("", XMLNS)
+    root = ElementTree.fromstring(body)
+    container = root.find(f"{{{XMLNS}}}Buckets")
+    if container is None:
+        return body
+    kept = 0
+    for bucket in list(container):
+        name = bucket.findtext(f"{{{XMLNS}}}Name")
+        if name in left_out or (limit is not None and kept >= limit):
+            container.remove(bucket)
+        else:
+            kept += 1
+    out: bytes = ElementTree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return out
 
 
 def _keys_in(answer: bytes) -> list[str]:

@@ -2,7 +2,8 @@
 
 Two back ends with one interface: the embedded S3 (moto's backend in this process) and an
 external S3-compatible endpoint (`--s3-endpoint-url`). Failures are reduced to three kinds that
-the callers map to the AWS error each operation documents.
+the callers map to the AWS error each operation documents. The embedded S3 is reached as one
+account, the caller's: another account's bucket is denied, as S3 denies it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class Objects(Protocol):
 
     def bucket_exists(self, bucket: str) -> bool: ...
 
+    def denies(self, bucket: str) -> bool:
+        """Whether every read of the bucket is refused (a denied bucket, another account's)."""
+        ...
+
     def keys(self, bucket: str, prefix: str, limit: int) -> list[str]: ...
 
 
@@ -49,14 +54,18 @@ def iter_chunks(stream: IO[bytes]) -> Iterator[bytes]:
 
 
 class EmbeddedObjects:
-    """Objects of the S3 served on fakerek's own port."""
+    """Objects of the S3 served on fakerek's own port, as `account` reaches them."""
 
-    def __init__(self, s3: EmbeddedS3, denied: frozenset[str] = frozenset()):
+    def __init__(self, s3: EmbeddedS3, account: str, denied: frozenset[str] = frozenset()):
         self.s3 = s3
+        self.account = account
         self.denied = denied
 
+    def denies(self, bucket: str) -> bool:
+        return bucket in self.denied or not self.s3.allows(bucket, self.account)
+
     def _key(self, bucket: str, key: str, version: str | None) -> Key:
-        if bucket in self.denied:
+        if self.denies(bucket):
             raise ObjectError("denied", f"access to bucket {bucket} is denied")
         if not self.s3.moto.has_bucket(bucket):
             raise ObjectError("missing", f"bucket {bucket} does not exist")
@@ -82,7 +91,9 @@ class EmbeddedObjects:
         return self.s3.moto.read(self._key(bucket, key, version), limit)
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
-        if bucket in self.denied or not self.s3.moto.has_bucket(bucket):
+        if self.denies(bucket):
+            raise ObjectError("denied", f"access to bucket {bucket} is denied")
+        if not self.s3.moto.has_bucket(bucket):
             raise ObjectError("missing", f"cannot write to bucket {bucket}")
         try:
             self.s3.put_object(bucket, key, data, content_type)
@@ -92,11 +103,13 @@ class EmbeddedObjects:
             ) from None
 
     def bucket_exists(self, bucket: str) -> bool:
-        return bucket not in self.denied and self.s3.moto.has_bucket(bucket)
+        return not self.denies(bucket) and self.s3.moto.has_bucket(bucket)
 
     def keys(self, bucket: str, prefix: str, limit: int) -> list[str]:
         """Up to `limit` existing keys that start with `prefix`, in key order."""
-        if bucket in self.denied or not self.s3.moto.has_bucket(bucket):
+        if self.denies(bucket):
+            raise ObjectError("denied", f"access to bucket {bucket} is denied")
+        if not self.s3.moto.has_bucket(bucket):
             raise ObjectError("missing", f"bucket {bucket} does not exist")
         moto = self.s3.moto
         found = sorted(k for k in moto.keys(bucket) if k.startswith(prefix))
@@ -177,6 +190,10 @@ class ExternalObjects:
             return True
         except ObjectError:
             return False
+
+    def denies(self, bucket: str) -> bool:
+        """Only the denied buckets: the endpoint answers for the others, object by object."""
+        return bucket in self.denied
 
     def keys(self, bucket: str, prefix: str, limit: int) -> list[str]:
         """Up to `limit` keys that start with `prefix`, in key order."""

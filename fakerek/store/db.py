@@ -26,6 +26,8 @@ DB_NAME = "fakerek.sqlite3"
 # `Store.write()` (`Tx`). Callers pass them on to store functions and never query them.
 Conn = sqlite3.Connection
 Tx = sqlite3.Connection
+# What a read or a write raises when the database fails it (a full disk, an I/O error, a lock).
+DatabaseError = sqlite3.Error
 
 
 class DataDirInUse(RuntimeError):
@@ -40,10 +42,25 @@ class StoreClosed(RuntimeError):
     """The store was closed: the server is stopping."""
 
 
+# What a write failing with these means: the database cannot be written now (a full disk, an
+# I/O error, a lock held elsewhere), not that the change was wrong.
+UNWRITABLE = {
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+}
+
+
 class Store:
     """The database of one data directory. `close()` closes the connections not in use at once
     and the others when their transaction ends (a background job may still be running): a
-    connection is never closed under a thread that uses it."""
+    connection is never closed under a thread that uses it.
+
+    `write_failure` is why the last write failed when the database could not be written (a
+    full disk...), None once a write succeeds again: what the health check reports."""
 
     def __init__(self, data_dir: str):
         self.data_dir = os.path.abspath(data_dir)
@@ -54,6 +71,8 @@ class Store:
         self._connections: list[sqlite3.Connection] = []
         self._busy: dict[sqlite3.Connection, int] = {}  # transactions open on each connection
         self._closed = False
+        self._closing = threading.Event()
+        self.write_failure: str | None = None
         self._connections_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._migrate()
@@ -109,13 +128,20 @@ class Store:
     def write(self) -> Iterator[Tx]:
         """One atomic change: committed when the block ends, rolled back if it raises."""
         with self._in_use() as conn, self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                finally:
+                    if conn.in_transaction:  # the block raised, or the commit failed
+                        with contextlib.suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+            except sqlite3.Error as error:
+                if getattr(error, "sqlite_errorcode", 0) & 0xFF in UNWRITABLE:
+                    self.write_failure = str(error)
                 raise
-            conn.execute("COMMIT")
+            self.write_failure = None
 
     def next_ms(self, conn: Tx, now_ms: int) -> int:
         """A creation time in epoch ms, strictly later than every one issued before.
@@ -157,9 +183,15 @@ class Store:
             for table in TABLES:
                 tx.execute(f"DELETE FROM {table}")
 
+    def wait_closed(self, timeout: float) -> bool:
+        """Sleep up to `timeout` seconds, or less if the store closes: whether it closed (work
+        that retries a write stops retrying then)."""
+        return self._closing.wait(timeout)
+
     def close(self) -> None:
         """No transaction may start any more; idle connections close now, busy ones when their
         transaction ends, and the data directory is released after the last one."""
+        self._closing.set()
         with self._connections_lock:
             self._closed = True
             for conn in [c for c in self._connections if c not in self._busy]:

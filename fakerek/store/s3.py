@@ -27,6 +27,7 @@ class StoredBucket(NamedTuple):
     name: str
     region: str
     versioning: str | None  # Enabled, Suspended, or None: never enabled
+    owner: str | None  # the account that created it; None: the server's default account
 
 
 class StoredKey(NamedTuple):
@@ -37,8 +38,9 @@ class StoredKey(NamedTuple):
 
 
 def buckets(conn: Conn) -> list[StoredBucket]:
-    rows = conn.execute("SELECT name, region, versioning FROM s3_buckets")
-    return [StoredBucket(name, region, versioning) for name, region, versioning in rows]
+    """Every bucket: name, region, versioning, owner (None: the server's default account)."""
+    rows = conn.execute("SELECT name, region, versioning, owner FROM s3_buckets")
+    return [StoredBucket(*row) for row in rows]
 
 
 def _version(row: sqlite3.Row) -> VersionRow:
@@ -87,11 +89,20 @@ def key_names(conn: Conn, bucket: str) -> list[str]:
     ]
 
 
-def put_bucket(tx: Tx, name: str, region: str, versioning: str | None, created_ms: int) -> None:
+def put_bucket(
+    tx: Tx,
+    name: str,
+    region: str,
+    versioning: str | None,
+    created_ms: int,
+    owner: str | None = None,
+) -> None:
+    """Record a bucket, or its versioning state; its owner is the one it was created with
+    (None: the server's default account)."""
     tx.execute(
-        "INSERT INTO s3_buckets (name, region, created_ms, versioning) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET versioning = excluded.versioning",
-        (name, region, created_ms, versioning),
+        "INSERT INTO s3_buckets (name, region, created_ms, versioning, owner) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET versioning = excluded.versioning",
+        (name, region, created_ms, versioning, owner),
     )
 
 

@@ -152,6 +152,11 @@ MIGRATIONS: list[list[str]] = [
         "DROP TABLE s3_objects",
         "ALTER TABLE s3_buckets ADD COLUMN versioning TEXT",
     ],
+    # 6: the account that owns each bucket of the embedded S3 (NULL: the server's default
+    #    account, which owns the buckets created before accounts were kept)
+    [
+        "ALTER TABLE s3_buckets ADD COLUMN owner TEXT",
+    ],
 ]
 
 # Tables emptied by a reset; the clock is kept so that ARNs stay unique across resets.

@@ -33,7 +33,7 @@ def _version(row: sqlite3.Row) -> ProjectVersion:
         message=row["message"],
         training_end_ms=row["training_end_ms"],
         request=json.loads(row["request"]),
-        results=json.loads(row["results"]),
+        results=_object(row["results"]),
         min_units=row["min_units"],
         max_units=row["max_units"],
         deleting_ms=row["deleting_ms"],
@@ -41,6 +41,16 @@ def _version(row: sqlite3.Row) -> ProjectVersion:
         project_name=row["project_name"],
         feature=row["feature"],
     )
+
+
+def _object(text: str) -> JsonObject:
+    """Stored results as they can be read: JSON that is not an object, or not JSON at all (a
+    damaged row), reads as none, so that the version is still described."""
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _one(

@@ -3,7 +3,8 @@ and the server's clock — a Flask blueprint.
 
 Plain JSON in and out; a bad request answers 400 `{"error": "..."}` and changes nothing.
 
-    GET  health                         {"status": "ok", "version": ...}
+    GET  health                         {"status": "ok", "version": ...}; 503 "degraded" while
+                                        the database cannot be written
     POST reset                          forget everything; start-up settings; no faults, rules
     GET  config  | POST config          the live settings | change some of them
     GET  faults  | POST faults | DELETE faults   pending faults (operation, training, units lost)
@@ -61,9 +62,16 @@ def route(rule: str, method: str) -> Callable[[Handler], Handler]:
     return register
 
 
-@route("/health", "GET")
-def health(services: Services, query: Any) -> Any:
-    return {"status": "ok", "version": __version__}
+@blueprint.get("/health", strict_slashes=False)
+def health() -> Response:
+    """503 while the database cannot be written (the disk is full...): background work cannot
+    record how it ended, and a container's health check should say so."""
+    request.environ[LABEL] = f"GET {PREFIX}/health"
+    failure = current().store.write_failure
+    if failure is None:
+        return json_response(200, {"status": "ok", "version": __version__})
+    problem = f"the database cannot be written: {failure}"
+    return json_response(503, {"status": "degraded", "version": __version__, "problem": problem})
 
 
 @route("/reset", "POST")

@@ -19,6 +19,7 @@ from fakerek.api.wire import JsonObject
 from fakerek.domain import arns
 from fakerek.operations import context
 from fakerek.operations.dispatch import invoke
+from fakerek.s3.objects import Objects
 from fakerek.web import current
 
 _ACCOUNT = re.compile(r"[0-9]{12}")
@@ -29,6 +30,13 @@ def call(scope: Scope, operation: str, params: JsonObject) -> JsonObject:
     """Run `operation` for `scope` with wire-shaped `params` (blobs as base64 text)."""
     ctx = context.for_scope(current(), scope, operation, str(uuid.uuid4()))
     return invoke(ctx, params, take_faults=False)
+
+
+def objects(scope: Scope) -> Objects:
+    """Users' S3 objects as the scope's account reaches them (another account's buckets are
+    refused, as S3 refuses them)."""
+    services = current()
+    return services.objects(services.config.snapshot(), scope.account)
 
 
 def pages(scope: Scope, operation: str, params: JsonObject) -> Iterator[JsonObject]:

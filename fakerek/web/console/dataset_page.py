@@ -80,7 +80,9 @@ def _folder_manifest(project: str, kind: str, folder: str, by_folder: bool) -> t
         prefix += "/"
     settings = services.config.snapshot()
     try:
-        keys = services.objects(settings).keys(bucket, prefix, settings.manifest_max_rows + 1)
+        keys = api.objects(api.scope_of(project)).keys(
+            bucket, prefix, settings.manifest_max_rows + 1
+        )
     except ObjectError as error:
         raise InvalidParameter(f"s3://{bucket}/{prefix} cannot be listed: {error}") from None
     rows = []
@@ -99,7 +101,7 @@ def _folder_manifest(project: str, kind: str, folder: str, by_folder: bool) -> t
     except converters.ConversionError as error:  # a folder name that cannot be a label
         raise InvalidParameter(str(error)) from None
     try:
-        services.objects(settings).put(bucket, key, text.encode(), "application/json")
+        api.objects(api.scope_of(project)).put(bucket, key, text.encode(), "application/json")
     except ObjectError as error:
         raise InvalidParameter(
             f"The manifest cannot be written to s3://{bucket}/{key}: {error}"
@@ -213,7 +215,11 @@ def dataset() -> ResponseReturnValue:
                     **entry.as_json(),
                     "key": entry.key,
                     "large": url_for(
-                        "console.image", bucket=entry.bucket, key=entry.key, size="large"
+                        "console.image",
+                        bucket=entry.bucket,
+                        key=entry.key,
+                        size="large",
+                        account=scope.account,
                     ),
                 }
                 for entry in shown
@@ -245,11 +251,10 @@ def _upload_default(shown: list[entries.Entry]) -> str:
     return ""
 
 
-def _size(source_ref: str) -> tuple[int, int] | None:
+def _size(scope: Scope, source_ref: str) -> tuple[int, int] | None:
     bucket, key = parse_source_ref(source_ref) or ("", "")
-    services = current()
     try:
-        data = services.objects(services.config.snapshot()).read(bucket, key)
+        data = api.objects(scope).read(bucket, key)
     except ObjectError:
         return None
     return images.dimensions(data)
@@ -276,7 +281,7 @@ def save_labels() -> ResponseReturnValue:
     arn = payload.get("dataset", "") if isinstance(payload, dict) else ""
     scope = api.scope_of(arn)
     lines = [
-        entries.edited_line(ref, labels, boxes, _size(ref) if boxes else None)
+        entries.edited_line(ref, labels, boxes, _size(scope, ref) if boxes else None)
         for ref, labels, boxes in entries.read_edits(payload)
     ]
     _update(scope, arn, lines)
@@ -307,8 +312,7 @@ def upload() -> ResponseReturnValue:
     files = [f for f in request.files.getlist("images") if f.filename]
     if not files or len(files) > MAX_UPLOAD_FILES:
         raise InvalidParameter(f"Choose from 1 to {MAX_UPLOAD_FILES} PNG or JPEG images.")
-    services = current()
-    objects = services.objects(services.config.snapshot())
+    objects = api.objects(scope)
     new = []
     for file in files:
         data = file.read()
@@ -335,9 +339,11 @@ def image() -> ResponseReturnValue:
     if size not in thumbnails.SIZES:
         return Response("size is thumb or large", 400, mimetype="text/plain")
     services = current()
+    default = api.default_scope()
+    scope = api.scope_named(request.args.get("account"), default.region) or default
     try:
         data = thumbnails.rendition(
-            services.objects(services.config.snapshot()),
+            api.objects(scope),
             services.store.data_dir,
             request.args.get("bucket", ""),
             request.args.get("key", ""),

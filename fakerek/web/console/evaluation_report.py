@@ -58,7 +58,17 @@ def summary(objects: Objects, location: tuple[str, str]) -> JsonObject:
         raise Unreadable(f"s3://{location[0]}/{location[1]} is not JSON") from None
     if not isinstance(found, dict):
         raise Unreadable(f"s3://{location[0]}/{location[1]} is not a JSON object")
-    return found
+    sections = {
+        name: found[name]
+        for name in ("AggregatedEvaluationResults", "EvaluationDetails")
+        if isinstance(found.get(name), dict)
+    }
+    rows = found.get("LabelEvaluationResults")
+    if isinstance(rows, list):
+        sections["LabelEvaluationResults"] = [row for row in rows if isinstance(row, dict)]
+    if not sections:
+        raise Unreadable(f"s3://{location[0]}/{location[1]} holds no evaluation results")
+    return sections
 
 
 Ratios = tuple[float, float, float, float]

@@ -37,8 +37,7 @@ def _describe(arn: str) -> tuple[JsonObject, JsonObject]:
 
 def _evaluation(description: JsonObject) -> JsonObject:
     """The summary and test images the model points at, or why they cannot be shown."""
-    services = current()
-    objects = services.objects(services.config.snapshot())
+    objects = api.objects(api.scope_of(description["ProjectVersionArn"]))
     out: JsonObject = {"summary": None, "images": None, "problems": []}
     where = evaluation_report.s3_location(
         (description.get("EvaluationResult") or {}).get("Summary")
