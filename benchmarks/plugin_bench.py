@@ -1,0 +1,76 @@
+"""The pytest plugin's two modes: how long the session's server takes to start, and what it
+costs in memory, each run in a fresh interpreter as a test session would.
+
+    python benchmarks/plugin_bench.py [--runs 7]
+
+For each mode: the first start in a process (which, in-process, imports fakerek's application:
+Flask, the operations, botocore's loaders; a test process that uses boto3 has imported botocore
+already, and so has this one) until `/_fakerek/health` answers; a second start in the same
+process (a restart, or a second server); and the server's resident memory (in-process: what the
+start added to the test process). Prints figures, asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+
+PROBE = """
+import json, os, time, urllib.request
+import boto3  # a test session that uses the `rekognition` fixture has it imported
+from fakerek.testing import FakerekServer
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+
+def start(mode):
+    began = time.perf_counter()
+    server = FakerekServer(mode=mode).start()
+    urllib.request.urlopen(server.endpoint + "/_fakerek/health", timeout=30).read()
+    return server, time.perf_counter() - began
+
+mode = os.environ["PROBE_MODE"]
+before = rss_kb(os.getpid())
+server, first = start(mode)
+server.client().describe_projects()
+rss = rss_kb(server.pid) - (before if mode == "in-process" else 0)
+server.close()
+server, second = start(mode)
+server.close()
+print(json.dumps({"first": first, "second": second, "rss_mb": rss / 1024}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    runs = parser.parse_args().runs
+    with open("/proc/loadavg") as load:
+        print(f"load average at the start: {load.read().split()[0]}")
+    for mode in ("subprocess", "in-process"):
+        found = []
+        for _ in range(runs):
+            done = subprocess.run(
+                [sys.executable, "-c", PROBE],
+                env={**__import__("os").environ, "PROBE_MODE": mode},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            found.append(json.loads(done.stdout))
+        for key, unit, scale in (("first", "s", 1), ("second", "s", 1), ("rss_mb", "MB", 1)):
+            values = sorted(run[key] * scale for run in found)
+            print(
+                f"{mode:<11} {key:<7} median {statistics.median(values):7.3f} {unit}   "
+                f"min {values[0]:7.3f}   max {values[-1]:7.3f}"
+            )
+    with open("/proc/loadavg") as load:
+        print(f"load average at the end: {load.read().split()[0]}")
+
+
+if __name__ == "__main__":
+    main()
