@@ -6,14 +6,16 @@ costs in memory, each run in a fresh interpreter as a test session would.
 For each mode: the first start in a process (which, in-process, imports fakerek's application:
 Flask, the operations, botocore's loaders; a test process that uses boto3 has imported botocore
 already, and so has this one) until `/_fakerek/health` answers; a second start in the same
-process (a restart, or a second server); and the server's resident memory (in-process: what the
-start added to the test process). Prints figures, asserts nothing.
+process (a restart, or a second server); the server's resident memory (in-process: what the
+start added to the test process); and the median DescribeProjects round trip through boto3 (in
+process, client and server share one interpreter). Prints figures, asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -36,12 +38,19 @@ def start(mode):
 mode = os.environ["PROBE_MODE"]
 before = rss_kb(os.getpid())
 server, first = start(mode)
-server.client().describe_projects()
+client = server.client()
+client.describe_projects()
 rss = rss_kb(server.pid) - (before if mode == "in-process" else 0)
+calls = []
+for _ in range(200):
+    began = time.perf_counter()
+    client.describe_projects()
+    calls.append(time.perf_counter() - began)
 server.close()
 server, second = start(mode)
 server.close()
-print(json.dumps({"first": first, "second": second, "rss_mb": rss / 1024}))
+call_ms = sorted(calls)[len(calls) // 2] * 1000
+print(json.dumps({"first": first, "second": second, "rss_mb": rss / 1024, "call_ms": call_ms}))
 """
 
 
@@ -56,13 +65,18 @@ def main() -> None:
         for _ in range(runs):
             done = subprocess.run(
                 [sys.executable, "-c", PROBE],
-                env={**__import__("os").environ, "PROBE_MODE": mode},
+                env={**os.environ, "PROBE_MODE": mode},
                 capture_output=True,
                 text=True,
                 check=True,
             )
             found.append(json.loads(done.stdout))
-        for key, unit, scale in (("first", "s", 1), ("second", "s", 1), ("rss_mb", "MB", 1)):
+        for key, unit, scale in (
+            ("first", "s", 1),
+            ("second", "s", 1),
+            ("rss_mb", "MB", 1),
+            ("call_ms", "ms", 1),
+        ):
             values = sorted(run[key] * scale for run in found)
             print(
                 f"{mode:<11} {key:<7} median {statistics.median(values):7.3f} {unit}   "
