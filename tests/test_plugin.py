@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -139,8 +140,17 @@ def test_in_process_the_handlers_run_where_a_debugger_sees_them(tmp_path):
         server.close()
 
 
-def _serving_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith(("fakerek-", "waitress-"))]
+def _serving_threads(expected: list[str] | None = None) -> list[str]:
+    """The names of the threads serving requests; with `expected`, once they are those (a
+    worker thread is listed until it has returned, a moment after the server let it go)."""
+    deadline = time.monotonic() + 10
+    while True:
+        names = [
+            t.name for t in threading.enumerate() if t.name.startswith(("fakerek-", "waitress-"))
+        ]
+        if expected is None or names == expected or time.monotonic() > deadline:
+            return names
+        time.sleep(0.05)
 
 
 def test_in_process_a_stop_is_clean_and_a_restart_finds_everything(tmp_path):
@@ -155,7 +165,7 @@ def test_in_process_a_stop_is_clean_and_a_restart_finds_everything(tmp_path):
     s3.put_object(Bucket="kept-bucket", Key="k", Body=b"kept")
     assert len(_serving_threads()) > len(before)
     assert server.stop() == 0
-    assert _serving_threads() == before  # the loop and the workers ended
+    assert _serving_threads(before) == before  # the loop and the workers ended
     with pytest.raises(RuntimeError, match="mode='subprocess'"):
         server.kill()
     # the data directory was released: another process may open it
@@ -169,7 +179,7 @@ def test_in_process_a_stop_is_clean_and_a_restart_finds_everything(tmp_path):
         )
     finally:
         server.close()
-    assert _serving_threads() == before
+    assert _serving_threads(before) == before
 
 
 def test_two_in_process_servers_share_nothing(tmp_path):
