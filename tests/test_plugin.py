@@ -67,7 +67,7 @@ def test_what_the_server_was_given(fakerek, fakerek_mode):
 """
 
 
-@pytest.mark.parametrize("mode", [None, "subprocess", "in-process"])
+@pytest.mark.parametrize("mode", [None, "in-process"])  # None: the default
 def test_settings_from_the_ini_file_the_command_line_and_a_fixture(tmp_path, mode):
     (tmp_path / "pytest.ini").write_text(SUITE_INI)
     (tmp_path / "conftest.py").write_text(SUITE_CONFTEST)
