@@ -301,4 +301,3 @@ class FakerekServer:
         """Move the clock `seconds` forward, frozen or not; returns once background work due by
         then (a training past its delay) has ended. Returns the clock's new time."""
         return float(self.control("POST", "clock", {"advance": seconds})["now"])
-
