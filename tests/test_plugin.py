@@ -182,12 +182,6 @@ def test_in_process_a_stop_is_clean_and_a_restart_finds_everything(tmp_path):
     assert _serving_threads(before) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="moto's S3 backend is process-wide: a second in-process server's start empties the "
-    "first's buckets, until each application has a backend of its own (the records branch, "
-    "issue 19); remove this mark then",
-)
 def test_two_in_process_servers_share_nothing(tmp_path):
     first = FakerekServer(str(tmp_path / "one"), mode="in-process").start()
     try:

@@ -8,8 +8,8 @@ It runs in one of two modes. "subprocess" (the default) runs `fakerek serve` as 
 own: nothing of the test process (monkeypatches, logging, a moto of the suite's own, a crash)
 reaches it, and it is the server users run. "in-process" serves the same application from a
 thread of the test process: no interpreter to start, and a debugger steps from the test into the
-request's handler; but it shares the process's logging, environment and moto's process-wide S3
-backend (see README, "In your own tests").
+request's handler; but it shares the process's logging, environment and CPU (see README, "In your
+own tests"). Two servers in one process, of either mode, share no state.
 """
 
 from __future__ import annotations
