@@ -174,7 +174,7 @@ class FakerekServer:
         threaded, self._threaded = self._threaded, None
         if threaded is not None:
             self.endpoint = ""
-            threaded.close(timeout)
+            threaded.close()
             return 0
         return self._end(signal.SIGTERM, timeout)
 
