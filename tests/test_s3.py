@@ -32,6 +32,24 @@ def test_virtual_host_style(fakerek):
     assert s3.get_object(Bucket="vhost-bucket", Key="k.txt")["Body"].read() == b"virtual"
 
 
+def test_s3_select(fakerek):
+    """moto answers SelectObjectContent with py-partiql-parser, which its `s3` extra brings."""
+    s3 = fakerek.client("s3")
+    s3.create_bucket(Bucket="tables")
+    s3.put_object(Bucket="tables", Key="t.csv", Body=b"name,count\ncat,2\ndog,5\n")
+    answer = s3.select_object_content(
+        Bucket="tables",
+        Key="t.csv",
+        Expression="SELECT * FROM S3Object",
+        ExpressionType="SQL",
+        InputSerialization={"CSV": {"FileHeaderInfo": "USE"}},
+        OutputSerialization={"JSON": {}},
+    )
+    records = b"".join(e["Records"]["Payload"] for e in answer["Payload"] if "Records" in e)
+    cat, dog = '{"name":"cat","count":"2"}', '{"name":"dog","count":"5"}'
+    assert records.decode().split()[:2] == [cat, dog]
+
+
 def test_objects_survive_restarts_and_deletions_too(own_server):
     s3 = own_server.client("s3")
     s3.create_bucket(Bucket="keep")

@@ -9,13 +9,15 @@ import hashlib
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from images import SHAPES, scene
 from manifests import BUCKET, image_line, manifest
 
-from fakerek.ml import classifier, embedding, features, graph, serving
+from fakerek.ml import classifier, embedding, features, graph, model_files, serving
 from fakerek.ml.embedding_store import FILE_NAME, EmbeddingStore
 from fakerek.ml.lru import LruCache
 from fakerek.testing import FakerekServer
@@ -189,20 +191,78 @@ def test_a_retraining_on_known_images_gives_the_same_model(tmp_path):
         assert len(heads) == 3 and heads[0] == heads[1] == heads[2]
 
 
-def test_a_model_saved_before_head_npz_and_int8_still_loads(tmp_path, model):
+def _legacy_folder(tmp_path, model, written_by: str) -> str:
+    """A model folder as saved before head.npz and the int8 backbone: the head only in head.onnx
+    (written by fakerek, or by the onnx package as the first versions did), no backbone named."""
     folder = str(tmp_path / "model")
     model.model.save(folder)
-    os.remove(os.path.join(folder, classifier.HEAD))  # as saved before head.npz existed
+    os.remove(os.path.join(folder, classifier.HEAD))
+    if written_by != "fakerek":
+        import onnx
+        from onnx import helper, numpy_helper
+
+        head = model.model.head
+        if written_by == "onnx raw_data":
+            tensors = [
+                numpy_helper.from_array(head.weights.astype(np.float32), graph.HEAD_WEIGHTS),
+                numpy_helper.from_array(head.bias.astype(np.float32), graph.HEAD_BIAS),
+            ]
+        else:  # values as float_data, as helper.make_tensor writes them unless asked for raw
+            named = ((graph.HEAD_WEIGHTS, head.weights), (graph.HEAD_BIAS, head.bias))
+            tensors = [
+                helper.make_tensor(name, onnx.TensorProto.FLOAT, array.shape, array.ravel())
+                for name, array in named
+            ]
+        node = helper.make_node("Gemm", ["features", graph.HEAD_WEIGHTS, graph.HEAD_BIAS], ["s"])
+        legacy = helper.make_model(
+            helper.make_graph(
+                [node],
+                "head",
+                [helper.make_tensor_value_info("features", onnx.TensorProto.FLOAT, [None, 2560])],
+                [helper.make_tensor_value_info("s", onnx.TensorProto.FLOAT, None)],
+                tensors,
+            )
+        )
+        onnx.save(legacy, os.path.join(folder, "head.onnx"))
     meta_path = os.path.join(folder, "model.json")
     with open(meta_path, encoding="utf-8") as handle:
         meta = json.load(handle)
     del meta["backbone"]  # as saved before the int8 backbone: float32
     with open(meta_path, "w", encoding="utf-8") as handle:
         json.dump(meta, handle)
+    return folder
+
+
+@pytest.mark.parametrize("written_by", ["fakerek", "onnx raw_data", "onnx float_data"])
+def test_a_model_saved_before_head_npz_and_int8_still_loads(tmp_path, model, written_by):
+    folder = _legacy_folder(tmp_path, model, written_by)
     loaded = classifier.Model.load(folder)
     assert loaded.backbone == "float32"
+    assert loaded.head.weights.dtype == np.float32
     assert np.array_equal(loaded.head.weights, model.model.head.weights)
     assert np.array_equal(loaded.head.bias, model.model.head.bias)
+
+
+def test_a_legacy_head_loads_without_the_onnx_package(tmp_path, model):
+    folder = _legacy_folder(tmp_path, model, "onnx raw_data")
+    probe = (
+        "import sys; from fakerek.ml import classifier; "
+        f"classifier.Model.load({folder!r}); print('onnx' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_a_damaged_legacy_head_is_a_model_file_error(tmp_path, model):
+    folder = _legacy_folder(tmp_path, model, "onnx raw_data")
+    path = os.path.join(folder, "head.onnx")
+    with open(path, "rb") as handle:
+        whole = handle.read()
+    for damaged in (whole[: len(whole) // 2], b"\xff" * 40, b""):
+        with open(path, "wb") as handle:
+            handle.write(damaged)
+        with pytest.raises(model_files.ModelFileError, match="head.onnx"):
+            classifier.Model.load(folder)
 
 
 def test_a_store_that_fails_mid_training_is_dropped(tmp_path):

@@ -66,6 +66,36 @@ def test_the_writer_encodes_what_onnx_reads():
     assert onnx.numpy_helper.to_array(values["t"]).tolist() == [1.0, 1.0]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8, np.int8, np.int32, np.int64])
+def test_the_reader_reads_tensors_as_onnx_and_fakerek_write_them(dtype):
+    array = (np.arange(-6, 6).reshape(3, 2, 2) * 7).astype(dtype)
+    for written in (
+        onnx.numpy_helper.from_array(array, "t").SerializeToString(),
+        onnx_proto.tensor("t", array),
+    ):
+        name, read = onnx_proto.read_tensor(written)
+        assert name == "t" and read.dtype == array.dtype and np.array_equal(read, array)
+    as_floats = onnx.helper.make_tensor("f", onnx.TensorProto.FLOAT, [2, 2], [1.5, -2, 0, 3])
+    assert onnx_proto.read_tensor(as_floats.SerializeToString())[1].tolist() == [[1.5, -2], [0, 3]]
+    scalar = onnx_proto.read_tensor(onnx_proto.tensor("s", np.float32(4)))[1]
+    assert scalar.shape == () and scalar == 4
+
+
+def test_the_reader_finds_a_models_initializers_and_refuses_what_is_not_one():
+    rng = np.random.default_rng(1)
+    weights, bias = rng.normal(size=(graph.FEATURES, 3)), rng.normal(size=3)
+    found = onnx_proto.initializers(
+        graph.linear_head_model(weights, bias, "Softmax", {"task": "x"}).serialize()
+    )
+    assert np.array_equal(found[graph.HEAD_WEIGHTS], weights.astype(np.float32))
+    assert np.array_equal(found[graph.HEAD_BIAS], bias.astype(np.float32))
+    good = onnx_proto.tensor("t", np.ones((2, 3), np.float32))
+    doubles = onnx.numpy_helper.from_array(np.ones(2), "d").SerializeToString()
+    for bad in (good[:-1], good[:5], b"\x08\x80", b"\x0b", doubles):
+        with pytest.raises(onnx_proto.ProtoError):
+            onnx_proto.read_tensor(bad)
+
+
 def test_int8_features_follow_the_float_ones():
     arrays = [
         features.to_array(features.decode(scene(40 + i, [SHAPES[i % 3]])[0])) for i in range(6)

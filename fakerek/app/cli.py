@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping, Sequence
 
 from fakerek import __version__, config
 from fakerek.manifests import cli as manifest_cli
@@ -34,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
     manifest_cli.add_parser(commands)
     return parser
+
+
+def serve_settings(argv: Sequence[str], environ: Mapping[str, str]) -> config.Settings:
+    """The settings `fakerek serve ARGV` runs with in this environment (raises SettingError, or
+    exits as argparse does on a flag it does not know)."""
+    return config.from_sources(vars(build_parser().parse_args(["serve", *argv])), dict(environ))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,9 @@ SIGTERM or Ctrl-C: background jobs are told to stop (a training or an import end
 next image or batch, shorter work finishes), no connection is accepted any more, the requests in
 flight are answered (for up to DRAIN_SECONDS), then the jobs are waited for and the store closes.
 A second signal cuts the wait for requests short.
+
+`listen` (the waitress server for an application and its settings) is shared with `threaded`,
+which serves fakerek from a thread of a test process.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import logging
 import resource
 import signal
 import sys
+
+from flask import Flask
 
 from fakerek import __version__
 from fakerek.adapters.waitress_server import Server
@@ -39,6 +44,20 @@ def _allow_open_files(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
+def listen(app: Flask, settings: Settings) -> Server:
+    """A waitress server for `app`, listening on the settings' address (raises OSError)."""
+    return Server(
+        app,
+        host=settings.host,
+        port=settings.port,
+        threads=settings.threads,
+        connection_limit=settings.connection_limit,
+        idle_timeout=settings.idle_timeout,
+        header_timeout=settings.request_header_timeout,
+        max_request_body_size=max(TRANSPORT_BODY_LIMIT, settings.max_body_bytes),
+    )
+
+
 def run(settings: Settings) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -55,16 +74,7 @@ def run(settings: Settings) -> int:
         return 1
     parts = services_of(app)
     try:
-        server = Server(
-            app,
-            host=settings.host,
-            port=settings.port,
-            threads=settings.threads,
-            connection_limit=settings.connection_limit,
-            idle_timeout=settings.idle_timeout,
-            header_timeout=settings.request_header_timeout,
-            max_request_body_size=max(TRANSPORT_BODY_LIMIT, settings.max_body_bytes),
-        )
+        server = listen(app, settings)
     except OSError as error:
         parts.close()
         print(

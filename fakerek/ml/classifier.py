@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fakerek.ml import calibration, features, graph, heads, model_files
+from fakerek.ml import calibration, features, graph, heads, model_files, onnx_proto
 
 log = logging.getLogger("fakerek.training")
 FAMILIARITY = "familiarity.npy"
@@ -129,8 +129,8 @@ class Model:
 
 
 def _head_arrays(folder: str) -> tuple[np.ndarray, np.ndarray]:
-    """The head's weights and bias: from head.npz, or from head.onnx for models saved before
-    head.npz existed (reading an ONNX file needs the onnx package, slow to import)."""
+    """The head's weights and bias: from head.npz, or from head.onnx's initializers for models
+    saved before head.npz existed."""
     path = os.path.join(folder, HEAD)
     if os.path.exists(path):
         try:
@@ -138,14 +138,9 @@ def _head_arrays(folder: str) -> tuple[np.ndarray, np.ndarray]:
                 return stored["weights"], stored["bias"]
         except (OSError, ValueError, KeyError) as error:
             raise model_files.ModelFileError(f"{HEAD}: {error}") from None
-    import onnx
-    from onnx import numpy_helper
-
     try:
-        tensors = {
-            t.name: numpy_helper.to_array(t)
-            for t in onnx.load(os.path.join(folder, "head.onnx")).graph.initializer
-        }
+        with open(os.path.join(folder, "head.onnx"), "rb") as handle:
+            tensors = onnx_proto.initializers(handle.read())
         return tensors[graph.HEAD_WEIGHTS], tensors[graph.HEAD_BIAS]
     except (OSError, ValueError, KeyError) as error:
         raise model_files.ModelFileError(f"head.onnx: {error}") from None

@@ -1,28 +1,31 @@
-"""ONNX model bytes written without the `onnx` package: the subset of onnx.proto our graphs use.
+"""ONNX model bytes written and read without the `onnx` package: the subset of onnx.proto our
+graphs use.
 
-Importing `onnx` costs about 0.6 s per process (its `ml_dtypes` extension loads slowly), paid by
-a user's first training and by the first detection after a restart; writing the few messages we
-need is a page of protobuf encoding. Field numbers are onnx.proto's; repeated scalars are written
-unpacked, as proto2 does. The tests parse what this writes with `onnx` and run its checker.
+Importing `onnx` costs about 0.6 s per process (its `ml_dtypes` extension loads slowly) and 30 MB
+of every install; writing the few messages we need is a page of protobuf encoding, and reading
+back a model's initializers (the heads of models saved before `head.npz`) another. Field numbers
+are onnx.proto's; repeated scalars are written unpacked, as proto2 does, and read packed or not.
+The tests parse what this writes with `onnx`, run its checker, and read what `onnx` writes.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 # TensorProto.DataType
 FLOAT, UINT8, INT8, INT32, INT64 = 1, 2, 3, 6, 7
-_DATA_TYPES = {
+_DATA_TYPES: dict[np.dtype, int] = {
     np.dtype(np.float32): FLOAT,
     np.dtype(np.uint8): UINT8,
     np.dtype(np.int8): INT8,
     np.dtype(np.int32): INT32,
     np.dtype(np.int64): INT64,
 }
+_DTYPES = {number: dtype.newbyteorder("<") for dtype, number in _DATA_TYPES.items()}
 # AttributeProto.AttributeType
 _ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_TENSOR, _ATTR_FLOATS, _ATTR_INTS = 1, 2, 3, 4, 6, 7
 Dim = int | str | None  # a size, a symbolic name, or unknown
@@ -141,3 +144,101 @@ def model(
     for key, value in sorted((metadata or {}).items()):
         out += _bytes(14, _bytes(1, key) + _bytes(2, value))
     return out
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+
+class ProtoError(ValueError):
+    """The bytes are not the protobuf message expected (truncated, or another kind of file)."""
+
+
+def _read_varint(data: bytes, position: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if position >= len(data) or shift > 63:
+            raise ProtoError("a number runs past the end of the message")
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, position
+        shift += 7
+
+
+def _fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
+    """(field number, wire type, value) of each field of a message: an int for a varint, the
+    bytes of the rest."""
+    position = 0
+    while position < len(data):
+        key, position = _read_varint(data, position)
+        number, wire = key >> 3, key & 7
+        value: int | bytes
+        if wire == 0:
+            value, position = _read_varint(data, position)
+        elif wire in (1, 2, 5):
+            if wire == 2:
+                size, position = _read_varint(data, position)
+            else:
+                size = 8 if wire == 1 else 4
+            if position + size > len(data):
+                raise ProtoError(f"field {number} runs past the end of the message")
+            value, position = data[position : position + size], position + size
+        else:
+            raise ProtoError(f"field {number} has wire type {wire}, which ONNX does not use")
+        yield number, wire, value
+
+
+def _int64s(wire: int, value: int | bytes) -> list[int]:
+    """A repeated int64 field's values in one occurrence, packed (bytes) or not (an int)."""
+    if isinstance(value, int):
+        found = [value]
+    elif wire == 2:
+        found, position = [], 0
+        while position < len(value):
+            number, position = _read_varint(value, position)
+            found.append(number)
+    else:
+        raise ProtoError("an integer field holds a fixed-size value")
+    return [n - (1 << 64) if n >= 1 << 63 else n for n in found]
+
+
+def read_tensor(data: bytes) -> tuple[str, np.ndarray]:
+    """A TensorProto's name and values, stored as raw data or (for floats) as float_data."""
+    dims: list[int] = []
+    data_type, name, raw, floats = 0, "", None, bytearray()
+    for number, wire, value in _fields(data):
+        if number == 1:
+            dims += _int64s(wire, value)
+        elif number == 2 and isinstance(value, int):
+            data_type = value
+        elif number == 4 and isinstance(value, bytes):  # float_data: packed, or one float
+            floats += value
+        elif number == 8 and isinstance(value, bytes):
+            name = value.decode("utf-8", "replace")
+        elif number == 9 and isinstance(value, bytes):
+            raw = value
+        elif number == 14 and value == 1:  # data_location EXTERNAL: values in another file
+            raise ProtoError(f"tensor {name!r}: values stored outside the model file")
+    dtype = _DTYPES.get(data_type)
+    if dtype is None:
+        raise ProtoError(f"tensor {name!r}: data type {data_type} is not one fakerek writes")
+    if raw is None:
+        if data_type != FLOAT:
+            raise ProtoError(f"tensor {name!r}: no raw data")
+        raw = bytes(floats)
+    if any(d < 0 for d in dims) or len(raw) != dtype.itemsize * int(np.prod(dims)):
+        raise ProtoError(f"tensor {name!r}: {len(raw)} bytes do not fill its shape {dims}")
+    return name, np.frombuffer(raw, dtype).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def initializers(model_bytes: bytes) -> dict[str, np.ndarray]:
+    """The constant tensors of a serialised ModelProto's graph, by name."""
+    tensors: dict[str, np.ndarray] = {}
+    for number, _, graph in _fields(model_bytes):
+        if number == 7 and isinstance(graph, bytes):  # ModelProto.graph
+            for field_number, _, value in _fields(graph):
+                if field_number == 5 and isinstance(value, bytes):  # GraphProto.initializer
+                    name, array = read_tensor(value)
+                    tensors[name] = array
+    return tensors

@@ -30,6 +30,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, default_exceptions
 
+from fakerek import __version__
 from fakerek.api.errors import AwsError
 from fakerek.api.service_model import service
 from fakerek.web.console.entries import EditError
@@ -151,6 +152,12 @@ def _unexpected(error: Exception) -> ResponseReturnValue:
 
 
 # -- template helpers ---------------------------------------------------------------------------
+
+
+@blueprint.app_context_processor
+def _version() -> dict[str, str]:
+    """The footer of every page names the running version (as /_fakerek/health does)."""
+    return {"fakerek_version": __version__}
 
 
 @blueprint.app_template_filter("when")
