@@ -12,6 +12,7 @@ other category comes from the base model as it is.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 from fakerek.domain.taxonomy import Taxonomy
@@ -31,3 +32,35 @@ def merged(
         out[name] = min(confidence, adapter[top]) if top in adapter else confidence
     out.update(adapter)
     return out
+
+
+def adapter_status(
+    status: str, deprecated_ms: int | None, expires_ms: int | None, now_ms: int
+) -> str:
+    """An adapter's status: a trained adapter whose base model was superseded is DEPRECATED
+    until its grace period ends, then EXPIRED (the guide's managing-adapters statuses)."""
+    if status != "TRAINING_COMPLETED" or deprecated_ms is None or now_ms < deprecated_ms:
+        return status
+    return "EXPIRED" if expires_ms is not None and now_ms >= expires_ms else "DEPRECATED"
+
+
+def adapter_message(status: str, base_model: str, expires_ms: int | None) -> str | None:
+    """The StatusMessage of a usable adapter (fakerek's wording; None: the status's usual one)."""
+    if status == "TRAINING_COMPLETED":
+        return "The adapter is ready to use."
+    if status == "DEPRECATED":
+        until = (
+            dt.datetime.fromtimestamp(expires_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            if expires_ms is not None
+            else "the end of its grace period"
+        )
+        return (
+            f"The adapter was trained on base model {base_model}, which a newer version "
+            f"replaced; it can be used until {until}."
+        )
+    if status == "EXPIRED":
+        return (
+            f"The adapter was trained on base model {base_model} and has expired; the newest "
+            "base model answers in its place."
+        )
+    return None
