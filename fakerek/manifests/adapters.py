@@ -222,8 +222,9 @@ def validate(
     result = AdapterValidation(Side("training"), Side("testing"), auto_split=test_texts is None)
     if test_texts is None:
         chosen = set(_auto_split([line for line in train_lines if line.outcome == "valid"]))
-        if across and not chosen:
+        if across and not chosen:  # the manifest's own problems first, then the split's
             result.training.lines = train_lines
+            _file_checks(result.training, train_lines, fetch, denied, limits, inspect)
             result.training.errors.append("ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_AUTOSPLIT")
             return result
         result.training.lines = [line for line in train_lines if line.number not in chosen]
