@@ -723,3 +723,48 @@ def test_moderation_rules_are_checked(fakerek):
             },
         )
     assert fakerek.control("GET", "rules") == {"rules": []}
+
+
+def test_the_aws_cli_trains_lists_and_uses_an_adapter(trained):
+    """The calls of the guide's adapter pages, through the AWS CLI (our own command lines)."""
+    from test_cli import aws
+
+    server = trained["server"]
+    listed = aws(server, "describe-projects", "--features", "CONTENT_MODERATION")
+    assert listed.returncode == 0, listed.stderr
+    [project] = json.loads(listed.stdout)["ProjectDescriptions"]
+    assert (project["Feature"], project["AutoUpdate"]) == ("CONTENT_MODERATION", "ENABLED")
+    assert json.loads(aws(server, "describe-projects").stdout)["ProjectDescriptions"] == []
+    created = aws(
+        server,
+        "create-project-version",
+        "--project-arn", trained["project"],
+        "--version-name", "from-the-cli",
+        "--training-data", json.dumps(describe(trained["client"], trained["project"], "auto")["TrainingDataResult"]["Input"]),  # noqa: E501
+        "--output-config", f"S3Bucket={BUCKET},S3KeyPrefix=cli-results",
+        "--feature-config", "ContentModeration={ConfidenceThreshold=70}",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    described = aws(
+        server, "describe-project-versions", "--project-arn", trained["project"],
+        "--version-names", "from-the-cli",
+    )  # fmt: skip
+    [version] = json.loads(described.stdout)["ProjectVersionDescriptions"]
+    assert version["Status"] == "TRAINING_COMPLETED"
+    assert version["FeatureConfig"] == {"ContentModeration": {"ConfidenceThreshold": 70.0}}
+    circle, _ = scene(9700, ["circle"])
+    trained["s3"].put_object(Bucket=BUCKET, Key="cli/circle.jpg", Body=circle)
+    detected = aws(
+        server,
+        "detect-moderation-labels",
+        "--image", json.dumps({"S3Object": {"Bucket": BUCKET, "Name": "cli/circle.jpg"}}),
+        "--project-version", version["ProjectVersionArn"],
+    )  # fmt: skip
+    assert detected.returncode == 0, detected.stderr
+    answer = json.loads(detected.stdout)
+    assert answer["ProjectVersion"] == version["ProjectVersionArn"]
+    assert [label["Name"] for label in answer["ModerationLabels"]] == ["Violence"]
+    deleted = aws(
+        server, "delete-project-version", "--project-version-arn", version["ProjectVersionArn"]
+    )  # noqa: E501
+    assert json.loads(deleted.stdout) == {"Status": "DELETING"}
