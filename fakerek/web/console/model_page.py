@@ -156,10 +156,11 @@ def stop_model() -> ResponseReturnValue:
 @blueprint.post("/model/delete")
 def delete_model() -> ResponseReturnValue:
     arn = request.form["arn"]
-    project = api.project_of(arn)["ProjectArn"]
+    project = api.project_of(arn)
     api.call(api.scope_of(arn), "DeleteProjectVersion", {"ProjectVersionArn": arn})
-    target = url_for("console.project", arn=project)
-    return done(f"Model {arns.of(arn).name} is being deleted.", target)
+    target = url_for("console.project", arn=project["ProjectArn"])
+    kind = "Adapter" if project["Feature"] == "CONTENT_MODERATION" else "Model"
+    return done(f"{kind} {arns.of(arn).name} is being deleted.", target)
 
 
 @blueprint.post("/model/detect")
