@@ -768,3 +768,33 @@ def test_the_aws_cli_trains_lists_and_uses_an_adapter(trained):
         server, "delete-project-version", "--project-version-arn", version["ProjectVersionArn"]
     )  # noqa: E501
     assert json.loads(deleted.stdout) == {"Status": "DELETING"}
+
+
+def test_another_accounts_adapter_does_not_exist_for_the_caller(trained):
+    other = trained["server"].client(account="111122223333")
+    image, _ = scene(9800, [])
+    with pytest.raises(ClientError) as excinfo:
+        detect(other, image, ProjectVersion=trained["auto"])
+    assert error_of(excinfo)["Code"] == "ResourceNotFoundException"
+
+
+def test_adapters_and_base_models_survive_a_restart(own_server):
+    client, s3 = own_server.client(), own_server.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    training = put_manifest(s3, "train.manifest", upload_images(s3, "train", 12, 4400))
+    project = adapter_project(client, auto_update="DISABLED")
+    arn = client.create_project_version(
+        ProjectArn=project, VersionName="v1", OutputConfig={"S3Bucket": BUCKET},
+        TrainingData=training,
+    )["ProjectVersionArn"]  # fmt: skip
+    client.get_waiter(TRAINING_WAITER).wait(ProjectArn=project)
+    image, _ = scene(9900, ["circle"])
+    before = detect(client, image, ProjectVersion=arn, MinConfidence=0)
+    own_server.control("POST", "moderation/release", {"version": "8.0"})
+    own_server.restart()
+    client = own_server.client()
+    found = describe(client, project, "v1")
+    assert (found["Status"], found["BaseModelVersion"]) == ("DEPRECATED", "7.0")
+    assert detect(client, image, ProjectVersion=arn, MinConfidence=0) == before
+    assert detect(client, image)["ModerationModelVersion"] == "8.0"
+    assert own_server.control("GET", "moderation")["base_model_version"] == "8.0"
