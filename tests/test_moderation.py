@@ -798,3 +798,31 @@ def test_adapters_and_base_models_survive_a_restart(own_server):
     assert detect(client, image, ProjectVersion=arn, MinConfidence=0) == before
     assert detect(client, image)["ModerationModelVersion"] == "8.0"
     assert own_server.control("GET", "moderation")["base_model_version"] == "8.0"
+
+
+def test_the_grace_period_runs_on_the_servers_clock(fakerek, rekognition):
+    """Realistic timing and a frozen clock: the training lasts its delay, and the adapter
+    expires when the clock passes the end of its grace period, not before."""
+    s3 = fakerek.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    training = put_manifest(s3, "train.manifest", upload_images(s3, "train", 12, 4600))
+    project = adapter_project(rekognition, auto_update="DISABLED")
+    fakerek.configure(timing="realistic", delays={"training": 3600})
+    fakerek.freeze()
+    arn = rekognition.create_project_version(
+        ProjectArn=project, VersionName="v1", OutputConfig={"S3Bucket": BUCKET},
+        TrainingData=training,
+    )["ProjectVersionArn"]  # fmt: skip
+    assert describe(rekognition, project, "v1")["Status"] == "TRAINING_IN_PROGRESS"
+    fakerek.advance(3600)
+    trained = describe(rekognition, project, "v1")
+    assert trained["Status"] == "TRAINING_COMPLETED"
+    assert trained["BillableTrainingTimeInSeconds"] == 3600
+    fakerek.control("POST", "moderation/release", {"version": "7.1", "grace_days": 60})
+    image, _ = scene(9950, ["circle"])
+    fakerek.advance(59 * 86_400)
+    assert describe(rekognition, project, "v1")["Status"] == "DEPRECATED"
+    assert detect(rekognition, image, ProjectVersion=arn)["ProjectVersion"] == arn
+    fakerek.advance(86_400)
+    assert describe(rekognition, project, "v1")["Status"] == "EXPIRED"
+    assert "ProjectVersion" not in detect(rekognition, image, ProjectVersion=arn)

@@ -15,7 +15,7 @@ import re
 import sqlite3
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from fakerek import config
 from fakerek.api.errors import InvalidParameter, ResourceInUse
@@ -100,16 +100,26 @@ def create(ctx: Ctx, params: dict[str, Any], purge: Purge) -> dict[str, Any]:
             raise ResourceInUse(
                 f"The project already has an adapter named {params['VersionName']}."
             )
-        arn, version_id, base = _insert(ctx, tx, project, params["VersionName"], request)
-        tags.put(tx, arn, new_tags)
-    _start(ctx, arn, version_id, base, request)
-    return {"ProjectVersionArn": arn}
+        started = _insert(ctx, tx, project, params["VersionName"], request)
+        tags.put(tx, started.arn, new_tags)
+    _start(ctx, started, request)
+    return {"ProjectVersionArn": started.arn}
+
+
+class Started(NamedTuple):
+    """A new adapter, stored, whose training is to start."""
+
+    arn: str
+    version_id: int
+    base_model: str
+    ready_ms: int  # when TRAINING_IN_PROGRESS may end, on the server's clock
 
 
 def _insert(
     ctx: Ctx, tx: sqlite3.Connection, project: Any, name: str, request: dict[str, Any]
-) -> tuple[str, int, str]:
+) -> Started:
     created_ms = ctx.store.next_ms(tx, ctx.now_ms)
+    ready_ms = lifecycle.ends_at(ctx.settings, "training", ctx.now_ms)
     arn = arns.version_arn(project["arn"], name, created_ms)
     version_id = versions.insert(
         tx,
@@ -117,15 +127,15 @@ def _insert(
         name=name,
         arn=arn,
         created_ms=created_ms,
-        ready_ms=lifecycle.ends_at(ctx.settings, "training", created_ms),
+        ready_ms=ready_ms,
         request=request,
     )
     base = base_model(tx)
     adapters.insert(tx, version_id, base)
-    return arn, version_id, base
+    return Started(arn, version_id, base, ready_ms)
 
 
-def _start(ctx: Ctx, arn: str, version_id: int, base: str, request: dict[str, Any]) -> None:
+def _start(ctx: Ctx, started: Started, request: dict[str, Any]) -> None:
     """Train the new adapter in the background."""
     from fakerek.operations import datasets as dataset_ops
 
@@ -140,11 +150,18 @@ def _start(ctx: Ctx, arn: str, version_id: int, base: str, request: dict[str, An
         fault=ctx.services.faults.take_training(),
         ml=training.MlOptions.of(ctx.settings),
     )
-    adapter = adapter_jobs.AdapterOptions(answer, base, threshold_of(request))
+    adapter = adapter_jobs.AdapterOptions(answer, started.base_model, threshold_of(request))
     trainer = functools.partial(adapter_jobs.train, adapter)
-    store, objects = ctx.store, ctx.objects
+    store, clock, objects, version_id = (
+        ctx.store,
+        ctx.services.clock,
+        ctx.objects,
+        started.version_id,
+    )
     ctx.services.jobs.submit(
-        [arn], lambda: training.run(store, objects, version_id, options, trainer)
+        [started.arn],
+        started.ready_ms,
+        lambda: training.run(store, clock, objects, version_id, options, trainer),
     )
 
 
@@ -196,7 +213,7 @@ def release_base_model(services: Any, version: Any, grace_days: Any) -> dict[str
         or not 0 <= days <= config.MAX_GRACE_DAYS
     ):
         raise ValueError(f"grace_days must be a number of days from 0 to {config.MAX_GRACE_DAYS}")
-    now_ms = lifecycle.now_ms()
+    now_ms = services.clock.now_ms()
     with services.store.write() as tx:
         if version in {r.version for r in adapters.releases(tx)} or version == base_model(tx):
             raise ValueError(f"base model {version} is already released")
@@ -218,7 +235,7 @@ def release_base_model(services: Any, version: Any, grace_days: Any) -> dict[str
 def expire_adapters(services: Any) -> dict[str, Any]:
     """End every grace period now: deprecated adapters are EXPIRED."""
     with services.store.write() as tx:
-        expired = adapters.expire(tx, lifecycle.now_ms())
+        expired = adapters.expire(tx, services.clock.now_ms())
         names = _arns(tx, expired)
     return {"expired": names}
 
@@ -274,7 +291,7 @@ def _retrain(services: Any, row: Any) -> str:
         number = 1
         while versions.by_name(tx, project["id"], f"{stem}{AUTO_SUFFIX}{number}") is not None:
             number += 1
-        arn, version_id, base = _insert(ctx, tx, project, f"{stem}{AUTO_SUFFIX}{number}", request)
-        tags.put(tx, arn, tags.of(tx, row["arn"]))
-    _start(ctx, arn, version_id, base, request)
-    return arn
+        started = _insert(ctx, tx, project, f"{stem}{AUTO_SUFFIX}{number}", request)
+        tags.put(tx, started.arn, tags.of(tx, row["arn"]))
+    _start(ctx, started, request)
+    return started.arn

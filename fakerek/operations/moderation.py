@@ -59,8 +59,8 @@ def detect_moderation_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]
 
 
 def _adapter(ctx: Ctx, arn: str) -> tuple[Any, adapter_rows.Adapter] | None:
-    """The adapter to answer with: None when it EXPIRED (the base model answers alone)."""
-    ctx = ctx.settled(arn)
+    """The adapter to answer with: None when it EXPIRED (the base model answers alone). In
+    instant timing the registry has the call wait for the adapter's training first."""
     with ctx.store.read() as conn:
         row = require(conn, ctx, arn)
         info = adapter_rows.of_versions(conn, [row["id"]]).get(row["id"])
