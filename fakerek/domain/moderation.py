@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
+from fakerek.domain.lifecycle import VersionStatus
 from fakerek.domain.taxonomy import Taxonomy
 
 DEFAULT_MIN_CONFIDENCE = 50.0  # MinConfidence when the request gives none
@@ -35,8 +36,8 @@ def merged(
 
 
 def adapter_status(
-    status: str, deprecated_ms: int | None, expires_ms: int | None, now_ms: int
-) -> str:
+    status: VersionStatus, deprecated_ms: int | None, expires_ms: int | None, now_ms: int
+) -> VersionStatus:
     """An adapter's status: a trained adapter whose base model was superseded is DEPRECATED
     until its grace period ends, then EXPIRED (the guide's managing-adapters statuses)."""
     if status != "TRAINING_COMPLETED" or deprecated_ms is None or now_ms < deprecated_ms:

@@ -16,10 +16,11 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from fakerek.api.wire import JsonObject
 from fakerek.domain import images, moderation, taxonomy
-from fakerek.jobs.training import Options, TrainingFailed, embedder_for, put_artefact
+from fakerek.jobs.training import Options, Trainer, TrainingFailed, embedder_for, put_artefact
 from fakerek.manifests import adapter_artefacts, adapters, training
 from fakerek.manifests.adapters import AdapterLine
 from fakerek.manifests.artefacts import Outputs
@@ -27,6 +28,10 @@ from fakerek.manifests.importer import ImportFailed
 from fakerek.ml import serving
 from fakerek.s3.objects import ObjectError, Objects
 from fakerek.store.db import Store
+from fakerek.store.records import ProjectVersion
+
+if TYPE_CHECKING:
+    from fakerek.ml.embedding import Embedder
 
 # The base model's answer for an image (given lazily: a rule by S3 key needs no bytes) and its
 # S3 `bucket/key`: category → confidence, expanded to the parent chains.
@@ -40,21 +45,36 @@ class AdapterOptions:
     threshold: float  # FeatureConfig's ConfidenceThreshold (the MinConfidence default without)
 
 
+def trainer(adapter: AdapterOptions) -> Trainer:
+    """What `training.run` runs for an adapter with these options."""
+
+    def run(
+        store: Store,
+        objects: Objects,
+        version: ProjectVersion,
+        options: Options,
+        results: JsonObject,
+    ) -> None:
+        train(adapter, store, objects, version, options, results)
+
+    return run
+
+
 def train(
     adapter: AdapterOptions,
     store: Store,
     objects: Objects,
-    row: Any,
-    request: dict[str, Any],
+    version: ProjectVersion,
     options: Options,
-    results: dict[str, Any],
+    results: JsonObject,
 ) -> None:
     """A `training.Trainer` for adapters (bind `adapter` first)."""
+    request = version.request
     if options.fault == "SERVICE_ERROR":
         raise TrainingFailed(None, "injected service error")
     if options.fault:
         raise TrainingFailed(options.fault)
-    outputs = Outputs(objects, request, row["project_name"], row["name"])
+    outputs = Outputs(objects, request, version.project_name, version.name, version.arn)
     try:
         training.check_output_bucket(objects, outputs.bucket)
         train_texts = _read(objects, request["TrainingData"]["Assets"][0], options)
@@ -93,12 +113,12 @@ def train(
         )
         if checked.first_error:
             raise TrainingFailed(checked.first_error)
-        _fit(adapter, store, row, checked, fetch, outputs, results, embedder)
+        _fit(adapter, store, version, checked, fetch, outputs, results, embedder)
     finally:
         embedder.close()
 
 
-def _read(objects: Objects, asset: dict[str, Any], options: Options) -> list[str]:
+def _read(objects: Objects, asset: JsonObject, options: Options) -> list[str]:
     s3 = asset["GroundTruthManifest"]["S3Object"]
     return training.read_manifest(
         objects, s3["Bucket"], s3["Name"], s3.get("Version"), options.limits
@@ -112,12 +132,12 @@ def _key(outputs: Outputs, artefact: str) -> str:
 def _fit(
     adapter: AdapterOptions,
     store: Store,
-    row: Any,
+    version: ProjectVersion,
     checked: adapters.AdapterValidation,
     fetch: Callable[[str, str], bytes | None],
     outputs: Outputs,
-    results: dict[str, Any],
-    embedder: Any,
+    results: JsonObject,
+    embedder: Embedder,
 ) -> None:
     import numpy as np
 
@@ -157,7 +177,7 @@ def _fit(
         for found, image in zip(base, scores, strict=True)
     ]
     evaluation = adapter_artefacts.evaluation(
-        row["arn"],
+        version.arn,
         model.labels,
         adapter.threshold,
         [x.labels for x in test_lines],
@@ -176,7 +196,7 @@ def _fit(
     )
     predictions = [
         (
-            adapter_artefacts.prediction(tax, answer, adapter.base_model, row["arn"]),
+            adapter_artefacts.prediction(tax, answer, adapter.base_model, version.arn),
             adapter_artefacts.prediction(tax, found, adapter.base_model, None),
         )
         for answer, found in zip(answers, base, strict=True)
@@ -186,4 +206,4 @@ def _fit(
         _key(outputs, "TestingOutput"),
         adapter_artefacts.output_manifest(test_lines, predictions),
     )
-    model.save(serving.model_folder(store.data_dir, row["id"]))
+    model.save(serving.model_folder(store.data_dir, version.id))

@@ -9,26 +9,29 @@ the clock, or at once (`expire_adapters`).
 
 from __future__ import annotations
 
-import functools
-import json
 import re
-import sqlite3
 import uuid
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from fakerek import config
 from fakerek.api.errors import InvalidParameter, ResourceInUse
 from fakerek.api.sigv4 import Scope
+from fakerek.api.wire import JsonObject
 from fakerek.domain import arns, lifecycle, moderation, quotas, taxonomy
+from fakerek.domain.lifecycle import VersionStatusReport
 from fakerek.jobs import adapters as adapter_jobs
 from fakerek.jobs import training
 from fakerek.operations import context
+from fakerek.operations import datasets as dataset_ops
 from fakerek.operations.context import Ctx
 from fakerek.operations.projects import require as require_project
-from fakerek.store import adapters, tags, versions
+from fakerek.operations.services import Services
+from fakerek.store import adapters, projects, tags, versions
+from fakerek.store.db import Conn, Tx
+from fakerek.store.records import Project, ProjectVersion
 
-Purge = Callable[[Ctx, sqlite3.Connection], None]  # removes the versions whose deletion ended
+Purge = Callable[[Ctx, Tx], None]  # removes the versions whose deletion ended
 
 CONTENT_MODERATION = "CONTENT_MODERATION"
 AUTO_SUFFIX = "-auto-"  # an AutoUpdate retraining is named <adapter>-auto-<n>
@@ -36,13 +39,13 @@ MAX_VERSION_NAME = 255
 _RELEASE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 
 
-def base_model(conn: sqlite3.Connection) -> str:
+def base_model(conn: Conn) -> str:
     """The current base moderation model: the last one released, else the shipped one."""
     released = adapters.releases(conn)
     return released[-1].version if released else taxonomy.current().version
 
 
-def check_request(params: dict[str, Any]) -> None:
+def check_request(params: JsonObject) -> None:
     """The members an adapter's CreateProjectVersion needs, and the ones it cannot take."""
     if not params["OutputConfig"].get("S3Bucket"):
         raise InvalidParameter("OutputConfig needs an S3Bucket.")
@@ -72,19 +75,19 @@ def check_request(params: dict[str, Any]) -> None:
         )
 
 
-def threshold_of(request: dict[str, Any]) -> float:
+def threshold_of(request: JsonObject) -> float:
     """The confidence the adapter is evaluated at: FeatureConfig's, else MinConfidence's
     default."""
     found = request.get("FeatureConfig", {}).get("ContentModeration", {}).get("ConfidenceThreshold")
     return moderation.DEFAULT_MIN_CONFIDENCE if found is None else float(found)
 
 
-def create(ctx: Ctx, params: dict[str, Any], purge: Purge) -> dict[str, Any]:
+def create(ctx: Ctx, params: JsonObject, purge: Purge) -> JsonObject:
     """CreateProjectVersion on a CONTENT_MODERATION project (the caller found the project)."""
     check_request(params)
     new_tags = params.get("Tags", {})
     quotas.tags_at_creation(ctx.settings, new_tags.keys())
-    request: dict[str, Any] = {
+    request: JsonObject = {
         k: params[k]
         for k in ("OutputConfig", "TrainingData", "KmsKeyId", "VersionDescription", "FeatureConfig")
         if k in params
@@ -94,9 +97,9 @@ def create(ctx: Ctx, params: dict[str, Any], purge: Purge) -> dict[str, Any]:
     with ctx.store.write() as tx:
         purge(ctx, tx)
         project = require_project(tx, ctx, params["ProjectArn"])
-        if project["deleting_ms"] is not None:
-            raise ResourceInUse.being_deleted("project", project["arn"])
-        if versions.by_name(tx, project["id"], params["VersionName"]) is not None:
+        if project.deleting_ms is not None:
+            raise ResourceInUse.being_deleted("project", project.arn)
+        if versions.name_taken(tx, project.id, params["VersionName"]):
             raise ResourceInUse(
                 f"The project already has an adapter named {params['VersionName']}."
             )
@@ -115,15 +118,13 @@ class Started(NamedTuple):
     ready_ms: int  # when TRAINING_IN_PROGRESS may end, on the server's clock
 
 
-def _insert(
-    ctx: Ctx, tx: sqlite3.Connection, project: Any, name: str, request: dict[str, Any]
-) -> Started:
+def _insert(ctx: Ctx, tx: Tx, project: Project, name: str, request: JsonObject) -> Started:
     created_ms = ctx.store.next_ms(tx, ctx.now_ms)
     ready_ms = lifecycle.ends_at(ctx.settings, "training", ctx.now_ms)
-    arn = arns.version_arn(project["arn"], name, created_ms)
+    arn = arns.version_arn(project.arn, name, created_ms)
     version_id = versions.insert(
         tx,
-        project_id=project["id"],
+        project_id=project.id,
         name=name,
         arn=arn,
         created_ms=created_ms,
@@ -135,10 +136,8 @@ def _insert(
     return Started(arn, version_id, base, ready_ms)
 
 
-def _start(ctx: Ctx, started: Started, request: dict[str, Any]) -> None:
+def _start(ctx: Ctx, started: Started, request: JsonObject) -> None:
     """Train the new adapter in the background."""
-    from fakerek.operations import datasets as dataset_ops
-
     rules = ctx.services.rules
 
     def answer(load: Callable[[], bytes], s3_key: str) -> dict[str, float]:
@@ -151,7 +150,7 @@ def _start(ctx: Ctx, started: Started, request: dict[str, Any]) -> None:
         ml=training.MlOptions.of(ctx.settings),
     )
     adapter = adapter_jobs.AdapterOptions(answer, started.base_model, threshold_of(request))
-    trainer = functools.partial(adapter_jobs.train, adapter)
+    trainer = adapter_jobs.trainer(adapter)
     store, clock, objects, version_id = (
         ctx.store,
         ctx.services.clock,
@@ -165,41 +164,39 @@ def _start(ctx: Ctx, started: Started, request: dict[str, Any]) -> None:
     )
 
 
-def status(row: Any, adapter: adapters.Adapter | None, now_ms: int) -> tuple[str, str]:
-    """(Status, StatusMessage) of an adapter at `now_ms`."""
-    found, message = lifecycle.version_status(row, now_ms)
+def status(
+    version: ProjectVersion, adapter: adapters.Adapter | None, now_ms: int
+) -> VersionStatusReport:
+    """Status and StatusMessage of an adapter at `now_ms`."""
+    found = version.described_status(now_ms)
     if adapter is None:
-        return found, message
-    found = moderation.adapter_status(found, adapter.deprecated_ms, adapter.expires_ms, now_ms)
-    own = moderation.adapter_message(found, adapter.base_model, adapter.expires_ms)
-    return found, own or message
+        return found
+    state = moderation.adapter_status(
+        found.status, adapter.deprecated_ms, adapter.expires_ms, now_ms
+    )
+    own = moderation.adapter_message(state, adapter.base_model, adapter.expires_ms)
+    return VersionStatusReport(state, own or found.message)
 
 
 def describe(
-    out: dict[str, Any], row: Any, adapter: adapters.Adapter | None, now_ms: int
-) -> dict[str, Any]:
+    out: JsonObject, version: ProjectVersion, adapter: adapters.Adapter | None, now_ms: int
+) -> JsonObject:
     """An adapter's ProjectVersionDescription from a model's (`out`): no inference units, no
     source version, no validation manifests; its status, base model and FeatureConfig."""
-    out["Status"], out["StatusMessage"] = status(row, adapter, now_ms)
+    out["Status"], out["StatusMessage"] = status(version, adapter, now_ms)
     for key in ("MinInferenceUnits", "MaxInferenceUnits", "SourceProjectVersionArn"):
         out.pop(key, None)
-    out["FeatureConfig"] = _request(row).get("FeatureConfig")
+    out["FeatureConfig"] = version.request.get("FeatureConfig")
     out["BaseModelVersion"] = adapter.base_model if adapter else None
     for result in ("TrainingDataResult", "TestingDataResult"):
         out[result].pop("Validation", None)
     return out
 
 
-def _request(row: Any) -> dict[str, Any]:
-    found = row["request"]
-    parsed: dict[str, Any] = json.loads(found) if isinstance(found, str) else dict(found)
-    return parsed
-
-
 # -- the control API: base model releases --------------------------------------------------------
 
 
-def release_base_model(services: Any, version: Any, grace_days: Any) -> dict[str, Any]:
+def release_base_model(services: Services, version: object, grace_days: object) -> JsonObject:
     """A new base moderation model: adapters on older ones become DEPRECATED now and EXPIRED
     after `grace_days` (on the server's clock); projects with AutoUpdate ENABLED retrain their
     adapters that were usable on the new one. Raises ValueError for a bad request."""
@@ -221,18 +218,18 @@ def release_base_model(services: Any, version: Any, grace_days: Any) -> dict[str
         deprecated = adapters.release(tx, version, now_ms, round(days * 86_400_000))
         names = _arns(tx, deprecated)
     retrained = [
-        _retrain(services, row)
-        for row, auto_update in usable
-        if row["id"] in deprecated and auto_update == "ENABLED"
+        _retrain(services, adapter)
+        for adapter, auto_update in usable
+        if adapter.id in deprecated and auto_update == "ENABLED"
     ]
     return {
         "base_model_version": version,
         "deprecated": names,
-        "retraining": retrained,
+        "retraining": [arn for arn in retrained if arn is not None],
     }
 
 
-def expire_adapters(services: Any) -> dict[str, Any]:
+def expire_adapters(services: Services) -> JsonObject:
     """End every grace period now: deprecated adapters are EXPIRED."""
     with services.store.write() as tx:
         expired = adapters.expire(tx, services.clock.now_ms())
@@ -240,7 +237,7 @@ def expire_adapters(services: Any) -> dict[str, Any]:
     return {"expired": names}
 
 
-def moderation_state(services: Any) -> dict[str, Any]:
+def moderation_state(services: Services) -> JsonObject:
     with services.store.read() as conn:
         released = adapters.releases(conn)
         current = base_model(conn)
@@ -258,40 +255,44 @@ def moderation_state(services: Any) -> dict[str, Any]:
     }
 
 
-def _arns(conn: sqlite3.Connection, ids: list[int]) -> list[str]:
-    return [row["arn"] for row in (versions.by_id(conn, i) for i in ids) if row is not None]
+def _arns(conn: Conn, ids: list[int]) -> list[str]:
+    return [found.arn for found in (versions.by_id(conn, i) for i in ids) if found is not None]
 
 
-def _usable_adapters(conn: sqlite3.Connection, now_ms: int) -> list[tuple[Any, str | None]]:
+def _usable_adapters(conn: Conn, now_ms: int) -> list[tuple[ProjectVersion, str | None]]:
     """Every adapter, of any account, that answers DetectModerationLabels now (not deprecated),
     with its project's AutoUpdate."""
     found = []
     trained = adapters.trained(conn)
     infos = adapters.of_versions(conn, [version_id for version_id, _ in trained])
     for version_id, auto_update in trained:
-        row = versions.by_id(conn, version_id)
+        version = versions.by_id(conn, version_id)
         if (
-            row is not None
-            and status(row, infos.get(version_id), now_ms)[0] == "TRAINING_COMPLETED"
+            version is not None
+            and status(version, infos.get(version_id), now_ms).status == "TRAINING_COMPLETED"
         ):
-            found.append((row, auto_update))
+            found.append((version, auto_update))
     return found
 
 
-def _retrain(services: Any, row: Any) -> str:
+def _retrain(services: Services, adapter: ProjectVersion) -> str | None:
     """AutoUpdate: a new adapter of the same project from the same manifests, on the new base
-    model, named `<adapter>-auto-<n>`."""
-    ctx = context.for_scope(
-        services, Scope(row["account"], row["region"]), "CreateProjectVersion", str(uuid.uuid4())
-    )
-    request = _request(row)
+    model, named `<adapter>-auto-<n>` (None when its project is gone meanwhile)."""
+    where = arns.of(adapter.arn)
+    scope = Scope(where.account, where.region)
+    ctx = context.for_scope(services, scope, "CreateProjectVersion", str(uuid.uuid4()))
+    request = dict(adapter.request)
     with ctx.store.write() as tx:
-        project = require_project(tx, ctx, row["project_arn"])
-        stem = row["name"][: MAX_VERSION_NAME - len(AUTO_SUFFIX) - 4]
+        project = projects.by_name(
+            tx, scope.account, scope.region, adapter.project_name, ctx.now_ms
+        )
+        if project is None or project.deleting_ms is not None:
+            return None
+        stem = adapter.name[: MAX_VERSION_NAME - len(AUTO_SUFFIX) - 4]
         number = 1
-        while versions.by_name(tx, project["id"], f"{stem}{AUTO_SUFFIX}{number}") is not None:
+        while versions.name_taken(tx, project.id, f"{stem}{AUTO_SUFFIX}{number}"):
             number += 1
         started = _insert(ctx, tx, project, f"{stem}{AUTO_SUFFIX}{number}", request)
-        tags.put(tx, started.arn, tags.of(tx, row["arn"]))
+        tags.put(tx, started.arn, tags.of(tx, adapter.arn))
     _start(ctx, started, request)
     return started.arn

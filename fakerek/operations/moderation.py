@@ -47,7 +47,7 @@ def detect_moderation_labels(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]
         row, info = adapter
         predicted = _predict(ctx, row, data)
         answer = moderation.merged(tax, found, {p.name: p.confidence for p in predicted})
-        version, used = info.base_model, row["arn"]
+        version, used = info.base_model, row.arn
     out: dict[str, Any] = {
         "ModerationLabels": [d.as_label() for d in tax.detected(answer, minimum)],
         "ModerationModelVersion": version,
@@ -63,8 +63,8 @@ def _adapter(ctx: Ctx, arn: str) -> tuple[Any, adapter_rows.Adapter] | None:
     instant timing the registry has the call wait for the adapter's training first."""
     with ctx.store.read() as conn:
         row = require(conn, ctx, arn)
-        info = adapter_rows.of_versions(conn, [row["id"]]).get(row["id"])
-    if row["feature"] != adapters.CONTENT_MODERATION or info is None:
+        info = adapter_rows.of_versions(conn, [row.id]).get(row.id)
+    if row.feature != adapters.CONTENT_MODERATION or info is None:
         raise InvalidParameter(
             f"The project version {arn} is not an adapter: DetectModerationLabels takes the "
             "ARN of a Custom Moderation adapter."
@@ -81,9 +81,7 @@ def _predict(ctx: Ctx, row: Any, data: bytes) -> list[serving.Label]:
     """The adapter's confidence for each top-level category it learnt."""
     services = ctx.services
     try:
-        loaded = services.models.get(
-            row["id"], serving.model_folder(services.store.data_dir, row["id"])
-        )
+        loaded = services.models.get(row.id, serving.model_folder(services.store.data_dir, row.id))
         return services.models.predict(loaded, data, ctx.settings.embedding_cache_mb)
     except images.ImageProblem as problem:  # a truncated or corrupt image
         raise refused(problem) from None

@@ -141,20 +141,20 @@ class Rules:
         """The newest rule of `operation` matching the image; the bytes are read and hashed
         only when there are such rules, so detections without rules pay nothing."""
         with self._lock:
-            rules = [rule for rule in self._rules if rule["operation"] == operation]
+            rules: list[dict[str, Any]] = [r for r in self._rules if r["operation"] == operation]
         if not rules:
             return None
         sha256: str | None = None
-        for rule in reversed(rules):
-            match = rule["match"]
+        for candidate in rules[::-1]:
+            match: dict[str, str] = candidate["match"]
             if s3_key and match.get("s3_key") == s3_key:
-                return rule
+                return candidate
             if "sha256" in match:
                 if sha256 is None:
                     data = image if isinstance(image, bytes) else image()
                     sha256 = hashlib.sha256(data).hexdigest()
                 if match["sha256"] == sha256:
-                    return rule
+                    return candidate
         return None
 
     def find(self, image: bytes, s3_key: str | None) -> list[dict[str, Any]] | None:

@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from fakerek.api.errors import InvalidParameter
+from fakerek.api.wire import JsonObject
+from fakerek.domain import arns
 from fakerek.manifests.lines import parse_source_ref
 from fakerek.web import current
 from fakerek.web.console import api, evaluation_report, thumbnails
@@ -96,7 +99,7 @@ def improvement(base: int, adapter: int) -> float | None:
     return 100 * (base - adapter) / base if base else None
 
 
-def at_threshold(evaluation: dict[str, Any], wanted: float | None) -> dict[str, Any] | None:
+def at_threshold(evaluation: JsonObject, wanted: float | None) -> JsonObject | None:
     """The evaluation's results at the threshold asked for (its input threshold by default)."""
     moderation = evaluation.get("ContentModeration") or {}
     given = moderation.get("InputConfidenceThresholdEvalResults")
@@ -108,7 +111,7 @@ def at_threshold(evaluation: dict[str, Any], wanted: float | None) -> dict[str, 
     return None
 
 
-def thresholds(evaluation: dict[str, Any]) -> list[float]:
+def thresholds(evaluation: JsonObject) -> list[float]:
     moderation = evaluation.get("ContentModeration") or {}
     found = {
         result.get("ConfidenceThreshold")
@@ -121,10 +124,10 @@ def thresholds(evaluation: dict[str, Any]) -> list[float]:
     return sorted(t for t in found if isinstance(t, int | float))
 
 
-def _evaluation(description: dict[str, Any]) -> dict[str, Any]:
+def _evaluation(description: JsonObject) -> JsonObject:
     services = current()
     objects = services.objects(services.config.snapshot())
-    out: dict[str, Any] = {"document": None, "images": None, "problems": []}
+    out: JsonObject = {"document": None, "images": None, "problems": []}
     where = evaluation_report.s3_location(
         (description.get("EvaluationResult") or {}).get("Summary")
     )
@@ -154,10 +157,10 @@ def _wanted_threshold() -> float | None:
 
 def render(
     arn: str,
-    project: dict[str, Any],
-    adapter: dict[str, Any],
-    detection: dict[str, Any] | None = None,
-) -> Any:
+    project: JsonObject,
+    adapter: JsonObject,
+    detection: JsonObject | None = None,
+) -> ResponseReturnValue:
     scope = api.scope_of(arn)
     found = _evaluation(adapter)
     document = found["document"] or {}
@@ -174,7 +177,7 @@ def render(
         "console/adapter.html",
         scope=scope,
         arn=arn,
-        name=api.version_name(arn),
+        name=arns.of(arn).name,
         project=project,
         project_name=project["ProjectArn"].split("/")[1],
         adapter=adapter,
@@ -198,7 +201,7 @@ def render(
     )
 
 
-def _feature_threshold(adapter: dict[str, Any]) -> float | None:
+def _feature_threshold(adapter: JsonObject) -> float | None:
     found = ((adapter.get("FeatureConfig") or {}).get("ContentModeration") or {}).get(
         "ConfidenceThreshold"
     )
@@ -206,9 +209,9 @@ def _feature_threshold(adapter: dict[str, Any]) -> float | None:
 
 
 @blueprint.post("/adapters")
-def train_adapter() -> Any:
+def train_adapter() -> ResponseReturnValue:
     arn = request.form["project"]
-    params: dict[str, Any] = {
+    params: JsonObject = {
         "ProjectArn": arn,
         "VersionName": request.form.get("name", "").strip(),
         "OutputConfig": {
@@ -226,10 +229,10 @@ def train_adapter() -> Any:
         params["VersionDescription"] = request.form["description"].strip()
     version = api.call(api.scope_of(arn), "CreateProjectVersion", params)["ProjectVersionArn"]
     target = back_to(url_for("console.project", arn=arn))
-    return done(f"Training of adapter {api.version_name(version)} started.", target)
+    return done(f"Training of adapter {arns.of(version).name} started.", target)
 
 
-def _assets(what: str, location: str) -> dict[str, Any]:
+def _assets(what: str, location: str) -> JsonObject:
     s3 = _s3_object(location.strip().replace("S3://", "s3://", 1))
     if s3 is None:
         raise InvalidParameter(f"The {what} manifest is an S3 URI: s3://bucket/path.manifest.")
@@ -247,14 +250,14 @@ def _number(text: str) -> float:
 
 
 @blueprint.post("/adapter/detect")
-def detect_moderation_labels() -> Any:
+def detect_moderation_labels() -> ResponseReturnValue:
     """Try an image: DetectModerationLabels with the adapter, shown with the adapter page."""
     arn = request.form["arn"]
     file = request.files.get("image")
     data = file.read() if file else b""
     if not data:
         raise InvalidParameter("Choose an image to try.")
-    params: dict[str, Any] = {
+    params: JsonObject = {
         "ProjectVersion": arn,
         "Image": {"Bytes": base64.b64encode(data).decode()},
     }
@@ -272,7 +275,7 @@ def detect_moderation_labels() -> Any:
     described = api.call(
         api.scope_of(arn),
         "DescribeProjectVersions",
-        {"ProjectArn": project["ProjectArn"], "VersionNames": [api.version_name(arn)]},
+        {"ProjectArn": project["ProjectArn"], "VersionNames": [arns.of(arn).name]},
     )["ProjectVersionDescriptions"]
     if not described:
         return done("The adapter is gone.", url_for("console.project", arn=project["ProjectArn"]))

@@ -99,7 +99,7 @@ def create_project() -> ResponseReturnValue:
     scope = api.scope_named(request.form.get("account"), request.form.get("region"))
     scope = scope or api.default_scope()
     name = request.form.get("name", "").strip()
-    params: dict[str, Any] = {"ProjectName": name}
+    params: JsonObject = {"ProjectName": name}
     if request.form.get("feature") == "CONTENT_MODERATION":
         params["Feature"] = "CONTENT_MODERATION"
         params["AutoUpdate"] = request.form.get("auto_update", "ENABLED")
