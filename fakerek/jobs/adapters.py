@@ -68,7 +68,7 @@ def train(
     options: Options,
     results: JsonObject,
 ) -> None:
-    """A `training.Trainer` for adapters (bind `adapter` first)."""
+    """An adapter's training (`trainer` gives it to `training.run`)."""
     request = version.request
     if options.fault == "SERVICE_ERROR":
         raise TrainingFailed(None, "injected service error")
