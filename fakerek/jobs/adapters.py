@@ -14,13 +14,22 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fakerek.api.wire import JsonObject
 from fakerek.domain import images, moderation, taxonomy
-from fakerek.jobs.training import Options, Trainer, TrainingFailed, embedder_for, put_artefact
+from fakerek.jobs import Cancelled
+from fakerek.jobs.training import (
+    Denied,
+    Options,
+    Trainer,
+    TrainingFailed,
+    embedder_for,
+    put_artefact,
+)
 from fakerek.manifests import adapter_artefacts, adapters, training
 from fakerek.manifests.adapters import AdapterLine
 from fakerek.manifests.artefacts import Outputs
@@ -54,8 +63,9 @@ def trainer(adapter: AdapterOptions) -> Trainer:
         version: ProjectVersion,
         options: Options,
         results: JsonObject,
+        stopping: threading.Event | None,
     ) -> None:
-        train(adapter, store, objects, version, options, results)
+        train(adapter, store, objects, version, options, results, stopping)
 
     return run
 
@@ -67,8 +77,10 @@ def train(
     version: ProjectVersion,
     options: Options,
     results: JsonObject,
+    stopping: threading.Event | None = None,
 ) -> None:
-    """An adapter's training (`trainer` gives it to `training.run`)."""
+    """An adapter's training (`trainer` gives it to `training.run`); it ends at its next image
+    once `stopping` is set (Cancelled)."""
     request = version.request
     if options.fault == "SERVICE_ERROR":
         raise TrainingFailed(None, "injected service error")
@@ -84,6 +96,8 @@ def train(
         raise TrainingFailed(failure.code) from None
 
     def fetch(bucket: str, key: str) -> bytes | None:
+        if stopping is not None and stopping.is_set():
+            raise Cancelled  # every image is read: validation, training and evaluation
         try:
             return objects.read(bucket, key, limit=images.MODERATION_LIMITS.max_bytes + 1)
         except ObjectError:
@@ -98,7 +112,7 @@ def train(
             test_texts,
             tax,
             fetch=fetch,
-            denied=options.denied,
+            denied=Denied(options.denied, objects),
             limits=adapters.AdapterLimits(
                 line=options.limits.line,
                 invalid_row_threshold=options.limits.invalid_row_threshold,

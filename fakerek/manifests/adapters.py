@@ -15,7 +15,7 @@ the lines, with image bytes and bucket facts given as callbacks.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,7 +210,7 @@ def validate(
     taxonomy: Taxonomy,
     *,
     fetch: Fetch | None,
-    denied: frozenset[str] = frozenset(),
+    denied: Container[str] = frozenset(),
     limits: AdapterLimits = AdapterLimits(),
     inspect: Inspect | None = None,
     across: bool = True,
@@ -274,7 +274,7 @@ def _file_checks(
     side: Side,
     lines: list[AdapterLine],
     fetch: Fetch | None,
-    denied: frozenset[str],
+    denied: Container[str],
     limits: AdapterLimits,
     inspect: Inspect | None,
 ) -> None:
@@ -282,7 +282,7 @@ def _file_checks(
     buckets = {line.bucket for line in lines if line.bucket and line.outcome == "valid"}
     if len(buckets) > 1:
         side.errors.append("ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS")
-    if buckets & denied:
+    if any(bucket in denied for bucket in buckets):
         side.errors.append("ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET")
     elif fetch is not None:
         found = _images([line for line in lines if line.outcome == "valid"], fetch, limits, inspect)

@@ -34,6 +34,7 @@ from fakerek.store.records import Project, ProjectVersion
 Purge = Callable[[Ctx, Tx], None]  # removes the versions whose deletion ended
 
 CONTENT_MODERATION = "CONTENT_MODERATION"
+VALIDATION = ("ManifestSummary",)  # what a failed adapter's description still shows
 AUTO_SUFFIX = "-auto-"  # an AutoUpdate retraining is named <adapter>-auto-<n>
 MAX_VERSION_NAME = 255
 _RELEASE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
@@ -151,16 +152,14 @@ def _start(ctx: Ctx, started: Started, request: JsonObject) -> None:
     )
     adapter = adapter_jobs.AdapterOptions(answer, started.base_model, threshold_of(request))
     trainer = adapter_jobs.trainer(adapter)
-    store, clock, objects, version_id = (
-        ctx.store,
-        ctx.services.clock,
-        ctx.objects,
-        started.version_id,
-    )
+    store, clock, objects = ctx.store, ctx.services.clock, ctx.objects
+    version_id, stopping = started.version_id, ctx.services.jobs.stopping
     ctx.services.jobs.submit(
         [started.arn],
         started.ready_ms,
-        lambda: training.run(store, clock, objects, version_id, options, trainer),
+        lambda: training.run(
+            store, clock, objects, version_id, options, stopping, trainer, VALIDATION
+        ),
     )
 
 

@@ -22,7 +22,6 @@ from fakerek.api.errors import InvalidParameter
 from fakerek.api.wire import JsonObject
 from fakerek.domain import arns
 from fakerek.manifests.lines import parse_source_ref
-from fakerek.web import current
 from fakerek.web.console import api, evaluation_report, thumbnails
 from fakerek.web.console.web import back_to, blueprint, done
 
@@ -125,8 +124,7 @@ def thresholds(evaluation: JsonObject) -> list[float]:
 
 
 def _evaluation(description: JsonObject) -> JsonObject:
-    services = current()
-    objects = services.objects(services.config.snapshot())
+    objects = api.objects(api.scope_of(description["ProjectVersionArn"]))
     out: JsonObject = {"document": None, "images": None, "problems": []}
     where = evaluation_report.s3_location(
         (description.get("EvaluationResult") or {}).get("Summary")
