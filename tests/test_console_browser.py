@@ -431,7 +431,8 @@ def test_an_adapter_from_the_console_projects_page_to_a_detection(world, pages):
     from test_moderation import BUCKET as ADAPTER_BUCKET
     from test_moderation import put_manifest, upload_images
 
-    account, s3 = "444455556666", world["s3"]
+    account = "444455556666"
+    s3 = world["server"].client("s3", account=account)  # the account's own bucket
     s3.create_bucket(Bucket=ADAPTER_BUCKET)
     put_manifest(s3, "console/train.manifest", upload_images(s3, "console", 24, 5100))
     page = pages.page

@@ -161,13 +161,13 @@ MIGRATIONS: list[list[str]] = [
     #    and, once a newer one is released, when it was deprecated and when it expires; the base
     #    moderation models released through the control API (none: the shipped version)
     [
-        """CREATE TABLE adapters (
+        """CREATE TABLE IF NOT EXISTS adapters (
             version_id INTEGER PRIMARY KEY REFERENCES versions (id) ON DELETE CASCADE,
             base_model TEXT NOT NULL,
             deprecated_ms INTEGER,
             expires_ms INTEGER
         )""",
-        """CREATE TABLE base_models (
+        """CREATE TABLE IF NOT EXISTS base_models (
             position INTEGER PRIMARY KEY,
             version TEXT NOT NULL UNIQUE,
             released_ms INTEGER NOT NULL,

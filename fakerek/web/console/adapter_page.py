@@ -22,6 +22,7 @@ from fakerek.api.errors import InvalidParameter
 from fakerek.api.wire import JsonObject
 from fakerek.domain import arns
 from fakerek.manifests.lines import parse_source_ref
+from fakerek.s3.objects import Objects
 from fakerek.web.console import api, evaluation_report, thumbnails
 from fakerek.web.console.web import back_to, blueprint, done
 
@@ -131,7 +132,7 @@ def _evaluation(description: JsonObject) -> JsonObject:
     )
     if where is not None:
         try:
-            out["document"] = evaluation_report.summary(objects, where)
+            out["document"] = _document(objects, where)
         except evaluation_report.Unreadable as error:
             out["problems"].append(f"The evaluation results cannot be read: {error}")
     where = evaluation_report.s3_location(
@@ -143,6 +144,18 @@ def _evaluation(description: JsonObject) -> JsonObject:
         except evaluation_report.Unreadable as error:
             out["problems"].append(f"The test results cannot be read: {error}")
     return out
+
+
+def _document(objects: Objects, location: tuple[str, str]) -> JsonObject:
+    """The evaluation results file: a JSON object with ContentModeration's results."""
+    where = f"s3://{location[0]}/{location[1]}"
+    try:
+        found = json.loads(evaluation_report.read_text(objects, location))
+    except ValueError:
+        raise evaluation_report.Unreadable(f"{where} is not JSON") from None
+    if not isinstance(found, dict) or not isinstance(found.get("ContentModeration"), dict):
+        raise evaluation_report.Unreadable(f"{where} holds no Custom Moderation evaluation")
+    return found
 
 
 def _wanted_threshold() -> float | None:
