@@ -42,6 +42,7 @@ ENV_PREFIX = "FAKEREK_"
 # SQLite's 64-bit integers: seconds up to about 31 years, counts and sizes up to 2**62.
 MAX_SECONDS = 1_000_000_000
 MAX_INTEGER = 2**62
+MAX_GRACE_DAYS = 3650  # an adapter's grace period, at most (about ten years)
 
 
 class SettingError(ValueError):
@@ -240,6 +241,13 @@ class Settings:
         runtime=True,
     )
 
+    moderation_grace_days: float = _setting(
+        75.0,
+        "Days an adapter stays DEPRECATED after a newer base moderation model is released "
+        "(through the control API) before it is EXPIRED.",
+        runtime=True,
+    )
+
     @property
     def allowed_host_names(self) -> tuple[str, ...]:
         return _items(self.allowed_hosts)
@@ -384,6 +392,8 @@ def _check(name: str, value: Any) -> None:
         and value < 0
     ):
         raise SettingError(f"{name}: must be >= 0")
+    if name == "moderation_grace_days" and not 0 <= value <= MAX_GRACE_DAYS:
+        raise SettingError(f"moderation_grace_days: must be between 0 and {MAX_GRACE_DAYS}")
     if name == "invalid_row_threshold" and not 0 <= value <= 1:
         raise SettingError("invalid_row_threshold: must be between 0 and 1")
     if name.startswith("max_") and value < 0:

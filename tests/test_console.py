@@ -434,3 +434,34 @@ def test_a_project_is_deleted_once_its_children_are_gone(client):
     assert "delete the project once they are gone" in flashes(client)
     [left] = call(client, "DescribeProjects")[1]["ProjectDescriptions"]
     assert left["Status"] == "CREATED" and left["Datasets"][0]["Status"] == "DELETE_IN_PROGRESS"
+
+
+def test_an_adapters_test_images_are_read_defensively():
+    from fakerek.web.console import adapter_page
+
+    good = {
+        "source-ref": "s3://bkt/a.jpg",
+        "content-moderation-groundtruth": {"ModerationLabels": [{"Name": "Violence"}]},
+        "detect-moderation-labels": {
+            "ModerationLabels": [{"Name": "Violence", "Confidence": 81.5}, {"Name": 3}]
+        },
+        "detect-moderation-labels-base-model": {"ModerationLabels": []},
+    }
+    text = "\n".join(
+        [json.dumps(good), "not json", json.dumps({"source-ref": "nowhere"}), json.dumps([1])]
+    )
+    [image] = adapter_page.read_test_images(text)
+    assert (image.bucket, image.key, image.truth) == ("bkt", "a.jpg", ["Violence"])
+    assert image.adapter == [adapter_page.Prediction("Violence", 81.5)] and image.base == []
+    assert adapter_page.improvement(4, 1) == 75.0
+    assert adapter_page.improvement(0, 2) is None  # the base model made none to improve on
+    evaluation = {
+        "ContentModeration": {
+            "InputConfidenceThresholdEvalResults": {"ConfidenceThreshold": 70.0},
+            "AllConfidenceThresholdsEvalResults": [{"ConfidenceThreshold": 5.0}, "junk"],
+        }
+    }
+    assert adapter_page.thresholds(evaluation) == [5.0, 70.0]
+    assert adapter_page.at_threshold(evaluation, 5.0) == {"ConfidenceThreshold": 5.0}
+    assert adapter_page.at_threshold(evaluation, None) == {"ConfidenceThreshold": 70.0}
+    assert adapter_page.at_threshold(evaluation, 42.0) is None

@@ -422,3 +422,83 @@ def test_from_nothing_to_a_detection_with_the_console_only(world, pages):
     ]
     assert model["Status"] == "STOPPED"
     assert "STOPPED" in page.locator("dl.details").inner_text()
+
+
+def test_an_adapter_from_the_console_projects_page_to_a_detection(world, pages):
+    """Adapters: the Features filter, an adapter project, training from a manifest, the adapter
+    page (status, performance against the base model, test images), trying an image, and a
+    newer base model deprecating the adapter."""
+    from test_moderation import BUCKET as ADAPTER_BUCKET
+    from test_moderation import put_manifest, upload_images
+
+    account = "444455556666"
+    s3 = world["server"].client("s3", account=account)  # the account's own bucket
+    s3.create_bucket(Bucket=ADAPTER_BUCKET)
+    put_manifest(s3, "console/train.manifest", upload_images(s3, "console", 24, 5100))
+    page = pages.page
+    pages.open(f"{CONSOLE}?scope={account}:us-east-1")
+    with page.expect_navigation():
+        page.get_by_label("Features").select_option("CONTENT_MODERATION")
+    pages.check()
+    assert "No adapter projects" in page.locator("main").inner_text()
+    page.get_by_label("Project name").fill("adapters")
+    assert page.get_by_label("Feature", exact=True).input_value() == "CONTENT_MODERATION"
+    page.get_by_label("Auto-update (adapters)").select_option("DISABLED")
+    pages.click("button", "Create project")
+    assert pages.heading() == "adapters"
+    assert "auto-update disabled" in page.locator("main").inner_text()
+    page.get_by_label("Training manifest").fill(f"s3://{ADAPTER_BUCKET}/console/train.manifest")
+    page.get_by_label("Confidence threshold").fill("60")
+    page.get_by_label("Output S3 bucket").fill(ADAPTER_BUCKET)
+    page.get_by_label("Output S3 prefix").fill("console-results/")
+    pages.click("button", "Train adapter")
+    row = page.locator("#adapters tbody tr").first
+    assert "TRAINING_COMPLETED" in row.inner_text() and "7.0" in row.inner_text()
+    pages.shot("adapter-project")
+    row.get_by_role("link").click()
+    pages.check()
+    details = page.locator("#adapter-details").inner_text()
+    assert "TRAINING_COMPLETED" in details and "The adapter is ready to use." in details
+    assert "Autosplit from the training data" in details
+    labels = page.locator("#label-performance tbody th").all_inner_texts()
+    assert labels == ["Alcohol", "Violence"]
+    assert page.get_by_label("Threshold").input_value() == "60.0"
+    assert page.locator("#adapter-tests .card").count() == 5  # a fifth of 24
+    pages.shot("adapter")
+    with page.expect_navigation():
+        page.get_by_label("Threshold").select_option("5.0")
+    pages.check()
+    assert "At confidence 5.0" in page.locator("#evaluation").inner_text()
+    circle, _ = scene(5200, ["circle"])
+    page.get_by_label("Image (PNG or JPEG, up to 5 MB)").set_input_files(
+        {"name": "circle.jpg", "mimeType": "image/jpeg", "buffer": circle}
+    )
+    assert page.get_by_label("Minimum confidence").input_value() == "60.0"
+    page.get_by_label("Minimum confidence").fill("0")
+    pages.click("button", "Detect moderation labels")
+    detected = page.locator("#detected-labels tbody th").all_inner_texts()
+    assert detected[0] == "Violence" and sorted(detected) == ["Alcohol", "Violence"]
+    assert "with the adapter" in page.locator("#detected-labels caption").inner_text()
+    pages.shot("adapter-detection")
+    # the projects page lists adapter projects only when the filter asks for them
+    pages.open(f"{CONSOLE}?scope={account}:us-east-1&features=CUSTOM_LABELS")
+    assert not page.get_by_role("link", name="adapters", exact=True).count()
+    pages.open(f"{CONSOLE}?scope={account}:us-east-1&features=ALL")
+    assert "Custom Moderation" in page.locator("tbody").inner_text()
+    # a newer base model: the adapter is deprecated
+    pages.click("link", "Test double")
+    page.get_by_label("New base model version").fill("7.1")
+    pages.click("button", "Release base model")
+    assert "Base model 7.1 released: 1 adapter(s) deprecated" in page.locator("main").inner_text()
+    assert page.locator("#base-model-version").inner_text() == "7.1"
+    pages.shot("test-double-release")
+    rekognition = world["server"].client(account=account)
+    [project] = rekognition.describe_projects(Features=["CONTENT_MODERATION"])[
+        "ProjectDescriptions"
+    ]
+    [adapter] = rekognition.describe_project_versions(ProjectArn=project["ProjectArn"])[
+        "ProjectVersionDescriptions"
+    ]
+    assert adapter["Status"] == "DEPRECATED"
+    pages.open(f"{CONSOLE}model?arn={adapter['ProjectVersionArn']}")
+    assert "DEPRECATED" in page.locator("#adapter-details").inner_text()

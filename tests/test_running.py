@@ -25,7 +25,10 @@ def _png(width: int, height: int) -> bytes:
 def _train(client, s3, name: str, lines: list) -> tuple[str, str]:
     project = project_from(client, s3, name, lines)
     version = client.create_project_version(
-        ProjectArn=project, VersionName="v1", OutputConfig={"S3Bucket": "out"}
+        ProjectArn=project,
+        VersionName="v1",
+        OutputConfig={"S3Bucket": "out"},
+        VersionDescription=f"{name}, first try",
     )["ProjectVersionArn"]
     return project, version
 
@@ -352,6 +355,7 @@ def test_copy_within_the_account(models):
         "The model has been copied and is ready to run.",
     )
     assert found["SourceProjectVersionArn"] == source
+    assert found["VersionDescription"] == "shapes, first try"  # the copy is the same model
     assert "BillableTrainingTimeInSeconds" not in found
     assert found["EvaluationResult"]["Summary"]["S3Object"]["Name"] == (
         "copies/EvaluationResultSummary-copies-copied.json"

@@ -12,7 +12,8 @@ from botocore.loaders import create_loader
 from botocore.model import OperationModel, ServiceModel, Shape
 
 # The operations of Rekognition that belong to Custom Labels (projects, datasets, models, policies,
-# tags, inference). Every other operation of the service model is out of fakerek's scope.
+# tags, inference), and DetectModerationLabels, which Custom Moderation adapters serve through.
+# Every other operation of the service model is out of fakerek's scope.
 CUSTOM_LABELS_OPERATIONS = frozenset(
     {
         "CreateProject",
@@ -35,6 +36,7 @@ CUSTOM_LABELS_OPERATIONS = frozenset(
         "StartProjectVersion",
         "StopProjectVersion",
         "DetectCustomLabels",
+        "DetectModerationLabels",
         "TagResource",
         "UntagResource",
         "ListTagsForResource",

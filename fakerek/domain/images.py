@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import struct
 import zlib
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ class ImageLimits:
 
 
 LIMITS = ImageLimits()
+# Rekognition Image's limits, which Custom Moderation adapters and DetectModerationLabels follow:
+# 15 MB from S3, sides from 80 to 10,000 pixels, any aspect ratio.
+MODERATION_LIMITS = ImageLimits(min_side=80, max_side=10_000, max_aspect=math.inf)
 
 
 @functools.cache

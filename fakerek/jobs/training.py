@@ -94,6 +94,13 @@ class Options:
     ml: MlOptions = field(default_factory=lambda: MlOptions.of(Settings()))
 
 
+# The work between the request and the model's files: Custom Labels' `_train`, or an adapter's
+# (which may end at its next image once `stopping` is set, raising Cancelled).
+Trainer = Callable[
+    [Store, Objects, ProjectVersion, Options, dict[str, Any], threading.Event | None], None
+]
+
+
 def run(
     store: Store,
     clock: Clock,
@@ -101,9 +108,13 @@ def run(
     version_id: int,
     options: Options,
     stopping: threading.Event | None = None,
+    train: Trainer | None = None,
+    validation: tuple[str, ...] | None = None,
 ) -> None:
     """Train; the version ends TRAINING_COMPLETED or TRAINING_FAILED, whatever happens (a
-    training the server's stop interrupts, at its next image, ends as a service error)."""
+    training the server's stop interrupts, at its next image, ends as a service error).
+    `train` replaces Custom Labels' training (an adapter's), `validation` the results a content
+    error leaves visible."""
     what = f"the training of version {version_id}"
     results: dict[str, Any] = {}
     started = time.monotonic()
@@ -114,7 +125,7 @@ def run(
         if version is None:
             return
         what = f"the training of {version.arn}"
-        _train(store, objects, version, options, results, stopping)
+        (train or _train)(store, objects, version, options, results, stopping)
         outcome, message = "COMPLETED", None
     except StoreClosed:
         log.warning("%s was cut by the server's stop: the next start marks it failed", what)
@@ -125,7 +136,7 @@ def run(
     except TrainingFailed as failure:
         outcome, message = "FAILED", failure.status_message
         log.info("%s failed: %s (%s)", what, message, failure)
-        results = _after_failure(results, failure.code)
+        results = _after_failure(results, failure.code, validation or VALIDATION)
     except Exception:
         log.exception("%s failed", what)
         outcome, message, results = "FAILED", lifecycle.SERVICE_ISSUE, {}
@@ -172,16 +183,20 @@ def mark_failed(store: Store, clock: Clock, version_id: int) -> outcomes.Write:
 VALIDATION = ("ManifestSummary", "TrainingValidation", "TestingValidation")
 
 
-def _after_failure(results: dict[str, Any], code: str | None) -> dict[str, Any]:
+def _after_failure(
+    results: dict[str, Any], code: str | None, validation: tuple[str, ...]
+) -> dict[str, Any]:
     """What a failed version shows (§1.5): the validation's locations after a content error,
-    once all three were written; nothing after a service error (its files stay, unnamed), and
+    once all of them were written; nothing after a service error (its files stay, unnamed), and
     never an evaluation or outputs (a training may fail between two of them)."""
-    if code is None or not all(key in results for key in VALIDATION):
+    if code is None or not all(key in results for key in validation):
         return {}
-    return {key: results[key] for key in VALIDATION}
+    return {key: results[key] for key in validation}
 
 
-def _put(outputs: Outputs, key: str, body: str) -> dict[str, Any]:
+def put_artefact(outputs: Outputs, key: str, body: str) -> dict[str, Any]:
+    """Write one artefact under OutputConfig; its location (a write refused fails the
+    training with ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET)."""
     try:
         return outputs.render(key, body)
     except artefacts.OutputNotWritable:
@@ -227,17 +242,17 @@ def _train(
     )
     found = cached_training.look_up(cache, train_texts, test_texts, read, determinants)
     folder = serving.model_folder(store.data_dir, version.id)
-    if found.restore(outputs, folder, functools.partial(_put, outputs), results):
+    if found.restore(outputs, folder, functools.partial(put_artefact, outputs), results):
         return
     fetch = found.fetch
-    embedder = _embedder(store, ml, len(train_texts))
+    embedder = embedder_for(store, ml, len(train_texts))
     embedder.expect(len(train_texts) + len(test_texts or ()))
     try:
         checked = training.validate(
             train_texts,
             test_texts,
             fetch=fetch,
-            denied=_Denied(options.denied, objects),
+            denied=Denied(options.denied, objects),
             limits=limits,
             inspect=functools.partial(embedder.inspect, limits=limits.image),
         )
@@ -249,8 +264,8 @@ def _train(
 
 
 @dataclass(frozen=True)
-class _Denied:
-    """The image buckets the training may not read: denied by the settings, or another
+class Denied:
+    """The image buckets a training may not read: denied by the settings, or another
     account's (C3, ERROR_INVALID_PERMISSIONS_IMAGES_S3_BUCKET)."""
 
     settings: frozenset[str]
@@ -260,7 +275,7 @@ class _Denied:
         return isinstance(bucket, str) and (bucket in self.settings or self.objects.denies(bucket))
 
 
-def _embedder(store: Store, ml: MlOptions, training_images: int) -> Embedder:
+def embedder_for(store: Store, ml: MlOptions, training_images: int) -> Embedder:
     """Embeds a training's images, through the data directory's store (the ML stack is
     imported here, before validation: validation embeds what it decodes)."""
     from fakerek.ml.embedding import Embedder, workers
@@ -280,13 +295,13 @@ def _finish(
     embedder: Embedder,
 ) -> None:
     """After validation: its artefacts, then the training proper."""
-    results["ManifestSummary"] = _put(
+    results["ManifestSummary"] = put_artefact(
         outputs, outputs.key("ManifestSummary"), json.dumps(checked.summary(), indent=1)
     )
-    results["TrainingValidation"] = _put(
+    results["TrainingValidation"] = put_artefact(
         outputs, outputs.key("TrainingValidation"), checked.training.validation_manifest()
     )
-    results["TestingValidation"] = _put(
+    results["TestingValidation"] = put_artefact(
         outputs, outputs.key("TestingValidation"), checked.testing.validation_manifest()
     )
     if checked.first_error:
@@ -399,16 +414,16 @@ def _train_detector(
         "AverageRecall": scored.average_recall,
     }
     summary = artefacts.summary(labels, scored.results, aggregated, len(test_lines), len(examples))
-    location = _put(outputs, outputs.summary_key, summary)
+    location = put_artefact(outputs, outputs.summary_key, summary)
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
-    results["TrainingOutput"] = _put(
+    results["TrainingOutput"] = put_artefact(
         outputs, outputs.key("TrainingOutput"), artefacts.training_snapshot(checked.training.usable)
     )
     evaluated = [
         metrics.evaluated_boxes(found, true_boxes, model.thresholds)
         for found, true_boxes in zip(predicted, truth, strict=True)
     ]
-    results["TestingOutput"] = _put(
+    results["TestingOutput"] = put_artefact(
         outputs,
         outputs.key("TestingOutput"),
         artefacts.box_snapshot(test_lines, labels, truth, evaluated),
@@ -455,12 +470,12 @@ def _train_classifier(
         "ConfusionMatrix": metrics.confusion_matrix(labels, scores, truth),
     }
     summary = artefacts.summary(labels, per_label, aggregated, len(test_lines), len(train_lines))
-    location = _put(outputs, outputs.summary_key, summary)
+    location = put_artefact(outputs, outputs.summary_key, summary)
     results["EvaluationResult"] = {"F1Score": totals["F1Score"], "Summary": location}
-    results["TrainingOutput"] = _put(
+    results["TrainingOutput"] = put_artefact(
         outputs, outputs.key("TrainingOutput"), artefacts.training_snapshot(train_lines)
     )
-    results["TestingOutput"] = _put(
+    results["TestingOutput"] = put_artefact(
         outputs,
         outputs.key("TestingOutput"),
         artefacts.label_snapshot(test_lines, labels, thresholds, scores.tolist(), truth.tolist()),

@@ -89,6 +89,10 @@ class Outputs:
         self.templates[key] = template
         return location
 
+    def named(self, name: str, extension: str) -> str:
+        """The key of a file `<name>-<project>-<version>.<extension>` under the prefix."""
+        return f"{self.base}{name}-{self.suffix.removesuffix('.json')}.{extension}"
+
     def put(self, key: str, body: str) -> dict[str, Any]:
         """Write one artefact; its location as DescribeProjectVersions gives it."""
         try:

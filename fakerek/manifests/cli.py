@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import os
 import sys
 from collections.abc import Iterator
 from typing import Any
 
-from fakerek.domain import images
+from fakerek.domain import images, taxonomy
 from fakerek.manifests import converters, report
+from fakerek.manifests.adapters import GROUND_TRUTH, LABELS
 from fakerek.manifests.codes import message
 from fakerek.manifests.importer import ImportFailed, ImportLimits, Tally, open_manifest, text_lines
 from fakerek.manifests.lines import IMPORT, TRAINING, parse_source_ref
 from fakerek.s3.objects import ExternalObjects, ObjectError, iter_chunks
+
+FEATURE_PEEK_LINES = 20  # lines read to tell an adapter manifest from a Custom Labels one
 
 
 def add_parser(commands: Any) -> None:
     manifest = commands.add_parser(
         "manifest",
         help="convert and validate manifests",
-        description="Convert data to Custom Labels manifests, or "
+        description="Convert data to Custom Labels or adapter manifests, or "
         "check a manifest with the server's rules.",
     )
     tools = manifest.add_subparsers(dest="tool", required=True)
@@ -38,6 +42,13 @@ def add_parser(commands: Any) -> None:
         "--output-dir",
         default=None,
         help="where to write <name>.manifest (default: beside the CSV)",
+    )
+    csv_tool.add_argument(
+        "--feature",
+        choices=(report.CUSTOM_LABELS, report.CONTENT_MODERATION),
+        default=report.CUSTOM_LABELS,
+        help="CONTENT_MODERATION: an adapter manifest (labels are moderation categories; an "
+        "image without any is safe)",
     )
 
     gt_tool = tools.add_parser(
@@ -86,6 +97,14 @@ def add_parser(commands: Any) -> None:
     validate.add_argument(
         "--no-images", action="store_true", help="skip fetching and checking the images"
     )
+    validate.add_argument(
+        "--feature",
+        choices=("auto", report.CUSTOM_LABELS, report.CONTENT_MODERATION),
+        default="auto",
+        help="the kind of manifest: a Custom Labels one, an adapter (Custom Moderation) one, or "
+        "auto: an adapter manifest when its first readable line has "
+        "content-moderation-groundtruth",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,10 +141,15 @@ def _from_csv(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    lines = converters.from_csv(converters.read_csv(args.csv_file, quotechar="|"), args.s3_path)
+    rows = converters.read_csv(args.csv_file, quotechar="|")
+    if args.feature == report.CONTENT_MODERATION:
+        lines = converters.moderation_from_csv(rows, taxonomy.current(), args.s3_path)
+        labels = sum(len(line[GROUND_TRUTH][LABELS]) for line in lines)
+    else:
+        lines = converters.from_csv(rows, args.s3_path)
+        labels = sum(1 for line in lines for key in line if key.endswith("-metadata"))
     target = os.path.join(folder, base + ".manifest")
     _write(target, lines)
-    labels = sum(1 for line in lines for key in line if key.endswith("-metadata"))
     print(f"{target}: {len(lines)} images, {labels} labels")
     return 0
 
@@ -181,9 +205,21 @@ def _validate(args: argparse.Namespace) -> int:
 
     try:
         chunks = _manifest_chunks(args.manifest, objects, limits)
-        result = report.build(
-            text_lines(chunks, tally), tally, args.context, limits, fetch, progress
-        )
+        texts = text_lines(chunks, tally)
+        head = list(itertools.islice(texts, FEATURE_PEEK_LINES))
+        feature = report.feature_of(head) if args.feature == "auto" else args.feature
+        texts = itertools.chain(head, texts)
+        if feature == report.CONTENT_MODERATION:
+            if args.context == IMPORT:
+                print(
+                    f"{args.manifest}: an adapter (Custom Moderation) manifest: adapters have no "
+                    "datasets to import into; leave out --context import",
+                    file=sys.stderr,
+                )
+                return 2
+            result = report.build_adapter(texts, tally, limits, fetch, progress)
+        else:
+            result = report.build(texts, tally, args.context, limits, fetch, progress)
     except ImportFailed as failure:
         print(f"{args.manifest}: {failure.code}: {message(failure.code)}")
         return 1

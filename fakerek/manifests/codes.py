@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fakerek.domain.moderation import MAX_TRAINING_IMAGES
+
 # Terminal manifest FILE errors (§2.3).
 FILE_ERRORS = {
     "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT": "The manifest file extension or contents are invalid.",
@@ -56,6 +58,20 @@ LINE_CODES = {
     "WARNING_NO_ATTRIBUTE_ANNOTATIONS": "No attribute annotations were found.",
 }
 
+# fakerek's own codes for adapter (Custom Moderation) manifests, where no Custom Labels code fits:
+# AWS documents no validation code for adapters (moderation.md §3.4, §7 D6 and D8).
+ADAPTER_LINE_CODES = {
+    "ERROR_INVALID_MODERATION_LABEL": "The label {label} is not a moderation label.",
+    "WARNING_MODERATION_LABEL_NOT_TOP_LEVEL": "The label {label} is not a top-level moderation "
+    "category; the adapter learns it as {top}.",
+}
+ADAPTER_ERRORS = {
+    "ERROR_INSUFFICIENT_TRAINING_IMAGES": "The training manifest has no valid annotated image.",
+    "ERROR_INSUFFICIENT_TESTING_IMAGES": "The testing manifest has no valid annotated image.",
+    "ERROR_TOO_MANY_TRAINING_IMAGES": "The training dataset has more than "
+    f"{MAX_TRAINING_IMAGES:,} images.",
+}
+
 # Checked first; any of them stops the validation of its line (§2.5).
 PRIORITY = frozenset(
     {
@@ -72,7 +88,13 @@ PRIORITY = frozenset(
 
 
 def message(code: str, **details: str) -> str:
-    text = LINE_CODES.get(code) or FILE_ERRORS.get(code) or CONTENT_ERRORS[code]
+    text = (
+        LINE_CODES.get(code)
+        or FILE_ERRORS.get(code)
+        or CONTENT_ERRORS.get(code)
+        or ADAPTER_LINE_CODES.get(code)
+        or ADAPTER_ERRORS[code]
+    )
     return text.format(**details) if details else text
 
 

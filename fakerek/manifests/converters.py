@@ -1,4 +1,5 @@
-"""Manifest converters (manifests.md §5): CSV, SageMaker Ground Truth multi-label, COCO.
+"""Manifest converters (manifests.md §5): CSV, SageMaker Ground Truth multi-label, COCO; and
+CSV to an adapter (Custom Moderation) manifest.
 
 Each returns the manifest lines as dicts; the CLI writes them. Every line they make passes the
 per-line validation without error.
@@ -11,6 +12,9 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from typing import Any
+
+from fakerek.domain.taxonomy import Taxonomy
+from fakerek.manifests.adapters import GROUND_TRUTH, LABELS
 
 IMAGE_LEVEL = "groundtruth/image-classification"
 
@@ -65,6 +69,35 @@ def from_csv(rows: Iterable[list[str]], s3_path: str = "") -> list[dict[str, Any
                 "type": IMAGE_LEVEL,
             }
         lines.append(line)
+    return lines
+
+
+def moderation_from_csv(
+    rows: Iterable[list[str]], taxonomy: Taxonomy, s3_path: str = ""
+) -> list[dict[str, Any]]:
+    """One adapter (Custom Moderation) line per row: column 1 is the image, columns 2.. the
+    moderation categories it shows; a row without any is an image without unsafe content."""
+    lines = []
+    for number, row in enumerate(rows, 1):
+        if not "".join(row).strip():
+            continue
+        source_ref = s3_path + row[0].strip()
+        if not source_ref.lower().startswith("s3://"):
+            raise ConversionError(f"row {number}: {row[0]!r} is not an S3 URI; give --s3-path")
+        names = [cell.strip() for cell in row[1:] if cell.strip()]
+        for name in names:
+            if name not in taxonomy:
+                hint = taxonomy.closest(name)
+                raise ConversionError(
+                    f"row {number}: {name!r} is not a moderation category"
+                    + (f" (did you mean {hint!r}?)" if hint else "")
+                )
+        lines.append(
+            {
+                "source-ref": source_ref,
+                GROUND_TRUTH: {LABELS: [{"Name": name} for name in dict.fromkeys(names)]},
+            }
+        )
     return lines
 
 

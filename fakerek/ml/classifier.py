@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fakerek.domain import images as checks
 from fakerek.ml import calibration, features, graph, heads, model_files, onnx_proto
 
 log = logging.getLogger("fakerek.training")
 FAMILIARITY = "familiarity.npy"
+MODERATION = "moderation"  # the task of an adapter's head: Rekognition Image's image limits
 HEAD = "head.npz"
 
 
@@ -35,7 +37,8 @@ class Model:
     backbone: str = features.LEGACY_PRECISION  # the precision of the backbone it was trained on
 
     def embed(self, images: Sequence[bytes], threads: int = features.SERVING_THREADS) -> np.ndarray:
-        arrays = [features.to_array(features.decode(data)) for data in images]
+        limits = checks.MODERATION_LIMITS if self.task == MODERATION else checks.LIMITS
+        arrays = [features.to_array(features.decode(data, limits=limits)) for data in images]
         return features.backbone(self.backbone, threads).embed(arrays)
 
     @property
@@ -175,13 +178,15 @@ def train(
     example_labels: Sequence[set[str]],
     precision: str = features.LEGACY_PRECISION,
     seed: int = 0,
+    multi_label: bool | None = None,
 ) -> Model:
     """Fit a head on embedded training images (`embedded`: [images, views, FEATURES], as
-    `embedding.Embedder` gives them); single- or multi-label by the data. `calibrate` it on
-    held-out images next."""
+    `embedding.Embedder` gives them); single- or multi-label by the data unless `multi_label`
+    says (an adapter's head is multi-label: an image may show several categories, or none).
+    `calibrate` it on held-out images next."""
     started = time.perf_counter()
     labels = sorted(set().union(*example_labels))
-    multi = any(len(found) > 1 for found in example_labels)
+    multi = any(len(found) > 1 for found in example_labels) if multi_label is None else multi_label
     count, views = embedded.shape[:2]
     targets = np.array(
         [[label in found for label in labels] for found in example_labels], np.float32

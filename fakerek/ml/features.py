@@ -56,10 +56,12 @@ def to_array(image: Image.Image, size: int = SIZE) -> np.ndarray:
     )
 
 
-def decode(data: bytes, size: int = SIZE) -> Image.Image:
+def decode(
+    data: bytes, size: int = SIZE, limits: images.ImageLimits = images.LIMITS
+) -> Image.Image:
     """The image, checked and decoded no larger than needed for a `size`×`size` input (raises
     `images.ImageProblem` for an image the service refuses, truncated or corrupt ones included)."""
-    return images.decode(data, size)
+    return images.decode(data, size, limits)
 
 
 def views(image: Image.Image, size: int = SIZE, mirrored: bool = True) -> list[np.ndarray]:

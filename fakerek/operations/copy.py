@@ -105,7 +105,9 @@ def copy_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
             "SourceProjectVersionArn": source_arn,
             "AutoCreate": source_request["AutoCreate"],
         }
-        for key in ("TrainingData", "TestingData"):
+        # the copy is the source's model: it keeps its description (CopyProjectVersion has no
+        # member to give another, and no operation changes one)
+        for key in ("TrainingData", "TestingData", "VersionDescription"):
             if key in source_request:
                 request[key] = source_request[key]
         if "KmsKeyId" in params:

@@ -25,10 +25,21 @@ LIMITS = images.LIMITS
 INVALID_FORMAT = "Request has invalid image format"
 
 
-def _image(ctx: Ctx, image: JsonObject) -> tuple[bytes, str | None]:
-    """The image's bytes and, for an S3 image, its `bucket/key`."""
+def require_one_source(image: JsonObject) -> None:
+    """An Image is its Bytes or an S3Object, not both nor neither."""
+    if ("Bytes" in image) == ("S3Object" in image):
+        raise InvalidParameter(
+            "Request has invalid parameters: give Image.Bytes or Image.S3Object."
+        )
+
+
+def read_image(
+    ctx: Ctx, image: JsonObject, max_bytes: int = MAX_BYTES, limits: images.ImageLimits = LIMITS
+) -> tuple[bytes, str | None]:
+    """The image's bytes and, for an S3 image, its `bucket/key` (`max_bytes`: for bytes sent
+    in the request, `limits.max_bytes` for an S3 object)."""
     if "Bytes" in image:
-        if len(image["Bytes"]) > MAX_BYTES:
+        if len(image["Bytes"]) > max_bytes:
             raise ImageTooLarge("Image size is too large.")
         return image["Bytes"], None
     s3 = image["S3Object"]
@@ -40,7 +51,7 @@ def _image(ctx: Ctx, image: JsonObject) -> tuple[bytes, str | None]:
         "Unable to get object metadata from S3. Check object key, region and/or access permissions."
     )
     try:
-        if ctx.objects.size(s3["Bucket"], s3["Name"], s3.get("Version")) > LIMITS.max_bytes:
+        if ctx.objects.size(s3["Bucket"], s3["Name"], s3.get("Version")) > limits.max_bytes:
             raise ImageTooLarge("Image size is too large.")
         data = ctx.objects.read(s3["Bucket"], s3["Name"], s3.get("Version"))
     except ObjectError:
@@ -48,7 +59,7 @@ def _image(ctx: Ctx, image: JsonObject) -> tuple[bytes, str | None]:
     return data, f"{s3['Bucket']}/{s3['Name']}"
 
 
-def _refused(problem: images.ImageProblem) -> Exception:
+def refused(problem: images.ImageProblem) -> Exception:
     """The service's error for an image it cannot use."""
     if problem.problem == "resolution":
         return ImageTooLarge("Image resolution is too large.")
@@ -69,10 +80,7 @@ def _as_label(label: serving.Label) -> JsonObject:
 
 def detect_custom_labels(ctx: Ctx, params: JsonObject) -> JsonObject:
     image = params["Image"]
-    if ("Bytes" in image) == ("S3Object" in image):
-        raise InvalidParameter(
-            "Request has invalid parameters: give Image.Bytes or Image.S3Object."
-        )
+    require_one_source(image)
     with ctx.store.read() as conn:
         version = require(conn, ctx, params["ProjectVersionArn"])
     require_custom_labels(version)
@@ -81,11 +89,11 @@ def detect_custom_labels(ctx: Ctx, params: JsonObject) -> JsonObject:
     ctx.services.capacity.ensure(version.arn, version.min_units or 1, version.max_units)
     if not ctx.services.capacity.admit(version.arn, ctx.settings):
         raise ProvisionedThroughputExceeded("Provisioned Rate exceeded")
-    data, s3_key = _image(ctx, image)
+    data, s3_key = read_image(ctx, image)
     try:
         images.checked_header(data, LIMITS)  # before any decode: the pixels come later, once
     except images.ImageProblem as problem:
-        raise _refused(problem) from None
+        raise refused(problem) from None
     minimum = params.get("MinConfidence")
     ruled = ctx.services.rules.find(data, s3_key)
     if ruled is not None:
@@ -100,7 +108,7 @@ def detect_custom_labels(ctx: Ctx, params: JsonObject) -> JsonObject:
         try:
             found = ctx.services.models.predict(model, data, ctx.settings.embedding_cache_mb)
         except images.ImageProblem as problem:  # a truncated or corrupt image
-            raise _refused(problem) from None
+            raise refused(problem) from None
         labels = [
             _as_label(label)
             for label in found

@@ -56,7 +56,8 @@ def _spec(name: str) -> OperationSpec:
     if name not in CUSTOM_LABELS_OPERATIONS:
         raise UnknownOperation(
             f"{name} is an Amazon Rekognition operation outside Custom "
-            "Labels; fakerek emulates only Rekognition Custom Labels."
+            "Labels; fakerek emulates only Rekognition Custom Labels (and DetectModerationLabels "
+            "for Custom Moderation)."
         )
     raise UnknownOperation(
         f"{name} belongs to Rekognition Custom Labels but is not "

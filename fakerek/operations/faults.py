@@ -9,7 +9,7 @@ from typing import Any
 
 from fakerek.api.errors import AwsError
 from fakerek.api.service_model import CUSTOM_LABELS_OPERATIONS, service
-from fakerek.manifests.codes import CONTENT_ERRORS, FILE_ERRORS
+from fakerek.manifests.codes import ADAPTER_ERRORS, CONTENT_ERRORS, FILE_ERRORS
 
 DEFAULT_MESSAGES = {
     "ThrottlingException": "Rate exceeded",
@@ -19,7 +19,7 @@ DEFAULT_MESSAGES = {
 }
 
 
-TRAINING_CODES = frozenset(FILE_ERRORS) | frozenset(CONTENT_ERRORS)
+TRAINING_CODES = frozenset(FILE_ERRORS) | frozenset(CONTENT_ERRORS) | frozenset(ADAPTER_ERRORS)
 
 
 class FaultError(ValueError):

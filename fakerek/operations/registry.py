@@ -2,7 +2,8 @@
 
 Each is a plain function `(ctx, params) -> output dict` in the module named for its resource.
 `settles` names the background work the call waits for in instant timing (`settling`); an
-operation of Custom Labels missing here is answered with a clear UnknownOperationException.
+operation of Custom Labels or Custom Moderation missing here is answered with a clear
+UnknownOperationException.
 """
 
 from __future__ import annotations
@@ -10,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from fakerek.operations import copy, datasets, detect, policies, projects, tags, versions
+from fakerek.operations import (
+    copy,
+    datasets,
+    detect,
+    moderation,
+    policies,
+    projects,
+    tags,
+    versions,
+)
 from fakerek.operations.context import Ctx
 from fakerek.operations.settling import Children, ListedDatasets, Settles, named
 
@@ -47,6 +57,9 @@ OPERATIONS: dict[str, OperationSpec] = {
     ),
     "StopProjectVersion": OperationSpec(versions.stop_project_version, named("ProjectVersionArn")),
     "DetectCustomLabels": OperationSpec(detect.detect_custom_labels, named("ProjectVersionArn")),
+    "DetectModerationLabels": OperationSpec(
+        moderation.detect_moderation_labels, named("ProjectVersion")
+    ),
     "CopyProjectVersion": OperationSpec(
         copy.copy_project_version, named("SourceProjectVersionArn")
     ),

@@ -23,10 +23,12 @@ from fakerek.domain.lifecycle import DatasetType
 from fakerek.jobs import models, training
 from fakerek.manifests import artefacts
 from fakerek.ml import serving
+from fakerek.operations import adapters
 from fakerek.operations import datasets as dataset_ops
 from fakerek.operations.context import Ctx
-from fakerek.operations.projects import CUSTOM_LABELS, require_custom_labels
 from fakerek.operations.projects import require as require_project
+from fakerek.operations.projects import require_custom_labels
+from fakerek.store import adapters as adapter_rows
 from fakerek.store import datasets, tags, versions
 from fakerek.store.db import Conn, Tx
 from fakerek.store.records import Dataset, ProjectVersion
@@ -78,14 +80,17 @@ def _check_request(params: JsonObject) -> None:
 
 
 def create_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
+    with ctx.store.read() as conn:
+        project = require_project(conn, ctx, params["ProjectArn"])
+    if project.feature == adapters.CONTENT_MODERATION:
+        return adapters.create(ctx, params, purge_deleted)
     _check_request(params)
     new_tags = params.get("Tags", {})
     quotas.tags_at_creation(ctx.settings, new_tags.keys())
     with ctx.store.write() as tx:
         purge_deleted(ctx, tx)
         project = require_project(tx, ctx, params["ProjectArn"])
-        if project.feature != CUSTOM_LABELS:
-            raise InvalidParameter("fakerek trains Custom Labels models only.")
+        require_custom_labels(project)
         if project.deleting_ms is not None:
             raise ResourceInUse.being_deleted("project", project.arn)
         if versions.name_taken(tx, project.id, params["VersionName"]):
@@ -208,8 +213,14 @@ def describe_project_versions(ctx: Ctx, params: JsonObject) -> JsonObject:
             before_ms=page.after,
             limit=page.limit + 1,
         )
+        found = adapter_rows.of_versions(conn, [r.id for r in page.rows(rows)])
     return {
-        "ProjectVersionDescriptions": [describe(r, ctx.now_ms) for r in page.rows(rows)],
+        "ProjectVersionDescriptions": [
+            adapters.describe(describe(r, ctx.now_ms), r, found.get(r.id), ctx.now_ms)
+            if r.feature == adapters.CONTENT_MODERATION
+            else describe(r, ctx.now_ms)
+            for r in page.rows(rows)
+        ],
         **page.token(rows, lambda version: version.created_ms),
     }
 

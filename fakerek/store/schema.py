@@ -157,10 +157,29 @@ MIGRATIONS: list[list[str]] = [
     [
         "ALTER TABLE s3_buckets ADD COLUMN owner TEXT",
     ],
+    # 7: adapters (versions of CONTENT_MODERATION projects): the base model each was trained on
+    #    and, once a newer one is released, when it was deprecated and when it expires; the base
+    #    moderation models released through the control API (none: the shipped version)
+    [
+        """CREATE TABLE IF NOT EXISTS adapters (
+            version_id INTEGER PRIMARY KEY REFERENCES versions (id) ON DELETE CASCADE,
+            base_model TEXT NOT NULL,
+            deprecated_ms INTEGER,
+            expires_ms INTEGER
+        )""",
+        """CREATE TABLE IF NOT EXISTS base_models (
+            position INTEGER PRIMARY KEY,
+            version TEXT NOT NULL UNIQUE,
+            released_ms INTEGER NOT NULL,
+            grace_ms INTEGER NOT NULL
+        )""",
+    ],
 ]
 
 # Tables emptied by a reset; the clock is kept so that ARNs stay unique across resets.
 TABLES = [
+    "adapters",
+    "base_models",
     "tags",
     "dataset_labels",
     "dataset_entries",

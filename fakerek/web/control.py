@@ -1,5 +1,5 @@
-"""The test-double control API under /_fakerek/: health, reset, config, faults, rules, usage
-and the server's clock — a Flask blueprint.
+"""The test-double control API under /_fakerek/: health, reset, config, faults, rules, the base
+moderation model, usage and the server's clock — a Flask blueprint.
 
 Plain JSON in and out; a bad request answers 400 `{"error": "..."}` and changes nothing.
 
@@ -9,6 +9,9 @@ Plain JSON in and out; a bad request answers 400 `{"error": "..."}` and changes 
     GET  config  | POST config          the live settings | change some of them
     GET  faults  | POST faults | DELETE faults   pending faults (operation, training, units lost)
     GET  rules   | POST rules  | DELETE rules    DetectCustomLabels result rules
+    GET  moderation                     the base moderation model and its releases
+    POST moderation/release             a newer base model: adapters on older ones deprecated
+    POST moderation/expire              every deprecated adapter's grace period ends now
     GET  usage[?model=<version ARN>]   inference units and requests of running models
     POST clock                          freeze and/or advance the clock: statuses, timestamps,
                                         billed time, autoscaling and usage follow it
@@ -23,6 +26,7 @@ from flask import Blueprint, Response, request
 
 from fakerek import __version__
 from fakerek.config import MAX_INTEGER, MAX_SECONDS, SettingError
+from fakerek.operations import adapters
 from fakerek.operations.faults import FaultError
 from fakerek.operations.rules import RuleError
 from fakerek.operations.services import Services
@@ -143,6 +147,31 @@ def post_rule(services: Services, body: Any) -> Any:
 def clear_rules(services: Services, query: Any) -> Any:
     services.rules.reset()
     return {"rules": []}
+
+
+@route("/moderation", "GET")
+def get_moderation(services: Services, query: Any) -> Any:
+    """The base moderation model, the ones released so far, the default grace period."""
+    return adapters.moderation_state(services)
+
+
+@route("/moderation/release", "POST")
+def release_base_model(services: Services, body: Any) -> Any:
+    """`{"version": "7.1", "grace_days": 60}`: a newer base moderation model is out."""
+    if not isinstance(body, dict) or not body.keys() <= {"version", "grace_days"}:
+        raise BadRequest('the body is {"version": "<new base model>", "grace_days": <days>}')
+    try:
+        return adapters.release_base_model(services, body.get("version"), body.get("grace_days"))
+    except ValueError as error:
+        raise BadRequest(str(error)) from None
+
+
+@route("/moderation/expire", "POST")
+def expire_adapters(services: Services, body: Any) -> Any:
+    """End the grace period of every DEPRECATED adapter now."""
+    if body != {}:
+        raise BadRequest("the body is empty (or {})")
+    return adapters.expire_adapters(services)
 
 
 @route("/usage", "GET")

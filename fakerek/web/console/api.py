@@ -74,7 +74,11 @@ def project_of(arn: str) -> JsonObject:
     belongs to; ResourceNotFound when there is none (or, for a project ARN, another one now
     bears its name)."""
     parsed = arns.of(arn)
-    found = call(scope_of(arn), "DescribeProjects", {"ProjectNames": [parsed.project]})
+    found = call(
+        scope_of(arn),
+        "DescribeProjects",
+        {"ProjectNames": [parsed.project], "Features": ["CUSTOM_LABELS", "CONTENT_MODERATION"]},
+    )
     descriptions = found["ProjectDescriptions"]
     if not descriptions or (parsed.kind == "project" and descriptions[0]["ProjectArn"] != arn):
         raise ResourceNotFound(f"The project {parsed.project} of {arn} does not exist.")

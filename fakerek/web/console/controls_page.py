@@ -1,4 +1,5 @@
-"""The test double's controls as forms: timing and delays, pending faults, result rules, reset.
+"""The test double's controls as forms: timing and delays, pending faults, result rules, the base
+moderation model's releases, reset.
 
 Each form calls what the control API (`/_fakerek/...`) calls, with the same checks and errors.
 """
@@ -14,8 +15,9 @@ from flask.typing import ResponseReturnValue
 from fakerek.api.service_model import CUSTOM_LABELS_OPERATIONS
 from fakerek.api.wire import JsonObject
 from fakerek.config import DELAY_KEYS, TIMINGS, SettingError
+from fakerek.operations import adapters
 from fakerek.operations.faults import TRAINING_CODES, FaultError
-from fakerek.operations.rules import RuleError
+from fakerek.operations.rules import MODERATION, RuleError
 from fakerek.web import current
 from fakerek.web.console.web import blueprint, done
 
@@ -34,6 +36,7 @@ def test_double() -> ResponseReturnValue:
         delay_keys=DELAY_KEYS,
         faults=services.faults.list(),
         rules=services.rules.list(),
+        moderation=adapters.moderation_state(services),
         operations=sorted(CUSTOM_LABELS_OPERATIONS),
         training_codes=["SERVICE_ERROR", *sorted(TRAINING_CODES)],
     )
@@ -96,13 +99,21 @@ def clear_faults() -> ResponseReturnValue:
 @blueprint.post("/test-double/rules")
 def post_rule() -> ResponseReturnValue:
     form = request.form
+    spec: dict[str, Any] = {"match": {form.get("match", ""): form.get("value", "").strip()}}
     try:
-        labels = json.loads(form.get("labels", "") or "[]")
-        current().rules.add(
-            {"match": {form.get("match", ""): form.get("value", "").strip()}, "labels": labels}
-        )
+        for field, key in (("labels", "labels"), ("content_types", "content_types")):
+            if form.get(field, "").strip() or field == "labels":
+                try:
+                    spec[key] = json.loads(form.get(field, "") or "[]")
+                except ValueError as error:
+                    raise ValueError(f"{field}: {error}") from None
+        if form.get("operation") == MODERATION:
+            spec["operation"] = MODERATION
+        elif "content_types" in spec:
+            raise RuleError("content types apply to DetectModerationLabels rules only")
+        current().rules.add(spec)
     except ValueError as error:  # RuleError is a ValueError, as is bad JSON
-        return _refused(error if isinstance(error, RuleError) else ValueError(f"labels: {error}"))
+        return _refused(error)
     return done("Rule added.", _here())
 
 
@@ -110,6 +121,29 @@ def post_rule() -> ResponseReturnValue:
 def clear_rules() -> ResponseReturnValue:
     current().rules.reset()
     return done("Rules cleared.", _here())
+
+
+@blueprint.post("/test-double/moderation/release")
+def release_base_model() -> Any:
+    form = request.form
+    try:
+        days = form.get("grace_days", "").strip()
+        grace = _number("grace_days", days, float) if days else None
+        released = adapters.release_base_model(current(), form.get("version", "").strip(), grace)
+    except (SettingError, ValueError) as error:
+        return _refused(error)
+    count, retrained = len(released["deprecated"]), len(released["retraining"])
+    return done(
+        f"Base model {released['base_model_version']} released: {count} adapter(s) deprecated, "
+        f"{retrained} retraining (auto-update).",
+        _here(),
+    )
+
+
+@blueprint.post("/test-double/moderation/expire")
+def expire_adapters() -> Any:
+    expired = adapters.expire_adapters(current())["expired"]
+    return done(f"{len(expired)} deprecated adapter(s) expired.", _here())
 
 
 @blueprint.post("/test-double/reset")

@@ -14,7 +14,7 @@ from fakerek.api.errors import InvalidParameter, ResourceNotFound
 from fakerek.api.wire import JsonObject
 from fakerek.domain import arns
 from fakerek.web import current
-from fakerek.web.console import api, evaluation_report, thumbnails
+from fakerek.web.console import adapter_page, api, evaluation_report, thumbnails
 from fakerek.web.console.web import back_to, blueprint, done
 
 TEST_PAGE = 24
@@ -118,7 +118,11 @@ def _render(arn: str, detection: JsonObject | None = None) -> ResponseReturnValu
 
 @blueprint.get("/model")
 def model() -> ResponseReturnValue:
-    return _render(request.args.get("arn", ""))
+    arn = request.args.get("arn", "")
+    project, description = _describe(arn)
+    if description.get("Feature") == "CONTENT_MODERATION":
+        return adapter_page.render(arn, project, description)
+    return _render(arn)
 
 
 def _model_url(arn: str) -> str:
@@ -152,10 +156,11 @@ def stop_model() -> ResponseReturnValue:
 @blueprint.post("/model/delete")
 def delete_model() -> ResponseReturnValue:
     arn = request.form["arn"]
-    project = api.project_of(arn)["ProjectArn"]
+    project = api.project_of(arn)
     api.call(api.scope_of(arn), "DeleteProjectVersion", {"ProjectVersionArn": arn})
-    target = url_for("console.project", arn=project)
-    return done(f"Model {arns.of(arn).name} is being deleted.", target)
+    target = url_for("console.project", arn=project["ProjectArn"])
+    kind = "Adapter" if project["Feature"] == "CONTENT_MODERATION" else "Model"
+    return done(f"{kind} {arns.of(arn).name} is being deleted.", target)
 
 
 @blueprint.post("/model/detect")

@@ -43,10 +43,22 @@ def scope_choices(chosen: Scope) -> list[Scope]:
     return sorted({chosen, api.default_scope(), *(Scope(*pair) for pair in held)})
 
 
+# The projects page's Features filter: its value → DescribeProjects' Features.
+FEATURES = {
+    "CUSTOM_LABELS": ["CUSTOM_LABELS"],
+    "CONTENT_MODERATION": ["CONTENT_MODERATION"],
+    "ALL": ["CUSTOM_LABELS", "CONTENT_MODERATION"],
+}
+FEATURE_NAMES = {"CUSTOM_LABELS": "Custom Labels", "CONTENT_MODERATION": "Custom Moderation"}
+
+
 @blueprint.get("/")
 def projects() -> ResponseReturnValue:
     scope = chosen_scope()
-    params: JsonObject = {"MaxResults": PAGE}
+    features = request.args.get("features", "CUSTOM_LABELS")
+    if features not in FEATURES:
+        features = "CUSTOM_LABELS"
+    params: JsonObject = {"MaxResults": PAGE, "Features": FEATURES[features]}
     if request.args.get("token"):
         params["NextToken"] = request.args["token"]
     found = api.call(scope, "DescribeProjects", params)
@@ -77,6 +89,8 @@ def projects() -> ResponseReturnValue:
         choices=scope_choices(scope),
         rows=rows,
         next_token=found.get("NextToken"),
+        features=features,
+        feature_names=FEATURE_NAMES,
     )
 
 
@@ -85,7 +99,11 @@ def create_project() -> ResponseReturnValue:
     scope = api.scope_named(request.form.get("account"), request.form.get("region"))
     scope = scope or api.default_scope()
     name = request.form.get("name", "").strip()
-    arn = api.call(scope, "CreateProject", {"ProjectName": name})["ProjectArn"]
+    params: JsonObject = {"ProjectName": name}
+    if request.form.get("feature") == "CONTENT_MODERATION":
+        params["Feature"] = "CONTENT_MODERATION"
+        params["AutoUpdate"] = request.form.get("auto_update", "ENABLED")
+    arn = api.call(scope, "CreateProject", params)["ProjectArn"]
     return done(f"Project {name} created.", url_for("console.project", arn=arn))
 
 
@@ -150,8 +168,20 @@ def project() -> ResponseReturnValue:
         {**v, "Name": arns.of(v["ProjectVersionArn"]).name}
         for v in found["ProjectVersionDescriptions"]
     ]
-    copyable = _copyable_datasets(scope, arn)
     output = _output_default(models)
+    if description["Feature"] == "CONTENT_MODERATION":
+        return render_template(
+            "console/adapter_project.html",
+            scope=scope,
+            arn=arn,
+            name=name,
+            project=description,
+            adapters=models,
+            next_token=found.get("NextToken"),
+            version_name=default_version_name(name),
+            output=output,
+        )
+    copyable = _copyable_datasets(scope, arn)
     return render_template(
         "console/project.html",
         scope=scope,
