@@ -14,6 +14,7 @@ import functools
 import io
 import math
 import struct
+import threading
 import zlib
 from dataclasses import dataclass
 from types import ModuleType
@@ -42,6 +43,13 @@ LIMITS = ImageLimits()
 # Rekognition Image's limits, which Custom Moderation adapters and DetectModerationLabels follow:
 # 15 MB from S3, sides from 80 to 10,000 pixels, any aspect ratio.
 MODERATION_LIMITS = ImageLimits(min_side=80, max_side=10_000, max_aspect=math.inf)
+
+
+# Decodes larger than the largest Custom Labels image (a PNG up to Rekognition Image's 10,000
+# pixels a side holds 300 MB decoded: PNG has no reduced decode, unlike JPEG's draft) take turns,
+# so that concurrent requests cannot add them up.
+LARGE_DECODE_PIXELS = LIMITS.max_side * LIMITS.max_side
+_large_decode = threading.Lock()
 
 
 @functools.cache
@@ -118,7 +126,11 @@ def decode(data: bytes, size: int, limits: ImageLimits = LIMITS) -> Image.Image:
     image = checked_header(data, limits)
     try:
         image.draft("RGB", (size, size))
-        image.load()
+        if image.size[0] * image.size[1] > LARGE_DECODE_PIXELS:
+            with _large_decode:
+                image.load()
+        else:
+            image.load()
     except DECODE_ERRORS as error:
         raise ImageProblem("format", f"undecodable: {error}") from None
     return image
