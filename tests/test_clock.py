@@ -210,3 +210,37 @@ def test_autoscaling_and_usage_hours_follow_the_same_clock(fakerek, s3):
         3,
         1,
     )
+
+
+def test_a_restart_does_not_take_the_clock_back(own_server):
+    """A server restarted after its clock was advanced runs on from where it stood: what a read
+    showed before the restart (a dataset CREATE_COMPLETE, in instant timing too) still shows,
+    and creation times keep their order."""
+    server = own_server
+    client = server.client()
+    server.freeze()
+    ahead = server.advance(3600)
+    project = client.create_project(ProjectName="ahead")["ProjectArn"]
+    instant = client.create_dataset(ProjectArn=project, DatasetType="TRAIN")["DatasetArn"]
+    server.configure(timing="realistic", delays={"dataset": 600})
+    later = client.create_dataset(ProjectArn=project, DatasetType="TEST")["DatasetArn"]
+    assert client.describe_dataset(DatasetArn=later)["DatasetDescription"]["Status"] == (
+        "CREATE_IN_PROGRESS"
+    )
+    server.advance(600)
+    for arn in (instant, later):
+        assert client.describe_dataset(DatasetArn=arn)["DatasetDescription"]["Status"] == (
+            "CREATE_COMPLETE"
+        )
+    server.restart()
+    client = server.client()
+    for arn in (instant, later):
+        found = client.describe_dataset(DatasetArn=arn)["DatasetDescription"]
+        assert found["Status"] == "CREATE_COMPLETE", arn
+    client.create_project(ProjectName="after")
+    times = {
+        p["ProjectArn"].split("/")[1]: p["CreationTimestamp"].timestamp()
+        for p in client.describe_projects()["ProjectDescriptions"]
+    }
+    assert abs(times["ahead"] - ahead) < 0.002
+    assert times["after"] >= ahead + 600
