@@ -269,10 +269,7 @@ class EmbeddedS3:
     ) -> Callable[[StartResponse], list[bytes]] | None:
         """S3's answer when the caller may not do this, else None: AccessDenied on another
         account's bucket, its objects or an object copied from it; BucketAlreadyExists for
-        creating another account's bucket. A CORS preflight (OPTIONS) is never signed: it is
-        not checked."""
-        if method == "OPTIONS":
-            return None
+        creating another account's bucket."""
         if target.bucket and not self.allows(target.bucket, caller):
             if method == "PUT" and not target.key and not target.query:
                 return functools.partial(
