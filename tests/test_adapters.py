@@ -218,6 +218,28 @@ def test_s3_model_objects_are_not_tracked(s3):
         assert len(FakeAcl.instances_tracked) == 0
 
 
+def test_motos_process_wide_reset_leaves_an_adapter_alone(s3):
+    """moto empties every backend it knows of (and tracks models again) when a test of the same
+    process starts `mock_aws`: an adapter's backend, the data directory's S3, is not one of them."""
+    with moto("BackendDict._instances, BackendDict.reset, model_instances.reset_model_data"):
+        from moto import mock_aws
+        from moto.s3.models import FakeKey
+
+        s3.create_bucket("contract-mock-aws", "us-east-1")
+        s3.put("contract-mock-aws", "k", b"kept", {})
+        try:
+            with mock_aws():
+                pass
+            assert s3.has_bucket("contract-mock-aws")
+            answer = Client(s3.app).get("/contract-mock-aws/k", headers={"Authorization": SIGNED})
+            assert answer.status_code == 200 and answer.data == b"kept"
+            for i in range(5):
+                s3.put("contract-mock-aws", f"more{i}", b"x", {})
+            assert len(FakeKey.instances_tracked) == 0
+        finally:
+            s3.reset()
+
+
 def test_forget_and_reset_drop_keys_and_buckets(s3):
     with moto("FakeBucket.keys (del), s3_backends.reset, s3_backends.bucket_accounts"):
         s3.create_bucket("contract-forget", "us-east-1")

@@ -5,6 +5,8 @@ time, autoscaling and usage hours read from the same clock (`/_fakerek/clock`, t
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import time
 
 import pytest
@@ -210,3 +212,72 @@ def test_autoscaling_and_usage_hours_follow_the_same_clock(fakerek, s3):
         3,
         1,
     )
+
+
+def test_a_trainings_artefacts_are_dated_by_the_same_clock(fakerek, s3):
+    """The evaluation summary's end time and the snapshots' creation dates are the server's
+    clock's, as the version's timestamps are: a day ahead when the test moved it so."""
+    client = fakerek.client()
+    lines = _lines(s3, "dated")
+    fakerek.freeze()
+    now = fakerek.advance(86400)
+    project = project_from(client, s3, "dated", lines)
+    client.create_project_version(
+        ProjectArn=project, VersionName="v1", OutputConfig={"S3Bucket": OUT}
+    )
+    version = _version(client, project)  # instant timing: trained
+    assert _close(version["TrainingEndTimestamp"], now)
+
+    def read(location: dict) -> str:
+        found = location["S3Object"]
+        return s3.get_object(Bucket=found["Bucket"], Key=found["Name"])["Body"].read().decode()
+
+    def seconds(stamp: str) -> float:
+        return (
+            dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=dt.UTC).timestamp()
+        )
+
+    summary = json.loads(read(version["EvaluationResult"]["Summary"]))
+    assert abs(seconds(summary["EvaluationDetails"]["EvaluationEndTimestamp"]) - now) < 0.002
+    tested = read(version["TestingDataResult"]["Output"]["Assets"][0]["GroundTruthManifest"])
+    dates = {
+        value["creation-date"]
+        for line in tested.splitlines()
+        for value in json.loads(line).values()
+        if isinstance(value, dict) and "creation-date" in value
+    }
+    assert dates and all(abs(seconds(date) - now) < 0.002 for date in dates)
+
+
+def test_a_restart_does_not_take_the_clock_back(own_server):
+    """A server restarted after its clock was advanced runs on from where it stood: what a read
+    showed before the restart (a dataset CREATE_COMPLETE, in instant timing too) still shows,
+    and creation times keep their order."""
+    server = own_server
+    client = server.client()
+    server.freeze()
+    ahead = server.advance(3600)
+    project = client.create_project(ProjectName="ahead")["ProjectArn"]
+    instant = client.create_dataset(ProjectArn=project, DatasetType="TRAIN")["DatasetArn"]
+    server.configure(timing="realistic", delays={"dataset": 600})
+    later = client.create_dataset(ProjectArn=project, DatasetType="TEST")["DatasetArn"]
+    assert client.describe_dataset(DatasetArn=later)["DatasetDescription"]["Status"] == (
+        "CREATE_IN_PROGRESS"
+    )
+    server.advance(600)
+    for arn in (instant, later):
+        assert client.describe_dataset(DatasetArn=arn)["DatasetDescription"]["Status"] == (
+            "CREATE_COMPLETE"
+        )
+    server.restart()
+    client = server.client()
+    for arn in (instant, later):
+        found = client.describe_dataset(DatasetArn=arn)["DatasetDescription"]
+        assert found["Status"] == "CREATE_COMPLETE", arn
+    client.create_project(ProjectName="after")
+    times = {
+        p["ProjectArn"].split("/")[1]: p["CreationTimestamp"].timestamp()
+        for p in client.describe_projects()["ProjectDescriptions"]
+    }
+    assert abs(times["ahead"] - ahead) < 0.002
+    assert times["after"] >= ahead + 600

@@ -108,6 +108,54 @@ def test_presigned_urls_are_checked_as_the_signer(clients):
         assert status == expected
 
 
+def _form_upload(post: dict, body: bytes) -> int:
+    """POST a browser-form upload as a page's <form enctype="multipart/form-data"> sends it."""
+    boundary = "----fakerek-form"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in post["fields"].items()
+    ]
+    data = (
+        "".join(parts).encode()
+        + f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n'
+        f"Content-Type: application/octet-stream\r\n\r\n".encode()
+        + body
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(post["url"], data=data, method="POST")
+    request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.parametrize("signature", ["s3v4", "s3"])
+def test_form_uploads_are_checked_as_the_policys_signer(fakerek, clients, signature):
+    """A browser-form (POST policy) upload carries no Authorization: the signer's access key is
+    a field of the form (x-amz-credential, or AWSAccessKeyId for SigV2)."""
+    config = {"config_options": {"signature_version": signature}}
+    owner = fakerek.client("s3", account=OWNER, **config)
+    other = fakerek.client("s3", account=OTHER, **config)
+    default = fakerek.client("s3", **config)
+    default.create_bucket(Bucket="defaults")
+    for client, bucket, key, expected in (
+        (owner, "owned", "up.txt", 204),
+        (other, "theirs", "up.txt", 204),
+        (other, "owned", "intruder.txt", 403),
+        (other, "defaults", "intruder.txt", 403),
+        (default, "defaults", "up.txt", 204),
+    ):
+        post = client.generate_presigned_post(bucket, key)
+        assert _form_upload(post, b"form") == expected, (bucket, key)
+    assert owner.get_object(Bucket="owned", Key="up.txt")["Body"].read() == b"form"
+    assert other.get_object(Bucket="theirs", Key="up.txt")["Body"].read() == b"form"
+    listed = owner.list_objects_v2(Bucket="owned")["Contents"]
+    assert sorted(item["Key"] for item in listed) == ["a.txt", "up.txt"]
+    assert [i["Key"] for i in default.list_objects_v2(Bucket="defaults")["Contents"]] == ["up.txt"]
+
+
 def test_bucket_names_are_shared_and_creating_one_follows_s3s_region_rules(fakerek, clients):
     owner, other = clients
     error = _refused(lambda: other.create_bucket(Bucket="owned"), "BucketAlreadyExists", 409)

@@ -352,6 +352,40 @@ def test_console_changes_are_checked_against_allowed_hosts_not_the_host_header(m
     assert taken.status_code == 303 and len(projects(client)) == 1
 
 
+@pytest.mark.parametrize(
+    "settings, page",
+    [
+        ({"host": "0.0.0.0"}, "http://203.0.113.5:4567"),  # any address is a Host, not a page
+        ({"host": "::"}, "http://[2001:db8::5]:4567"),
+        ({"allowed_hosts": "*"}, "http://attacker.example:4567"),
+    ],
+)
+def test_a_wildcard_host_setting_makes_no_other_site_an_own_page(make_client, settings, page):
+    """Binding every address (the Docker image) or `--allowed-hosts *` lets any address or name
+    reach fakerek as a Host; a page served on the same port by another machine (an attacker's
+    server on :4567) is still another site's."""
+    client = make_client(**settings)
+    headers = {"Host": "localhost:4567", "Origin": page}
+    form = {"name": "p", "account": "123456789012", "region": "us-east-1"}
+    console = client.post("/_fakerek/console/projects", data=form, headers=headers)
+    assert console.status_code == 403
+    assert client.post("/_fakerek/reset", json={}, headers=headers).status_code == 403
+    asked = {**headers, "Access-Control-Request-Method": "POST"}
+    rekognition = client.options(
+        "/", headers={**asked, "Access-Control-Request-Headers": "x-amz-target"}
+    )
+    assert rekognition.status_code == 403
+    assert "Access-Control-Allow-Origin" not in rekognition.headers
+    status, _ = call(client, "CreateProject", {"ProjectName": "p"}, **headers)
+    assert status == 403 and projects(client) == []
+    # the page fakerek serves under the name or address it was reached by is its own
+    own = page.removeprefix("http://")
+    taken = client.post(
+        "/_fakerek/console/projects", data=form, headers={"Host": own, "Origin": page}
+    )
+    assert taken.status_code == 303 and len(projects(client)) == 1
+
+
 # -- CORS on the Rekognition endpoint and S3 ------------------------------------------------------
 
 

@@ -19,7 +19,12 @@ does not publish, each used in this module only and covered by a contract test:
   and computes an ETag unlocked, racing with reads; fakerek lets the garbage collector free the
   buffer and computes the ETag under the key's lock;
 - `BaseModel.instances_tracked`: moto keeps every model object it ever made for its dashboard
-  (about 7 KB per PUT, never freed); fakerek stops that tracking for S3's models.
+  (about 7 KB per PUT, never freed); fakerek stops that tracking for S3's models, and takes them
+  out of `model_instances.model_data`, whose reset would start it again;
+- `BackendDict._instances` and `_create_account_specific_backend`: moto lists every backend dict
+  in use so that its process-wide reset (`BackendDict.reset`, run when a test of the same process
+  starts `mock_aws`) empties them all; an adapter's is kept off that list, since it is the data
+  directory's S3, which the SQLite index mirrors;
 - `FakeKey.__deepcopy__` is added (moto's own copy goes through `__getstate__`/`__setstate__`):
   ListObjectVersions deep-copies every version, which read every stored byte into memory; a copy
   of a key whose bytes are a blob now shares the blob file.
@@ -229,7 +234,7 @@ def _patch_moto() -> _SelectedBackends:
         models.FakeKey.dispose = _dispose  # type: ignore[method-assign]
         models.FakeKey.etag = property(_etag)  # type: ignore[method-assign, assignment]
         models.FakeKey.__deepcopy__ = _deepcopy  # type: ignore[attr-defined]
-        for model in model_data["s3"].values():
+        for model in model_data.pop("s3", {}).values():
             model.instances_tracked = _Untracked()  # type: ignore[attr-defined]
         selected = _SelectedBackends(models.s3_backends)
         models.s3_backends = selected  # type: ignore[assignment]
@@ -254,6 +259,23 @@ def _selected(method: Callable[Params, Result]) -> Callable[Params, Result]:
     return run
 
 
+@functools.cache
+def _unlisted_backends() -> type[S3BackendDict]:
+    """moto's S3BackendDict, but not on moto's list of the backends its reset empties."""
+    from moto.core.base_backend import BackendDict
+    from moto.s3.models import S3BackendDict
+
+    class Unlisted(S3BackendDict):
+        def _create_account_specific_backend(self, account_id: str) -> None:
+            if account_id in self.keys():
+                return  # there, and off the list
+            super()._create_account_specific_backend(account_id)
+            listed = BackendDict._instances  # type: ignore[misc]
+            listed[:] = [found for found in listed if found is not self]
+
+    return Unlisted
+
+
 class MotoS3:
     """A moto S3 backend of its own and the WSGI app that serves it."""
 
@@ -264,7 +286,7 @@ class MotoS3:
 
         self._selector = _patch_moto()
         self._models = models
-        self._backends = models.S3BackendDict(
+        self._backends = _unlisted_backends()(
             models.S3Backend,
             service_name="s3",
             use_boto3_regions=False,

@@ -4,8 +4,9 @@ It is wall time (epoch milliseconds, the unit every stored timestamp uses) until
 hold of it through `/_fakerek/clock`: `freeze` stops it, `advance` pushes it forward, and then
 status transitions, trainings' end and billed time, autoscaling and usage all follow, as if that
 much time had passed. It never runs backwards while it lives (a wall clock stepped back by NTP is
-held at the last time given), so durations measured on it are never negative; `reset` returns it
-to wall time.
+held at the last time given), so durations measured on it are never negative, nor across a
+restart: a server starts its clock no earlier than the last time its store recorded
+(`resume_from`); `reset` returns it to wall time.
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ class Clock:
                 self._offset_ns = self._frozen_ns - time.time_ns()
                 self._last_ns = self._frozen_ns
                 self._frozen_ns = None
+
+    def resume_from(self, epoch_ms: int) -> None:
+        """Run on from `epoch_ms` if wall time is behind it: a restarted server whose test clock
+        had been advanced neither undoes the transitions it showed nor issues earlier times."""
+        with self._lock:
+            behind_ns = epoch_ms * 1_000_000 - time.time_ns()
+            if self._frozen_ns is None and behind_ns > self._offset_ns:
+                self._offset_ns = behind_ns
+                self._last_ns = max(self._last_ns, epoch_ms * 1_000_000)
 
     def reset(self) -> None:
         """Wall time again, running."""

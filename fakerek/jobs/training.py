@@ -125,7 +125,9 @@ def run(
         if version is None:
             return
         what = f"the training of {version.arn}"
-        (train or _train)(store, objects, version, options, results, stopping)
+        (train or functools.partial(_train, clock=clock))(
+            store, objects, version, options, results, stopping
+        )
         outcome, message = "COMPLETED", None
     except StoreClosed:
         log.warning("%s was cut by the server's stop: the next start marks it failed", what)
@@ -210,12 +212,16 @@ def _train(
     options: Options,
     results: dict[str, Any],
     stopping: threading.Event | None,
+    *,
+    clock: Clock,
 ) -> None:
     if options.fault == "SERVICE_ERROR":
         raise TrainingFailed(None, "injected service error")
     if options.fault:
         raise TrainingFailed(options.fault)
-    outputs = Outputs(objects, version.request, version.project_name, version.name, version.arn)
+    outputs = Outputs(
+        objects, version.request, version.project_name, version.name, version.arn, clock.now_ms
+    )
     try:
         training.check_output_bucket(objects, outputs.bucket)
         train_texts, test_texts = _inputs(store, objects, version, options)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+from fakerek.domain.clock import wall_ms
 from fakerek.manifests.lines import Line, render
 from fakerek.s3.objects import ObjectError, Objects
 
@@ -45,7 +46,8 @@ class OutputNotWritable(Exception):
 
 class Outputs:
     """Where a training writes, under OutputConfig (bucket + prefix without its trailing '/');
-    `version_arn` fills the templates `render` writes."""
+    `version_arn` and the time `now_ms` reads (the server's clock) fill the templates `render`
+    writes."""
 
     def __init__(
         self,
@@ -54,6 +56,7 @@ class Outputs:
         project: str,
         version: str,
         version_arn: str = "",
+        now_ms: Callable[[], int] = wall_ms,
     ):
         config = request["OutputConfig"]
         self.objects = objects
@@ -63,6 +66,7 @@ class Outputs:
         self.suffix = f"{project}-{version}.json"
         self.summary_key = f"{self.base}EvaluationResultSummary-{self.suffix}"
         self.version_arn = version_arn
+        self.now_ms = now_ms
         self.templates: dict[str, str] = {}  # what `render` wrote, by key, in order
 
     def key(self, artefact: str) -> str:
@@ -83,7 +87,7 @@ class Outputs:
         """Write a training's artefact from its template, the version's ARN and the time now
         filled in; its location as DescribeProjectVersions gives it."""
         body = template.replace(json.dumps(VERSION_ARN), json.dumps(self.version_arn)).replace(
-            json.dumps(NOW), json.dumps(_now())
+            json.dumps(NOW), json.dumps(_moment(self.now_ms()))
         )
         location = self.put(key, body)
         self.templates[key] = template
@@ -149,8 +153,8 @@ def asset(location: dict[str, Any]) -> dict[str, Any]:
     return {"Assets": [{"GroundTruthManifest": location}]}
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+def _moment(epoch_ms: int) -> str:
+    return dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def summary(

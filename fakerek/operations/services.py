@@ -21,7 +21,7 @@ from fakerek.operations.faults import Faults
 from fakerek.operations.rules import Rules
 from fakerek.s3.embedded import EmbeddedS3
 from fakerek.s3.objects import EmbeddedObjects, ExternalObjects, Objects
-from fakerek.store.db import Store
+from fakerek.store.db import DatabaseError, Store, StoreClosed
 
 log = logging.getLogger("fakerek")
 JOBS_STOP_SECONDS = 10.0
@@ -61,6 +61,7 @@ class Services:
             store.close()
             raise
         services = cls(config, store, s3)
+        services.clock.resume_from(store.last_ms())
         services._release_graph_cache = graph_cache.use(settings.cache_dir)
         return services
 
@@ -122,5 +123,11 @@ class Services:
         self.jobs.close(jobs_timeout)
         if self.s3 is not None:
             self.s3.close()
+        try:
+            self.store.keep_time(self.clock.now_ms())  # the next start's clock runs on from it
+        except (DatabaseError, StoreClosed) as error:
+            log.warning(
+                "the clock's time is not kept (%s): the next start may read it earlier", error
+            )
         self.store.close()
         self._release_graph_cache()

@@ -13,9 +13,9 @@ Buckets belong to accounts: the account of the access key a request is signed wi
 `api.sigv4`; an unsigned request is the default account's) owns what it creates. Another account
 gets S3's AccessDenied on the bucket and on its objects, as copy source too, and
 BucketAlreadyExists when it tries to create it; ListBuckets lists the caller's own. moto serves
-one account: these checks are made here, in front of it. Bucket policies and ACLs are not
-evaluated, and browser-form (POST) uploads are not checked: their signed policy stands for the
-owner's permission, and signatures are not checked.
+one account: these checks are made here, in front of it; a browser-form (POST) upload is the
+account's whose access key its form names. Bucket policies and ACLs are not evaluated, nor are
+signatures or a form's policy.
 
 Kept across restarts: buckets with their owners, versioning state, every object version and
 delete marker, content type and user metadata, object tags. Served but not kept: ACLs, bucket
@@ -44,7 +44,7 @@ from fakerek.adapters.moto_s3 import ACCOUNT as DEFAULT_ACCOUNT
 from fakerek.adapters.moto_s3 import KeyInfo, MotoS3, Version
 from fakerek.api import sigv4
 from fakerek.domain.clock import wall_ms
-from fakerek.s3 import addressing
+from fakerek.s3 import addressing, forms
 from fakerek.store import s3 as index
 from fakerek.store.db import Store, StoreClosed
 
@@ -207,10 +207,13 @@ class EmbeddedS3:
         caller hears that it does not exist)."""
         return self.owner(bucket) in (None, account)
 
-    def caller(self, environ: dict[str, Any]) -> str:
-        """The account a request comes from: its signature's access key (see `api.sigv4`)."""
+    def caller(self, environ: dict[str, Any], target: addressing.Target) -> str:
+        """The account a request comes from: its signature's access key (see `api.sigv4`), or
+        for a browser-form upload the one its form names (`forms`)."""
         _, query = addressing.raw_target(environ)
         key = sigv4.access_key(environ.get("HTTP_AUTHORIZATION"), query)
+        if key is None and forms.is_form_upload(environ, target):
+            key = forms.access_key(environ)
         return sigv4.account_of(key, self.default_account())
 
     # -- WSGI ------------------------------------------------------------------------------------
@@ -226,7 +229,7 @@ class EmbeddedS3:
                 start_response, "400 Bad Request", "InvalidURI", "Couldn't parse the specified URI."
             )
         method = environ.get("REQUEST_METHOD", "GET")
-        caller = self.caller(environ)
+        caller = self.caller(environ, target)
         refused = self._refusal(environ, target, method, caller)
         if refused is not None:
             return refused(start_response)
@@ -266,10 +269,7 @@ class EmbeddedS3:
     ) -> Callable[[StartResponse], list[bytes]] | None:
         """S3's answer when the caller may not do this, else None: AccessDenied on another
         account's bucket, its objects or an object copied from it; BucketAlreadyExists for
-        creating another account's bucket. A CORS preflight (OPTIONS) is never signed: it is
-        not checked."""
-        if method == "OPTIONS":
-            return None
+        creating another account's bucket."""
         if target.bucket and not self.allows(target.bucket, caller):
             if method == "PUT" and not target.key and not target.query:
                 return functools.partial(

@@ -153,6 +153,17 @@ class Store:
             conn, "UPDATE clock SET last_ms = max(last_ms + 1, ?) RETURNING last_ms", (now_ms,)
         )
 
+    def last_ms(self) -> int:
+        """The latest time the store has recorded (a creation time, or the clock at the last
+        stop): where a restarted server's clock runs on from if wall time is behind it."""
+        with self.read() as conn:
+            return scalar(conn, "SELECT last_ms FROM clock")
+
+    def keep_time(self, now_ms: int) -> None:
+        """Record the clock's time at a stop (a test may have moved it ahead of wall time)."""
+        with self.write() as tx:
+            tx.execute("UPDATE clock SET last_ms = max(last_ms, ?)", (now_ms,))
+
     def rewind(self, now_ms: int) -> None:
         """After a reset that brought a test's advanced clock back to wall time: creation times
         follow it back instead of staying ahead. (ARNs are unique across resets except those

@@ -9,8 +9,11 @@ address (`localhost`, `*.localhost`, 127.0.0.0/8, `::1`), the address it binds (
 when it binds them all: an address cannot be rebound), or a name of `--allowed-hosts`. The port
 in a Host plays no part.
 
-An origin is fakerek's own when its host is one of those and its port is the one the request was
-sent to: the only pages the console and the control API take changes from.
+An origin is fakerek's own when it is on the port the request was sent to and names the host the
+request did, or a host allowed by name (loopback, the bound address, a name or `*.name` of
+`--allowed-hosts`): the only pages the console and the control API take changes from. The
+wildcards (any address when binding them all, `*`) accept a Host, never a page: an address or a
+name they let through may be another machine's, serving an attacker's page on the same port.
 """
 
 from __future__ import annotations
@@ -122,13 +125,15 @@ class HostRules:
         self.allows_host = functools.lru_cache(maxsize=1024)(self._allows_host)
 
     def allows(self, name: str) -> bool:
+        return self.any_name or self.names_it(name) or (self.any_address and _ip(name) is not None)
+
+    def names_it(self, name: str) -> bool:
+        """`name` is allowed by name, not by a wildcard."""
         return (
-            self.any_name
-            or is_loopback(name)
+            is_loopback(name)
             or name == self.bind
             or name in self.names
             or name.endswith(self.suffixes)
-            or (self.any_address and _ip(name) is not None)
         )
 
     def _allows_host(self, host: str | None) -> bool:
@@ -140,11 +145,14 @@ class HostRules:
         return found is not None and self.allows(found.name)
 
     def is_own(self, origin: str, host: str | None) -> bool:
-        """`origin` is one of fakerek's own pages for a request sent with this Host: an allowed
-        host, on the port the request was sent to."""
+        """`origin` is one of fakerek's own pages for a request sent with this Host: on the port
+        the request was sent to, the host the request names or one allowed by name."""
         found = parse_origin(origin)
         here = parse_host(host) if host is not None else None
         if found is None or here is None:
             return False
         port = here.port or DEFAULT_PORTS[found.scheme]
-        return found.address.port == port and self.allows(found.address.name)
+        name = found.address.name
+        return found.address.port == port and (
+            self.names_it(name) or (name == here.name and self.allows(name))
+        )
