@@ -826,3 +826,25 @@ def test_the_grace_period_runs_on_the_servers_clock(fakerek, rekognition):
     fakerek.advance(86_400)
     assert describe(rekognition, project, "v1")["Status"] == "EXPIRED"
     assert "ProjectVersion" not in detect(rekognition, image, ProjectVersion=arn)
+
+
+def test_an_adapters_evaluation_is_dated_by_the_servers_clock(fakerek, rekognition):
+    """The evaluation file's end time is the server's clock's, as the version's timestamps
+    are: a day ahead when the test moved it so."""
+    import datetime as dt
+
+    s3 = fakerek.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    training = put_manifest(s3, "train.manifest", upload_images(s3, "train", 12, 4700))
+    project = adapter_project(rekognition, auto_update="DISABLED")
+    fakerek.freeze()
+    now = fakerek.advance(86_400)
+    rekognition.create_project_version(
+        ProjectArn=project, VersionName="v1", OutputConfig={"S3Bucket": BUCKET},
+        TrainingData=training,
+    )  # fmt: skip
+    found = describe(rekognition, project, "v1")  # instant timing: trained
+    assert found["Status"] == "TRAINING_COMPLETED"
+    summary = json.loads(read_json(s3, found["EvaluationResult"]["Summary"]))
+    ended = dt.datetime.fromisoformat(summary["EvaluationDetails"]["EvaluationEndTimestamp"])
+    assert abs(ended.timestamp() - now) < 0.002

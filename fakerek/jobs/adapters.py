@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from fakerek.api.wire import JsonObject
 from fakerek.domain import images, moderation, taxonomy
+from fakerek.domain.clock import Clock
 from fakerek.jobs import Cancelled
 from fakerek.jobs.training import (
     Denied,
@@ -59,13 +60,14 @@ def trainer(adapter: AdapterOptions) -> Trainer:
 
     def run(
         store: Store,
+        clock: Clock,
         objects: Objects,
         version: ProjectVersion,
         options: Options,
         results: JsonObject,
         stopping: threading.Event | None,
     ) -> None:
-        train(adapter, store, objects, version, options, results, stopping)
+        train(adapter, store, clock, objects, version, options, results, stopping)
 
     return run
 
@@ -73,6 +75,7 @@ def trainer(adapter: AdapterOptions) -> Trainer:
 def train(
     adapter: AdapterOptions,
     store: Store,
+    clock: Clock,
     objects: Objects,
     version: ProjectVersion,
     options: Options,
@@ -86,7 +89,9 @@ def train(
         raise TrainingFailed(None, "injected service error")
     if options.fault:
         raise TrainingFailed(options.fault)
-    outputs = Outputs(objects, request, version.project_name, version.name, version.arn)
+    outputs = Outputs(
+        objects, request, version.project_name, version.name, version.arn, clock.now_ms
+    )
     try:
         training.check_output_bucket(objects, outputs.bucket)
         train_texts = _read(objects, request["TrainingData"]["Assets"][0], options)
@@ -198,6 +203,7 @@ def _fit(
         base,
         answers,
         len(train_lines),
+        outputs.now_ms(),
     )
     results["EvaluationResult"] = {
         "F1Score": evaluation["AggregatedEvaluationResults"]["F1Score"],

@@ -97,7 +97,7 @@ class Options:
 # The work between the request and the model's files: Custom Labels' `_train`, or an adapter's
 # (which may end at its next image once `stopping` is set, raising Cancelled).
 Trainer = Callable[
-    [Store, Objects, ProjectVersion, Options, dict[str, Any], threading.Event | None], None
+    [Store, Clock, Objects, ProjectVersion, Options, dict[str, Any], threading.Event | None], None
 ]
 
 
@@ -125,9 +125,7 @@ def run(
         if version is None:
             return
         what = f"the training of {version.arn}"
-        (train or functools.partial(_train, clock=clock))(
-            store, objects, version, options, results, stopping
-        )
+        (train or _train)(store, clock, objects, version, options, results, stopping)
         outcome, message = "COMPLETED", None
     except StoreClosed:
         log.warning("%s was cut by the server's stop: the next start marks it failed", what)
@@ -207,13 +205,12 @@ def put_artefact(outputs: Outputs, key: str, body: str) -> dict[str, Any]:
 
 def _train(
     store: Store,
+    clock: Clock,
     objects: Objects,
     version: ProjectVersion,
     options: Options,
     results: dict[str, Any],
     stopping: threading.Event | None,
-    *,
-    clock: Clock,
 ) -> None:
     if options.fault == "SERVICE_ERROR":
         raise TrainingFailed(None, "injected service error")

@@ -83,15 +83,19 @@ def evaluation(
     base: Sequence[Answer],
     adapter: Sequence[Answer],
     trained: int,
+    evaluated_ms: int,
 ) -> dict[str, Any]:
-    """The evaluation results document (EvaluationResult.Summary)."""
+    """The evaluation results document (EvaluationResult.Summary); `evaluated_ms` is the
+    server's clock when the evaluation ended."""
     given = at_threshold(labels, threshold, truth, base, adapter)
     return {
         "AggregatedEvaluationResults": {
             "F1Score": f1(given["AggregatedEvaluationResults"]["Adapter"])
         },
         "EvaluationDetails": {
-            "EvaluationEndTimestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            "EvaluationEndTimestamp": dt.datetime.fromtimestamp(
+                evaluated_ms / 1000, dt.UTC
+            ).isoformat(timespec="milliseconds"),
             "Labels": list(labels),
             "NumberOfTestingImages": len(truth),
             "NumberOfTrainingImages": trained,
