@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from fakerek.domain import lifecycle
 from fakerek.operations.services import Services
 from fakerek.s3.embedded import s3_error
 from fakerek.web import EXTENSION, control, rekognition
@@ -93,9 +94,7 @@ def _unexpected_error(error: Exception) -> Response:
     log.exception("unexpected error serving %s %s", request.method, request.path)
     if request.path.startswith(control.PREFIX + "/"):
         return json_response(500, {"error": "internal error; see the fakerek log"})
-    return rekognition.error_status(
-        500, "InternalServerError", "Amazon Rekognition experienced a service issue."
-    )
+    return rekognition.error_status(500, "InternalServerError", lifecycle.SERVICE_ISSUE)
 
 
 class Surface(enum.Enum):

@@ -23,6 +23,7 @@ from fakerek.api.errors import (
 )
 from fakerek.api.serialize import serialize
 from fakerek.api.service_model import service
+from fakerek.domain import lifecycle
 from fakerek.operations import context
 from fakerek.operations.dispatch import invoke
 from fakerek.operations.services import Services
@@ -103,7 +104,7 @@ def _answer(services: Services, environ: dict[str, Any]) -> Reply:
 
 def internal_error(request_id: str) -> InternalServerError:
     return InternalServerError(
-        "Amazon Rekognition experienced a service issue. "
+        f"{lifecycle.SERVICE_ISSUE} "
         f"(fakerek {__version__} hit an internal error; see its log for request {request_id}.)"
     )
 
