@@ -61,7 +61,6 @@ ERROR = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
     "<Message>{message}</Message>{extra}<RequestId>{request_id}</RequestId></Error>"
 )
-XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 
 class Blobs:
@@ -614,21 +613,31 @@ def s3_error(
 
 
 def _without_buckets(body: bytes, left_out: set[str], limit: int | None) -> bytes:
-    """A ListBuckets answer without the buckets `left_out`, cut to `limit` buckets."""
-    ElementTree.register_namespace("", XMLNS)
+    """A ListBuckets answer without the buckets `left_out`, cut to `limit` buckets.
+
+    Elements are matched by local name: moto's namespace has varied (5.1.0 writes S3's without
+    its trailing slash), and the answer keeps whichever one moto wrote."""
     root = ElementTree.fromstring(body)
-    container = root.find(f"{{{XMLNS}}}Buckets")
+    namespace = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+    if namespace:
+        ElementTree.register_namespace("", namespace)
+    container = next((child for child in root if _local(child.tag) == "Buckets"), None)
     if container is None:
         return body
     kept = 0
     for bucket in list(container):
-        name = bucket.findtext(f"{{{XMLNS}}}Name")
+        name = next((child.text for child in bucket if _local(child.tag) == "Name"), None)
         if name in left_out or (limit is not None and kept >= limit):
             container.remove(bucket)
         else:
             kept += 1
     out: bytes = ElementTree.tostring(root, encoding="UTF-8", xml_declaration=True)
     return out
+
+
+def _local(tag: str) -> str:
+    """An element's name without its namespace."""
+    return tag.rsplit("}", 1)[-1]
 
 
 def _keys_in(answer: bytes) -> list[str]:
@@ -640,5 +649,5 @@ def _keys_in(answer: bytes) -> list[str]:
     return [
         element.text or ""
         for element in root.iter()
-        if element.tag.rsplit("}", 1)[-1] == "Key" and element.text is not None
+        if _local(element.tag) == "Key" and element.text is not None
     ]
