@@ -438,6 +438,18 @@ def test_datasets_stay_while_a_model_trains(fakerek, rekognition, trained_projec
     assert error_of(excinfo)["Code"] == "ResourceInUseException"
 
 
+def test_in_instant_timing_a_dataset_goes_right_after_a_training_starts(
+    rekognition, trained_project
+):
+    """Instant timing: the next request already sees the training ended (api.md §4.1), so
+    DeleteDataset right after CreateProjectVersion waits for it instead of answering
+    ResourceInUseException while its job still runs (found by the stateful tests)."""
+    [dataset] = rekognition.describe_projects()["ProjectDescriptions"][0]["Datasets"]
+    train(rekognition, trained_project)  # 30 images: the job runs for a while
+    rekognition.delete_dataset(DatasetArn=dataset["DatasetArn"])
+    assert describe(rekognition, trained_project)["Status"] == "TRAINING_COMPLETED"
+
+
 def test_a_training_cut_by_a_crash_fails_with_a_service_error(own_server):
     client, project = own_project(own_server, 60)
     own_server.configure(timing="realistic", delays={"training": 0})
