@@ -266,6 +266,21 @@ def test_file_errors_leave_no_artefacts(rekognition, trained_project):
     assert "Validation" not in found["TrainingDataResult"]
 
 
+def test_an_empty_test_dataset_is_an_empty_manifest(rekognition, trained_project):
+    """A project dataset with no entries is an empty manifest (manifests.md §2.3 F2, §2.8 step
+    1), the TEST one as the TRAIN one: a file error, before any content check, with no
+    artefacts (it was ERROR_MANIFEST_TOO_FEW_LABELS; found by the stateful tests)."""
+    rekognition.create_dataset(ProjectArn=trained_project, DatasetType="TEST")
+    train(rekognition, trained_project)
+    found = describe(rekognition, trained_project)
+    assert (found["Status"], found["StatusMessage"]) == (
+        "TRAINING_FAILED",
+        "ERROR_EMPTY_MANIFEST: The manifest file is empty.",
+    )
+    assert "ManifestSummary" not in found
+    assert "Validation" not in found["TestingDataResult"]
+
+
 def test_injected_training_failures(fakerek, rekognition, trained_project):
     fakerek.control(
         "POST", "faults", {"training": {"code": "ERROR_FAILED_IMAGES_S3_COPY", "count": 1}}
