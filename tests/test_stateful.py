@@ -19,7 +19,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import pytest
@@ -86,7 +86,7 @@ _COMMON = {
     "suppress_health_check": list(HealthCheck),
 }
 settings.register_profile(
-    "fakerek-stateful-ci", max_examples=5, stateful_step_count=50, derandomize=True, **_COMMON
+    "fakerek-stateful-ci", max_examples=8, stateful_step_count=50, derandomize=True, **_COMMON
 )
 settings.register_profile(
     "fakerek-stateful-long",
@@ -218,8 +218,16 @@ BOX_SIZES = [(24, 24), (32, 48), (64, 40), (64, 64)]
 
 pick = st.integers(0, 7)
 stale = st.sampled_from([False, False, False, False, True])
-tag_maps = st.dictionaries(
-    st.sampled_from(TAG_KEYS), st.sampled_from(["", "a", "blue sky", "7"]), max_size=MAX_TAGS + 1
+_small_tags = st.dictionaries(
+    st.sampled_from(TAG_KEYS), st.sampled_from(["", "a", "blue sky", "7"]), max_size=2
+)
+tag_maps = st.one_of(  # one map in four is over the quota
+    _small_tags,
+    _small_tags,
+    _small_tags,
+    st.dictionaries(
+        st.sampled_from(TAG_KEYS), st.just("v"), min_size=MAX_TAGS + 1, max_size=MAX_TAGS + 1
+    ),
 )
 KINDS = ("image", "image", "image", "box", "box", "none", "mixed")
 
@@ -369,9 +377,11 @@ class FakerekMachine(RuleBasedStateMachine):
     ) -> None:
         """A shortcut to deeper sequences: a project (a new one while the quota allows) gets
         new TRAIN and maybe TEST datasets from manifests, drawn from one set of labels (the
-        TEST one maybe with one more), then a model trained on them, maybe started."""
+        TEST one maybe with one more; an empty one maybe filled by DistributeDatasetEntries),
+        then a model trained on them, maybe started."""
         train = data.draw(entry_lists(tuple(labels), kinds, min_size=2), "train")
-        more = data.draw(st.sampled_from([(), (), (), tuple(set(LABELS) - set(labels))[:1]]))
+        others = tuple(label for label in LABELS if label not in labels)
+        more = data.draw(st.sampled_from([(), (), (), others[:1]]))
         test = data.draw(st.none() | entry_lists((*labels, *more), kinds, max_size=4), "test")
         free = [name for name in PROJECT_NAMES if name not in self.projects]
         if free and len(self.projects) < MAX_PROJECTS:
@@ -385,6 +395,8 @@ class FakerekMachine(RuleBasedStateMachine):
             if entries is not None:
                 source = "manifest" if entries else "empty"
                 self.create_dataset(index, kind, source, entries, {}, 0, False)
+        if test == [] and data.draw(st.booleans(), "distribute"):
+            self.distribute_dataset_entries(index, index, "train, test")
         free_names = [name for name in VERSION_NAMES if name not in project.versions]
         if not free_names:
             return
@@ -638,7 +650,10 @@ class FakerekMachine(RuleBasedStateMachine):
         ):
             test = project.datasets.get("TEST")
             train_entries = project.datasets["TRAIN"].entries
-            outcome = trained(train_entries, test.entries) if test else None
+            try:
+                outcome = trained(train_entries, test.entries if test else None)
+            except ValueError:  # an auto-split: resolved once the split can be read
+                outcome = None
             if (
                 outcome
                 and outcome.code is None
@@ -676,8 +691,6 @@ class FakerekMachine(RuleBasedStateMachine):
             self._ended(version, Trained("ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET"))
         elif outcome is not None:
             self._ended(version, outcome)
-        elif split_impossible(project.datasets["TRAIN"].entries):
-            self._ended(version, Trained("ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_AUTOSPLIT"))
         project.versions[name] = version
         if look:
             self.describe_versions(project)
@@ -693,13 +706,18 @@ class FakerekMachine(RuleBasedStateMachine):
             version.status, version.message = "TRAINING_FAILED", outcome.code
         self.event(f"train: {outcome.code or 'COMPLETED ' + outcome.use_case}")
 
-    def _version_target(self, i: int, dead: bool) -> tuple[Project | None, Version | None, str]:
-        """A live version (its outcome resolved, see `_settle`), or a gone one's ARN."""
+    def _version_target(
+        self, i: int, dead: bool, prefer: Iterable[str] = ()
+    ) -> tuple[Project | None, Version | None, str]:
+        """A live version (outcomes resolved, see `_settle`), two times in three one in a
+        status of `prefer` if there is one; or a gone one's ARN."""
         live = self.versions()
         if dead or not live:
             return None, None, choose(self.gone["version"], i)
-        project, version = choose(live, i)
-        self._settle(project, version)
+        for project, version in live:
+            self._settle(project, version)
+        preferred = [(p, v) for p, v in live if v.status in prefer]
+        project, version = choose(preferred if preferred and i % 3 != 2 else live, i)
         return project, version, version.arn
 
     @precondition(lambda self: self.has_versions())
@@ -710,7 +728,7 @@ class FakerekMachine(RuleBasedStateMachine):
         dead=stale,
     )
     def start_project_version(self, i: int, low: int, high: int | None, dead: bool) -> None:
-        project, version, arn = self._version_target(i, dead)
+        project, version, arn = self._version_target(i, dead, STARTABLE)
         units = {"MinInferenceUnits": low} | ({"MaxInferenceUnits": high} if high else {})
         answer = self.h.call("start_project_version", ProjectVersionArn=arn, **units)
         what = f"StartProjectVersion {low}..{high}"
@@ -734,7 +752,7 @@ class FakerekMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.has_versions())
     @rule(i=pick, dead=stale)
     def stop_project_version(self, i: int, dead: bool) -> None:
-        project, version, arn = self._version_target(i, dead)
+        project, version, arn = self._version_target(i, dead, {"RUNNING"})
         answer = self.h.call("stop_project_version", ProjectVersionArn=arn)
         if version is None:
             return expected(answer, "ResourceNotFoundException", "StopProjectVersion (gone)")
@@ -750,7 +768,7 @@ class FakerekMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.has_versions())
     @rule(i=pick, image=st.integers(0, POOL - 1), as_bytes=st.booleans(), dead=stale)
     def detect_custom_labels(self, i: int, image: int, as_bytes: bool, dead: bool) -> None:
-        project, version, arn = self._version_target(i, dead)
+        project, version, arn = self._version_target(i, dead, {"RUNNING"})
         source = (
             {"Bytes": self.h.images[image]}
             if as_bytes
@@ -791,7 +809,7 @@ class FakerekMachine(RuleBasedStateMachine):
     @rule(
         i=pick,
         j=pick,
-        name=st.sampled_from(VERSION_NAMES),
+        name=st.sampled_from(["c0", "c1", "c2", *VERSION_NAMES]),
         output=st.sampled_from([BUCKET, BUCKET, BUCKET, "no-such-bucket"]),
         tags=tag_maps,
         how=st.sampled_from(
@@ -804,8 +822,10 @@ class FakerekMachine(RuleBasedStateMachine):
         live = self.versions()
         if not live or not self.projects:
             return
-        source_project, source = choose(live, i)
-        self._settle(source_project, source)
+        for project, version in live:
+            self._settle(project, version)
+        copyable = [(p, v) for p, v in live if v.status in COPYABLE]
+        source_project, source = choose(copyable if copyable and i % 3 != 2 else live, i)
         destination = choose(list(self.projects.values()), j)
         params = {
             "SourceProjectArn": source_project.arn,
@@ -866,7 +886,7 @@ class FakerekMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.has_versions())
     @rule(i=pick, dead=stale)
     def delete_project_version(self, i: int, dead: bool) -> None:
-        project, version, arn = self._version_target(i, dead)
+        project, version, arn = self._version_target(i, dead, DELETABLE)
         answer = self.h.call("delete_project_version", ProjectVersionArn=arn)
         if version is None or project is None:
             return expected(answer, "ResourceNotFoundException", "DeleteProjectVersion (gone)")
@@ -1062,6 +1082,17 @@ class FakerekMachine(RuleBasedStateMachine):
         ]
         for project in self.projects.values():
             self.describe_versions(project)
+            if project.versions:
+                name = next(iter(project.versions))
+                found = self.h.call(
+                    "describe_project_versions",
+                    ProjectArn=project.arn,
+                    VersionNames=[name, "nobody"],
+                ).body
+                assert found is not None
+                assert [d["ProjectVersionArn"] for d in found["ProjectVersionDescriptions"]] == [
+                    project.versions[name].arn
+                ]
             self.check_tags(project.arn, project.tags)
             self.check_policies(project)
             for dataset in project.datasets.values():
