@@ -392,7 +392,7 @@ class FakerekMachine(RuleBasedStateMachine):
         new TRAIN and maybe TEST datasets from manifests, drawn from one set of labels (the
         TEST one maybe with one more; an empty one maybe filled by DistributeDatasetEntries),
         then a model trained on them, maybe started."""
-        train = data.draw(entry_lists(tuple(labels), kinds, min_size=2), "train")
+        train = data.draw(entry_lists(tuple(labels), kinds, min_size=1), "train")
         others = tuple(label for label in LABELS if label not in labels)
         more = data.draw(st.sampled_from([(), (), (), others[:1]]))
         test = data.draw(st.none() | entry_lists((*labels, *more), kinds, max_size=4), "test")
