@@ -683,10 +683,10 @@ class FakerekMachine(RuleBasedStateMachine):
             Tags=tags,
         )
         what = f"CreateProjectVersion {name}"
+        if project is None:  # the project first: its Feature decides what the request may hold
+            return expected(answer, "ResourceNotFoundException", what)
         if len(tags) > MAX_TAGS:
             return expected(answer, "InvalidParameterException", what)
-        if project is None:
-            return expected(answer, "ResourceNotFoundException", what)
         if name in project.versions:
             return expected(answer, "ResourceInUseException", what)
         if "TRAIN" not in project.datasets:
