@@ -11,8 +11,6 @@ import json
 from collections import Counter
 
 import pytest
-from botocore.exceptions import ClientError
-from conftest import error_of
 from manifests import BUCKET, box_line, image_line, manifest
 from PIL import Image
 
@@ -181,15 +179,8 @@ def test_a_manifest_with_two_image_buckets_fails_the_import(rekognition, s3, pro
 
 
 # -- 6. messages ------------------------------------------------------------------------------
-
-
-def test_a_limit_message_names_no_setting(rekognition, project):
-    arn = f"{project.rsplit('/', 1)[0]}/version/v1/1700000000000"
-    with pytest.raises(ClientError) as excinfo:
-        rekognition.start_project_version(ProjectVersionArn=arn, MinInferenceUnits=11)
-    error = error_of(excinfo)
-    assert error["Code"] == "LimitExceededException"
-    assert error["Message"] == "A model can run on at most 10 inference units."
+# The LimitExceededException of StartProjectVersion names no setting: test_running.py checks it
+# on a stopped model (the quota applies after the model's existence and state).
 
 
 # -- 7. small shapes --------------------------------------------------------------------------

@@ -221,14 +221,18 @@ def test_rules_replace_the_model(models):
 
 
 def test_inference_unit_rules(models):
+    """Min above Max is a bad request whatever the model; the units quota is checked after the
+    model's existence and state (api.md §1.6: quotas come last)."""
     client, version = models["client"], models["detector"][1]
-    for kwargs, code in (
-        ({"MinInferenceUnits": 3, "MaxInferenceUnits": 2}, "InvalidParameterException"),
-        ({"MinInferenceUnits": 11}, "LimitExceededException"),
-        ({"MinInferenceUnits": 1, "MaxInferenceUnits": 11}, "LimitExceededException"),
+    missing = version.rsplit("/", 1)[0] + "/1000000000000"
+    for arn, kwargs, code in (
+        (missing, {"MinInferenceUnits": 3, "MaxInferenceUnits": 2}, "InvalidParameterException"),
+        (missing, {"MinInferenceUnits": 11}, "ResourceNotFoundException"),
+        (version, {"MinInferenceUnits": 11}, "ResourceInUseException"),  # it is RUNNING
+        (version, {"MinInferenceUnits": 1, "MaxInferenceUnits": 11}, "ResourceInUseException"),
     ):
         with pytest.raises(ClientError) as excinfo:
-            client.start_project_version(ProjectVersionArn=version, **kwargs)
+            client.start_project_version(ProjectVersionArn=arn, **kwargs)
         assert error_of(excinfo)["Code"] == code
 
 
@@ -245,6 +249,15 @@ def test_stop_restart_and_persistence(models):
     with pytest.raises(ClientError) as excinfo:
         client.detect_custom_labels(ProjectVersionArn=version, Image={"Bytes": image})
     assert error_of(excinfo)["Code"] == "ResourceNotReadyException"
+    for units in ({"MinInferenceUnits": 11}, {"MinInferenceUnits": 1, "MaxInferenceUnits": 11}):
+        with pytest.raises(ClientError) as excinfo:  # STOPPED: now the quota applies
+            client.start_project_version(ProjectVersionArn=version, **units)
+        # issue 12: the message names no fakerek setting
+        assert error_of(excinfo) == {
+            "Code": "LimitExceededException",
+            "Message": "A model can run on at most 10 inference units.",
+            "Status": 400,
+        }
     assert (
         client.start_project_version(
             ProjectVersionArn=version, MinInferenceUnits=2, MaxInferenceUnits=3

@@ -266,6 +266,21 @@ def test_file_errors_leave_no_artefacts(rekognition, trained_project):
     assert "Validation" not in found["TrainingDataResult"]
 
 
+def test_an_empty_test_dataset_is_an_empty_manifest(rekognition, trained_project):
+    """A project dataset with no entries is an empty manifest (manifests.md §2.3 F2, §2.8 step
+    1), the TEST one as the TRAIN one: a file error, before any content check, with no
+    artefacts (it was ERROR_MANIFEST_TOO_FEW_LABELS; found by the stateful tests)."""
+    rekognition.create_dataset(ProjectArn=trained_project, DatasetType="TEST")
+    train(rekognition, trained_project)
+    found = describe(rekognition, trained_project)
+    assert (found["Status"], found["StatusMessage"]) == (
+        "TRAINING_FAILED",
+        "ERROR_EMPTY_MANIFEST: The manifest file is empty.",
+    )
+    assert "ManifestSummary" not in found
+    assert "Validation" not in found["TestingDataResult"]
+
+
 def test_injected_training_failures(fakerek, rekognition, trained_project):
     fakerek.control(
         "POST", "faults", {"training": {"code": "ERROR_FAILED_IMAGES_S3_COPY", "count": 1}}
@@ -436,6 +451,18 @@ def test_datasets_stay_while_a_model_trains(fakerek, rekognition, trained_projec
     with pytest.raises(ClientError) as excinfo:
         rekognition.delete_dataset(DatasetArn=dataset["DatasetArn"])
     assert error_of(excinfo)["Code"] == "ResourceInUseException"
+
+
+def test_in_instant_timing_a_dataset_goes_right_after_a_training_starts(
+    rekognition, trained_project
+):
+    """Instant timing: the next request already sees the training ended (api.md §4.1), so
+    DeleteDataset right after CreateProjectVersion waits for it instead of answering
+    ResourceInUseException while its job still runs (found by the stateful tests)."""
+    [dataset] = rekognition.describe_projects()["ProjectDescriptions"][0]["Datasets"]
+    train(rekognition, trained_project)  # 30 images: the job runs for a while
+    rekognition.delete_dataset(DatasetArn=dataset["DatasetArn"])
+    assert describe(rekognition, trained_project)["Status"] == "TRAINING_COMPLETED"
 
 
 def test_a_training_cut_by_a_crash_fails_with_a_service_error(own_server):

@@ -344,7 +344,7 @@ def _inputs(
             if "TEST" in found
             else None
         )
-    if not train:
+    if not train or test == []:  # F2 applies to both project datasets (manifests.md §2.3)
         raise ImportFailed("ERROR_EMPTY_MANIFEST")
     return train, test
 

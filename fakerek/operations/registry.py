@@ -22,7 +22,13 @@ from fakerek.operations import (
     versions,
 )
 from fakerek.operations.context import Ctx
-from fakerek.operations.settling import Children, ListedDatasets, Settles, named
+from fakerek.operations.settling import (
+    Children,
+    DatasetAndModels,
+    ListedDatasets,
+    Settles,
+    named,
+)
 
 Operation = Callable[[Ctx, dict[str, Any]], dict[str, Any]]
 
@@ -44,7 +50,7 @@ OPERATIONS: dict[str, OperationSpec] = {
     "DistributeDatasetEntries": OperationSpec(
         datasets.distribute_dataset_entries, named("Datasets[].Arn")
     ),
-    "DeleteDataset": OperationSpec(datasets.delete_dataset, named("DatasetArn")),
+    "DeleteDataset": OperationSpec(datasets.delete_dataset, DatasetAndModels()),
     "CreateProjectVersion": OperationSpec(versions.create_project_version, Children("dataset")),
     "DescribeProjectVersions": OperationSpec(
         versions.describe_project_versions, Children("version", names="VersionNames")

@@ -2,8 +2,9 @@
 
 Instant timing promises that the next call sees asynchronous work (an import, a training, a
 model's loading) finished. Each operation declares in the registry which work that is, as one of
-three kinds: the resources its request names (`Named`), the datasets or models of the project it
-names (`Children`), or the datasets of the caller's projects it lists (`ListedDatasets`).
+four kinds: the resources its request names (`Named`), the datasets or models of the project it
+names (`Children`), the datasets of the caller's projects it lists (`ListedDatasets`), or a
+dataset with the models of its project (`DatasetAndModels`, for DeleteDataset).
 `settle` waits for those jobs (at most `max_wait_seconds` in all) and gives the call a `now` read
 after the wait. In realistic timing nothing waits: statuses last for their delays.
 """
@@ -75,7 +76,21 @@ class ListedDatasets:
         return covers
 
 
-Settles = Named | Children | ListedDatasets
+@dataclass(frozen=True)
+class DatasetAndModels:
+    """The dataset at `DatasetArn` and the models of its project: a dataset cannot go while a
+    model of the project trains from it, and instant timing promises that training ended."""
+
+    def covers(self, ctx: Ctx, params: dict[str, Any]) -> Covers | None:
+        dataset = params["DatasetArn"]
+        parsed = arns.parse(dataset)
+        if parsed is None or parsed.kind != "dataset":
+            return None  # the operation answers that no such dataset exists
+        models = f"{arns.projects_prefix(parsed.region, parsed.account)}{parsed.project}/version/"
+        return lambda key: key == dataset or key.startswith(models)
+
+
+Settles = Named | Children | ListedDatasets | DatasetAndModels
 
 
 def named(*members: str) -> Named:

@@ -260,10 +260,6 @@ def start_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
         raise InvalidParameter(
             "MaxInferenceUnits must be greater than or equal to MinInferenceUnits."
         )
-    limit = ctx.settings.max_inference_units
-    if max(minimum, maximum or 0) > limit:
-        log.info("inference units above the max_inference_units setting (%d) refused", limit)
-        raise LimitExceeded(f"A model can run on at most {limit} inference units.")
     with ctx.store.write() as tx:
         version = require(tx, ctx, params["ProjectVersionArn"])
         require_custom_labels(version)
@@ -275,6 +271,10 @@ def start_project_version(ctx: Ctx, params: JsonObject) -> JsonObject:
                 status,
                 "it can be started when it is " + ", ".join(sorted(STARTABLE)),
             )
+        limit = ctx.settings.max_inference_units  # a quota: after existence and state (§1.6)
+        if max(minimum, maximum or 0) > limit:
+            log.info("inference units above the max_inference_units setting (%d) refused", limit)
+            raise LimitExceeded(f"A model can run on at most {limit} inference units.")
         ready_ms = lifecycle.ends_at(ctx.settings, "starting", ctx.now_ms)
         versions.change_phase(tx, version.id, "STARTING", ctx.now_ms, ready_ms)
         versions.set_units(tx, version.id, minimum, maximum)
