@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
+from measure import against, pct  # noqa: E402
 from training_bench import composite  # noqa: E402
 
 from fakerek.testing import FakerekServer  # noqa: E402
@@ -39,11 +40,6 @@ def rss_mb(pid: int) -> float:
             if row.startswith("VmRSS:"):
                 return int(row.split()[1]) / 1024
     return float("nan")
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def line(key: str, boxes: list, detection: bool) -> dict:
@@ -213,6 +209,9 @@ def main() -> None:
                 f"{name + ', ' + kind:30}{pct(trip, 50):9.1f}{pct(trip, 95):9.1f}"
                 f"{pct(srv, 50):12.2f}{pct(srv, 95):12.2f}{rate:15.1f}"
             )
+    first_seen = pct(rows["classification"][0][1], 50)
+    verdict = against(first_seen, 6, " ms")
+    print(f"first-seen server p50 (classification) {first_seen:.2f} ms, {verdict}")
     print(
         f"server RSS, one classifier running: {one_model:.0f} MB; five classifiers running "
         f"(detector stopped): {five_models:.0f} MB"

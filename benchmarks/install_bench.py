@@ -17,6 +17,8 @@ import time
 import venv
 from pathlib import Path
 
+from measure import against
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -57,6 +59,7 @@ def main() -> None:
         print(
             f"{label:<24} {seconds:6.1f} s   venv {megabytes:6.0f} MB "
             f"(of which {empty:.0f} MB before the install)"
+            + (f", {against(megabytes, 300, ' MB')}" if target == "." else "")
         )
 
 

@@ -18,6 +18,12 @@ def pct(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+def against(value: float, goal: float, unit: str, at_least: bool = False) -> str:
+    """A figure's verdict against its goal (issue 21's table), for the line that prints it."""
+    met = value >= goal if at_least else value <= goal
+    return f"goal {'≥' if at_least else '≤'} {goal:g}{unit}: {'met' if met else 'NOT met'}"
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:

@@ -22,7 +22,7 @@ import time
 
 import boto3
 from botocore.config import Config
-from measure import free_port, pct, start, stop
+from measure import against, free_port, pct, start, stop
 
 VERSION_ARN = "arn:aws:rekognition:us-east-1:123456789012:project/p/version/v/1700000000000"
 
@@ -121,6 +121,12 @@ def main() -> None:
     print(
         f"{'server-side p50 / p99 (ms)':44}"
         f"{pct(one_server, 50):>6.3f} / {pct(one_server, 99):.3f}{'n/a':>9}"
+    )
+    ratio = pct(moto_rt, 50) / pct(one_rt, 50)
+    print(
+        f"DescribeProjects (1 project) server-side p50 {pct(one_server, 50):.3f} ms, "
+        f"{against(pct(one_server, 50), 0.2, ' ms')}; round trip {ratio:.1f}x moto's, "
+        f"{against(ratio, 2, 'x', at_least=True)}"
     )
 
 
