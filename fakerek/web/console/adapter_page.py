@@ -9,7 +9,6 @@ and the test output manifest), read defensively: a file that cannot be read is s
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from fakerek.api.wire import JsonObject
 from fakerek.domain import arns
 from fakerek.manifests.lines import parse_source_ref
 from fakerek.s3.objects import Objects
-from fakerek.web.console import api, evaluation_report, thumbnails
+from fakerek.web.console import api, evaluation_report, trial
 from fakerek.web.console.web import back_to, blueprint, done
 
 TEST_IMAGES = 48  # test images shown at most
@@ -235,7 +234,8 @@ def train_adapter() -> ResponseReturnValue:
     params["TestingData"] = _assets("test", testing) if testing else {"AutoCreate": True}
     threshold = request.form.get("threshold", "").strip()
     if threshold:
-        params["FeatureConfig"] = {"ContentModeration": {"ConfidenceThreshold": _number(threshold)}}
+        confidence = trial.number(threshold, "The confidence is a number from 0 to 100.")
+        params["FeatureConfig"] = {"ContentModeration": {"ConfidenceThreshold": confidence}}
     if request.form.get("description", "").strip():
         params["VersionDescription"] = request.form["description"].strip()
     version = api.call(api.scope_of(arn), "CreateProjectVersion", params)["ProjectVersionArn"]
@@ -250,38 +250,15 @@ def _assets(what: str, location: str) -> JsonObject:
     return {"Assets": [{"GroundTruthManifest": {"S3Object": s3}}]}
 
 
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):  # not a JSON number: the API never gets one
-        raise InvalidParameter("The confidence is a number from 0 to 100.")
-    return value
-
-
 @blueprint.post("/adapter/detect")
 def detect_moderation_labels() -> ResponseReturnValue:
     """Try an image: DetectModerationLabels with the adapter, shown with the adapter page."""
     arn = request.form["arn"]
-    file = request.files.get("image")
-    data = file.read() if file else b""
-    if not data:
-        raise InvalidParameter("Choose an image to try.")
-    params: JsonObject = {
-        "ProjectVersion": arn,
-        "Image": {"Bytes": base64.b64encode(data).decode()},
-    }
-    if request.form.get("min_confidence", "").strip():
-        params["MinConfidence"] = _number(request.form["min_confidence"])
-    answer = api.call(api.scope_of(arn), "DetectModerationLabels", params)
-    try:
-        preview = "data:image/jpeg;base64," + base64.b64encode(
-            thumbnails.resize(data, thumbnails.SIZES["large"])
-        ).decode("ascii")
-    except thumbnails.Unavailable:
-        preview = None
-    name = file.filename if file else ""
+    tried = trial.from_form()
+    answer = api.call(
+        api.scope_of(arn), "DetectModerationLabels", tried.params("ProjectVersion", arn)
+    )
+    preview, name = tried.preview(), tried.name
     project = api.project_of(arn)
     described = api.call(
         api.scope_of(arn),

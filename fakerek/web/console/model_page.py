@@ -4,9 +4,6 @@ usage, trying an image and the code that calls it."""
 
 from __future__ import annotations
 
-import base64
-import math
-
 from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -14,7 +11,7 @@ from fakerek.api.errors import InvalidParameter, ResourceNotFound
 from fakerek.api.wire import JsonObject
 from fakerek.domain import arns
 from fakerek.web import current
-from fakerek.web.console import adapter_page, api, evaluation_report, thumbnails
+from fakerek.web.console import adapter_page, api, evaluation_report, trial
 from fakerek.web.console.web import back_to, blueprint, done
 
 TEST_PAGE = 24
@@ -167,27 +164,8 @@ def delete_model() -> ResponseReturnValue:
 def detect_labels() -> ResponseReturnValue:
     """Try an image: DetectCustomLabels on the uploaded bytes, shown with the model page."""
     arn = request.form["arn"]
-    file = request.files.get("image")
-    data = file.read() if file else b""
-    if not data:
-        raise InvalidParameter("Choose an image to try.")
-    params: JsonObject = {
-        "ProjectVersionArn": arn,
-        "Image": {"Bytes": base64.b64encode(data).decode()},
-    }
-    if request.form.get("min_confidence", "").strip():
-        try:
-            params["MinConfidence"] = float(request.form["min_confidence"])
-        except ValueError:
-            params["MinConfidence"] = math.nan
-        if math.isnan(params["MinConfidence"]):  # not a JSON number: the API never gets one
-            raise InvalidParameter("The minimum confidence is a number from 0 to 100.")
+    tried = trial.from_form()
+    params = tried.params("ProjectVersionArn", arn)
     labels = api.call(api.scope_of(arn), "DetectCustomLabels", params)["CustomLabels"]
-    try:
-        preview = "data:image/jpeg;base64," + base64.b64encode(
-            thumbnails.resize(data, thumbnails.SIZES["large"])
-        ).decode("ascii")
-    except thumbnails.Unavailable:
-        preview = None
-    name = file.filename if file else ""
+    preview, name = tried.preview(), tried.name
     return _render(arn, {"labels": labels, "preview": preview, "name": name})
