@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from measure import against, pct  # noqa: E402
+from measure import against, pct, seeded_cache_dir  # noqa: E402
 from training_bench import composite  # noqa: E402
 
 from fakerek.testing import FakerekServer  # noqa: E402
@@ -147,7 +147,10 @@ def throughput(server, version: str, image: bytes, seconds: float = 5.0) -> floa
 def main() -> None:
     with (
         tempfile.TemporaryDirectory() as folder,
-        FakerekServer(os.path.join(folder, "data"), args=["--log-level", "warning"]) as server,
+        FakerekServer(
+            os.path.join(folder, "data"),
+            args=["--log-level", "warning", "--cache-dir", seeded_cache_dir(folder)],
+        ) as server,
     ):
         client = server.client(config_options={"read_timeout": 600})
         s3 = server.client("s3")
@@ -166,9 +169,9 @@ def main() -> None:
             timed(client, version, fresh[200:210])  # warm: the first runs of a session
             first = timed(client, version, fresh[1 : 1 + calls])
             repeated = timed(client, version, [image] * calls)
-            server.configure(embedding_cache_mb=0)
+            server.configure(embedding_cache_mb=0, detection_store_mb=0)  # every call computed
             computed = throughput(server, version, image)
-            server.configure(embedding_cache_mb=64)
+            server.configure(embedding_cache_mb=64, detection_store_mb=128)
             cached = throughput(server, version, image)
             rows[name] = (first, repeated, computed, cached)
         client.stop_project_version(ProjectVersionArn=detector)

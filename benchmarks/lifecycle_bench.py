@@ -19,19 +19,17 @@ Run: python benchmarks/lifecycle_bench.py [--scenario bench|user|both] [--runs N
 from __future__ import annotations
 
 import argparse
-import glob
 import io
 import json
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
 
 import numpy as np
+from measure import seeded_cache_dir
 from PIL import Image, ImageDraw, ImageFilter
 
-from fakerek import config
 from fakerek.testing import FakerekServer
 
 SHAPES = ("circle", "square", "triangle")
@@ -180,18 +178,6 @@ def user_lifecycle(server: FakerekServer, mark: Callable[[str], None]) -> int:
 
 
 SCENARIOS = {"bench": bench_lifecycle, "user": user_lifecycle}
-
-
-def seeded_cache_dir(folder: str) -> str:
-    """A new cache directory with the int8 graphs of the default one, when it has them."""
-    cache_dir = os.path.join(folder, "cache")
-    os.makedirs(cache_dir)
-    graphs = glob.glob(os.path.join(config.Settings().cache_dir, "*.int8.onnx"))
-    for graph in graphs:
-        shutil.copy(graph, cache_dir)
-    if not graphs:
-        print("(no int8 graphs in the default cache directory: the cold run derives them)")
-    return cache_dir
 
 
 def one(scenario: str, cache_dir: str, folder: str, run: str) -> tuple[Marks, int]:

@@ -1,9 +1,12 @@
-"""What the benchmark scripts share: percentiles, a process's memory, and fakerek or moto's
-standalone server started on a free port. (The scripts run from the repository root, as
-`python benchmarks/<name>.py`, so this module is importable by its name.)"""
+"""What the benchmark scripts share: percentiles, a process's memory, a new cache directory, and
+fakerek or moto's standalone server started on a free port. (The scripts run from the repository
+root, as `python benchmarks/<name>.py`, so this module is importable by its name.)"""
 
 from __future__ import annotations
 
+import glob
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,6 +14,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+
+from fakerek import config
 
 
 def pct(values: Sequence[float], q: float) -> float:
@@ -30,6 +35,19 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def seeded_cache_dir(folder: str) -> str:
+    """A new cache directory in `folder` with the int8 graphs of the default one, when it has
+    them: no finished training, no detection from an earlier run (every image is first-seen)."""
+    cache_dir = os.path.join(folder, "cache")
+    os.makedirs(cache_dir)
+    graphs = glob.glob(os.path.join(config.Settings().cache_dir, "*.int8.onnx"))
+    for graph in graphs:
+        shutil.copy(graph, cache_dir)
+    if not graphs:
+        print("(no int8 graphs in the default cache directory: the first run derives them)")
+    return cache_dir
 
 
 def free_port() -> int:

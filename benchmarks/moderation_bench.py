@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from measure import pct  # noqa: E402
+from measure import pct, seeded_cache_dir  # noqa: E402
 from training_bench import composite  # noqa: E402
 
 from fakerek.testing import FakerekServer  # noqa: E402
@@ -98,7 +98,10 @@ def main() -> None:
     fresh = [data for data, _ in images(rng, "test", 110)]
     with (
         tempfile.TemporaryDirectory() as folder,
-        FakerekServer(os.path.join(folder, "data"), args=["--log-level", "warning"]) as server,
+        FakerekServer(
+            os.path.join(folder, "data"),
+            args=["--log-level", "warning", "--cache-dir", seeded_cache_dir(folder)],
+        ) as server,
     ):
         client = server.client(config_options={"read_timeout": 900})
         s3 = server.client("s3")

@@ -94,8 +94,9 @@ class Settings:
     cache_dir: str = _setting(
         _default_cache_dir,
         "Directory, shared by every data directory, for files fakerek derives and can always "
-        "derive again (the int8 backbone graphs, 4 MB each, and finished trainings, see "
-        "--model-cache-mb); empty = none.",
+        "derive again (the int8 backbone graphs, 4 MB each, finished trainings, see "
+        "--model-cache-mb, and classifiers' detection features, see --detection-store-mb); "
+        "empty = none.",
     )
     account_id: str = _setting(
         "123456789012", "Account of callers whose access key id is not exactly 12 digits."
@@ -229,6 +230,13 @@ class Settings:
         "Disk, under the cache directory, for finished trainings: a training on the same images, "
         "lines, settings and code, in any data directory, writes the same model and artefacts "
         "without computing them (least recently used first out); 0 = none.",
+        runtime=True,
+    )
+    detection_store_mb: float = _setting(
+        128.0,
+        "Disk, under the cache directory, for what DetectCustomLabels computed from images for "
+        "classification models: a later server, in any data directory, skips decode and "
+        "backbone for those images (least recently used first out); 0 = none.",
         runtime=True,
     )
     training_threads: int = _setting(
@@ -386,6 +394,7 @@ def _check(name: str, value: Any) -> None:
             "embedding_cache_mb",
             "embedding_store_mb",
             "model_cache_mb",
+            "detection_store_mb",
             "training_threads",
             "mirror_max_images",
         )

@@ -85,7 +85,17 @@ class EmbeddingStore:
         self, backbone: str, images: Sequence[bytes], views: int
     ) -> dict[bytes, np.ndarray]:
         """The stored vectors [views, FEATURES] of those `images` (sha256 digests) that have at
-        least `views` views stored and whose checksum holds; entries that fail it are deleted."""
+        least `views` views stored and whose checksum holds (marked as used now); entries that
+        fail it are deleted."""
+        found, damaged = self.read_many(backbone, images, views)
+        self.mark(backbone, list(found), damaged)
+        return found
+
+    def read_many(
+        self, backbone: str, images: Sequence[bytes], views: int
+    ) -> tuple[dict[bytes, np.ndarray], list[bytes]]:
+        """What `get_many` finds, and the digests of the damaged entries, without writing: the
+        caller marks them (`mark`), maybe later and from another connection."""
         found: dict[bytes, np.ndarray] = {}
         damaged = []
         width = graph.FEATURES * 4
@@ -103,8 +113,13 @@ class EmbeddingStore:
                     found[image] = np.frombuffer(vectors, np.float32).reshape(stored_views, -1)[
                         :views
                     ]
-        if not found and not damaged:
-            return found
+        return found, damaged
+
+    def mark(self, backbone: str, used: Sequence[bytes], damaged: Sequence[bytes]) -> None:
+        """In one transaction: the `used` entries are marked as used now, the `damaged` ones
+        deleted."""
+        if not used and not damaged:
+            return
         now = time.time_ns()
         with self._db:
             self._db.execute("BEGIN")
@@ -114,11 +129,10 @@ class EmbeddingStore:
             )
             self._db.executemany(
                 "UPDATE embeddings SET used = ? WHERE backbone = ? AND image = ?",
-                [(now, backbone, image) for image in found],
+                [(now, backbone, image) for image in used],
             )
         if damaged:
-            log.warning("embedding cache: ignored %d damaged entries", len(damaged))
-        return found
+            log.warning("%s: ignored and deleted %d damaged entries", self.path, len(damaged))
 
     def put_many(self, backbone: str, entries: Sequence[tuple[bytes, np.ndarray]]) -> None:
         """Store vectors [views, FEATURES] by image digest, in one transaction."""

@@ -8,7 +8,11 @@ first model, not when the server starts.
 What an image gave is kept in a least-recently-used cache bounded by `embedding_cache_mb`, keyed
 by the sha256 of the image bytes: a classifier's features under its backbone's identity (shared
 by every model on that backbone), a detector's detections under the loaded model. A repeated
-image skips decode and backbone; a hit is exactly what a miss computes.
+image skips decode and backbone; a hit is exactly what a miss computes. Under the memory cache,
+a classifier's features are also looked up in, and kept in, the detection store under the cache
+directory (`ml.detection_store`, bounded by `detection_store_mb`), which outlives the server: a
+rerun in a fresh data directory finds what an earlier server computed. A detector's detections
+stay in memory only (they depend on the loaded model, not just on the backbone).
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar, Union
+from typing import TYPE_CHECKING, NamedTuple, TypeVar, Union
 
+from fakerek.config import Settings
+from fakerek.ml.detection_store import DetectionStore
 from fakerek.ml.lru import LruCache
 
 if TYPE_CHECKING:
@@ -64,10 +70,12 @@ class Loaded:
 
 
 class Models:
-    def __init__(self) -> None:
+    def __init__(self, cache_dir: str = "") -> None:
+        """`cache_dir`: where the detection store lives ("": nowhere)."""
         self._loaded: dict[int, Loaded] = {}
         self._lock = threading.Lock()
         self.cache = LruCache()
+        self.store = DetectionStore(cache_dir)
 
     def get(self, version_id: int, folder: str) -> Loaded:
         with self._lock:
@@ -78,18 +86,31 @@ class Models:
                 loaded = self._loaded.setdefault(version_id, loaded)
         return loaded
 
-    def predict(self, loaded: Loaded, image: bytes, cache_mb: float) -> list[Label]:
-        """Every label the model gives the image, through the cache (`cache_mb` its bound now)."""
-        self.cache.resize(int(cache_mb * MB))
-        return predict(loaded, image, self.cache)
+    def predict(self, loaded: Loaded, image: bytes, settings: Settings) -> list[Label]:
+        """Every label the model gives the image, through the memory cache and the detection
+        store (bounded by the settings' `embedding_cache_mb` and `detection_store_mb`)."""
+        self.cache.resize(int(settings.embedding_cache_mb * MB))
+        stored = Stored(self.store, int(settings.detection_store_mb * MB))
+        return predict(loaded, image, self.cache, stored)
 
     def drop(self, version_id: int) -> None:
         with self._lock:
             self._loaded.pop(version_id, None)
 
     def reset(self) -> None:
+        """Models unloaded; the caches stay (what they hold does not depend on any resource)."""
         with self._lock:
             self._loaded.clear()
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class Stored(NamedTuple):
+    """The detection store and its bound now (0: neither read nor written)."""
+
+    store: DetectionStore
+    max_bytes: int
 
 
 def load(folder: str) -> Model:
@@ -102,7 +123,9 @@ def load(folder: str) -> Model:
     return classifier.Model.load(folder)
 
 
-def predict(loaded: Loaded, image: bytes, cache: LruCache | None = None) -> list[Label]:
+def predict(
+    loaded: Loaded, image: bytes, cache: LruCache | None = None, stored: Stored | None = None
+) -> list[Label]:
     """Every label the model gives the image, with its confidence in percent. Raises
     `images.ImageProblem` for an image that cannot be decoded."""
     from fakerek.ml import detector
@@ -114,7 +137,7 @@ def predict(loaded: Loaded, image: bytes, cache: LruCache | None = None) -> list
             cache,
             ("detections", loaded.token),
             image,
-            lambda: model.detect(image),
+            lambda _: model.detect(image),
             lambda detections: 64 + 48 * len(detections),
         )
         return [
@@ -127,14 +150,20 @@ def predict(loaded: Loaded, image: bytes, cache: LruCache | None = None) -> list
             for d in found
         ]
 
-    def embed() -> np.ndarray:
+    identity = model.backbone_identity
+
+    def embed(digest: bytes) -> np.ndarray:
+        if stored is not None:
+            found = stored.store.get(identity, digest, stored.max_bytes)
+            if found is not None:
+                return found  # read-only, as below
         embedded = model.embed([image])
-        embedded.setflags(write=False)  # shared through the cache
+        embedded.setflags(write=False)  # shared through the caches
+        if stored is not None:
+            stored.store.put(identity, digest, embedded, stored.max_bytes)
         return embedded
 
-    embedded = _through(
-        cache, ("features", model.backbone_identity), image, embed, lambda e: e.nbytes + 64
-    )
+    embedded = _through(cache, ("features", identity), image, embed, lambda e: e.nbytes + 64)
     scores = model.scores_of(embedded)[0]
     return [
         Label(label, 100 * float(score), None, thresholds.get(label, 50.0))
@@ -146,16 +175,17 @@ def _through(
     cache: LruCache | None,
     scope: tuple[object, ...],
     image: bytes,
-    compute: Callable[[], Computed],
+    compute: Callable[[bytes], Computed],
     size: Callable[[Computed], int],
 ) -> Computed:
-    """What `compute` gives for `image`, from the cache under (*scope, sha256 of the image)
-    when it holds it, else computed and kept (as long as the cache has room at all)."""
+    """What `compute` gives for `image` (it is handed the image's sha256), from the cache under
+    (*scope, sha256) when it holds it, else computed and kept (as long as the cache has room)."""
+    digest = hashlib.sha256(image).digest()
     if cache is None or not cache.capacity_bytes:
-        return compute()
-    key = (*scope, hashlib.sha256(image).digest())
+        return compute(digest)
+    key = (*scope, digest)
     found: Computed | None = cache.get(key)
     if found is None:
-        found = compute()
+        found = compute(digest)
         cache.put(key, found, size(found))
     return found

@@ -106,7 +106,7 @@ def detect_custom_labels(ctx: Ctx, params: JsonObject) -> JsonObject:
         if model is None:
             raise ResourceNotReady(f"ProjectVersion {version.arn} is not ready: {FAILED_TO_START}")
         try:
-            found = ctx.services.models.predict(model, data, ctx.settings.embedding_cache_mb)
+            found = ctx.services.models.predict(model, data, ctx.settings)
         except images.ImageProblem as problem:  # a truncated or corrupt image
             raise refused(problem) from None
         labels = [

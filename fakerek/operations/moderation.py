@@ -82,7 +82,7 @@ def _predict(ctx: Ctx, row: Any, data: bytes) -> list[serving.Label]:
     services = ctx.services
     try:
         loaded = services.models.get(row.id, serving.model_folder(services.store.data_dir, row.id))
-        return services.models.predict(loaded, data, ctx.settings.embedding_cache_mb)
+        return services.models.predict(loaded, data, ctx.settings)
     except images.ImageProblem as problem:  # a truncated or corrupt image
         raise refused(problem) from None
     except (OSError, ValueError):  # model files damaged (model_files.ModelFileError) or gone

@@ -60,7 +60,7 @@ class Services:
         except BaseException:
             store.close()
             raise
-        services = cls(config, store, s3)
+        services = cls(config, store, s3, models=Models(settings.cache_dir))
         services.clock.resume_from(store.last_ms())
         services._release_graph_cache = graph_cache.use(settings.cache_dir)
         return services
@@ -130,4 +130,5 @@ class Services:
                 "the clock's time is not kept (%s): the next start may read it earlier", error
             )
         self.store.close()
+        self.models.close()  # the detection store: what it queued is written
         self._release_graph_cache()
