@@ -261,6 +261,15 @@ def test_localisation_model_shows_average_precision_and_boxes(world, pages):
     pages.shot("model-localisation")
 
 
+def wait_for_the_editor_image(page) -> None:
+    """Until the box editor has sized its image. A locator assertion, not `wait_for_function`:
+    Playwright polls a string predicate with eval, which the console's CSP refuses whenever the
+    first check finds the image not sized yet."""
+    from playwright.sync_api import expect  # installed: the browser fixture skips otherwise
+
+    expect(page.locator("#editor-image")).to_have_attribute("style", re.compile(r"(^|;)\s*width:"))
+
+
 def _drag(page, frame, start: tuple[float, float], end: tuple[float, float]) -> None:
     """Drag over `frame` between two points given as ratios of its size."""
     box = frame.bounding_box()
@@ -301,7 +310,7 @@ def test_label_an_image_and_draw_a_box_then_list_them(world, pages):
     second.get_by_role("button", name="Draw bounding boxes").click()
     editor = page.locator("#editor")
     assert editor.is_visible()
-    page.wait_for_function("document.getElementById('editor-image').style.width !== ''")
+    wait_for_the_editor_image(page)
     page.get_by_label("Label of new boxes").select_option("dog")
     canvas = page.locator("#editor-svg")
     _drag(page, canvas, (0.10, 0.20), (0.50, 0.70))  # a box: left .1, top .2, .4 x .5

@@ -103,7 +103,7 @@ def test_choosing_the_label_of_the_next_box_leaves_the_drawn_one_alone(hunt, pag
     pages.open(f"{CONSOLE}dataset?arn={_train_dataset(client, 'two-boxes')}")
     page = pages.page
     page.locator("#gallery .card").first.get_by_role("button", name="Draw bounding boxes").click()
-    page.wait_for_function("document.getElementById('editor-image').style.width !== ''")
+    shared.wait_for_the_editor_image(page)
     canvas = page.locator("#editor-svg")
     page.get_by_label("Label of new boxes").select_option("cat")
     shared._drag(page, canvas, (0.05, 0.05), (0.35, 0.35))
