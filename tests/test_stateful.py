@@ -310,6 +310,30 @@ def policy_document(project: str, effect: str) -> str:
 
 # -- the machine ---------------------------------------------------------------------------------
 
+# Preconditions are named functions, not lambdas: Hypothesis (6.100, our lowest) describes each
+# precondition it evaluates, and a lambda's description is found by compiling its source file over
+# and over (100 of the CI profile's 120 s went there).
+
+
+def has_projects(machine: FakerekMachine) -> bool:
+    return machine.has_projects()
+
+
+def has_datasets(machine: FakerekMachine) -> bool:
+    return machine.has_datasets()
+
+
+def has_versions(machine: FakerekMachine) -> bool:
+    return machine.has_versions()
+
+
+def restart_is_due(machine: FakerekMachine) -> bool:
+    return machine.steps_since["restart"] >= 30
+
+
+def a_check_is_due(machine: FakerekMachine) -> bool:
+    return machine.steps_since["everything_agrees"] >= 4
+
 
 class FakerekMachine(RuleBasedStateMachine):
     harness: Harness  # set by the test
@@ -422,7 +446,7 @@ class FakerekMachine(RuleBasedStateMachine):
                     self.versions().index((project, version)), 1, None, False
                 )
 
-    @precondition(lambda self: self.has_projects())
+    @precondition(has_projects)
     @rule(i=pick, dead=stale)
     def delete_project(self, i: int, dead: bool) -> None:
         if dead or not self.projects:
@@ -446,7 +470,7 @@ class FakerekMachine(RuleBasedStateMachine):
 
     # -- datasets --------------------------------------------------------------------------------
 
-    @precondition(lambda self: self.has_projects())
+    @precondition(has_projects)
     @rule(
         i=pick,
         kind=st.sampled_from(["TRAIN", "TEST"]),
@@ -520,7 +544,7 @@ class FakerekMachine(RuleBasedStateMachine):
         }
         self.event(f"dataset: {source} -> {dataset.status}")
 
-    @precondition(lambda self: self.has_datasets())
+    @precondition(has_datasets)
     @rule(
         i=pick,
         changes=entry_lists(min_size=1, max_size=4),
@@ -549,7 +573,7 @@ class FakerekMachine(RuleBasedStateMachine):
             DATASET_MESSAGES["updated"],
         )
 
-    @precondition(lambda self: self.has_datasets())
+    @precondition(has_datasets)
     @rule(
         i=pick,
         j=pick,
@@ -622,7 +646,7 @@ class FakerekMachine(RuleBasedStateMachine):
             )
         ]
 
-    @precondition(lambda self: self.has_datasets())
+    @precondition(has_datasets)
     @rule(i=pick, dead=stale)
     def delete_dataset(self, i: int, dead: bool) -> None:
         live = self.datasets()
@@ -641,7 +665,7 @@ class FakerekMachine(RuleBasedStateMachine):
 
     # -- models ----------------------------------------------------------------------------------
 
-    @precondition(lambda self: self.has_projects())
+    @precondition(has_projects)
     @rule(
         i=pick,
         name=st.sampled_from(VERSION_NAMES),
@@ -733,7 +757,7 @@ class FakerekMachine(RuleBasedStateMachine):
         project, version = choose(preferred if preferred and i % 3 != 2 else live, i)
         return project, version, version.arn
 
-    @precondition(lambda self: self.has_versions())
+    @precondition(has_versions)
     @rule(
         i=pick,
         low=st.sampled_from([1, 1, 2, MAX_UNITS + 1]),
@@ -762,7 +786,7 @@ class FakerekMachine(RuleBasedStateMachine):
             (low, high),
         )
 
-    @precondition(lambda self: self.has_versions())
+    @precondition(has_versions)
     @rule(i=pick, dead=stale)
     def stop_project_version(self, i: int, dead: bool) -> None:
         project, version, arn = self._version_target(i, dead, {"RUNNING"})
@@ -778,7 +802,7 @@ class FakerekMachine(RuleBasedStateMachine):
         assert answer.body is not None and answer.body["Status"] == "STOPPING"
         version.status, version.message = "STOPPED", STATUS_MESSAGES["STOPPED"]
 
-    @precondition(lambda self: self.has_versions())
+    @precondition(has_versions)
     @rule(i=pick, image=st.integers(0, POOL - 1), as_bytes=st.booleans(), dead=stale)
     def detect_custom_labels(self, i: int, image: int, as_bytes: bool, dead: bool) -> None:
         project, version, arn = self._version_target(i, dead, {"RUNNING"})
@@ -818,7 +842,7 @@ class FakerekMachine(RuleBasedStateMachine):
         assert found == before, f"the same model and image answered differently:\n{found}\n{before}"
         self.event(f"detect: {len(found)} labels")
 
-    @precondition(lambda self: self.has_versions())
+    @precondition(has_versions)
     @rule(
         i=pick,
         j=pick,
@@ -896,7 +920,7 @@ class FakerekMachine(RuleBasedStateMachine):
         destination.versions[name] = copy
         self.event(f"copy: {copy.status}")
 
-    @precondition(lambda self: self.has_versions())
+    @precondition(has_versions)
     @rule(i=pick, dead=stale)
     def delete_project_version(self, i: int, dead: bool) -> None:
         project, version, arn = self._version_target(i, dead, DELETABLE)
@@ -927,7 +951,7 @@ class FakerekMachine(RuleBasedStateMachine):
         resource = choose(resources, i)
         return resource, resource.arn
 
-    @precondition(lambda self: self.has_projects())
+    @precondition(has_projects)
     @rule(i=pick, tags=tag_maps, dead=stale)
     def tag_resource(self, i: int, tags: dict[str, str], dead: bool) -> None:
         resource, arn = self._taggable(i, dead)
@@ -939,7 +963,7 @@ class FakerekMachine(RuleBasedStateMachine):
         expected(answer, None, "TagResource")
         resource.tags.update(tags)
 
-    @precondition(lambda self: self.has_projects())
+    @precondition(has_projects)
     @rule(i=pick, keys=st.lists(st.sampled_from(TAG_KEYS), max_size=3), dead=stale)
     def untag_resource(self, i: int, keys: list[str], dead: bool) -> None:
         resource, arn = self._taggable(i, dead)
@@ -950,7 +974,7 @@ class FakerekMachine(RuleBasedStateMachine):
         for key in keys:
             resource.tags.pop(key, None)
 
-    @precondition(lambda self: self.has_projects())
+    @precondition(has_projects)
     @rule(
         i=pick,
         name=st.sampled_from(POLICY_NAMES),
@@ -1009,7 +1033,7 @@ class FakerekMachine(RuleBasedStateMachine):
                 effect == "Deny",
             )
 
-    @precondition(lambda self: self.has_projects())
+    @precondition(has_projects)
     @rule(
         i=pick,
         name=st.sampled_from(POLICY_NAMES),
@@ -1036,7 +1060,7 @@ class FakerekMachine(RuleBasedStateMachine):
 
     # -- restarts --------------------------------------------------------------------------------
 
-    @precondition(lambda self: self.steps_since["restart"] >= 30)
+    @precondition(restart_is_due)
     @rule(look_first=st.booleans())
     def restart(self, look_first: bool) -> None:
         """Another process on the same data directory: everything acknowledged is still there.
@@ -1081,7 +1105,7 @@ class FakerekMachine(RuleBasedStateMachine):
             ]
             assert shown == wanted, f"{project.name}: {shown} != {wanted}"
 
-    @precondition(lambda self: self.steps_since["everything_agrees"] >= 4)
+    @precondition(a_check_is_due)
     @rule()
     def everything_agrees(self) -> None:
         """Every read of every resource."""
@@ -1126,7 +1150,7 @@ class FakerekMachine(RuleBasedStateMachine):
                 "DescribeDataset (gone)",
             )
 
-    @precondition(lambda self: self.has_datasets())
+    @precondition(has_datasets)
     @rule(i=pick, label=st.sampled_from(LABELS), labeled=st.sampled_from([None, True, False]))
     def list_dataset_entries_filtered(self, i: int, label: str, labeled: bool | None) -> None:
         live = [d for _, d in self.datasets() if not d.failed_create]
