@@ -619,8 +619,6 @@ def _without_buckets(body: bytes, left_out: set[str], limit: int | None) -> byte
     its trailing slash), and the answer keeps whichever one moto wrote."""
     root = ElementTree.fromstring(body)
     namespace = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
-    if namespace:
-        ElementTree.register_namespace("", namespace)
     container = next((child for child in root if _local(child.tag) == "Buckets"), None)
     if container is None:
         return body
@@ -631,7 +629,9 @@ def _without_buckets(body: bytes, left_out: set[str], limit: int | None) -> byte
             container.remove(bucket)
         else:
             kept += 1
-    out: bytes = ElementTree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    out: bytes = ElementTree.tostring(
+        root, encoding="UTF-8", xml_declaration=True, default_namespace=namespace or None
+    )
     return out
 
 
