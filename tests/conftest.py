@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -160,3 +163,13 @@ def moto_endpoint() -> Any:
     yield endpoint
     process.terminate()
     process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> str:
+    """A new cache directory (one per test module), with the int8 graphs of the default one
+    (only so that the first server does not derive them again)."""
+    folder = str(tmp_path_factory.mktemp("cache"))
+    for graph in glob.glob(os.path.join(Settings().cache_dir, "*.int8.onnx")):
+        shutil.copy(graph, folder)
+    return folder

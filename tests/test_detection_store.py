@@ -16,7 +16,6 @@ import pytest
 from images import SHAPES, scene
 from manifests import image_line, manifest
 
-from fakerek import config
 from fakerek.ml import graph
 from fakerek.ml.detection_store import FILE_NAME, DetectionStore
 from fakerek.ml.embedding_store import checksum
@@ -69,16 +68,6 @@ def test_a_store_turned_off_writes_nothing(tmp_path):
 
 
 # -- through servers ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory) -> str:
-    """A new cache directory, with the int8 graphs of the default one (only so that the first
-    server does not derive them again)."""
-    folder = str(tmp_path_factory.mktemp("cache"))
-    for found in glob.glob(os.path.join(config.Settings().cache_dir, "*.int8.onnx")):
-        shutil.copy(found, folder)
-    return folder
 
 
 def _rows(path: str, precision: str = "") -> int:

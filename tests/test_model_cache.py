@@ -17,7 +17,6 @@ import pytest
 from images import SHAPES, scene
 from manifests import box_line, image_line, manifest
 
-from fakerek import config
 from fakerek.jobs import cached_training
 from fakerek.manifests.training import TrainingLimits
 from fakerek.ml.model_cache import FOLDER, SUFFIX, Entry, ModelCache
@@ -111,16 +110,6 @@ def test_the_key_covers_every_determinant():
 
 
 # -- through servers ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory) -> str:
-    """A new cache directory, with the int8 graphs of the default one (only so that the first
-    server does not derive them again)."""
-    folder = str(tmp_path_factory.mktemp("cache"))
-    for graph in glob.glob(os.path.join(config.Settings().cache_dir, "*.int8.onnx")):
-        shutil.copy(graph, folder)
-    return folder
 
 
 def _server(tmp_path, name: str, cache_dir: str) -> FakerekServer:
