@@ -61,14 +61,12 @@ class Jobs:
         the caller could not have waited for anyway)."""
         return not self._running
 
-    def wait_for(self, covers: Callable[[str], bool], timeout: float) -> bool:
-        """Block until the jobs on every key `covers` have ended, or `timeout` seconds pass;
-        whether there was any to wait for."""
+    def wait_for(self, covers: Callable[[str], bool], timeout: float) -> None:
+        """Block until the jobs on every key `covers` have ended, or `timeout` seconds pass."""
         with self._lock:
             futures = {job.future for key, job in self._running.items() if covers(key)}
         if futures:
             concurrent.futures.wait(futures, timeout)
-        return bool(futures)
 
     def wait_due(self, now_ms: int, timeout: float) -> None:
         """Block until every job whose transition is over by `now_ms` has ended (bounded): a

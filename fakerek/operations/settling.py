@@ -98,13 +98,20 @@ def named(*members: str) -> Named:
 
 
 def settle(ctx: Ctx, settles: Settles | None, params: dict[str, Any]) -> Ctx:
-    """In instant timing, wait for the work `settles` covers; the ctx to run the call with."""
-    if settles is None or ctx.settings.timing != "instant" or ctx.services.jobs.idle():
+    """In instant timing, wait for the work `settles` covers; the ctx to run the call with.
+
+    Its `now` is read again after the wait, even when there was none: a job that ended between
+    the call's first reading and now wrote its end with a later reading, and the call must find
+    it ended (a start that failed while the describe was arriving showed STARTING)."""
+    if settles is None or ctx.settings.timing != "instant":
         return ctx
-    covers = settles.covers(ctx, params)
-    if covers is None or not ctx.services.jobs.wait_for(covers, ctx.settings.max_wait_seconds):
-        return ctx
-    return dataclasses.replace(ctx, now_ms=ctx.services.clock.now_ms())
+    jobs = ctx.services.jobs
+    if not jobs.idle():
+        covers = settles.covers(ctx, params)
+        if covers is not None:
+            jobs.wait_for(covers, ctx.settings.max_wait_seconds)
+    now_ms = ctx.services.clock.now_ms()
+    return ctx if now_ms == ctx.now_ms else dataclasses.replace(ctx, now_ms=now_ms)
 
 
 def _values(value: Any, path: list[str]) -> Iterator[str]:
