@@ -92,8 +92,10 @@ def test_sigterm_under_load_stops_cleanly_and_keeps_what_it_acknowledged(own_ser
     s3, client = server.client("s3"), server.client()
     for key, body in puts:
         assert s3.get_object(Bucket="out", Key=key)["Body"].read() == body
-    names = {
-        p["ProjectArn"].split("/")[1] for p in client.describe_projects()["ProjectDescriptions"]
+    names = {  # every page: a second of load can create more projects than one page holds
+        p["ProjectArn"].split("/")[1]
+        for page in client.get_paginator("describe_projects").paginate()
+        for p in page["ProjectDescriptions"]
     }
     assert set(projects) <= names
     found = client.list_tags_for_resource(ResourceArn=project)["Tags"]
