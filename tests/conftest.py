@@ -51,6 +51,23 @@ def raw_call(
         return error.code, _lower(error.headers), json.loads(error.read())
 
 
+def answers_while_running(client: Any, project: str, arn: str, probes: list[bytes]) -> list:
+    """Start the model at `arn`, wait until it runs, and stop it after one DetectCustomLabels
+    (MinConfidence 0) of each probe; their CustomLabels."""
+    client.start_project_version(ProjectVersionArn=arn, MinInferenceUnits=1)
+    client.get_waiter("project_version_running").wait(
+        ProjectArn=project, VersionNames=[arn.split("/")[3]]
+    )
+    answers = [
+        client.detect_custom_labels(ProjectVersionArn=arn, Image={"Bytes": probe}, MinConfidence=0)[
+            "CustomLabels"
+        ]
+        for probe in probes
+    ]
+    client.stop_project_version(ProjectVersionArn=arn)
+    return answers
+
+
 @pytest.fixture
 def own_server(tmp_path):
     """A server of the test's own, for restarts and kills, on a data directory under tmp_path."""

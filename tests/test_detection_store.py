@@ -13,6 +13,7 @@ import sqlite3
 
 import numpy as np
 import pytest
+from conftest import answers_while_running
 from images import SHAPES, scene
 from manifests import image_line, manifest
 
@@ -108,16 +109,7 @@ def _lifecycle(server: FakerekServer, backbone: str = "int8") -> list:
     client.get_waiter("project_version_training_completed").wait(
         ProjectArn=project, WaiterConfig={"Delay": 1}
     )
-    client.start_project_version(ProjectVersionArn=arn, MinInferenceUnits=1)
-    client.get_waiter("project_version_running").wait(ProjectArn=project)
-    answers = [
-        client.detect_custom_labels(ProjectVersionArn=arn, Image={"Bytes": probe}, MinConfidence=0)[
-            "CustomLabels"
-        ]
-        for probe in PROBES
-    ]
-    client.stop_project_version(ProjectVersionArn=arn)
-    return answers
+    return answers_while_running(client, project, arn, PROBES)
 
 
 def _run(folder, cache: str, *args: str, backbone: str = "int8") -> tuple[list, FakerekServer]:

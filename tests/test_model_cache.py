@@ -14,6 +14,7 @@ import re
 import shutil
 
 import pytest
+from conftest import answers_while_running
 from images import SHAPES, scene
 from manifests import box_line, image_line, manifest
 
@@ -191,20 +192,9 @@ def _model_files(server) -> dict[str, bytes]:
 
 
 def _detections(server, version: dict) -> list:
-    client = server.client()
-    arn = version["ProjectVersionArn"]
-    client.start_project_version(ProjectVersionArn=arn, MinInferenceUnits=1)
-    client.get_waiter("project_version_running").wait(
-        ProjectArn=version["project"], VersionNames=[arn.split("/")[3]]
+    return answers_while_running(
+        server.client(), version["project"], version["ProjectVersionArn"], PROBES
     )
-    answers = [
-        client.detect_custom_labels(ProjectVersionArn=arn, Image={"Bytes": probe}, MinConfidence=0)[
-            "CustomLabels"
-        ]
-        for probe in PROBES
-    ]
-    client.stop_project_version(ProjectVersionArn=arn)
-    return answers
 
 
 def _without_version(body: bytes, version: dict) -> tuple[bytes, list[dt.datetime]]:
